@@ -1,0 +1,140 @@
+#include "core/common/log.hpp"
+
+#include "core/common/error.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace duckpipe::log {
+
+namespace {
+std::atomic<int> g_level {static_cast<int>(Level::Info)};
+std::mutex g_sink_mutex;
+Sink g_sink;
+
+std::shared_ptr<spdlog::logger> DefaultLogger() {
+	static auto logger = [] {
+		auto l = std::make_shared<spdlog::logger>("duckpipe", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+		l->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%fZ level=%l %v", spdlog::pattern_time_type::utc);
+		l->set_level(spdlog::level::trace);
+		l->flush_on(spdlog::level::trace);
+		return l;
+	}();
+	return logger;
+}
+} // namespace
+
+Level ParseLevel(std::string_view text) {
+	if (text == "debug") {
+		return Level::Debug;
+	}
+	if (text == "info") {
+		return Level::Info;
+	}
+	if (text == "warn" || text == "warning") {
+		return Level::Warn;
+	}
+	if (text == "error") {
+		return Level::Error;
+	}
+	throw duckpipe::Error(ErrorKind::Config, "unknown log level '" + std::string(text) + "'",
+	                      {.hint = "use one of debug, info, warn, error"});
+}
+
+const char *LevelName(Level level) {
+	switch (level) {
+	case Level::Debug:
+		return "debug";
+	case Level::Info:
+		return "info";
+	case Level::Warn:
+		return "warn";
+	case Level::Error:
+		return "error";
+	}
+	return "info";
+}
+
+void SetLevel(Level level) {
+	g_level.store(static_cast<int>(level));
+}
+
+Level GetLevel() {
+	return static_cast<Level>(g_level.load());
+}
+
+bool Enabled(Level level) {
+	return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
+
+void SetSink(Sink sink) {
+	std::lock_guard guard(g_sink_mutex);
+	g_sink = std::move(sink);
+}
+
+void AppendField(std::string &line, std::string_view key, std::string_view value) {
+	line += ' ';
+	line += key;
+	line += '=';
+	bool quote = value.empty();
+	for (char c : value) {
+		if (c == ' ' || c == '"' || c == '=' || c == '\n' || c == '\t' || c == '\\') {
+			quote = true;
+			break;
+		}
+	}
+	if (!quote) {
+		line += value;
+		return;
+	}
+	line += '"';
+	for (char c : value) {
+		switch (c) {
+		case '"':
+			line += "\\\"";
+			break;
+		case '\\':
+			line += "\\\\";
+			break;
+		case '\n':
+			line += "\\n";
+			break;
+		case '\t':
+			line += "\\t";
+			break;
+		default:
+			line += c;
+		}
+	}
+	line += '"';
+}
+
+void Emit(Level level, std::string line) {
+	{
+		std::lock_guard guard(g_sink_mutex);
+		if (g_sink) {
+			g_sink(level, line);
+			return;
+		}
+	}
+	auto logger = DefaultLogger();
+	switch (level) {
+	case Level::Debug:
+		logger->debug(line);
+		break;
+	case Level::Info:
+		logger->info(line);
+		break;
+	case Level::Warn:
+		logger->warn(line);
+		break;
+	case Level::Error:
+		logger->error(line);
+		break;
+	}
+}
+
+} // namespace duckpipe::log

@@ -1,0 +1,37 @@
+#pragma once
+
+#include "core/duck/duck_result.hpp"
+
+#include <string>
+#include <string_view>
+
+struct _duckdb_connection;
+
+namespace duckpipe {
+
+class DuckDatabase;
+
+// One connection to an embedded DuckDB. Query failures throw Error(Duck) with the SQL.
+class DuckConnection {
+public:
+	explicit DuckConnection(DuckDatabase &db);
+	~DuckConnection();
+	DuckConnection(const DuckConnection &) = delete;
+	DuckConnection &operator=(const DuckConnection &) = delete;
+
+	DuckResult Query(const std::string &sql);
+	// Runs statements whose results are not needed.
+	void Execute(const std::string &sql) { Query(sql); }
+	// Interrupts a running query from another thread.
+	void Interrupt();
+
+	static std::string QuoteIdent(std::string_view ident);
+	static std::string QuoteLiteral(std::string_view literal);
+
+	_duckdb_connection *Raw() const { return conn_; }
+
+private:
+	_duckdb_connection *conn_ = nullptr;
+};
+
+} // namespace duckpipe

@@ -1,0 +1,42 @@
+#include "core/duck/duck_database.hpp"
+
+#include "core/common/error.hpp"
+#include "core/duck/duck_connection.hpp"
+
+#include <duckdb.h>
+
+namespace duckpipe {
+
+DuckDatabase::DuckDatabase(const std::string &path, const std::map<std::string, std::string> &options) {
+	duckdb_config config = nullptr;
+	if (duckdb_create_config(&config) == DuckDBError) {
+		throw Error(ErrorKind::Duck, "cannot create DuckDB configuration");
+	}
+	for (const auto &[key, value] : options) {
+		if (duckdb_set_config(config, key.c_str(), value.c_str()) == DuckDBError) {
+			duckdb_destroy_config(&config);
+			throw Error(ErrorKind::Config, "invalid DuckDB setting " + key + "='" + value + "'");
+		}
+	}
+	char *err = nullptr;
+	const char *p = path.empty() ? nullptr : path.c_str();
+	auto state = duckdb_open_ext(p, &db_, config, &err);
+	duckdb_destroy_config(&config);
+	if (state == DuckDBError) {
+		std::string msg = err ? err : "unknown error";
+		duckdb_free(err);
+		throw Error(ErrorKind::Duck, "cannot open DuckDB database" + (path.empty() ? "" : " '" + path + "'") + ": " + msg);
+	}
+}
+
+DuckDatabase::~DuckDatabase() {
+	if (db_) {
+		duckdb_close(&db_);
+	}
+}
+
+std::unique_ptr<DuckConnection> DuckDatabase::Connect() {
+	return std::make_unique<DuckConnection>(*this);
+}
+
+} // namespace duckpipe

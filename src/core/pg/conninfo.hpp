@@ -1,0 +1,29 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace duckpipe {
+
+// A libpq connection string (keyword=value or postgresql:// URI), parsed once so it can be
+// rewritten (application_name, replication=database) and printed without its password.
+class Conninfo {
+public:
+	// Throws Error(Config) naming the problem when libpq cannot parse it.
+	static Conninfo Parse(const std::string &text);
+
+	// Keyword=value form with every keyword libpq reported as set.
+	std::string ToString() const;
+	// The same with the password (and any other secret) replaced by "********": safe to log.
+	std::string Redacted() const;
+	static std::string Redact(const std::string &text); // never throws; for logging raw input
+
+	std::string Get(const std::string &key) const;
+	Conninfo With(const std::string &key, const std::string &value) const;
+	Conninfo Without(const std::string &key) const;
+
+private:
+	std::map<std::string, std::string> params_;
+};
+
+} // namespace duckpipe

@@ -1,0 +1,260 @@
+#include "core/pg/pg_connection.hpp"
+
+#include "core/common/error.hpp"
+#include "core/common/log.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <memory>
+
+namespace duckpipe {
+
+static std::string Trim(std::string s) {
+	while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
+		s.pop_back();
+	}
+	return s;
+}
+
+static std::string StatementForError(const std::string &sql) {
+	constexpr size_t kMax = 400;
+	return sql.size() <= kMax ? sql : sql.substr(0, kMax) + "...";
+}
+
+PgConnection::PgConnection(const std::string &conninfo) : PgConnection(conninfo, Options {}) {
+}
+
+PgConnection::PgConnection(const std::string &conninfo, const Options &options) {
+	Conninfo parsed = Conninfo::Parse(conninfo);
+	redacted_ = parsed.Redacted();
+	if (parsed.Get("application_name").empty()) {
+		parsed = parsed.With("application_name", options.application_name);
+	}
+	if (parsed.Get("connect_timeout").empty()) {
+		parsed = parsed.With("connect_timeout", std::to_string(options.connect_timeout_s));
+	}
+	if (options.replication) {
+		parsed = parsed.With("replication", "database");
+	}
+	// Deterministic text output whatever the server defaults are. Passed at startup so the
+	// walsender formats pgoutput values the same way as COPY on a normal session does.
+	std::string startup = "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c TimeZone=UTC";
+	std::string user_options = parsed.Get("options");
+	parsed = parsed.With("options", user_options.empty() ? startup : user_options + " " + startup);
+	parsed = parsed.With("client_encoding", "UTF8");
+	conn_ = PQconnectdb(parsed.ToString().c_str());
+	if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+		std::string msg = conn_ ? Trim(PQerrorMessage(conn_)) : "out of memory";
+		if (conn_) {
+			PQfinish(conn_);
+			conn_ = nullptr;
+		}
+		std::string hint = "check that the server runs and accepts connections from this host, and the "
+		                   "credentials in the connection string";
+		if (msg.find("replication") != std::string::npos || msg.find("pg_hba") != std::string::npos) {
+			hint = "grant the role REPLICATION (ALTER ROLE ... REPLICATION) and allow it in pg_hba.conf";
+		}
+		throw Error(ErrorKind::Connection, "cannot connect to PostgreSQL at " + redacted_ + ": " + msg,
+		            {.hint = hint});
+	}
+}
+
+PgConnection::~PgConnection() {
+	if (conn_) {
+		PQfinish(conn_);
+	}
+}
+
+void PgConnection::ThrowResultError(pg_result *res, const std::string &statement) const {
+	std::unique_ptr<pg_result, decltype(&PQclear)> guard(res, PQclear);
+	ErrorContext ctx;
+	ctx.statement = StatementForError(statement);
+	std::string msg;
+	if (res) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+		ctx.sqlstate = state ? state : "";
+		msg = primary ? primary : Trim(PQresultErrorMessage(res));
+		if (detail) {
+			msg += std::string(": ") + detail;
+		}
+		if (hint) {
+			ctx.hint = hint;
+		}
+	}
+	if (msg.empty()) {
+		msg = Trim(PQerrorMessage(conn_));
+	}
+	ErrorKind kind = ErrorKind::Source;
+	if (ctx.sqlstate.starts_with("08") || PQstatus(conn_) != CONNECTION_OK) {
+		kind = ErrorKind::Connection;
+	} else if (ctx.sqlstate == "40001" || ctx.sqlstate == "40P01") {
+		kind = ErrorKind::Conflict;
+	}
+	throw Error(kind, msg, std::move(ctx));
+}
+
+void PgConnection::ThrowConnectionError(const std::string &what) const {
+	throw Error(ErrorKind::Connection, what + ": " + Trim(PQerrorMessage(conn_)) + " (server " + redacted_ + ")");
+}
+
+PgResult PgConnection::Check(pg_result *res, const std::string &sql) const {
+	auto status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
+		return PgResult(res);
+	}
+	ThrowResultError(res, sql);
+}
+
+PgResult PgConnection::Exec(const std::string &sql) {
+	log::Debug("pg.exec", "sql", StatementForError(sql));
+	return Check(PQexec(conn_, sql.c_str()), sql);
+}
+
+PgResult PgConnection::Exec(const std::string &sql, const std::vector<std::optional<std::string>> &params) {
+	std::vector<const char *> values;
+	values.reserve(params.size());
+	for (const auto &p : params) {
+		values.push_back(p ? p->c_str() : nullptr);
+	}
+	log::Debug("pg.exec", "sql", StatementForError(sql), "params", params.size());
+	return Check(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+	                          nullptr, 0),
+	             sql);
+}
+
+void PgConnection::CopyOut(const std::string &sql, const std::function<void(std::string_view)> &on_chunk) {
+	pg_result *res = PQexec(conn_, sql.c_str());
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		ThrowResultError(res, sql);
+	}
+	PQclear(res);
+	while (true) {
+		char *buf = nullptr;
+		int n = PQgetCopyData(conn_, &buf, 0);
+		if (n > 0) {
+			std::unique_ptr<char, decltype(&PQfreemem)> guard(buf, PQfreemem);
+			on_chunk(std::string_view(buf, static_cast<size_t>(n)));
+			continue;
+		}
+		if (n == -1) {
+			break;
+		}
+		ThrowConnectionError("COPY OUT failed");
+	}
+	Check(PQgetResult(conn_), sql);
+	while (pg_result *extra = PQgetResult(conn_)) {
+		PQclear(extra);
+	}
+}
+
+void PgConnection::CopyIn(const std::string &sql, const std::function<bool(std::string &buffer)> &producer) {
+	pg_result *res = PQexec(conn_, sql.c_str());
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		ThrowResultError(res, sql);
+	}
+	PQclear(res);
+	std::string buffer;
+	bool more = true;
+	while (more) {
+		buffer.clear();
+		more = producer(buffer);
+		if (!buffer.empty() && PQputCopyData(conn_, buffer.data(), static_cast<int>(buffer.size())) != 1) {
+			ThrowConnectionError("COPY IN failed");
+		}
+	}
+	if (PQputCopyEnd(conn_, nullptr) != 1) {
+		ThrowConnectionError("COPY IN end failed");
+	}
+	Check(PQgetResult(conn_), sql);
+	while (pg_result *extra = PQgetResult(conn_)) {
+		PQclear(extra);
+	}
+}
+
+std::string PgConnection::QuoteIdent(std::string_view ident) const {
+	char *q = PQescapeIdentifier(conn_, ident.data(), ident.size());
+	if (!q) {
+		ThrowConnectionError("cannot quote identifier");
+	}
+	std::string out(q);
+	PQfreemem(q);
+	return out;
+}
+
+std::string PgConnection::QuoteLiteral(std::string_view literal) const {
+	char *q = PQescapeLiteral(conn_, literal.data(), literal.size());
+	if (!q) {
+		ThrowConnectionError("cannot quote literal");
+	}
+	std::string out(q);
+	PQfreemem(q);
+	return out;
+}
+
+std::string PgConnection::QuoteQualified(std::string_view schema, std::string_view name) const {
+	return QuoteIdent(schema) + "." + QuoteIdent(name);
+}
+
+std::vector<PgNotification> PgConnection::DrainNotifications() {
+	std::vector<PgNotification> out;
+	if (PQconsumeInput(conn_) != 1) {
+		ThrowConnectionError("connection lost while waiting for notifications");
+	}
+	while (PGnotify *n = PQnotifies(conn_)) {
+		out.push_back({n->relname, n->extra ? n->extra : ""});
+		PQfreemem(n);
+	}
+	return out;
+}
+
+bool PgConnection::WaitReadable(int timeout_ms) const {
+	pollfd pfd {.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+	return poll(&pfd, 1, timeout_ms) > 0;
+}
+
+int PgConnection::ServerVersion() const {
+	return PQserverVersion(conn_);
+}
+
+bool PgConnection::IsHealthy() const {
+	return conn_ && PQstatus(conn_) == CONNECTION_OK;
+}
+
+int PgConnection::Socket() const {
+	return PQsocket(conn_);
+}
+
+PgTransaction::PgTransaction(PgConnection &conn, std::string_view isolation) : conn_(conn) {
+	std::string sql = "BEGIN";
+	if (!isolation.empty()) {
+		sql += " ISOLATION LEVEL ";
+		sql += isolation;
+	}
+	conn_.Exec(sql);
+}
+
+PgTransaction::~PgTransaction() {
+	if (open_) {
+		try {
+			conn_.Exec("ROLLBACK");
+		} catch (...) {
+			// A broken connection has no transaction left to roll back.
+		}
+	}
+}
+
+void PgTransaction::Commit() {
+	open_ = false;
+	conn_.Exec("COMMIT");
+}
+
+void PgTransaction::Rollback() {
+	open_ = false;
+	conn_.Exec("ROLLBACK");
+}
+
+} // namespace duckpipe

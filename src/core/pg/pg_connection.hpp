@@ -1,0 +1,89 @@
+#pragma once
+
+#include "core/pg/conninfo.hpp"
+#include "core/pg/pg_result.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct pg_conn;
+
+namespace duckpipe {
+
+struct PgNotification {
+	std::string channel;
+	std::string payload;
+};
+
+// Owns one libpq connection. Every failure becomes Error carrying SQLSTATE and the statement; the
+// connection string only ever appears redacted.
+class PgConnection {
+public:
+	struct Options {
+		std::string application_name = "pg_duckpipe";
+		bool replication = false; // a walsender connection (replication=database)
+		int connect_timeout_s = 10;
+	};
+
+	explicit PgConnection(const std::string &conninfo);
+	PgConnection(const std::string &conninfo, const Options &options);
+	~PgConnection();
+	PgConnection(const PgConnection &) = delete;
+	PgConnection &operator=(const PgConnection &) = delete;
+
+	// Simple-query protocol; several statements allowed. Returns the last result.
+	PgResult Exec(const std::string &sql);
+	// Extended protocol with text parameters ($1, $2, ...); nullopt is SQL NULL.
+	PgResult Exec(const std::string &sql, const std::vector<std::optional<std::string>> &params);
+
+	// Streams COPY ... TO STDOUT; the callback receives each row chunk as libpq returns it.
+	void CopyOut(const std::string &sql, const std::function<void(std::string_view)> &on_chunk);
+	// Runs COPY ... FROM STDIN, pulling data from the producer until it returns false.
+	void CopyIn(const std::string &sql, const std::function<bool(std::string &buffer)> &producer);
+
+	std::string QuoteIdent(std::string_view ident) const;
+	std::string QuoteLiteral(std::string_view literal) const;
+	// "schema"."name"
+	std::string QuoteQualified(std::string_view schema, std::string_view name) const;
+
+	// LISTEN support: reads pending input and returns queued notifications (non-blocking).
+	std::vector<PgNotification> DrainNotifications();
+	// Waits until the socket is readable or the timeout passes; true if readable.
+	bool WaitReadable(int timeout_ms) const;
+
+	int ServerVersion() const;
+	std::string RedactedConninfo() const { return redacted_; }
+	bool IsHealthy() const;
+	int Socket() const;
+	pg_conn *Raw() const { return conn_; }
+
+	// Throws the Error for a failed result (used by the replication connection too).
+	[[noreturn]] void ThrowResultError(pg_result *res, const std::string &statement) const;
+	[[noreturn]] void ThrowConnectionError(const std::string &what) const;
+
+private:
+	PgResult Check(pg_result *res, const std::string &sql) const;
+
+	pg_conn *conn_ = nullptr;
+	std::string redacted_;
+};
+
+// RAII transaction: ROLLBACK unless Commit() ran. Isolation may be "REPEATABLE READ" etc.
+class PgTransaction {
+public:
+	explicit PgTransaction(PgConnection &conn, std::string_view isolation = {});
+	~PgTransaction();
+	PgTransaction(const PgTransaction &) = delete;
+	PgTransaction &operator=(const PgTransaction &) = delete;
+	void Commit();
+	void Rollback();
+
+private:
+	PgConnection &conn_;
+	bool open_ = true;
+};
+
+} // namespace duckpipe
