@@ -1,0 +1,83 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+// Plain data describing a DuckLake catalog as of one snapshot. Loaded from the catalog tables
+// (see catalog_loader), consumed by the reader (views) and the writer (ids, live files, stats).
+namespace duckpipe::lake {
+
+struct SnapshotInfo {
+	int64_t snapshot_id = 0;
+	std::string snapshot_time; // as PostgreSQL prints timestamptz, UTC
+	int64_t schema_version = 0;
+	int64_t next_catalog_id = 0;
+	int64_t next_file_id = 0;
+};
+
+struct LakeColumn {
+	int64_t column_id = 0;
+	int64_t column_order = 0;
+	std::string name;
+	std::string type; // DuckLake type name
+	std::optional<std::string> initial_default;
+	std::optional<std::string> default_value;
+	std::string default_value_type = "literal";
+	bool nulls_allowed = true;
+	std::vector<LakeColumn> children; // list: "element"; map: "key","value"; struct: fields
+};
+
+struct LakeDataFile {
+	int64_t data_file_id = 0;
+	std::string path; // as stored
+	bool path_is_relative = true;
+	std::string full_path; // resolved against table/schema/data_path
+	int64_t record_count = 0;
+	int64_t file_size_bytes = 0;
+	std::optional<int64_t> footer_size;
+	int64_t row_id_start = 0;
+	int64_t begin_snapshot = 0;
+	std::optional<int64_t> mapping_id;
+	// The delete file visible at the loaded snapshot, if any.
+	std::optional<int64_t> delete_file_id;
+	std::string delete_full_path;
+	int64_t delete_count = 0;
+};
+
+struct LakeTable {
+	int64_t table_id = 0;
+	std::string table_uuid;
+	int64_t schema_id = 0;
+	std::string schema_name;
+	std::string name;
+	std::string path; // as stored (relative to the schema path when path_is_relative)
+	bool path_is_relative = true;
+	std::string full_path; // resolved, ends in '/'
+	int64_t begin_snapshot = 0;
+	std::vector<LakeColumn> columns; // top-level, in column_order
+	std::vector<LakeDataFile> files; // live at the loaded snapshot
+};
+
+struct LakeSchema {
+	int64_t schema_id = 0;
+	std::string schema_uuid;
+	std::string name;
+	std::string path;
+	bool path_is_relative = true;
+	std::string full_path; // resolved, ends in '/'
+};
+
+struct CatalogState {
+	std::string data_path; // from ducklake_metadata, ends in '/'
+	std::string version;   // ducklake_metadata 'version'
+	SnapshotInfo snapshot;
+	std::vector<LakeSchema> schemas;
+	std::vector<LakeTable> tables;
+
+	const LakeTable *FindTable(const std::string &schema, const std::string &name) const;
+	const LakeTable *FindTable(int64_t table_id) const;
+};
+
+} // namespace duckpipe::lake
