@@ -1,0 +1,74 @@
+#pragma once
+
+#include "core/meta/metadata_types.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace duckpipe {
+class PgConnection;
+}
+
+namespace duckpipe::meta {
+
+// Reads and writes the `duckpipe` schema: sync groups and table mappings. Shared by the daemon's
+// management subcommands, the running pipeline and (later) the extension's SQL API.
+class MetadataStore {
+public:
+	// Applies pending migrations first.
+	explicit MetadataStore(PgConnection &conn);
+
+	static constexpr const char *kDefaultGroup = "default";
+
+	// Defaults: publication duckpipe_pub_<name>, slot duckpipe_slot_<name>.
+	SyncGroup CreateGroup(const std::string &name, const std::optional<std::string> &publication = {},
+	                      const std::optional<std::string> &slot = {},
+	                      const std::optional<std::string> &conninfo = {});
+	// Creates the default group when missing and returns it.
+	SyncGroup EnsureDefaultGroup();
+	// Refuses while the group still has tables unless force (which removes their mappings).
+	void DropGroup(const std::string &name, bool force = false);
+	void SetGroupEnabled(const std::string &name, bool enabled);
+	void SetGroupConfirmedLsn(const std::string &name, Lsn lsn);
+	std::optional<SyncGroup> FindGroup(const std::string &name);
+	SyncGroup GetGroup(const std::string &name); // throws Config naming the group if absent
+	std::vector<SyncGroup> ListGroups();
+
+	struct AddTableRequest {
+		std::string source;                // "schema.table" or "table" (search_path), as regclass text
+		std::optional<std::string> target; // "schema.table" or "table"; default <table>_ducklake, same schema
+		std::string group = kDefaultGroup;
+		bool copy_data = true;
+		SyncMode sync_mode = SyncMode::Upsert;
+	};
+	// Resolves the source to its OID (the table must exist on the group's source, which is this
+	// database unless the group has a conninfo: then pass its resolved identity via AddResolvedTable).
+	TableMapping AddTable(const AddTableRequest &request);
+	TableMapping AddResolvedTable(const AddTableRequest &request, uint32_t source_oid, const std::string &schema,
+	                              const std::string &table);
+	void RemoveTable(int64_t mapping_id);
+	// Back to PENDING with a new generation: the pipeline re-snapshots into a fresh lake table.
+	void ResyncTable(int64_t mapping_id);
+	std::optional<TableMapping> FindTable(const std::string &source_or_target);
+	std::optional<TableMapping> FindTableById(int64_t mapping_id);
+	std::vector<TableMapping> ListTables(const std::optional<std::string> &group = {});
+
+	void SetState(int64_t mapping_id, int generation, TableState state);
+	void SetSnapshotLsn(int64_t mapping_id, int generation, Lsn lsn);
+	void SetLakeTableId(int64_t mapping_id, int generation, int64_t lake_table_id);
+	void RecordProgress(int64_t mapping_id, int generation, Lsn applied, int64_t rows_synced);
+	// ERRORED with exponential backoff: retry_at = now() + min(2^failures s, max_backoff).
+	void RecordError(int64_t mapping_id, int generation, const std::string &message, int max_backoff_s = 300);
+	void ClearError(int64_t mapping_id, int generation);
+
+	std::optional<std::string> GetConfig(const std::string &key);
+	void SetConfig(const std::string &key, const std::string &value);
+
+private:
+	TableMapping ReadMapping(int64_t id);
+
+	PgConnection &conn_;
+};
+
+} // namespace duckpipe::meta

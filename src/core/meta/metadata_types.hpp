@@ -1,0 +1,57 @@
+#pragma once
+
+#include "core/common/lsn.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace duckpipe::meta {
+
+// Persisted table states (duckpipe.table_mappings.state). Transitions:
+//   PENDING -> SNAPSHOT -> CATCHUP -> STREAMING
+//   any -> ERRORED (retry_at set, failure_count+1) -> PENDING or back to where it failed
+//   any -> DISABLED (group disabled or table paused); resync: any -> PENDING with generation+1.
+enum class TableState { Pending, Snapshot, Catchup, Streaming, Errored, Disabled };
+const char *TableStateName(TableState state);
+TableState ParseTableState(const std::string &text);
+
+enum class SyncMode { Upsert, Append };
+const char *SyncModeName(SyncMode mode);
+SyncMode ParseSyncMode(const std::string &text);
+
+struct SyncGroup {
+	std::string name;
+	std::string publication;
+	std::string slot_name;
+	bool enabled = true;
+	std::optional<std::string> conninfo; // remote source; nullopt = this database
+	std::optional<Lsn> confirmed_lsn;
+};
+
+struct TableMapping {
+	int64_t id = 0;
+	std::string group_name;
+	uint32_t source_oid = 0;
+	std::string source_schema;
+	std::string source_table;
+	std::string target_schema;
+	std::string target_table;
+	TableState state = TableState::Pending;
+	SyncMode sync_mode = SyncMode::Upsert;
+	bool copy_data = true;
+	int generation = 1;
+	std::optional<Lsn> snapshot_lsn;
+	std::optional<Lsn> applied_lsn;
+	std::optional<int64_t> lake_table_id;
+	int64_t rows_synced = 0;
+	std::optional<std::string> error_message;
+	std::optional<std::string> retry_at;
+	int failure_count = 0;
+	std::optional<std::string> last_sync_at;
+
+	std::string SourceName() const { return source_schema + "." + source_table; }
+	std::string TargetName() const { return target_schema + "." + target_table; }
+};
+
+} // namespace duckpipe::meta
