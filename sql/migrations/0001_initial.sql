@@ -43,6 +43,10 @@ CREATE TABLE duckpipe.table_mappings (
     retry_at        timestamptz,
     failure_count   integer NOT NULL DEFAULT 0,
     last_sync_at    timestamptz,
+    -- Runtime figures a running pipeline refreshes every few seconds, for `status`.
+    queued_changes  bigint NOT NULL DEFAULT 0,
+    buffered_rows   bigint NOT NULL DEFAULT 0,
+    oldest_pending_at timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (source_oid),

@@ -352,6 +352,12 @@ void MetadataStore::ClearError(int64_t mapping_id, int generation) {
 	           {std::to_string(mapping_id), std::to_string(generation)});
 }
 
+bool MetadataStore::RetryDue(int64_t mapping_id) {
+	auto r = conn_.Exec("SELECT retry_at IS NULL OR retry_at <= now() FROM duckpipe.table_mappings WHERE id = $1",
+	                    {std::to_string(mapping_id)});
+	return r.Rows() > 0 && r.GetBool(0, 0);
+}
+
 std::optional<std::string> MetadataStore::GetConfig(const std::string &key) {
 	auto r = conn_.Exec("SELECT value FROM duckpipe.config WHERE key = $1", {key});
 	if (r.Rows() == 0) {

@@ -61,6 +61,8 @@ public:
 	// ERRORED with exponential backoff: retry_at = now() + min(2^failures s, max_backoff).
 	void RecordError(int64_t mapping_id, int generation, const std::string &message, int max_backoff_s = 300);
 	void ClearError(int64_t mapping_id, int generation);
+	// True when an ERRORED table's retry_at has passed.
+	bool RetryDue(int64_t mapping_id);
 
 	std::optional<std::string> GetConfig(const std::string &key);
 	void SetConfig(const std::string &key, const std::string &value);

@@ -12,7 +12,8 @@ namespace {
 // Arbitrary but fixed: pg_advisory_xact_lock key shared by every duckpipe process.
 constexpr const char *kLockKey = "7491550217301";
 
-constexpr const char *kBootstrap = "CREATE SCHEMA IF NOT EXISTS duckpipe; "
+constexpr const char *kBootstrap = "SET LOCAL client_min_messages = warning; "
+                                   "CREATE SCHEMA IF NOT EXISTS duckpipe; "
                                    "CREATE TABLE IF NOT EXISTS duckpipe.schema_migrations ("
                                    "version integer PRIMARY KEY, name text NOT NULL, "
                                    "applied_at timestamptz NOT NULL DEFAULT now())";
@@ -37,6 +38,11 @@ int CurrentMetadataVersion(PgConnection &conn) {
 
 std::vector<int> Migrate(PgConnection &conn) {
 	std::vector<int> applied;
+	// Up to date (the common case) costs one query and takes no lock.
+	int found = CurrentMetadataVersion(conn);
+	if (found == LatestMigrationVersion()) {
+		return applied;
+	}
 	auto migrations = AllMigrations();
 	std::sort(migrations.begin(), migrations.end(),
 	          [](const Migration &a, const Migration &b) { return a.version < b.version; });

@@ -17,6 +17,15 @@ static std::string Trim(std::string s) {
 	return s;
 }
 
+// Server notices (e.g. "relation already exists, skipping") go to the debug log, not stderr.
+static void NoticeToLog(void *, const char *message) {
+	std::string text = message ? message : "";
+	while (!text.empty() && text.back() == '\n') {
+		text.pop_back();
+	}
+	log::Debug("pg.notice", "message", text);
+}
+
 static std::string StatementForError(const std::string &sql) {
 	constexpr size_t kMax = 400;
 	return sql.size() <= kMax ? sql : sql.substr(0, kMax) + "...";
@@ -58,6 +67,7 @@ PgConnection::PgConnection(const std::string &conninfo, const Options &options) 
 		throw Error(ErrorKind::Connection, "cannot connect to PostgreSQL at " + redacted_ + ": " + msg,
 		            {.hint = hint});
 	}
+	PQsetNoticeProcessor(conn_, NoticeToLog, nullptr);
 }
 
 PgConnection::~PgConnection() {

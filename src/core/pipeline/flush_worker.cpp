@@ -1,0 +1,324 @@
+#include "core/pipeline/flush_worker.hpp"
+
+#include "core/common/error.hpp"
+#include "core/common/log.hpp"
+#include "core/duck/duck_connection.hpp"
+#include "core/lake/catalog_loader.hpp"
+#include "core/lake/lake_reader.hpp"
+#include "core/lake/lake_writer.hpp"
+#include "core/pg/pg_connection.hpp"
+#include "core/pipeline/snapshot_copier.hpp"
+
+#include <algorithm>
+
+namespace duckpipe::pipeline {
+
+using Q = DuckConnection;
+
+static flush::ChangeBufferOptions BufferOptions(const PipelineConfig &config, const meta::TableMapping &mapping) {
+	flush::ChangeBufferOptions o;
+	o.temp_dir = config.temp_dir;
+	o.buffer_memory_mb = config.duckdb_buffer_memory_mb;
+	o.flush_memory_mb = config.duckdb_flush_memory_mb;
+	o.threads = config.duckdb_threads;
+	o.append_mode = mapping.sync_mode == meta::SyncMode::Append;
+	return o;
+}
+
+FlushWorker::FlushWorker(std::shared_ptr<TableRoute> route, meta::TableMapping mapping, TableSchema schema,
+                         const PipelineConfig &config, lake::LakeWriter &writer, FlushWorkerEvents events)
+    : route_(std::move(route)), mapping_(std::move(mapping)), schema_(std::move(schema)), config_(config),
+      writer_(writer), events_(std::move(events)),
+      buffer_(mapping_.SourceName(), schema_.buffer_columns, BufferOptions(config, mapping_)) {
+}
+
+FlushWorker::~FlushWorker() {
+	Stop(false);
+}
+
+void FlushWorker::Start() {
+	thread_ = std::thread([this] { Run(); });
+}
+
+void FlushWorker::Stop(bool finish) {
+	finish_on_stop_.store(finish);
+	stop_.store(true);
+	route_->queue.Close();
+	if (thread_.joinable()) {
+		thread_.join();
+	}
+}
+
+void FlushWorker::CopyDone(int64_t lake_table_id) {
+	lake_table_id_.store(lake_table_id);
+	copy_done_.store(true);
+}
+
+void FlushWorker::Reset() {
+	std::unique_lock lock(reset_mutex_);
+	reset_requested_.store(true);
+	if (!thread_.joinable()) {
+		DropEverything();
+		reset_requested_.store(false);
+		return;
+	}
+	reset_done_.wait(lock, [this] { return !reset_requested_.load(); });
+}
+
+std::optional<std::chrono::steady_clock::time_point> FlushWorker::OldestPendingSince() const {
+	std::lock_guard guard(stats_mutex_);
+	return oldest_pending_;
+}
+
+void FlushWorker::DropEverything() {
+	buffer_.Clear();
+	held_.clear();
+	route_->queue.Discard();
+	at_boundary_ = true;
+	truncate_pending_ = false;
+	first_row_at_.reset();
+	buffered_rows_.store(0);
+	std::lock_guard guard(stats_mutex_);
+	oldest_pending_.reset();
+}
+
+void FlushWorker::Run() {
+	log::Debug("worker.started", "table", mapping_.SourceName());
+	while (true) {
+		if (reset_requested_.load()) {
+			DropEverything();
+			std::lock_guard lock(reset_mutex_);
+			reset_requested_.store(false);
+			reset_done_.notify_all();
+		}
+		if (stop_.load()) {
+			break;
+		}
+		ReleaseHeld();
+		if (auto item = route_->queue.Pop(100)) {
+			if (!failed_.load()) {
+				if (route_->snapshot_lsn.load() == 0) {
+					held_.push_back(std::move(*item));
+				} else {
+					Process(std::move(*item));
+				}
+			}
+		}
+		if (!failed_.load() && ShouldFlush(Clock::now())) {
+			Flush();
+		}
+	}
+	if (finish_on_stop_.load() && !failed_.load() && copy_done_.load() && at_boundary_ &&
+	    (buffer_.BufferedRows() > 0 || truncate_pending_)) {
+		try {
+			Flush();
+		} catch (const std::exception &e) {
+			log::Warn("worker.final_flush_failed", "table", mapping_.SourceName(), "error", e.what());
+		}
+	}
+	buffer_.Clear();
+	log::Debug("worker.stopped", "table", mapping_.SourceName());
+}
+
+void FlushWorker::ReleaseHeld() {
+	if (held_.empty() || route_->snapshot_lsn.load() == 0) {
+		return;
+	}
+	while (!held_.empty() && !failed_.load()) {
+		auto item = std::move(held_.front());
+		held_.pop_front();
+		// Transactions committed before the snapshot LSN are in the copy.
+		if (item.commit_lsn.value < route_->snapshot_lsn.load() && item.kind != QueueItem::Kind::Fail) {
+			continue;
+		}
+		Process(std::move(item));
+	}
+}
+
+void FlushWorker::Process(QueueItem item) {
+	switch (item.kind) {
+	case QueueItem::Kind::Rows:
+		if (item.batch && item.batch->Rows() > 0) {
+			try {
+				buffer_.Append(*item.batch);
+			} catch (const Error &e) {
+				Fail(e.what());
+				return;
+			}
+			at_boundary_ = false;
+			buffered_rows_.store(buffer_.BufferedRows());
+			if (!first_row_at_) {
+				first_row_at_ = Clock::now();
+				std::lock_guard guard(stats_mutex_);
+				if (!oldest_pending_) {
+					oldest_pending_ = first_row_at_;
+				}
+			}
+		}
+		break;
+	case QueueItem::Kind::Commit:
+		at_boundary_ = true;
+		last_commit_lsn_ = item.commit_lsn;
+		if (!first_row_at_ && truncate_pending_) {
+			first_row_at_ = Clock::now();
+		}
+		break;
+	case QueueItem::Kind::Truncate:
+		// Whatever was buffered is erased by the truncate; the lake table is emptied by the next
+		// flush, in the same snapshot as the rows that follow it.
+		buffer_.Clear();
+		buffered_rows_.store(0);
+		truncate_pending_ = true;
+		at_boundary_ = false;
+		break;
+	case QueueItem::Kind::Fail:
+		Fail(item.message);
+		break;
+	}
+}
+
+bool FlushWorker::ShouldFlush(Clock::time_point now) const {
+	if (!copy_done_.load() || !at_boundary_ || now < retry_after_) {
+		return false;
+	}
+	if (buffer_.BufferedRows() == 0 && !truncate_pending_) {
+		return false;
+	}
+	if (static_cast<int64_t>(buffer_.BufferedRows()) >= config_.flush_batch_threshold) {
+		return true;
+	}
+	return first_row_at_ && now - *first_row_at_ >= std::chrono::milliseconds(config_.flush_interval_ms);
+}
+
+void FlushWorker::Flush() {
+	Lsn up_to = last_commit_lsn_;
+	uint64_t rows = buffer_.BufferedRows();
+	auto started = Clock::now();
+	try {
+		if (rows > 0) {
+			buffer_.Flush([&](DuckConnection &duck, const flush::ChangeBuffer::Compacted &compacted) {
+				Apply(&duck, &compacted, up_to);
+			});
+		} else {
+			Apply(nullptr, nullptr, up_to);
+		}
+	} catch (const Error &e) {
+		bool transient = e.Retryable() || e.Kind() == ErrorKind::Io;
+		if (!transient) {
+			Fail(e.what());
+			return;
+		}
+		transient_failures_++;
+		auto backoff = std::min<int64_t>(1000LL << std::min(transient_failures_, 8), config_.max_retry_backoff_s * 1000LL);
+		retry_after_ = Clock::now() + std::chrono::milliseconds(backoff);
+		log::Warn("flush.retry", "table", mapping_.SourceName(), "error", e.what(), "retry_in_ms", backoff);
+		return;
+	}
+	transient_failures_ = 0;
+	truncate_pending_ = false;
+	delete_always_ = false;
+	first_row_at_.reset();
+	buffered_rows_.store(0);
+	{
+		std::lock_guard guard(stats_mutex_);
+		oldest_pending_.reset();
+	}
+	route_->applied_lsn.store(std::max(route_->applied_lsn.load(), up_to.value));
+	route_->pending.Flushed(up_to);
+	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+	log::Info("flush.done", "table", mapping_.SourceName(), "rows", rows, "applied_lsn", up_to.ToString(), "ms", ms);
+	if (events_.flushed) {
+		events_.flushed(up_to, static_cast<int64_t>(rows));
+	}
+}
+
+void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compacted *c, Lsn up_to) {
+	int64_t table = lake_table_id_.load();
+	auto commit = writer_.Begin();
+	// A lake table dropped behind our back is a permanent error for this table only.
+	auto current = commit.FindTable(mapping_.target_schema, mapping_.target_table);
+	if (!current || *current != table) {
+		throw Error(ErrorKind::Lake,
+		            "lake table " + mapping_.TargetName() + " (id " + std::to_string(table) +
+		                ") no longer exists in the lake",
+		            {.table = mapping_.SourceName(),
+		             .lsn = up_to,
+		             .hint = "run `duckpipe resync-table " + mapping_.SourceName() + "` to copy it again"});
+	}
+	if (truncate_pending_) {
+		commit.Truncate(table);
+	}
+	int64_t inserted = 0;
+	if (c && c->rows > 0) {
+		std::string relation = c->relation;
+		if (c->append_mode) {
+			inserted = commit.Insert(table, *duck, "SELECT * FROM " + relation);
+		} else {
+			if (c->unchanged_rows > 0) {
+				FillUnchangedFromLake(*duck, *c);
+			}
+			if (!truncate_pending_ && (!c->only_inserts || delete_always_)) {
+				std::string keys;
+				for (const auto &k : schema_.key_columns) {
+					keys += (keys.empty() ? "" : ", ") + Q::QuoteIdent(k);
+				}
+				commit.DeleteByKey(table, *duck, schema_.key_columns, "SELECT " + keys + " FROM " + relation);
+			}
+			std::string cols;
+			for (const auto &name : schema_.column_names) {
+				cols += (cols.empty() ? "" : ", ") + Q::QuoteIdent(name);
+			}
+			inserted = commit.Insert(table, *duck, "SELECT " + cols + " FROM " + relation + " WHERE _op <> 'D'");
+		}
+	}
+	auto progress = ProgressSql(mapping_, up_to, c ? static_cast<int64_t>(c->rows) : 0, false);
+	commit.AddSql([progress](PgConnection &catalog) { catalog.Exec(progress); });
+	commit.Commit({.author = std::string("duckpipe"),
+	               .message = "sync " + mapping_.SourceName() + " up to " + up_to.ToString()});
+	(void)inserted;
+}
+
+void FlushWorker::FillUnchangedFromLake(DuckConnection &duck, const flush::ChangeBuffer::Compacted &c) {
+	// An UPDATE that left a TOASTed column unchanged did not send it, and no earlier change in the
+	// buffer had it: take it from the row already in the lake.
+	PgConnection catalog(config_.LakeCatalogConninfo(), {.application_name = "pg_duckpipe flush"});
+	auto state = lake::LoadCatalog(catalog, config_.lake_schema);
+	const auto *table = state.FindTable(lake_table_id_.load());
+	if (!table) {
+		throw Error(ErrorKind::Lake, "lake table " + mapping_.TargetName() + " vanished during a flush",
+		            {.table = mapping_.SourceName()});
+	}
+	std::string lake_rows = lake::LakeReader::TableQuery(state, *table);
+	std::string set;
+	for (size_t i = 0; i < schema_.column_names.size(); i++) {
+		if (schema_.key[i]) {
+			continue;
+		}
+		std::string q = Q::QuoteIdent(schema_.column_names[i]);
+		set += (set.empty() ? "" : ", ") + q + " = CASE WHEN list_contains(r._unchanged, CAST(" + std::to_string(i) +
+		       " AS USMALLINT)) THEN l." + q + " ELSE r." + q + " END";
+	}
+	std::string match;
+	for (const auto &k : schema_.key_columns) {
+		match += std::string(match.empty() ? "" : " AND ") + "r." + Q::QuoteIdent(k) + " = l." + Q::QuoteIdent(k);
+	}
+	duck.Execute("UPDATE " + c.relation + " AS r SET " + set + ", _unchanged = NULL FROM (" + lake_rows +
+	             ") AS l WHERE r._unchanged IS NOT NULL AND " + match);
+}
+
+void FlushWorker::Fail(const std::string &message) {
+	if (failed_.exchange(true)) {
+		return;
+	}
+	log::Error("table.failed", "table", mapping_.SourceName(), "error", message);
+	// The table stops holding the slot back: its recovery is a fresh copy (automatic retry with
+	// backoff, or resync-table), so nothing it skipped is needed again.
+	route_->active.store(false);
+	route_->pending.Clear();
+	DropEverything();
+	if (events_.failed) {
+		events_.failed(message);
+	}
+}
+
+} // namespace duckpipe::pipeline

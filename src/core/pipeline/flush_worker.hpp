@@ -1,0 +1,108 @@
+#pragma once
+
+#include "core/flush/change_buffer.hpp"
+#include "core/meta/metadata_types.hpp"
+#include "core/pipeline/pipeline_config.hpp"
+#include "core/pipeline/table_route.hpp"
+#include "core/pipeline/table_schema.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace duckpipe::lake {
+class LakeWriter;
+}
+
+namespace duckpipe::pipeline {
+
+// What a worker tells its group (called on the worker's thread).
+struct FlushWorkerEvents {
+	std::function<void(Lsn applied, int64_t rows)> flushed;
+	std::function<void(const std::string &message)> failed; // permanent: the table goes ERRORED
+};
+
+// One thread per table: drains the table's queue into its ChangeBuffer and applies the buffer to
+// the lake. Flushes happen when the flush interval elapsed or the batch threshold is reached, and
+// only at a source transaction boundary. Each flush is one DuckLake snapshot that also records the
+// table's applied LSN. Transient failures (connection, conflict, full disk) keep the buffer and
+// retry with backoff; anything else stops the table alone.
+class FlushWorker {
+public:
+	FlushWorker(std::shared_ptr<TableRoute> route, meta::TableMapping mapping, TableSchema schema,
+	            const PipelineConfig &config, lake::LakeWriter &writer, FlushWorkerEvents events);
+	~FlushWorker();
+	FlushWorker(const FlushWorker &) = delete;
+	FlushWorker &operator=(const FlushWorker &) = delete;
+
+	void Start();
+	// Stops the thread. With `finish`, a buffer that ends at a transaction boundary is flushed
+	// first; otherwise it is dropped (the slot has not confirmed it, so nothing is lost).
+	void Stop(bool finish);
+
+	// The copy is in the lake (table id known): flushing may start. The first flush after it
+	// always deletes by key.
+	void CopyDone(int64_t lake_table_id);
+	// Drops buffered and held rows (the group's stream restarts and sends them again). Blocks until
+	// the worker thread has done it.
+	void Reset();
+
+	const meta::TableMapping &Mapping() const { return mapping_; }
+	const std::shared_ptr<TableRoute> &Route() const { return route_; }
+	uint64_t BufferedRows() const { return buffered_rows_.load(); }
+	bool Failed() const { return failed_.load(); }
+	// When the oldest change not yet in the lake arrived (steady clock), if any.
+	std::optional<std::chrono::steady_clock::time_point> OldestPendingSince() const;
+
+private:
+	using Clock = std::chrono::steady_clock;
+
+	void Run();
+	void Process(QueueItem item);
+	void ReleaseHeld();
+	bool ShouldFlush(Clock::time_point now) const;
+	void Flush();
+	void Apply(DuckConnection *duck, const flush::ChangeBuffer::Compacted *compacted, Lsn up_to);
+	void FillUnchangedFromLake(DuckConnection &duck, const flush::ChangeBuffer::Compacted &compacted);
+	void Fail(const std::string &message);
+	void DropEverything();
+
+	std::shared_ptr<TableRoute> route_;
+	meta::TableMapping mapping_;
+	TableSchema schema_;
+	const PipelineConfig &config_;
+	lake::LakeWriter &writer_;
+	FlushWorkerEvents events_;
+	flush::ChangeBuffer buffer_;
+
+	std::thread thread_;
+	std::atomic<bool> stop_ {false};
+	std::atomic<bool> finish_on_stop_ {false};
+	std::atomic<bool> copy_done_ {false};
+	std::atomic<int64_t> lake_table_id_ {0};
+	std::atomic<bool> reset_requested_ {false};
+	std::mutex reset_mutex_;
+	std::condition_variable reset_done_;
+	std::atomic<bool> failed_ {false};
+	std::atomic<uint64_t> buffered_rows_ {0};
+
+	// Worker-thread state.
+	std::deque<QueueItem> held_; // rows that arrived before the snapshot LSN was known
+	bool at_boundary_ = true;
+	bool truncate_pending_ = false;
+	bool delete_always_ = true; // first flush after the copy
+	Lsn last_commit_lsn_;
+	std::optional<Clock::time_point> first_row_at_;
+	Clock::time_point retry_after_ {};
+	int transient_failures_ = 0;
+	mutable std::mutex stats_mutex_;
+	std::optional<Clock::time_point> oldest_pending_;
+};
+
+} // namespace duckpipe::pipeline

@@ -1,0 +1,111 @@
+#pragma once
+
+#include "core/cdc/pgoutput_decoder.hpp"
+#include "core/cdc/pgoutput_handler.hpp"
+#include "core/common/lsn.hpp"
+#include "core/pipeline/table_route.hpp"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace duckpipe {
+class ReplicationStream;
+}
+
+namespace duckpipe::pipeline {
+
+struct SlotConsumerOptions {
+	std::string conninfo; // the group's source
+	std::string slot_name;
+	std::string publication;
+	int proto_version = 1;
+	int status_interval_ms = 10000;
+	size_t rows_per_batch = 8192; // rows a batch collects before it is queued mid-transaction
+	std::string application_name = "pg_duckpipe";
+};
+
+// The one reader of a sync group's slot. Decodes pgoutput, routes each row change by relation OID
+// to its table's queue as text values, marks transaction boundaries, and confirms to the server
+// only what every table has made durable. Stops reading when the group's queue budget is full.
+class SlotConsumer final : public cdc::PgOutputHandler {
+public:
+	SlotConsumer(SlotConsumerOptions options, QueueBudget &budget);
+	~SlotConsumer() override;
+
+	// Adds or replaces the route of a table (by source OID). Safe while Run() is streaming.
+	void SetRoute(std::shared_ptr<TableRoute> route);
+	void RemoveRoute(uint32_t source_oid);
+
+	// Stops reading WAL (status updates go on) so workers can flush what they hold before the final
+	// confirmation; Paused() turns true once no transaction is half received.
+	void RequestPause() { pause_requested_.store(true); }
+	bool Paused() const { return paused_.load(); }
+
+	// Streams until `stop` becomes true (returns normally, after a final status update) or an
+	// error is thrown (connection lost, slot or publication missing, protocol error).
+	void Run(const std::atomic<bool> &stop);
+
+	// The position confirmed to the server (everything before is durable in the lake).
+	Lsn Confirmed() const { return Lsn(confirmed_.load()); }
+	// The end of the last transaction received.
+	Lsn Received() const { return Lsn(received_.load()); }
+	Lsn ServerWalEnd() const { return Lsn(server_wal_end_.load()); }
+
+private:
+	struct TxnTable {
+		std::shared_ptr<TableRoute> route;
+		std::unique_ptr<flush::ChangeBatch> batch;
+	};
+	struct RouteColumns {
+		const cdc::RelationInfo *relation = nullptr;
+		std::vector<int> source_index; // per route column: relation column index, -1 if absent
+		std::string mismatch;          // non-empty: the relation no longer matches the route
+	};
+
+	void OnBegin(const cdc::BeginMessage &msg) override;
+	void OnCommit(const cdc::CommitMessage &msg) override;
+	void OnRelation(const std::shared_ptr<const cdc::RelationInfo> &rel, cdc::RelationChange change) override;
+	void OnInsert(const cdc::InsertMessage &msg) override;
+	void OnUpdate(const cdc::UpdateMessage &msg) override;
+	void OnDelete(const cdc::DeleteMessage &msg) override;
+	void OnTruncate(const cdc::TruncateMessage &msg) override;
+	void OnStreamStart(const cdc::StreamStartMessage &msg) override;
+
+	// The route for a relation in the current transaction, or nullptr when the table is not
+	// synced or skips this transaction.
+	TxnTable *Target(const cdc::RelationInfo &rel);
+	const RouteColumns &ColumnsFor(TableRoute &route, const cdc::RelationInfo &rel);
+	void AddRow(TxnTable &t, flush::ChangeOp op, const cdc::RelationInfo &rel, const cdc::TupleView &tuple,
+	            bool key_only);
+	void FlushBatch(TxnTable &t);
+	bool KeyChanged(TableRoute &route, const cdc::RelationInfo &rel, const cdc::TupleView &old_tuple,
+	                const cdc::TupleView &new_tuple);
+	Lsn SafeConfirmLsn(Lsn idle_wal_end);
+
+	SlotConsumerOptions options_;
+	QueueBudget &budget_;
+	cdc::PgOutputDecoder decoder_;
+
+	mutable std::mutex routes_mutex_;
+	std::unordered_map<uint32_t, std::shared_ptr<TableRoute>> routes_;
+	std::unordered_map<TableRoute *, RouteColumns> route_columns_;
+
+	// The transaction being received.
+	bool in_txn_ = false;
+	Lsn txn_commit_lsn_;
+	int64_t txn_commit_time_us_ = 0;
+	std::unordered_map<uint32_t, TxnTable> txn_tables_;
+	uint64_t next_seq_ = 1;
+
+	std::atomic<bool> pause_requested_ {false};
+	std::atomic<bool> paused_ {false};
+	std::atomic<uint64_t> confirmed_ {0};
+	std::atomic<uint64_t> received_ {0};
+	std::atomic<uint64_t> server_wal_end_ {0};
+};
+
+} // namespace duckpipe::pipeline

@@ -1,0 +1,212 @@
+#include "core/pipeline/snapshot_copier.hpp"
+
+#include "core/common/error.hpp"
+#include "core/common/log.hpp"
+#include "core/duck/duck_connection.hpp"
+#include "core/duck/duck_database.hpp"
+#include "core/lake/lake_writer.hpp"
+#include "core/pg/pg_connection.hpp"
+#include "core/pg/replication_connection.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <random>
+
+namespace fs = std::filesystem;
+
+namespace duckpipe::pipeline {
+
+namespace {
+
+// Rows per chunk file: one Parquet file each, converted while the next chunk is read.
+constexpr size_t kChunkBytes = 128ull << 20;
+
+std::string UniqueDir(const std::string &base, const std::string &label) {
+	std::random_device rd;
+	std::string dir = (base.empty() ? fs::temp_directory_path().string() : base) + "/duckpipe-copy-" + label + "-" +
+	                  std::to_string(rd());
+	fs::create_directories(dir);
+	return dir;
+}
+
+std::string SafeLabel(const std::string &name) {
+	std::string out;
+	for (char c : name) {
+		out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+	}
+	return out.substr(0, 40);
+}
+
+} // namespace
+
+std::string ProgressSql(const meta::TableMapping &mapping, Lsn applied, int64_t rows, bool reset_rows) {
+	std::string id = std::to_string(mapping.id);
+	std::string gen = std::to_string(mapping.generation);
+	std::string lsn = "'" + applied.ToString() + "'";
+	std::string n = std::to_string(rows);
+	return "INSERT INTO duckpipe.table_progress(mapping_id, generation, applied_lsn, rows_synced, updated_at) "
+	       "VALUES (" +
+	       id + ", " + gen + ", " + lsn + ", " + n +
+	       ", now()) ON CONFLICT (mapping_id) DO UPDATE SET generation = EXCLUDED.generation, "
+	       "applied_lsn = EXCLUDED.applied_lsn, rows_synced = " +
+	       (reset_rows ? std::string("EXCLUDED.rows_synced")
+	                   : "CASE WHEN duckpipe.table_progress.generation = EXCLUDED.generation THEN "
+	                     "duckpipe.table_progress.rows_synced + EXCLUDED.rows_synced ELSE EXCLUDED.rows_synced END") +
+	       ", updated_at = now()";
+}
+
+SnapshotCopier::SnapshotCopier(const PipelineConfig &config, lake::LakeWriter &writer)
+    : config_(config), writer_(writer) {
+}
+
+bool SnapshotCopier::LakeSchemaExists(const std::string &name, int64_t snapshot) {
+	PgConnection catalog(config_.LakeCatalogConninfo(), {.application_name = "pg_duckpipe copy"});
+	auto r = catalog.Exec("SELECT 1 FROM " + catalog.QuoteIdent(config_.lake_schema) +
+	                          ".ducklake_schema WHERE schema_name = $1 AND begin_snapshot <= $2::bigint AND "
+	                          "(end_snapshot IS NULL OR end_snapshot > $2::bigint)",
+	                      {name, std::to_string(snapshot)});
+	return r.Rows() > 0;
+}
+
+SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const meta::TableMapping &mapping,
+                                   const TableSchema &schema, const std::function<void(Lsn)> &on_snapshot_lsn,
+                                   const std::atomic<bool> &stop) {
+	SnapshotResult result;
+	auto started = std::chrono::steady_clock::now();
+	PgConnection sql(source_conninfo, {.application_name = "pg_duckpipe copy"});
+
+	// The temporary slot lives as long as this connection; its exported snapshot until the next
+	// command on it, so the copy runs on `sql` while `repl` stays idle.
+	std::unique_ptr<ReplicationConnection> repl;
+	std::string snapshot_name;
+	if (mapping.copy_data) {
+		repl = std::make_unique<ReplicationConnection>(source_conninfo);
+		std::random_device rd;
+		std::string slot = "duckpipe_copy_" + std::to_string(mapping.id) + "_" + std::to_string(rd() % 1000000);
+		auto created = repl->CreateSlot(slot, true, SlotSnapshot::Export);
+		result.snapshot_lsn = created.consistent_point;
+		snapshot_name = created.snapshot_name;
+	} else {
+		result.snapshot_lsn = Lsn::Parse(sql.Exec("SELECT pg_current_wal_lsn()").Get(0, 0));
+	}
+	on_snapshot_lsn(result.snapshot_lsn);
+
+	auto commit = writer_.Begin();
+	// On resync the old lake table is replaced at the same snapshot that brings the new copy.
+	if (auto existing = commit.FindTable(mapping.target_schema, mapping.target_table)) {
+		commit.DropTable(*existing);
+	}
+	if (!LakeSchemaExists(mapping.target_schema, commit.BaseSnapshot())) {
+		commit.CreateSchema(mapping.target_schema);
+	}
+	int64_t table = commit.CreateTable(mapping.target_schema, mapping.target_table, schema.lake_columns);
+
+	if (mapping.copy_data) {
+		sql.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+		sql.Exec("SET TRANSACTION SNAPSHOT " + sql.QuoteLiteral(snapshot_name));
+		std::string cols;
+		for (size_t i = 0; i < schema.column_names.size(); i++) {
+			cols += (i ? ", " : "") + sql.QuoteIdent(schema.column_names[i]);
+		}
+		std::string from = (schema.relkind == 'p' ? "" : "ONLY ") +
+		                   sql.QuoteQualified(schema.source.schema, schema.source.name);
+		std::string copy_sql = "COPY (SELECT " + cols + " FROM " + from + ") TO STDOUT (FORMAT csv)";
+
+		std::string dir = UniqueDir(config_.temp_dir, SafeLabel(mapping.source_table));
+		struct DirGuard {
+			std::string path;
+			~DirGuard() {
+				std::error_code ec;
+				fs::remove_all(path, ec);
+			}
+		} dir_guard {dir};
+
+		DuckDatabase duck_db(dir + "/copy.duckdb",
+		                     {{"memory_limit", std::to_string(config_.duckdb_flush_memory_mb) + "MB"},
+		                      {"threads", std::to_string(std::max(1, config_.duckdb_threads))},
+		                      {"temp_directory", dir + "/tmp"}});
+		auto duck = duck_db.Connect();
+		lake::RegisterPgTextFunctions(*duck);
+		std::string columns_struct;
+		for (size_t i = 0; i < schema.column_names.size(); i++) {
+			columns_struct += (i ? ", " : "") + DuckConnection::QuoteLiteral(schema.column_names[i]) + ": 'VARCHAR'";
+		}
+
+		// Chunk i is converted to Parquet on a helper thread while chunk i+1 is read from PostgreSQL.
+		std::future<int64_t> converting;
+		int chunk_no = 0;
+		auto convert = [&](const std::string &path) -> int64_t {
+			std::string relation = "read_csv(" + DuckConnection::QuoteLiteral(path) + ", columns = {" +
+			                       columns_struct +
+			                       "}, header = false, delim = ',', quote = '\"', escape = '\"', "
+			                       "allow_quoted_nulls = false, auto_detect = false, max_line_size = 67108864, "
+			                       "buffer_size = 67108864)";
+			int64_t n = commit.Insert(table, *duck, schema.ConvertSelect(relation));
+			fs::remove(path);
+			return n;
+		};
+		std::string path;
+		std::ofstream out;
+		size_t bytes = 0;
+		auto rotate = [&]() {
+			out.close();
+			if (converting.valid()) {
+				result.rows += converting.get();
+			}
+			std::string done = path;
+			converting = std::async(std::launch::async, convert, done);
+			bytes = 0;
+			path.clear();
+		};
+		sql.CopyOut(copy_sql, [&](std::string_view row) {
+			if (stop.load()) {
+				throw Error(ErrorKind::Internal, "copy of " + mapping.SourceName() + " interrupted by shutdown");
+			}
+			if (path.empty()) {
+				path = dir + "/chunk-" + std::to_string(chunk_no++) + ".csv";
+				out.open(path, std::ios::binary | std::ios::trunc);
+				if (!out) {
+					throw Error(ErrorKind::Io, "cannot write " + path,
+					            {.table = mapping.SourceName(), .hint = "check --temp-dir: free space and permissions"});
+				}
+			}
+			out.write(row.data(), static_cast<std::streamsize>(row.size()));
+			bytes += row.size();
+			if (bytes >= kChunkBytes) {
+				rotate();
+			}
+		});
+		if (!path.empty()) {
+			rotate();
+		}
+		if (converting.valid()) {
+			result.rows += converting.get();
+		}
+		if (out.fail()) {
+			throw Error(ErrorKind::Io, "writing the copy of " + mapping.SourceName() + " to " + dir + " failed",
+			            {.table = mapping.SourceName(), .hint = "check free space in --temp-dir"});
+		}
+		sql.Exec("COMMIT");
+	}
+
+	// Everything committed before C is in the copy: the applied position is just below it.
+	Lsn applied(result.snapshot_lsn.value - 1);
+	auto progress = ProgressSql(mapping, applied, result.rows, true);
+	commit.AddSql([progress](PgConnection &catalog) { catalog.Exec(progress); });
+	result.lake_snapshot = commit.Commit({.author = std::string("duckpipe"),
+	                                      .message = "initial copy of " + mapping.SourceName() + " at " +
+	                                                 result.snapshot_lsn.ToString()});
+	result.lake_table_id = commit.ResolveId(table);
+	repl.reset(); // drops the temporary slot
+
+	auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+	log::Info("snapshot.done", "table", mapping.SourceName(), "target", mapping.TargetName(), "rows", result.rows,
+	          "snapshot_lsn", result.snapshot_lsn.ToString(), "seconds", secs,
+	          "rows_per_s", secs > 0 ? static_cast<int64_t>(result.rows / secs) : 0);
+	return result;
+}
+
+} // namespace duckpipe::pipeline

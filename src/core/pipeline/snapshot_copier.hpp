@@ -1,0 +1,52 @@
+#pragma once
+
+#include "core/common/lsn.hpp"
+#include "core/meta/metadata_types.hpp"
+#include "core/pipeline/pipeline_config.hpp"
+#include "core/pipeline/table_schema.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace duckpipe::lake {
+class LakeWriter;
+}
+
+namespace duckpipe::pipeline {
+
+struct SnapshotResult {
+	Lsn snapshot_lsn;        // transactions committed before it are in the copy
+	int64_t rows = 0;
+	int64_t lake_table_id = 0;
+	int64_t lake_snapshot = 0;
+};
+
+// The initial (or resync) copy of one table, consistent at a known LSN: a temporary logical slot
+// exports a snapshot at its consistent point C, the table is read with COPY inside that snapshot,
+// and the rows go to the lake in one DuckLake snapshot that also creates (or, on resync, replaces)
+// the lake table and records the table's progress. Runs on its own connections and threads, so it
+// never blocks the group's slot consumer.
+class SnapshotCopier {
+public:
+	SnapshotCopier(const PipelineConfig &config, lake::LakeWriter &writer);
+
+	// `on_snapshot_lsn` runs as soon as C is known, before any row is copied, so the group's stream
+	// can start deciding per transaction which changes the copy already holds. With copy_data false
+	// the table is created empty and C is the current WAL position.
+	SnapshotResult Run(const std::string &source_conninfo, const meta::TableMapping &mapping,
+	                   const TableSchema &schema, const std::function<void(Lsn)> &on_snapshot_lsn,
+	                   const std::atomic<bool> &stop);
+
+private:
+	bool LakeSchemaExists(const std::string &name, int64_t snapshot);
+
+	const PipelineConfig &config_;
+	lake::LakeWriter &writer_;
+};
+
+// The SQL recording a table's progress in the lake catalog's database, run inside the lake commit.
+std::string ProgressSql(const meta::TableMapping &mapping, Lsn applied, int64_t rows, bool reset_rows);
+
+} // namespace duckpipe::pipeline

@@ -1,0 +1,116 @@
+#pragma once
+
+#include "core/meta/metadata_types.hpp"
+#include "core/pipeline/flush_worker.hpp"
+#include "core/pipeline/pipeline_config.hpp"
+#include "core/pipeline/queue_budget.hpp"
+#include "core/pipeline/slot_consumer.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace duckpipe {
+class PgConnection;
+}
+namespace duckpipe::lake {
+class LakeWriter;
+}
+namespace duckpipe::meta {
+class MetadataStore;
+}
+
+namespace duckpipe::pipeline {
+
+// One sync group at run time: its publication and slot, one SlotConsumer thread, one FlushWorker
+// per table and the snapshot copies. A control thread reconciles with the metadata (tables added,
+// removed, resynced, retried) within a second of a change, persists state transitions and
+// runtime figures, and restarts the consumer after a connection loss. One table failing, being
+// copied or removed never stops the others.
+class SyncGroup {
+public:
+	SyncGroup(const PipelineConfig &config, meta::SyncGroup group, lake::LakeWriter &writer);
+	~SyncGroup();
+	SyncGroup(const SyncGroup &) = delete;
+	SyncGroup &operator=(const SyncGroup &) = delete;
+
+	void Start();
+	// Stops reading WAL, lets the workers flush what ends at a transaction boundary (finish) or
+	// drops it, confirms the final position to the server and joins every thread.
+	void Stop(bool finish = true);
+	// Metadata changed: reconcile now.
+	void Wake();
+
+	const std::string &Name() const { return group_.name; }
+	bool Stopped() const { return stopped_.load(); }
+	Lsn Confirmed() const;
+
+private:
+	struct TableEntry {
+		meta::TableMapping mapping;
+		std::shared_ptr<TableRoute> route;
+		std::unique_ptr<FlushWorker> worker;
+		std::thread snapshot;
+		std::atomic<bool> snapshot_running {false};
+		std::atomic<bool> cancel {false};
+		int64_t rows_synced = 0;
+	};
+	struct Event {
+		enum class Kind { SnapshotLsn, CopyDone, Flushed, Failed } kind;
+		int64_t mapping_id;
+		int generation;
+		Lsn lsn;
+		int64_t rows = 0;
+		int64_t lake_table_id = 0;
+		std::string message;
+	};
+
+	void ControlLoop();
+	void ConsumerLoop();
+	void ResetAfterStreamLoss();
+	// Checks wal_level, creates the publication and the slot when missing. Returns true when the
+	// slot had to be created although the group already synced tables (they must be copied again).
+	bool Prepare(PgConnection &source);
+	void Reconcile(meta::MetadataStore &store, PgConnection &source);
+	void StartTable(const meta::TableMapping &mapping, PgConnection &source);
+	void StopTable(int64_t mapping_id, bool leave_publication, PgConnection *source);
+	void RunSnapshot(TableEntry *entry, TableSchema schema);
+	void HandleEvents(meta::MetadataStore &store, PgConnection &source);
+	void ReportRuntime(PgConnection &meta);
+	void Post(Event event);
+	Lsn LoadAppliedLsn(const meta::TableMapping &mapping);
+	std::string SourceConninfo() const;
+
+	const PipelineConfig &config_;
+	meta::SyncGroup group_;
+	lake::LakeWriter &writer_;
+	QueueBudget budget_;
+
+	std::thread control_;
+	std::thread consumer_thread_;
+	std::atomic<bool> stop_ {false};
+	std::atomic<bool> stop_consumer_ {false};
+	std::atomic<bool> stopped_ {false};
+	std::atomic<bool> finish_ {true};
+	std::atomic<bool> wake_ {false};
+
+	// Guards consumer_ (replaced on restart) and the registries the consumer thread reads.
+	std::mutex consumer_mutex_;
+	std::unique_ptr<SlotConsumer> consumer_;
+	std::map<uint32_t, std::shared_ptr<TableRoute>> routes_;
+	std::map<int64_t, FlushWorker *> workers_;
+	std::atomic<bool> slot_recreated_ {false};
+	std::atomic<uint64_t> confirmed_ {0};
+
+	std::map<int64_t, std::unique_ptr<TableEntry>> tables_; // control thread only
+	std::mutex events_mutex_;
+	std::vector<Event> events_;
+	std::atomic<int> snapshots_running_ {0};
+};
+
+} // namespace duckpipe::pipeline

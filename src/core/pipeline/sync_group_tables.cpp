@@ -1,0 +1,294 @@
+// SyncGroup: the tables side (reconcile with the metadata, start/stop tables, copies, state).
+#include "core/common/error.hpp"
+#include "core/common/log.hpp"
+#include "core/lake/lake_writer.hpp"
+#include "core/meta/metadata_store.hpp"
+#include "core/pg/pg_connection.hpp"
+#include "core/pipeline/snapshot_copier.hpp"
+#include "core/pipeline/sync_group.hpp"
+
+#include <chrono>
+#include <set>
+
+namespace duckpipe::pipeline {
+
+using Clock = std::chrono::steady_clock;
+using meta::TableState;
+
+void SyncGroup::Reconcile(meta::MetadataStore &store, PgConnection &source) {
+	auto group = store.FindGroup(group_.name);
+	if (!group || !group->enabled) {
+		log::Info("group.disabled", "group", group_.name, "reason", group ? "disabled" : "dropped");
+		stopped_.store(true);
+		return;
+	}
+	auto mappings = store.ListTables(group_.name);
+	std::set<int64_t> seen;
+	for (auto &m : mappings) {
+		seen.insert(m.id);
+		auto it = tables_.find(m.id);
+		if (it != tables_.end() && it->second->mapping.generation != m.generation) {
+			log::Info("table.resync", "table", m.SourceName(), "generation", m.generation);
+			StopTable(m.id, false, nullptr);
+			it = tables_.end();
+		}
+		if (it != tables_.end() || m.state == TableState::Disabled) {
+			continue;
+		}
+		if (m.state == TableState::Errored) {
+			auto due = store.RetryDue(m.id);
+			if (!due) {
+				continue;
+			}
+			// Retry means a fresh copy: an errored table stopped holding the slot back.
+			store.SetState(m.id, m.generation, TableState::Pending);
+			m.state = TableState::Pending;
+		}
+		StartTable(m, source);
+	}
+	std::vector<int64_t> gone;
+	for (const auto &[id, entry] : tables_) {
+		if (!seen.count(id)) {
+			gone.push_back(id);
+		}
+	}
+	for (auto id : gone) {
+		log::Info("table.removed", "table", tables_[id]->mapping.SourceName());
+		StopTable(id, true, &source);
+	}
+	// CATCHUP ends when the table holds nothing the stream gave it before the copy landed.
+	for (auto &[id, entry] : tables_) {
+		auto &m = entry->mapping;
+		if (m.state == TableState::Catchup && !entry->snapshot_running.load() &&
+		    !entry->route->pending.Oldest().has_value() && entry->worker->BufferedRows() == 0 &&
+		    entry->route->queue.Items() == 0) {
+			store.SetState(m.id, m.generation, TableState::Streaming);
+			m.state = TableState::Streaming;
+			log::Info("table.streaming", "table", m.SourceName());
+		}
+	}
+}
+
+void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
+	TableSchema schema;
+	try {
+		schema = TableSchema::Describe(source, m.source_oid, m.sync_mode);
+	} catch (const Error &e) {
+		std::string msg = e.what();
+		if (e.Kind() == ErrorKind::Source && msg.find("does not exist") != std::string::npos) {
+			msg = "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
+			      ") was dropped; remove it with `duckpipe remove-table " + m.SourceName() + "`";
+		}
+		log::Error("table.unsupported", "table", m.SourceName(), "error", msg);
+		Post({.kind = Event::Kind::Failed, .mapping_id = m.id, .generation = m.generation, .lsn = {}, .message = msg});
+		return;
+	}
+	auto entry = std::make_unique<TableEntry>();
+	entry->mapping = m;
+	entry->rows_synced = m.rows_synced;
+	auto route = std::make_shared<TableRoute>(budget_);
+	route->mapping_id = m.id;
+	route->generation = m.generation;
+	route->source_oid = m.source_oid;
+	route->source_name = m.SourceName();
+	route->mode = m.sync_mode;
+	route->columns = schema.column_names;
+	route->key = schema.key;
+	entry->route = route;
+
+	bool needs_copy = m.state == TableState::Pending || m.state == TableState::Snapshot || !m.lake_table_id;
+	if (!needs_copy) {
+		route->applied_lsn.store(LoadAppliedLsn(m).value);
+		route->snapshot_lsn.store(m.snapshot_lsn ? m.snapshot_lsn->value : 1);
+	}
+	int64_t id = m.id;
+	int generation = m.generation;
+	FlushWorkerEvents events;
+	events.flushed = [this, id, generation](Lsn lsn, int64_t rows) {
+		Post({.kind = Event::Kind::Flushed, .mapping_id = id, .generation = generation, .lsn = lsn, .rows = rows});
+	};
+	events.failed = [this, id, generation](const std::string &message) {
+		Post({.kind = Event::Kind::Failed, .mapping_id = id, .generation = generation, .lsn = {}, .message = message});
+	};
+	entry->worker = std::make_unique<FlushWorker>(route, m, schema, config_, writer_, std::move(events));
+	entry->worker->Start();
+	if (!needs_copy) {
+		entry->worker->CopyDone(*m.lake_table_id);
+	}
+
+	// The table must be published before a copy's slot is created, so every transaction committed
+	// after the copy's snapshot reaches the stream.
+	auto member = source.Exec("SELECT 1 FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid "
+	                          "WHERE p.pubname = $1 AND pr.prrelid = $2",
+	                          {group_.publication, std::to_string(m.source_oid)});
+	if (member.Rows() == 0) {
+		source.Exec("ALTER PUBLICATION " + source.QuoteIdent(group_.publication) + " ADD TABLE " +
+		            source.QuoteQualified(schema.source.schema, schema.source.name));
+	}
+	{
+		std::lock_guard guard(consumer_mutex_);
+		routes_[m.source_oid] = route;
+		workers_[m.id] = entry->worker.get();
+		if (consumer_) {
+			consumer_->SetRoute(route);
+		}
+	}
+	auto *raw = entry.get();
+	tables_[m.id] = std::move(entry);
+	log::Info("table.started", "table", m.SourceName(), "target", m.TargetName(), "state",
+	          meta::TableStateName(m.state), "copy", needs_copy);
+	if (needs_copy) {
+		raw->snapshot_running.store(true);
+		raw->snapshot = std::thread([this, raw, schema = std::move(schema)]() mutable {
+			RunSnapshot(raw, std::move(schema));
+		});
+	}
+}
+
+void SyncGroup::RunSnapshot(TableEntry *entry, TableSchema schema) {
+	// At most max_parallel_snapshots copies at once per group.
+	while (!entry->cancel.load()) {
+		int running = snapshots_running_.load();
+		if (running < config_.max_parallel_snapshots &&
+		    snapshots_running_.compare_exchange_weak(running, running + 1)) {
+			break;
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	}
+	if (entry->cancel.load()) {
+		entry->snapshot_running.store(false);
+		return;
+	}
+	const auto &m = entry->mapping;
+	try {
+		SnapshotCopier copier(config_, writer_);
+		auto result = copier.Run(
+		    SourceConninfo(), m, schema,
+		    [&](Lsn snapshot_lsn) {
+			    entry->route->applied_lsn.store(0);
+			    entry->route->snapshot_lsn.store(snapshot_lsn.value);
+			    Post({.kind = Event::Kind::SnapshotLsn, .mapping_id = m.id, .generation = m.generation,
+			          .lsn = snapshot_lsn});
+		    },
+		    entry->cancel);
+		entry->route->applied_lsn.store(result.snapshot_lsn.value - 1);
+		entry->worker->CopyDone(result.lake_table_id);
+		Post({.kind = Event::Kind::CopyDone, .mapping_id = m.id, .generation = m.generation,
+		      .lsn = Lsn(result.snapshot_lsn.value - 1), .rows = result.rows, .lake_table_id = result.lake_table_id});
+	} catch (const std::exception &e) {
+		if (!entry->cancel.load()) {
+			log::Error("snapshot.failed", "table", m.SourceName(), "error", e.what());
+			Post({.kind = Event::Kind::Failed, .mapping_id = m.id, .generation = m.generation, .lsn = {},
+			      .message = std::string("initial copy failed: ") + e.what()});
+		}
+	}
+	snapshots_running_.fetch_sub(1);
+	entry->snapshot_running.store(false);
+}
+
+void SyncGroup::StopTable(int64_t mapping_id, bool leave_publication, PgConnection *source) {
+	auto it = tables_.find(mapping_id);
+	if (it == tables_.end()) {
+		return;
+	}
+	auto &entry = *it->second;
+	entry.cancel.store(true);
+	{
+		std::lock_guard guard(consumer_mutex_);
+		if (consumer_) {
+			consumer_->RemoveRoute(entry.mapping.source_oid);
+		}
+		routes_.erase(entry.mapping.source_oid);
+		workers_.erase(mapping_id);
+	}
+	entry.route->active.store(false);
+	entry.route->pending.Clear();
+	if (entry.snapshot.joinable()) {
+		entry.snapshot.join();
+	}
+	entry.worker->Stop(false);
+	if (leave_publication && source) {
+		try {
+			source->Exec("ALTER PUBLICATION " + source->QuoteIdent(group_.publication) + " DROP TABLE " +
+			             source->QuoteQualified(entry.mapping.source_schema, entry.mapping.source_table));
+		} catch (const Error &e) {
+			// Already gone (the source table was dropped, or renamed: then drop by OID next time).
+			log::Debug("publication.drop_table_failed", "table", entry.mapping.SourceName(), "error", e.what());
+		}
+	}
+	tables_.erase(it);
+}
+
+void SyncGroup::HandleEvents(meta::MetadataStore &store, PgConnection &) {
+	std::vector<Event> events;
+	{
+		std::lock_guard guard(events_mutex_);
+		events.swap(events_);
+	}
+	for (const auto &ev : events) {
+		auto it = tables_.find(ev.mapping_id);
+		TableEntry *entry = it != tables_.end() && it->second->mapping.generation == ev.generation ? it->second.get()
+		                                                                                           : nullptr;
+		switch (ev.kind) {
+		case Event::Kind::SnapshotLsn:
+			store.SetSnapshotLsn(ev.mapping_id, ev.generation, ev.lsn);
+			store.SetState(ev.mapping_id, ev.generation, TableState::Snapshot);
+			if (entry) {
+				entry->mapping.state = TableState::Snapshot;
+				entry->mapping.snapshot_lsn = ev.lsn;
+			}
+			break;
+		case Event::Kind::CopyDone:
+			store.SetLakeTableId(ev.mapping_id, ev.generation, ev.lake_table_id);
+			store.RecordProgress(ev.mapping_id, ev.generation, ev.lsn, ev.rows);
+			store.ClearError(ev.mapping_id, ev.generation);
+			store.SetState(ev.mapping_id, ev.generation, TableState::Catchup);
+			if (entry) {
+				entry->mapping.state = TableState::Catchup;
+				entry->mapping.lake_table_id = ev.lake_table_id;
+				entry->rows_synced = ev.rows;
+			}
+			break;
+		case Event::Kind::Flushed:
+			if (entry) {
+				entry->rows_synced += ev.rows;
+				store.RecordProgress(ev.mapping_id, ev.generation, ev.lsn, entry->rows_synced);
+			}
+			break;
+		case Event::Kind::Failed:
+			store.RecordError(ev.mapping_id, ev.generation, ev.message, config_.max_retry_backoff_s);
+			if (entry) {
+				StopTable(ev.mapping_id, false, nullptr);
+			}
+			break;
+		}
+	}
+}
+
+void SyncGroup::ReportRuntime(PgConnection &meta) {
+	if (tables_.empty()) {
+		return;
+	}
+	std::string ids = "{";
+	std::string queued = "{";
+	std::string buffered = "{";
+	std::string ages = "{";
+	auto now = Clock::now();
+	bool first = true;
+	for (const auto &[id, entry] : tables_) {
+		auto since = entry->worker->OldestPendingSince();
+		std::string age = since ? std::to_string(std::chrono::duration<double>(now - *since).count()) : "NULL";
+		ids += (first ? "" : ",") + std::to_string(id);
+		queued += (first ? "" : ",") + std::to_string(entry->route->queue.Rows());
+		buffered += (first ? "" : ",") + std::to_string(entry->worker->BufferedRows());
+		ages += (first ? "" : ",") + age;
+		first = false;
+	}
+	meta.Exec("UPDATE duckpipe.table_mappings m SET queued_changes = v.q, buffered_rows = v.b, "
+	          "oldest_pending_at = CASE WHEN v.age IS NULL THEN NULL ELSE now() - make_interval(secs => v.age) END "
+	          "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::float8[]) AS v(id, q, b, age) "
+	          "WHERE m.id = v.id",
+	          {ids + "}", queued + "}", buffered + "}", ages + "}"});
+}
+
+} // namespace duckpipe::pipeline

@@ -1,0 +1,49 @@
+#pragma once
+
+#include "core/common/lsn.hpp"
+#include "core/meta/metadata_types.hpp"
+#include "core/pipeline/change_queue.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace duckpipe::pipeline {
+
+// One synced table as the slot consumer sees it: where its changes go and which ones to skip.
+// Shared (shared_ptr) by the group's consumer thread and the table's flush worker.
+struct TableRoute {
+	TableRoute(QueueBudget &budget) : queue(budget) {}
+
+	int64_t mapping_id = 0;
+	int generation = 0;
+	uint32_t source_oid = 0;
+	std::string source_name; // schema.table, for logs and errors
+	meta::SyncMode mode = meta::SyncMode::Upsert;
+	// Target column names in buffer order, and which of them form the key.
+	std::vector<std::string> columns;
+	std::vector<bool> key;
+
+	// Transactions committed before this LSN are in the snapshot copy; 0 while the copy is being
+	// set up (the worker then holds the rows until it is known).
+	std::atomic<uint64_t> snapshot_lsn {0};
+	// Transactions committed at or before this LSN are already in the lake (exactly-once replay).
+	std::atomic<uint64_t> applied_lsn {0};
+	// Cleared when the table errors or is removed: the consumer stops routing to it.
+	std::atomic<bool> active {true};
+
+	ChangeQueue queue;
+	PendingTransactions pending;
+
+	// True when a transaction committed at commit_lsn must not reach this table.
+	bool Skips(Lsn commit_lsn) const {
+		uint64_t snap = snapshot_lsn.load(std::memory_order_acquire);
+		if (snap != 0 && commit_lsn.value < snap) {
+			return true;
+		}
+		return commit_lsn.value <= applied_lsn.load(std::memory_order_acquire);
+	}
+};
+
+} // namespace duckpipe::pipeline

@@ -1,0 +1,34 @@
+#pragma once
+
+#include "daemon/global_options.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace duckpipe::daemon {
+
+// `duckpipe run`: the long-running service. SIGTERM/SIGINT stop reading WAL, finish in-flight
+// flushes that end at a transaction boundary, send the final confirmed LSN and exit 0.
+class RunCommand {
+public:
+	RunCommand(CLI::App &app, const GlobalOptions &global);
+
+	bool Selected() const;
+	int Run() const;
+
+private:
+	const GlobalOptions &global_;
+	CLI::App *sub_ = nullptr;
+	std::vector<std::string> groups_;
+	int64_t flush_interval_ms_ = 5000;
+	int64_t flush_batch_threshold_ = 100000;
+	int64_t max_queued_bytes_ = 256LL << 20;
+	int max_parallel_snapshots_ = 2;
+};
+
+} // namespace duckpipe::daemon
