@@ -7,6 +7,7 @@
 #include "core/lake/lake_reader.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/pg/pg_connection.hpp"
+#include "core/pipeline/crash_point.hpp"
 #include "core/pipeline/snapshot_copier.hpp"
 
 #include <algorithm>
@@ -273,8 +274,10 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 	}
 	auto progress = ProgressSql(mapping_, up_to, c ? static_cast<int64_t>(c->rows) : 0, false);
 	commit.AddSql([progress](PgConnection &catalog) { catalog.Exec(progress); });
+	CrashPoint("flush_before_commit");
 	commit.Commit({.author = std::string("duckpipe"),
 	               .message = "sync " + mapping_.SourceName() + " up to " + up_to.ToString()});
+	CrashPoint("flush_after_commit");
 	(void)inserted;
 }
 

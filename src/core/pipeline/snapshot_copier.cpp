@@ -7,6 +7,7 @@
 #include "core/lake/lake_writer.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pg/replication_connection.hpp"
+#include "core/pipeline/crash_point.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -196,6 +197,7 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 	Lsn applied(result.snapshot_lsn.value - 1);
 	auto progress = ProgressSql(mapping, applied, result.rows, true);
 	commit.AddSql([progress](PgConnection &catalog) { catalog.Exec(progress); });
+	CrashPoint("copy_before_commit");
 	result.lake_snapshot = commit.Commit({.author = std::string("duckpipe"),
 	                                      .message = "initial copy of " + mapping.SourceName() + " at " +
 	                                                 result.snapshot_lsn.ToString()});
