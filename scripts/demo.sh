@@ -6,18 +6,13 @@ set -euo pipefail
 
 duckpipe=$(realpath "${1:-build/src/daemon/duckpipe}")
 work=$(mktemp -d /tmp/duckpipe-demo-XXXXXX)
-chmod 755 "$work"
-pg_bin=/usr/lib/postgresql/15/bin
-as_pg=()
-[ "$(id -u)" -eq 0 ] && as_pg=(runuser -u postgres --)
 daemon_pid=""
-own_cluster=""
+# shellcheck source=lib/cluster.sh
+source "$(dirname "$0")/lib/cluster.sh"
 
 cleanup() {
   [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  if [ -n "$own_cluster" ]; then
-    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/pg" -m fast -w stop >/dev/null 2>&1 || true
-  fi
+  stop_cluster
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -26,19 +21,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 if [ -z "${DUCKPIPE_SOURCE:-}" ]; then
   step "Starting a throwaway PostgreSQL 15 (wal_level=logical) in $work/pg"
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55432)
-  [ "$(id -u)" -eq 0 ] && chown postgres "$work"
-  "${as_pg[@]}" "$pg_bin/initdb" -D "$work/pg" -U postgres --auth=trust --no-sync >/dev/null
-  cat >>"$work/pg/postgresql.auto.conf" <<CONF
-wal_level = logical
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$work'
-fsync = off
-CONF
-  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w start >/dev/null
-  own_cluster=1
-  export DUCKPIPE_SOURCE="host=$work port=$port user=postgres dbname=postgres"
+  start_cluster </dev/null
 fi
 export DUCKPIPE_DATA_PATH="${DUCKPIPE_DATA_PATH:-$work/lake/}"
 export DUCKPIPE_TEMP_DIR="${DUCKPIPE_TEMP_DIR:-$work/tmp}"

@@ -48,8 +48,8 @@ ManageCommands::ManageCommands(CLI::App &app, const GlobalOptions &global) : glo
 }
 
 bool ManageCommands::Selected() const {
-	for (auto *sub : {add_table_, remove_table_, resync_table_, create_group_, drop_group_, enable_group_,
-	                  disable_group_}) {
+	for (auto *sub :
+	     {add_table_, remove_table_, resync_table_, create_group_, drop_group_, enable_group_, disable_group_}) {
 		if (sub->parsed()) {
 			return true;
 		}

@@ -11,7 +11,7 @@
 namespace duckpipe::daemon {
 
 namespace {
-std::atomic<bool> g_stop {false};
+std::atomic<bool> g_stop{false};
 
 extern "C" void HandleStopSignal(int) {
 	g_stop.store(true);

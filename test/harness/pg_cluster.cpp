@@ -25,7 +25,7 @@ constexpr const char *kDirPrefix = "duckpipe-pg-";
 
 int FreePort() {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	sockaddr_in addr {};
+	sockaddr_in addr{};
 	addr.sin_family = AF_INET;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	addr.sin_port = 0;
@@ -159,7 +159,8 @@ void PgCluster::SetSetting(const std::string &name, const std::string &value) {
 }
 
 void PgCluster::Start() {
-	auto res = RunCommand({Bin("pg_ctl"), "-D", DataDir(), "-l", dir_ + "/server.log", "-w", "-t", "60", "start"}, true);
+	auto res =
+	    RunCommand({Bin("pg_ctl"), "-D", DataDir(), "-l", dir_ + "/server.log", "-w", "-t", "60", "start"}, true);
 	if (res.exit_code != 0) {
 		throw std::runtime_error("pg_ctl start failed: " + res.output + "\n" + ServerLog());
 	}
@@ -188,7 +189,7 @@ std::string PgCluster::TcpConninfo(const std::string &dbname) const {
 }
 
 std::string PgCluster::CreateDatabase(const std::string &prefix) {
-	static std::atomic<int> counter {0};
+	static std::atomic<int> counter{0};
 	std::string name = prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
 	Psql("postgres", "CREATE DATABASE \"" + name + "\"");
 	return name;

@@ -17,7 +17,7 @@ public:
 	};
 
 	explicit PgCluster(const Options &options);
-	PgCluster() : PgCluster(Options {}) {}
+	PgCluster() : PgCluster(Options{}) {}
 	~PgCluster();
 	PgCluster(const PgCluster &) = delete;
 	PgCluster &operator=(const PgCluster &) = delete;

@@ -39,7 +39,7 @@ CommandResult RunCommand(const std::vector<std::string> &argv, bool as_postgres)
 		result.output = "popen failed for: " + cmd;
 		return result;
 	}
-	std::array<char, 4096> buf {};
+	std::array<char, 4096> buf{};
 	size_t n = 0;
 	while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) {
 		result.output.append(buf.data(), n);

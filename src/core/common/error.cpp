@@ -55,8 +55,7 @@ static std::string Compose(const std::string &message, const ErrorContext &ctx) 
 }
 
 Error::Error(ErrorKind kind, const std::string &message, ErrorContext context)
-    : std::runtime_error(Compose(message, context)), kind_(kind), message_(message), context_(std::move(context)) {
-}
+    : std::runtime_error(Compose(message, context)), kind_(kind), message_(message), context_(std::move(context)) {}
 
 bool Error::Retryable() const {
 	if (kind_ == ErrorKind::Conflict || kind_ == ErrorKind::Connection) {

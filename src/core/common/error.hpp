@@ -26,7 +26,7 @@ const char *ErrorKindName(ErrorKind kind);
 
 // Where an error happened. Every field is optional; the message names the ones that are set.
 struct ErrorContext {
-	std::string table;     // "schema.table"
+	std::string table; // "schema.table"
 	std::optional<Lsn> lsn;
 	std::string sqlstate;  // PostgreSQL SQLSTATE when the server said no
 	std::string statement; // the SQL that failed (never contains secrets)

@@ -11,7 +11,7 @@
 namespace duckpipe::log {
 
 namespace {
-std::atomic<int> g_level {static_cast<int>(Level::Info)};
+std::atomic<int> g_level{static_cast<int>(Level::Info)};
 std::mutex g_sink_mutex;
 Sink g_sink;
 

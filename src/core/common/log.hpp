@@ -48,7 +48,8 @@ void Write(Level level, std::string_view event, Args &&...kv) {
 		auto pairs = std::forward_as_tuple(std::forward<Args>(kv)...);
 		[&]<size_t... I>(std::index_sequence<I...>) {
 			(AppendField(line, std::get<2 * I>(pairs), FieldValue(std::get<2 * I + 1>(pairs))), ...);
-		}(std::make_index_sequence<sizeof...(Args) / 2> {});
+		}
+		(std::make_index_sequence<sizeof...(Args) / 2>{});
 	}
 	Emit(level, std::move(line));
 }

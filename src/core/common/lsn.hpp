@@ -23,6 +23,6 @@ struct Lsn {
 	constexpr auto operator<=>(const Lsn &) const = default;
 };
 
-inline constexpr Lsn kInvalidLsn {};
+inline constexpr Lsn kInvalidLsn{};
 
 } // namespace duckpipe

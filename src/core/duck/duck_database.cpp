@@ -25,7 +25,8 @@ DuckDatabase::DuckDatabase(const std::string &path, const std::map<std::string, 
 	if (state == DuckDBError) {
 		std::string msg = err ? err : "unknown error";
 		duckdb_free(err);
-		throw Error(ErrorKind::Duck, "cannot open DuckDB database" + (path.empty() ? "" : " '" + path + "'") + ": " + msg);
+		throw Error(ErrorKind::Duck,
+		            "cannot open DuckDB database" + (path.empty() ? "" : " '" + path + "'") + ": " + msg);
 	}
 }
 

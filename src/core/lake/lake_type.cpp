@@ -12,7 +12,7 @@ namespace duckpipe::lake {
 namespace {
 
 // DuckLake primitive name -> DuckDB SQL type.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 27> kPrimitives {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 27> kPrimitives{{
     {"boolean", "BOOLEAN"},
     {"int8", "TINYINT"},
     {"int16", "SMALLINT"},

@@ -103,8 +103,8 @@ SyncGroup MetadataStore::CreateGroup(const std::string &name, const std::optiona
 	} catch (const Error &e) {
 		if (e.Context().sqlstate == "23505") {
 			throw Error(ErrorKind::Config,
-			            "a sync group named '" + name + "' or using publication '" + pub + "' or slot '" +
-			                slot_name + "' already exists",
+			            "a sync group named '" + name + "' or using publication '" + pub + "' or slot '" + slot_name +
+			                "' already exists",
 			            {.hint = "choose another name, or --publication/--slot"});
 		}
 		if (e.Context().sqlstate == "23514") {
@@ -129,8 +129,7 @@ void MetadataStore::DropGroup(const std::string &name, bool force) {
 	GetGroup(name);
 	auto n = conn_.Exec("SELECT count(*) FROM duckpipe.table_mappings WHERE group_name = $1", {name}).GetInt(0, 0);
 	if (n > 0 && !force) {
-		throw Error(ErrorKind::Config,
-		            "sync group '" + name + "' still has " + std::to_string(n) + " table(s)",
+		throw Error(ErrorKind::Config, "sync group '" + name + "' still has " + std::to_string(n) + " table(s)",
 		            {.hint = "remove them first (duckpipe remove-table) or drop with --force"});
 	}
 	conn_.Exec("DELETE FROM duckpipe.table_progress WHERE mapping_id IN "
@@ -239,8 +238,8 @@ TableMapping MetadataStore::AddResolvedTable(const AddTableRequest &request, uin
 		throw;
 	}
 	auto mapping = ReadMapping(r.GetInt(0, 0));
-	log::Info("table.added", "table", mapping.SourceName(), "target", mapping.TargetName(), "group",
-	          mapping.group_name, "copy_data", mapping.copy_data);
+	log::Info("table.added", "table", mapping.SourceName(), "target", mapping.TargetName(), "group", mapping.group_name,
+	          "copy_data", mapping.copy_data);
 	return mapping;
 }
 
@@ -332,10 +331,10 @@ void MetadataStore::SetLakeTableId(int64_t mapping_id, int generation, int64_t l
 }
 
 void MetadataStore::RecordProgress(int64_t mapping_id, int generation, Lsn applied, int64_t rows_synced) {
-	conn_.Exec("UPDATE duckpipe.table_mappings SET applied_lsn = $3, rows_synced = $4, last_sync_at = now(), "
-	           "updated_at = now() WHERE id = $1 AND generation = $2",
-	           {std::to_string(mapping_id), std::to_string(generation), applied.ToString(),
-	            std::to_string(rows_synced)});
+	conn_.Exec(
+	    "UPDATE duckpipe.table_mappings SET applied_lsn = $3, rows_synced = $4, last_sync_at = now(), "
+	    "updated_at = now() WHERE id = $1 AND generation = $2",
+	    {std::to_string(mapping_id), std::to_string(generation), applied.ToString(), std::to_string(rows_synced)});
 }
 
 void MetadataStore::RecordError(int64_t mapping_id, int generation, const std::string &message, int max_backoff_s) {

@@ -23,8 +23,7 @@ public:
 
 	// Defaults: publication duckpipe_pub_<name>, slot duckpipe_slot_<name>.
 	SyncGroup CreateGroup(const std::string &name, const std::optional<std::string> &publication = {},
-	                      const std::optional<std::string> &slot = {},
-	                      const std::optional<std::string> &conninfo = {});
+	                      const std::optional<std::string> &slot = {}, const std::optional<std::string> &conninfo = {});
 	// Creates the default group when missing and returns it.
 	SyncGroup EnsureDefaultGroup();
 	// Refuses while the group still has tables unless force (which removes their mappings).

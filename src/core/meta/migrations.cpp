@@ -64,8 +64,7 @@ std::vector<int> Migrate(PgConnection &conn) {
 		try {
 			conn.Exec(m.sql);
 		} catch (const Error &e) {
-			throw Error(ErrorKind::Source,
-			            "metadata migration " + std::string(m.name) + " failed: " + e.Message(),
+			throw Error(ErrorKind::Source, "metadata migration " + std::string(m.name) + " failed: " + e.Message(),
 			            {.sqlstate = e.Context().sqlstate,
 			             .hint = "the database was left unchanged; fix the cause (privileges to create schema "
 			                     "duckpipe?) and retry"});

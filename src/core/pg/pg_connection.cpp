@@ -31,8 +31,7 @@ static std::string StatementForError(const std::string &sql) {
 	return sql.size() <= kMax ? sql : sql.substr(0, kMax) + "...";
 }
 
-PgConnection::PgConnection(const std::string &conninfo) : PgConnection(conninfo, Options {}) {
-}
+PgConnection::PgConnection(const std::string &conninfo) : PgConnection(conninfo, Options{}) {}
 
 PgConnection::PgConnection(const std::string &conninfo, const Options &options) {
 	Conninfo parsed = Conninfo::Parse(conninfo);
@@ -64,8 +63,7 @@ PgConnection::PgConnection(const std::string &conninfo, const Options &options) 
 		if (msg.find("replication") != std::string::npos || msg.find("pg_hba") != std::string::npos) {
 			hint = "grant the role REPLICATION (ALTER ROLE ... REPLICATION) and allow it in pg_hba.conf";
 		}
-		throw Error(ErrorKind::Connection, "cannot connect to PostgreSQL at " + redacted_ + ": " + msg,
-		            {.hint = hint});
+		throw Error(ErrorKind::Connection, "cannot connect to PostgreSQL at " + redacted_ + ": " + msg, {.hint = hint});
 	}
 	PQsetNoticeProcessor(conn_, NoticeToLog, nullptr);
 }
@@ -131,9 +129,9 @@ PgResult PgConnection::Exec(const std::string &sql, const std::vector<std::optio
 		values.push_back(p ? p->c_str() : nullptr);
 	}
 	log::Debug("pg.exec", "sql", StatementForError(sql), "params", params.size());
-	return Check(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-	                          nullptr, 0),
-	             sql);
+	return Check(
+	    PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0),
+	    sql);
 }
 
 void PgConnection::CopyOut(const std::string &sql, const std::function<void(std::string_view)> &on_chunk) {
@@ -222,7 +220,7 @@ std::vector<PgNotification> PgConnection::DrainNotifications() {
 }
 
 bool PgConnection::WaitReadable(int timeout_ms) const {
-	pollfd pfd {.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+	pollfd pfd{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
 	return poll(&pfd, 1, timeout_ms) > 0;
 }
 

@@ -15,8 +15,7 @@ PgResult::~PgResult() {
 	}
 }
 
-PgResult::PgResult(PgResult &&other) noexcept : res_(std::exchange(other.res_, nullptr)) {
-}
+PgResult::PgResult(PgResult &&other) noexcept : res_(std::exchange(other.res_, nullptr)) {}
 
 PgResult &PgResult::operator=(PgResult &&other) noexcept {
 	if (this != &other) {
@@ -68,8 +67,8 @@ int64_t PgResult::GetInt(int row, int col) const {
 	int64_t out = 0;
 	auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
 	if (IsNull(row, col) || ec != std::errc() || ptr != text.data() + text.size()) {
-		throw Error(ErrorKind::Internal, "expected an integer in column " + ColumnName(col) + ", got '" +
-		                                     std::string(text) + "'");
+		throw Error(ErrorKind::Internal,
+		            "expected an integer in column " + ColumnName(col) + ", got '" + std::string(text) + "'");
 	}
 	return out;
 }

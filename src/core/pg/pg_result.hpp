@@ -27,9 +27,9 @@ public:
 	bool IsNull(int row, int col) const;
 	std::string_view Get(int row, int col) const; // "" for NULL
 	std::optional<std::string> GetOptional(int row, int col) const;
-	int64_t GetInt(int row, int col) const;   // throws on NULL or non-integer
-	bool GetBool(int row, int col) const;     // 't' / 'f'
-	int64_t AffectedRows() const;             // PQcmdTuples
+	int64_t GetInt(int row, int col) const; // throws on NULL or non-integer
+	bool GetBool(int row, int col) const;   // 't' / 'f'
+	int64_t AffectedRows() const;           // PQcmdTuples
 	pg_result *Raw() const { return res_; }
 
 private:

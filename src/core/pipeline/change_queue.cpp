@@ -10,8 +10,8 @@ ChangeQueue::~ChangeQueue() {
 
 void ChangeQueue::Push(QueueItem item) {
 	if (item.bytes == 0) {
-		item.bytes = static_cast<int64_t>(sizeof(QueueItem)) +
-		             (item.batch ? static_cast<int64_t>(item.batch->Bytes()) : 0);
+		item.bytes =
+		    static_cast<int64_t>(sizeof(QueueItem)) + (item.batch ? static_cast<int64_t>(item.batch->Bytes()) : 0);
 	}
 	budget_.Add(item.bytes);
 	{

@@ -67,9 +67,9 @@ private:
 // tables, which is what makes a crash lose nothing: those transactions are sent again.
 class PendingTransactions {
 public:
-	void Add(Lsn commit_lsn);            // consumer: first change of a transaction for this table
-	void Flushed(Lsn up_to_commit_lsn);  // worker: everything committed at or before is durable
-	void Clear();                        // table dropped from the pipeline
+	void Add(Lsn commit_lsn);           // consumer: first change of a transaction for this table
+	void Flushed(Lsn up_to_commit_lsn); // worker: everything committed at or before is durable
+	void Clear();                       // table dropped from the pipeline
 	std::optional<Lsn> Oldest() const;
 	size_t Count() const;
 

@@ -30,8 +30,7 @@ FlushWorker::FlushWorker(std::shared_ptr<TableRoute> route, meta::TableMapping m
                          const PipelineConfig &config, lake::LakeWriter &writer, FlushWorkerEvents events)
     : route_(std::move(route)), mapping_(std::move(mapping)), schema_(std::move(schema)), config_(config),
       writer_(writer), events_(std::move(events)),
-      buffer_(mapping_.SourceName(), schema_.buffer_columns, BufferOptions(config, mapping_)) {
-}
+      buffer_(mapping_.SourceName(), schema_.buffer_columns, BufferOptions(config, mapping_)) {}
 
 FlushWorker::~FlushWorker() {
 	Stop(false);
@@ -210,7 +209,8 @@ void FlushWorker::Flush() {
 			return;
 		}
 		transient_failures_++;
-		auto backoff = std::min<int64_t>(1000LL << std::min(transient_failures_, 8), config_.max_retry_backoff_s * 1000LL);
+		auto backoff =
+		    std::min<int64_t>(1000LL << std::min(transient_failures_, 8), config_.max_retry_backoff_s * 1000LL);
 		retry_after_ = Clock::now() + std::chrono::milliseconds(backoff);
 		log::Warn("flush.retry", "table", mapping_.SourceName(), "error", e.what(), "retry_in_ms", backoff);
 		return;
@@ -275,8 +275,8 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 	auto progress = ProgressSql(mapping_, up_to, c ? static_cast<int64_t>(c->rows) : 0, false);
 	commit.AddSql([progress](PgConnection &catalog) { catalog.Exec(progress); });
 	CrashPoint("flush_before_commit");
-	commit.Commit({.author = std::string("duckpipe"),
-	               .message = "sync " + mapping_.SourceName() + " up to " + up_to.ToString()});
+	commit.Commit(
+	    {.author = std::string("duckpipe"), .message = "sync " + mapping_.SourceName() + " up to " + up_to.ToString()});
 	CrashPoint("flush_after_commit");
 	(void)inserted;
 }

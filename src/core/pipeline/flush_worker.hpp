@@ -82,15 +82,15 @@ private:
 	flush::ChangeBuffer buffer_;
 
 	std::thread thread_;
-	std::atomic<bool> stop_ {false};
-	std::atomic<bool> finish_on_stop_ {false};
-	std::atomic<bool> copy_done_ {false};
-	std::atomic<int64_t> lake_table_id_ {0};
-	std::atomic<bool> reset_requested_ {false};
+	std::atomic<bool> stop_{false};
+	std::atomic<bool> finish_on_stop_{false};
+	std::atomic<bool> copy_done_{false};
+	std::atomic<int64_t> lake_table_id_{0};
+	std::atomic<bool> reset_requested_{false};
 	std::mutex reset_mutex_;
 	std::condition_variable reset_done_;
-	std::atomic<bool> failed_ {false};
-	std::atomic<uint64_t> buffered_rows_ {0};
+	std::atomic<bool> failed_{false};
+	std::atomic<uint64_t> buffered_rows_{0};
 
 	// Worker-thread state.
 	std::deque<QueueItem> held_; // rows that arrived before the snapshot LSN was known
@@ -99,7 +99,7 @@ private:
 	bool delete_always_ = true; // first flush after the copy
 	Lsn last_commit_lsn_;
 	std::optional<Clock::time_point> first_row_at_;
-	Clock::time_point retry_after_ {};
+	Clock::time_point retry_after_{};
 	int transient_failures_ = 0;
 	mutable std::mutex stats_mutex_;
 	std::optional<Clock::time_point> oldest_pending_;

@@ -14,8 +14,7 @@
 
 namespace duckpipe::pipeline {
 
-Pipeline::Pipeline(PipelineConfig config) : config_(std::move(config)) {
-}
+Pipeline::Pipeline(PipelineConfig config) : config_(std::move(config)) {}
 
 Pipeline::~Pipeline() {
 	for (auto &[name, group] : groups_) {

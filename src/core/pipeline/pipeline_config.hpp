@@ -12,8 +12,8 @@ struct PipelineConfig {
 	std::string source_conninfo;       // metadata + default source
 	std::string lake_catalog_conninfo; // empty: the source database
 	std::string lake_schema = "ducklake";
-	std::string data_path; // absolute, ends in '/'
-	std::string temp_dir;  // DuckDB buffers spill here
+	std::string data_path;           // absolute, ends in '/'
+	std::string temp_dir;            // DuckDB buffers spill here
 	std::vector<std::string> groups; // empty: every enabled group
 
 	int64_t flush_interval_ms = 5000;

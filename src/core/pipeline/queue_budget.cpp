@@ -19,9 +19,9 @@ void QueueBudget::Release(int64_t bytes) {
 
 bool QueueBudget::WaitBelowLimit(int64_t timeout_ms) {
 	std::unique_lock lock(mutex_);
-	return below_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-	                       [this] { return used_ < limit_ || interrupted_; }) &&
-	       used_ < limit_;
+	return below_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] {
+		return used_ < limit_ || interrupted_;
+	}) && used_ < limit_;
 }
 
 int64_t QueueBudget::Used() const {

@@ -15,8 +15,7 @@ using flush::ChangeBatch;
 using flush::ChangeOp;
 
 SlotConsumer::SlotConsumer(SlotConsumerOptions options, QueueBudget &budget)
-    : options_(std::move(options)), budget_(budget), decoder_(*this, options_.proto_version) {
-}
+    : options_(std::move(options)), budget_(budget), decoder_(*this, options_.proto_version) {}
 
 SlotConsumer::~SlotConsumer() = default;
 
@@ -306,9 +305,9 @@ void SlotConsumer::OnUpdate(const cdc::UpdateMessage &msg) {
 	}
 	// pgoutput sends the old key only when it changed (K), or the whole old row with REPLICA
 	// IDENTITY FULL (O). A changed key becomes delete(old) + insert(new) so compaction by key is right.
-	bool key_changed = msg.old_kind == cdc::OldTupleKind::Key ||
-	                   (msg.old_kind == cdc::OldTupleKind::Full &&
-	                    KeyChanged(*t->route, *msg.relation, msg.old_tuple, msg.new_tuple));
+	bool key_changed =
+	    msg.old_kind == cdc::OldTupleKind::Key ||
+	    (msg.old_kind == cdc::OldTupleKind::Full && KeyChanged(*t->route, *msg.relation, msg.old_tuple, msg.new_tuple));
 	if (key_changed) {
 		AddRow(*t, ChangeOp::Delete, *msg.relation, msg.old_tuple, true);
 		AddRow(*t, ChangeOp::Insert, *msg.relation, msg.new_tuple, false);

@@ -101,11 +101,11 @@ private:
 	std::unordered_map<uint32_t, TxnTable> txn_tables_;
 	uint64_t next_seq_ = 1;
 
-	std::atomic<bool> pause_requested_ {false};
-	std::atomic<bool> paused_ {false};
-	std::atomic<uint64_t> confirmed_ {0};
-	std::atomic<uint64_t> received_ {0};
-	std::atomic<uint64_t> server_wal_end_ {0};
+	std::atomic<bool> pause_requested_{false};
+	std::atomic<bool> paused_{false};
+	std::atomic<uint64_t> confirmed_{0};
+	std::atomic<uint64_t> received_{0};
+	std::atomic<uint64_t> server_wal_end_{0};
 };
 
 } // namespace duckpipe::pipeline

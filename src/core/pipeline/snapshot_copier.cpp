@@ -60,8 +60,7 @@ std::string ProgressSql(const meta::TableMapping &mapping, Lsn applied, int64_t 
 }
 
 SnapshotCopier::SnapshotCopier(const PipelineConfig &config, lake::LakeWriter &writer)
-    : config_(config), writer_(writer) {
-}
+    : config_(config), writer_(writer) {}
 
 bool SnapshotCopier::LakeSchemaExists(const std::string &name, int64_t snapshot) {
 	PgConnection catalog(config_.LakeCatalogConninfo(), {.application_name = "pg_duckpipe copy"});
@@ -112,8 +111,8 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 		for (size_t i = 0; i < schema.column_names.size(); i++) {
 			cols += (i ? ", " : "") + sql.QuoteIdent(schema.column_names[i]);
 		}
-		std::string from = (schema.relkind == 'p' ? "" : "ONLY ") +
-		                   sql.QuoteQualified(schema.source.schema, schema.source.name);
+		std::string from =
+		    (schema.relkind == 'p' ? "" : "ONLY ") + sql.QuoteQualified(schema.source.schema, schema.source.name);
 		std::string copy_sql = "COPY (SELECT " + cols + " FROM " + from + ") TO STDOUT (FORMAT csv)";
 
 		std::string dir = UniqueDir(config_.temp_dir, SafeLabel(mapping.source_table));
@@ -123,7 +122,7 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 				std::error_code ec;
 				fs::remove_all(path, ec);
 			}
-		} dir_guard {dir};
+		} dir_guard{dir};
 
 		DuckDatabase duck_db(dir + "/copy.duckdb",
 		                     {{"memory_limit", std::to_string(config_.duckdb_flush_memory_mb) + "MB"},
@@ -140,8 +139,7 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 		std::future<int64_t> converting;
 		int chunk_no = 0;
 		auto convert = [&](const std::string &path) -> int64_t {
-			std::string relation = "read_csv(" + DuckConnection::QuoteLiteral(path) + ", columns = {" +
-			                       columns_struct +
+			std::string relation = "read_csv(" + DuckConnection::QuoteLiteral(path) + ", columns = {" + columns_struct +
 			                       "}, header = false, delim = ',', quote = '\"', escape = '\"', "
 			                       "allow_quoted_nulls = false, auto_detect = false, max_line_size = 67108864, "
 			                       "buffer_size = 67108864)";
@@ -170,8 +168,9 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 				path = dir + "/chunk-" + std::to_string(chunk_no++) + ".csv";
 				out.open(path, std::ios::binary | std::ios::trunc);
 				if (!out) {
-					throw Error(ErrorKind::Io, "cannot write " + path,
-					            {.table = mapping.SourceName(), .hint = "check --temp-dir: free space and permissions"});
+					throw Error(
+					    ErrorKind::Io, "cannot write " + path,
+					    {.table = mapping.SourceName(), .hint = "check --temp-dir: free space and permissions"});
 				}
 			}
 			out.write(row.data(), static_cast<std::streamsize>(row.size()));
@@ -198,16 +197,16 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 	auto progress = ProgressSql(mapping, applied, result.rows, true);
 	commit.AddSql([progress](PgConnection &catalog) { catalog.Exec(progress); });
 	CrashPoint("copy_before_commit");
-	result.lake_snapshot = commit.Commit({.author = std::string("duckpipe"),
-	                                      .message = "initial copy of " + mapping.SourceName() + " at " +
-	                                                 result.snapshot_lsn.ToString()});
+	result.lake_snapshot =
+	    commit.Commit({.author = std::string("duckpipe"),
+	                   .message = "initial copy of " + mapping.SourceName() + " at " + result.snapshot_lsn.ToString()});
 	result.lake_table_id = commit.ResolveId(table);
 	repl.reset(); // drops the temporary slot
 
 	auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 	log::Info("snapshot.done", "table", mapping.SourceName(), "target", mapping.TargetName(), "rows", result.rows,
-	          "snapshot_lsn", result.snapshot_lsn.ToString(), "seconds", secs,
-	          "rows_per_s", secs > 0 ? static_cast<int64_t>(result.rows / secs) : 0);
+	          "snapshot_lsn", result.snapshot_lsn.ToString(), "seconds", secs, "rows_per_s",
+	          secs > 0 ? static_cast<int64_t>(result.rows / secs) : 0);
 	return result;
 }
 

@@ -17,7 +17,7 @@ class LakeWriter;
 namespace duckpipe::pipeline {
 
 struct SnapshotResult {
-	Lsn snapshot_lsn;        // transactions committed before it are in the copy
+	Lsn snapshot_lsn; // transactions committed before it are in the copy
 	int64_t rows = 0;
 	int64_t lake_table_id = 0;
 	int64_t lake_snapshot = 0;
@@ -35,9 +35,8 @@ public:
 	// `on_snapshot_lsn` runs as soon as C is known, before any row is copied, so the group's stream
 	// can start deciding per transaction which changes the copy already holds. With copy_data false
 	// the table is created empty and C is the current WAL position.
-	SnapshotResult Run(const std::string &source_conninfo, const meta::TableMapping &mapping,
-	                   const TableSchema &schema, const std::function<void(Lsn)> &on_snapshot_lsn,
-	                   const std::atomic<bool> &stop);
+	SnapshotResult Run(const std::string &source_conninfo, const meta::TableMapping &mapping, const TableSchema &schema,
+	                   const std::function<void(Lsn)> &on_snapshot_lsn, const std::atomic<bool> &stop);
 
 private:
 	bool LakeSchemaExists(const std::string &name, int64_t snapshot);

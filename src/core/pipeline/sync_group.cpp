@@ -17,8 +17,7 @@ using Clock = std::chrono::steady_clock;
 using meta::TableState;
 
 SyncGroup::SyncGroup(const PipelineConfig &config, meta::SyncGroup group, lake::LakeWriter &writer)
-    : config_(config), group_(std::move(group)), writer_(writer), budget_(config.max_queued_bytes) {
-}
+    : config_(config), group_(std::move(group)), writer_(writer), budget_(config.max_queued_bytes) {}
 
 SyncGroup::~SyncGroup() {
 	Stop(false);
@@ -102,7 +101,7 @@ void SyncGroup::ControlLoop() {
 	while (!stop_.load()) {
 		try {
 			meta = std::make_unique<PgConnection>(config_.source_conninfo,
-			                                      PgConnection::Options {.application_name = "pg_duckpipe control"});
+			                                      PgConnection::Options{.application_name = "pg_duckpipe control"});
 			store = std::make_unique<meta::MetadataStore>(*meta);
 			meta->Exec("LISTEN duckpipe_changed");
 			source = group_.conninfo ? std::make_unique<PgConnection>(*group_.conninfo) : nullptr;
@@ -121,7 +120,7 @@ void SyncGroup::ControlLoop() {
 				consumer_thread_ = std::thread([this] { ConsumerLoop(); });
 			}
 			auto last_report = Clock::now();
-			auto last_reconcile = Clock::time_point {};
+			auto last_reconcile = Clock::time_point{};
 			bool notified = true;
 			while (!stop_.load()) {
 				HandleEvents(*store, src);
@@ -222,7 +221,7 @@ void SyncGroup::ConsumerLoop() {
 				consumer_->SetRoute(route);
 			}
 		}
-		std::atomic<bool> done {false};
+		std::atomic<bool> done{false};
 		std::thread watcher([&] {
 			while (!done.load()) {
 				confirmed_.store(std::max(confirmed_.load(), consumer->Confirmed().value));

@@ -56,8 +56,8 @@ private:
 		std::shared_ptr<TableRoute> route;
 		std::unique_ptr<FlushWorker> worker;
 		std::thread snapshot;
-		std::atomic<bool> snapshot_running {false};
-		std::atomic<bool> cancel {false};
+		std::atomic<bool> snapshot_running{false};
+		std::atomic<bool> cancel{false};
 		int64_t rows_synced = 0;
 	};
 	struct Event {
@@ -93,24 +93,24 @@ private:
 
 	std::thread control_;
 	std::thread consumer_thread_;
-	std::atomic<bool> stop_ {false};
-	std::atomic<bool> stop_consumer_ {false};
-	std::atomic<bool> stopped_ {false};
-	std::atomic<bool> finish_ {true};
-	std::atomic<bool> wake_ {false};
+	std::atomic<bool> stop_{false};
+	std::atomic<bool> stop_consumer_{false};
+	std::atomic<bool> stopped_{false};
+	std::atomic<bool> finish_{true};
+	std::atomic<bool> wake_{false};
 
 	// Guards consumer_ (replaced on restart) and the registries the consumer thread reads.
 	std::mutex consumer_mutex_;
 	std::unique_ptr<SlotConsumer> consumer_;
 	std::map<uint32_t, std::shared_ptr<TableRoute>> routes_;
 	std::map<int64_t, FlushWorker *> workers_;
-	std::atomic<bool> slot_recreated_ {false};
-	std::atomic<uint64_t> confirmed_ {0};
+	std::atomic<bool> slot_recreated_{false};
+	std::atomic<uint64_t> confirmed_{0};
 
 	std::map<int64_t, std::unique_ptr<TableEntry>> tables_; // control thread only
 	std::mutex events_mutex_;
 	std::vector<Event> events_;
-	std::atomic<int> snapshots_running_ {0};
+	std::atomic<int> snapshots_running_{0};
 };
 
 } // namespace duckpipe::pipeline

@@ -139,9 +139,8 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	          meta::TableStateName(m.state), "copy", needs_copy);
 	if (needs_copy) {
 		raw->snapshot_running.store(true);
-		raw->snapshot = std::thread([this, raw, schema = std::move(schema)]() mutable {
-			RunSnapshot(raw, std::move(schema));
-		});
+		raw->snapshot =
+		    std::thread([this, raw, schema = std::move(schema)]() mutable { RunSnapshot(raw, std::move(schema)); });
 	}
 }
 
@@ -167,18 +166,27 @@ void SyncGroup::RunSnapshot(TableEntry *entry, TableSchema schema) {
 		    [&](Lsn snapshot_lsn) {
 			    entry->route->applied_lsn.store(0);
 			    entry->route->snapshot_lsn.store(snapshot_lsn.value);
-			    Post({.kind = Event::Kind::SnapshotLsn, .mapping_id = m.id, .generation = m.generation,
+			    Post({.kind = Event::Kind::SnapshotLsn,
+			          .mapping_id = m.id,
+			          .generation = m.generation,
 			          .lsn = snapshot_lsn});
 		    },
 		    entry->cancel);
 		entry->route->applied_lsn.store(result.snapshot_lsn.value - 1);
 		entry->worker->CopyDone(result.lake_table_id);
-		Post({.kind = Event::Kind::CopyDone, .mapping_id = m.id, .generation = m.generation,
-		      .lsn = Lsn(result.snapshot_lsn.value - 1), .rows = result.rows, .lake_table_id = result.lake_table_id});
+		Post({.kind = Event::Kind::CopyDone,
+		      .mapping_id = m.id,
+		      .generation = m.generation,
+		      .lsn = Lsn(result.snapshot_lsn.value - 1),
+		      .rows = result.rows,
+		      .lake_table_id = result.lake_table_id});
 	} catch (const std::exception &e) {
 		if (!entry->cancel.load()) {
 			log::Error("snapshot.failed", "table", m.SourceName(), "error", e.what());
-			Post({.kind = Event::Kind::Failed, .mapping_id = m.id, .generation = m.generation, .lsn = {},
+			Post({.kind = Event::Kind::Failed,
+			      .mapping_id = m.id,
+			      .generation = m.generation,
+			      .lsn = {},
 			      .message = std::string("initial copy failed: ") + e.what()});
 		}
 	}
@@ -227,8 +235,8 @@ void SyncGroup::HandleEvents(meta::MetadataStore &store, PgConnection &) {
 	}
 	for (const auto &ev : events) {
 		auto it = tables_.find(ev.mapping_id);
-		TableEntry *entry = it != tables_.end() && it->second->mapping.generation == ev.generation ? it->second.get()
-		                                                                                           : nullptr;
+		TableEntry *entry =
+		    it != tables_.end() && it->second->mapping.generation == ev.generation ? it->second.get() : nullptr;
 		switch (ev.kind) {
 		case Event::Kind::SnapshotLsn:
 			store.SetSnapshotLsn(ev.mapping_id, ev.generation, ev.lsn);

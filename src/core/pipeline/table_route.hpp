@@ -27,11 +27,11 @@ struct TableRoute {
 
 	// Transactions committed before this LSN are in the snapshot copy; 0 while the copy is being
 	// set up (the worker then holds the rows until it is known).
-	std::atomic<uint64_t> snapshot_lsn {0};
+	std::atomic<uint64_t> snapshot_lsn{0};
 	// Transactions committed at or before this LSN are already in the lake (exactly-once replay).
-	std::atomic<uint64_t> applied_lsn {0};
+	std::atomic<uint64_t> applied_lsn{0};
 	// Cleared when the table errors or is removed: the consumer stops routing to it.
-	std::atomic<bool> active {true};
+	std::atomic<bool> active{true};
 
 	ChangeQueue queue;
 	PendingTransactions pending;

@@ -15,7 +15,7 @@ namespace duckpipe::pipeline {
 // source's catalog, so the consumer, the copy and the flush agree.
 struct TableSchema {
 	lake::PgTableDescription source;
-	char relkind = 'r'; // 'p' for a partitioned table (its partitions are read through it)
+	char relkind = 'r';                          // 'p' for a partitioned table (its partitions are read through it)
 	std::vector<lake::LakeTypeMapping> mappings; // per source column
 	std::vector<lake::LakeColumn> lake_columns;
 	std::vector<flush::BufferColumn> buffer_columns;

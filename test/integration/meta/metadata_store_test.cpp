@@ -124,7 +124,8 @@ TEST_F(MetadataStoreTest, StateErrorsBackoffAndResync) {
 	EXPECT_EQ(*got.error_message, "boom again");
 	// Second failure waits 2 s (2^1), growing exponentially.
 	auto wait = conn_->Exec("SELECT round(extract(epoch FROM retry_at - error_at)) FROM duckpipe.table_mappings "
-	                        "WHERE id = " + std::to_string(m.id));
+	                        "WHERE id = " +
+	                        std::to_string(m.id));
 	EXPECT_EQ(wait.Get(0, 0), "2");
 
 	// An update from an older generation is ignored after a resync.
