@@ -1,8 +1,15 @@
 #include "daemon/cli.hpp"
 
+#include "daemon/global_options.hpp"
+#include "daemon/manage_commands.hpp"
+#include "daemon/query_command.hpp"
+#include "daemon/run_command.hpp"
+#include "daemon/status_command.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <iostream>
 
 namespace duckpipe::daemon {
 
@@ -29,13 +36,32 @@ int ExitCodeFor(ErrorKind kind) {
 }
 
 int RunCli(int argc, char **argv) {
-	CLI::App app {"pg_duckpipe: continuous CDC from PostgreSQL into DuckLake"};
+	CLI::App app{"pg_duckpipe: continuous CDC from PostgreSQL into DuckLake"};
 	app.set_version_flag("--version", std::string("duckpipe ") + DUCKPIPE_VERSION);
 	app.require_subcommand(1);
+	GlobalOptions global;
+	global.Register(app);
+	QueryCommand query(app, global);
+	ManageCommands manage(app, global);
+	RunCommand run(app, global);
+	StatusCommand status(app, global);
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError &e) {
 		return app.exit(e);
+	}
+	global.Apply();
+	if (query.Selected()) {
+		return query.Run(std::cout);
+	}
+	if (manage.Selected()) {
+		return manage.Run(std::cout);
+	}
+	if (run.Selected()) {
+		return run.Run();
+	}
+	if (status.Selected()) {
+		return status.Run(std::cout);
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "core/meta/metadata_store.hpp"
 #include "core/pg/conninfo.hpp"
 #include "core/pg/pg_connection.hpp"
+#include "core/pipeline/table_schema.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -92,6 +93,11 @@ int ManageCommands::AddTable(std::ostream &out) const {
 	request.sync_mode = append_ ? meta::SyncMode::Append : meta::SyncMode::Upsert;
 	meta::TableMapping mapping;
 	auto group = group_ == MetadataStore::kDefaultGroup ? store.EnsureDefaultGroup() : store.GetGroup(group_);
+	// Refuse now what the pipeline could not sync (no key in upsert mode, no columns), with the
+	// same message the pipeline would give.
+	auto validate = [&](PgConnection &source, uint32_t oid) {
+		pipeline::TableSchema::Describe(source, oid, request.sync_mode);
+	};
 	if (group.conninfo) {
 		// The table lives on the group's own source: resolve it there.
 		PgConnection remote(*group.conninfo);
@@ -104,9 +110,14 @@ int ManageCommands::AddTable(std::ostream &out) const {
 			                remote.RedactedConninfo() + ")",
 			            {.hint = "name an existing table as schema.table"});
 		}
+		validate(remote, static_cast<uint32_t>(r.GetInt(0, 0)));
 		mapping = store.AddResolvedTable(request, static_cast<uint32_t>(r.GetInt(0, 0)), std::string(r.Get(0, 1)),
 		                                 std::string(r.Get(0, 2)));
 	} else {
+		auto r = conn.Exec("SELECT to_regclass($1)::oid", {table_});
+		if (!r.IsNull(0, 0)) {
+			validate(conn, static_cast<uint32_t>(r.GetInt(0, 0)));
+		}
 		mapping = store.AddTable(request);
 	}
 	out << "added " << mapping.SourceName() << " -> " << mapping.TargetName() << " (group " << mapping.group_name

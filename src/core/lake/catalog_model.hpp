@@ -40,10 +40,15 @@ struct LakeDataFile {
 	int64_t row_id_start = 0;
 	int64_t begin_snapshot = 0;
 	std::optional<int64_t> mapping_id;
+	// Set on merged files whose rows carry _ducklake_internal_snapshot_id (rows newer than the
+	// loaded snapshot must be hidden when time travelling).
+	std::optional<int64_t> partial_max;
 	// The delete file visible at the loaded snapshot, if any.
 	std::optional<int64_t> delete_file_id;
 	std::string delete_full_path;
 	int64_t delete_count = 0;
+	// Set when the delete file has a per-position _ducklake_internal_snapshot_id column.
+	std::optional<int64_t> delete_partial_max;
 };
 
 struct LakeTable {

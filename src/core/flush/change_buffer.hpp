@@ -1,0 +1,147 @@
+#pragma once
+
+#include "core/common/lsn.hpp"
+#include "core/flush/change_batch.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace duckpipe {
+class DuckConnection;
+class DuckDatabase;
+} // namespace duckpipe
+
+namespace duckpipe::flush {
+
+class StagingAppender;
+
+struct BufferColumn {
+	std::string name;      // target (lake) column name
+	std::string duck_type; // DuckDB SQL type of the lake column: "INTEGER", "DECIMAL(12,2)", "VARCHAR[]"
+	// DuckDB SQL expression converting the PostgreSQL text value; every `{}` stands for the VARCHAR input,
+	// e.g. "from_hex(substr({}, 3))" (so a literal "{}" must be spelled chr(123) || chr(125)). The result
+	// is CAST to duck_type. Empty = CAST({} AS duck_type).
+	std::string from_text;
+	bool key = false; // part of the primary key / replica identity
+};
+
+struct ChangeBufferOptions {
+	std::string temp_dir;          // base dir (empty = system temp); the buffer uses a fresh subdirectory of it
+	int64_t buffer_memory_mb = 16; // DuckDB memory_limit (MiB) while buffering; beyond it the buffer spills to disk
+	int64_t flush_memory_mb = 512; // memory_limit (MiB) during compaction + apply
+	int threads = 1;
+	bool append_mode = false; // changelog: no compaction, every change is a row
+};
+
+// The per-table change buffer between the queue and the lake. It owns an embedded DuckDB instance
+// opened lazily on the first Append and closed after every successful Flush, so an idle table holds
+// no memory and no temp files. Not thread-safe: one flush thread owns it.
+//
+// Each batch goes as VARCHAR through a DuckDB query appender into one INSERT ... SELECT that applies
+// the columns' from_text expressions (one transaction per batch), landing in the typed buffer table:
+// the lake types plus _seq BIGINT, _op UTINYINT, _unchanged USMALLINT[] and, in append mode,
+// _commit_lsn BIGINT. The in-memory database spills that table to temp files beyond memory_limit.
+class ChangeBuffer {
+public:
+	// What Flush hands to the apply step. `relation` (a table or view in the connection) has the
+	// value columns (names in value_columns, in constructor order) followed by:
+	//   _seq BIGINT           the change's sequence number
+	//   _op VARCHAR           'I', 'U' or 'D'
+	//   _unchanged USMALLINT[] 0-based indexes into value_columns of unchanged-TOAST cells whose value is
+	//                         not in the relation (NULL when none): keep the value already in the lake
+	//   _commit_lsn BIGINT    append mode only: the source transaction's commit LSN
+	// Upsert mode: one row per key, the last change by _seq; a 'D' row carries only the key columns.
+	// Unchanged TOAST cells are filled from the latest earlier change of the key in the buffer when
+	// there is one. Append mode: every change, in no particular order (sort by _seq when it matters).
+	struct Compacted {
+		std::string relation;
+		uint64_t rows = 0;
+		uint64_t deletes = 0;     // rows with _op = 'D'
+		bool only_inserts = true; // no Update/Delete since the last flush: the lake delete can be skipped
+		Lsn max_commit_lsn;
+		std::vector<std::string> value_columns;
+		uint64_t unchanged_rows = 0; // rows with a non-NULL _unchanged: 0 lets the apply skip the lake lookup
+		bool append_mode = false;
+	};
+	using ApplyFunction = std::function<void(DuckConnection &, const Compacted &)>;
+
+	// Throws Error(Config) for an empty or duplicate column list, reserved names (_seq, _op,
+	// _unchanged, _commit_lsn), a from_text without `{}`, or upsert mode without key columns.
+	ChangeBuffer(std::string table_label, std::vector<BufferColumn> columns, ChangeBufferOptions options);
+	~ChangeBuffer();
+	ChangeBuffer(const ChangeBuffer &) = delete;
+	ChangeBuffer &operator=(const ChangeBuffer &) = delete;
+
+	// Opens DuckDB in a fresh subdirectory of temp_dir and creates the staging and buffer tables.
+	void EnsureBuffer();
+	// Appends a batch (all-or-nothing). A value that does not convert throws Error(Unsupported) naming
+	// the table, the column and DuckDB's message (which quotes the value); an unchanged TOAST key
+	// column throws Error(Unsupported); a seq not above the previous one throws Error(Internal).
+	void Append(const ChangeBatch &batch);
+
+	bool HasNonInserts() const { return non_inserts_; }
+	uint64_t BufferedRows() const { return rows_; }
+	// Commit LSN of the last appended change (kInvalidLsn when the buffer is empty).
+	Lsn LastCommitLsn() const { return last_commit_lsn_; }
+
+	// Compacts and calls apply with the open connection, memory_limit raised to flush_memory_mb. On
+	// success the buffer is dropped and the DuckDB instance closed (its subdirectory removed). When
+	// apply throws, the buffer stays intact for a retry and the exception propagates. With nothing
+	// buffered, apply is not called.
+	void Flush(const ApplyFunction &apply);
+	// Drops everything without flushing (shutdown, error, resync) and closes the instance.
+	void Clear() noexcept;
+
+	const std::string &TableLabel() const { return label_; }
+	const std::vector<BufferColumn> &Columns() const { return columns_; }
+	bool IsOpen() const { return conn_ != nullptr; }
+	// The buffer's own subdirectory (DuckDB temp files live below it); empty while closed.
+	const std::string &Directory() const { return dir_; }
+	// The open connection (nullptr while closed), for diagnostics and tests; invalid after Flush/Clear.
+	DuckConnection *Connection() const { return conn_.get(); }
+
+	// The query appender's virtual table of the batch being appended.
+	static constexpr const char *kBatchRelation = "duckpipe_batch";
+	// Holds a batch (VARCHAR) only while a failed conversion is diagnosed.
+	static constexpr const char *kStagingTable = "duckpipe_staging";
+	static constexpr const char *kBufferTable = "duckpipe_buffer";
+	static constexpr const char *kCompactedRelation = "duckpipe_compacted";
+	static constexpr const char *kChangesRelation = "duckpipe_changes";
+
+private:
+	void Open();
+	void Close() noexcept;
+	void ResetCounters();
+	void AppendConverted(const ChangeBatch &batch);
+	void AppendRows(const ChangeBatch &batch, StagingAppender &app);
+	[[noreturn]] void DiagnoseConversion(const ChangeBatch &batch, const std::exception_ptr &cause);
+	std::string ColumnExpression(size_t col) const;
+	std::string BuildRelation();
+	std::string CompactionSql() const;
+	void DropRelation(const std::string &relation, bool is_view) noexcept;
+	std::string MemoryLimit(int64_t mb) const;
+
+	std::string label_;
+	std::vector<BufferColumn> columns_;
+	ChangeBufferOptions options_;
+	std::vector<size_t> key_columns_;
+	std::vector<std::string> staging_names_;
+	std::string insert_sql_; // staging -> buffer conversion, built once
+
+	std::unique_ptr<DuckDatabase> db_;
+	std::unique_ptr<DuckConnection> conn_;
+	std::string dir_;
+
+	uint64_t rows_ = 0;
+	bool non_inserts_ = false;
+	bool any_seq_ = false;
+	uint64_t last_seq_ = 0;
+	Lsn last_commit_lsn_;
+	Lsn max_commit_lsn_;
+	std::vector<bool> unchanged_columns_; // columns that arrived as unchanged TOAST since the last flush
+};
+
+} // namespace duckpipe::flush

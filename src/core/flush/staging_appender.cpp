@@ -1,0 +1,70 @@
+#include "core/flush/staging_appender.hpp"
+
+#include "core/common/error.hpp"
+#include "core/duck/duck_connection.hpp"
+
+namespace duckpipe::flush {
+
+StagingAppender::StagingAppender(DuckConnection &conn, const std::string &table, std::string label)
+    : label_(std::move(label)) {
+	if (duckdb_appender_create(conn.Raw(), nullptr, table.c_str(), &appender_) == DuckDBError) {
+		FailCreate("cannot create appender for " + table);
+	}
+}
+
+StagingAppender::StagingAppender(DuckConnection &conn, const std::string &query, const std::string &virtual_table,
+                                 const std::vector<duckdb_type> &types, const std::vector<std::string> &names,
+                                 std::string label)
+    : label_(std::move(label)) {
+	if (types.size() != names.size()) {
+		throw Error(ErrorKind::Internal, "query appender needs one name per type", {.table = label_});
+	}
+	std::vector<duckdb_logical_type> logical;
+	std::vector<const char *> cnames;
+	for (size_t i = 0; i < types.size(); i++) {
+		logical.push_back(duckdb_create_logical_type(types[i]));
+		cnames.push_back(names[i].c_str());
+	}
+	auto state = duckdb_appender_create_query(conn.Raw(), query.c_str(), types.size(), logical.data(),
+	                                          virtual_table.c_str(), cnames.data(), &appender_);
+	for (auto &t : logical) {
+		duckdb_destroy_logical_type(&t);
+	}
+	if (state == DuckDBError) {
+		FailCreate("cannot create query appender");
+	}
+}
+
+StagingAppender::~StagingAppender() {
+	if (appender_) {
+		duckdb_appender_destroy(&appender_);
+	}
+}
+
+std::string StagingAppender::ErrorMessage() {
+	std::string msg = "unknown error";
+	if (appender_) {
+		duckdb_error_data err = duckdb_appender_error_data(appender_);
+		if (err) {
+			const char *m = duckdb_error_data_message(err);
+			msg = m ? m : msg;
+			duckdb_destroy_error_data(&err);
+		}
+	}
+	return msg;
+}
+
+void StagingAppender::Fail(const std::string &what) {
+	throw Error(ErrorKind::Duck, "change buffer " + what + ": " + ErrorMessage(), {.table = label_});
+}
+
+void StagingAppender::FailCreate(const std::string &what) {
+	// The destructor will not run for a throwing constructor.
+	std::string msg = ErrorMessage();
+	if (appender_) {
+		duckdb_appender_destroy(&appender_);
+	}
+	throw Error(ErrorKind::Duck, "change buffer " + what + ": " + msg, {.table = label_});
+}
+
+} // namespace duckpipe::flush
