@@ -81,8 +81,8 @@ t1=$(now)
 stream_rate=$(rate "$changes" "$t0" "$t1")
 kill -TERM "$daemon_pid"; wait "$daemon_pid"; daemon_pid=""
 
-flush_ms=$(grep "event=flush.done" "$work/run2.log" | sed -E 's/.* ms=([0-9]+).*/\1/' | sort -n | tail -n 1)
-commit_ms=$(grep -o "commit_ms=[0-9.]*" "$work/run2.log" | cut -d= -f2 | sort -n | tail -n 1)
+flush_ms=$( (grep "event=flush.done" "$work/run2.log" || true) | sed -E 's/.* ms=([0-9]+).*/\1/' | sort -n | tail -n 1)
+commit_ms=$( (grep -o "commit_ms=[0-9.]*" "$work/run2.log" || true) | cut -d= -f2 | sort -n | tail -n 1)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 printf '\n%-34s %12s %12s %8s %8s\n' "measure" "duckpipe" "baseline" "ratio" "target"
