@@ -89,7 +89,7 @@ echo "lake   md5: $lake"
 [ "$src" = "$lake" ] || { echo "MISMATCH" >&2; exit 1; }
 
 step "duckpipe status"
-"$duckpipe" status || true
+"$duckpipe" status
 
 step "Stopping the daemon (SIGTERM)"
 kill -TERM "$daemon_pid"
