@@ -1,7 +1,7 @@
 #include "core/lake/catalog_loader.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "harness/process.hpp"
-#include "reader_fixture.hpp"
+#include "harness/lake_text.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

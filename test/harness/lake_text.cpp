@@ -1,4 +1,4 @@
-#include "reader_fixture.hpp"
+#include "harness/lake_text.hpp"
 
 #include "harness/pg_cluster.hpp"
 

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+
+namespace duckpipe::lake {
+
+// Where a lake lives: the PostgreSQL catalog (schema `catalog_schema` of the database behind
+// `catalog_conninfo`) and the directory holding the Parquet files.
+struct LakeConfig {
+	std::string catalog_conninfo;
+	std::string catalog_schema = "ducklake";
+	// Absolute local path; NormalizedDataPath() makes it end in exactly one '/' as the spec requires.
+	std::string data_path;
+	// Free text stored in ducklake_metadata 'created_by' when we create the lake.
+	std::string created_by = std::string("pg_duckpipe ") + DUCKPIPE_VERSION;
+	// Commit retries on serialization failures (23505/40001/40P01) before giving up with Error(Conflict).
+	int max_commit_retries = 10;
+	// First backoff; the n-th retry sleeps base * 1.5^n * rand[0.5,1] (the reference's schedule).
+	int retry_base_ms = 20;
+
+	// data_path as stored in the catalog: absolute, '/' separators, ending in '/'. Throws Error(Config).
+	std::string NormalizedDataPath() const;
+};
+
+} // namespace duckpipe::lake

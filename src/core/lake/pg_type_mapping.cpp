@@ -1,0 +1,413 @@
+#include "core/lake/pg_type_mapping.hpp"
+
+#include "core/common/error.hpp"
+#include "core/duck/duck_connection.hpp"
+#include "core/pg/pg_connection.hpp"
+
+#include <duckdb.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <optional>
+
+namespace duckpipe::lake {
+
+namespace {
+
+struct TypeRow {
+	std::string name;
+	char typtype = 'b';
+	char typcategory = 'U';
+	uint32_t basetype = 0;
+	int32_t typtypmod = -1;
+	uint32_t elem = 0;
+};
+
+TypeRow LoadType(PgConnection &conn, uint32_t oid) {
+	auto r = conn.Exec("SELECT typname, typtype, typcategory, typbasetype, typtypmod, typelem FROM pg_type "
+	                   "WHERE oid = $1",
+	                   {std::to_string(oid)});
+	if (r.Rows() != 1) {
+		throw Error(ErrorKind::Source, "type oid " + std::to_string(oid) + " not found in pg_type");
+	}
+	TypeRow t;
+	t.name = r.Get(0, 0);
+	t.typtype = r.Get(0, 1).empty() ? 'b' : r.Get(0, 1)[0];
+	t.typcategory = r.Get(0, 2).empty() ? 'U' : r.Get(0, 2)[0];
+	t.basetype = static_cast<uint32_t>(r.GetInt(0, 3));
+	t.typtypmod = static_cast<int32_t>(r.GetInt(0, 4));
+	t.elem = static_cast<uint32_t>(r.GetInt(0, 5));
+	return t;
+}
+
+// Follows a domain chain to its base type; typmod becomes the innermost domain's when it sets one.
+TypeRow ResolveBase(PgConnection &conn, uint32_t &oid, int32_t &typmod) {
+	auto t = LoadType(conn, oid);
+	for (int depth = 0; t.typtype == 'd' && depth < 32; depth++) {
+		if (t.typtypmod != -1) {
+			typmod = t.typtypmod;
+		}
+		oid = t.basetype;
+		t = LoadType(conn, oid);
+	}
+	return t;
+}
+
+LakeTypeMapping Simple(std::string lake, std::string duck, std::string note = {}) {
+	return LakeTypeMapping{std::move(lake), std::move(duck), {}, false, std::move(note)};
+}
+
+LakeTypeMapping Text(std::string note) {
+	return LakeTypeMapping{"varchar", "VARCHAR", {}, true, std::move(note)};
+}
+
+LakeTypeMapping MapScalar(const std::string &name, int32_t typmod, char typtype) {
+	if (typtype == 'e') {
+		return Simple("varchar", "VARCHAR", "enum label as text");
+	}
+	static const std::map<std::string, std::pair<std::string, std::string>> kDirect = {
+	    {"bool", {"boolean", "BOOLEAN"}},
+	    {"int2", {"int16", "SMALLINT"}},
+	    {"int4", {"int32", "INTEGER"}},
+	    {"int8", {"int64", "BIGINT"}},
+	    {"oid", {"int64", "BIGINT"}},
+	    {"float4", {"float32", "FLOAT"}},
+	    {"float8", {"float64", "DOUBLE"}},
+	    {"text", {"varchar", "VARCHAR"}},
+	    {"varchar", {"varchar", "VARCHAR"}},
+	    {"bpchar", {"varchar", "VARCHAR"}},
+	    {"name", {"varchar", "VARCHAR"}},
+	    {"citext", {"varchar", "VARCHAR"}},
+	    {"char", {"varchar", "VARCHAR"}},
+	    {"bytea", {"blob", "BLOB"}},
+	    {"date", {"date", "DATE"}},
+	    {"time", {"time", "TIME"}},
+	    {"timestamp", {"timestamp", "TIMESTAMP"}},
+	    {"timestamptz", {"timestamptz", "TIMESTAMP WITH TIME ZONE"}},
+	    {"uuid", {"uuid", "UUID"}},
+	    {"json", {"json", "JSON"}},
+	    {"jsonb", {"json", "JSON"}},
+	};
+	auto it = kDirect.find(name);
+	if (it != kDirect.end()) {
+		return Simple(it->second.first, it->second.second);
+	}
+	if (name == "numeric") {
+		if (typmod < 4) {
+			return Text("unconstrained numeric: kept exactly as text");
+		}
+		int precision = ((typmod - 4) >> 16) & 0xffff;
+		int scale = (typmod - 4) & 0x7ff;
+		if (scale & 0x400) { // PostgreSQL 15 allows negative scales (11-bit signed)
+			scale -= 0x800;
+		}
+		if (precision < 1 || precision > 38 || scale < 0 || scale > precision) {
+			return Text("numeric precision above 38 or scale outside [0,p]: kept exactly as text");
+		}
+		auto p = std::to_string(precision);
+		auto s = std::to_string(scale);
+		return Simple("decimal(" + p + "," + s + ")", "DECIMAL(" + p + "," + s + ")", "NaN becomes NULL");
+	}
+	if (name == "interval") {
+		return Text("Parquet intervals keep milliseconds only and DuckDB cannot write negative ones");
+	}
+	if (name == "timetz") {
+		return Text("Parquet stores time with time zone normalised to UTC, the offset is lost");
+	}
+	if (name == "money") {
+		return Text("money text is formatted by lc_monetary");
+	}
+	return Text("no native DuckLake type: kept as PostgreSQL's text form");
+}
+
+// Wraps PostgreSQL's "... BC" suffix into DuckDB's "(BC)" form right after the date part.
+std::string TemporalCast(const std::string &x, const std::string &duck_type) {
+	return "CAST(CASE WHEN " + x + " LIKE '% BC' THEN regexp_replace(" + x +
+	       ", '^([0-9]+-[0-9]+-[0-9]+)(.*) BC$', '\\1 (BC)\\2') ELSE " + x + " END AS " + duck_type + ")";
+}
+
+// Parses one PostgreSQL 1-D array literal; false with `error` set when it is not one.
+bool ParsePgArray(std::string_view in, std::vector<std::optional<std::string>> &out, std::string &error) {
+	size_t i = 0;
+	if (!in.empty() && in[0] == '[') { // "[0:2]={...}" when the lower bound is not 1
+		auto eq = in.find('=');
+		if (eq == std::string_view::npos) {
+			error = "malformed array dimensions";
+			return false;
+		}
+		i = eq + 1;
+	}
+	if (i >= in.size() || in[i] != '{') {
+		error = "array text does not start with '{'";
+		return false;
+	}
+	i++;
+	if (i < in.size() && in[i] == '}') {
+		return i + 1 == in.size();
+	}
+	while (i < in.size()) {
+		if (in[i] == '{') {
+			error = "multi-dimensional array value in a one-dimensional list column";
+			return false;
+		}
+		if (in[i] == '"') {
+			std::string v;
+			i++;
+			while (i < in.size() && in[i] != '"') {
+				if (in[i] == '\\' && i + 1 < in.size()) {
+					i++;
+				}
+				v += in[i++];
+			}
+			if (i >= in.size()) {
+				error = "unterminated quoted array element";
+				return false;
+			}
+			i++;
+			out.emplace_back(std::move(v));
+		} else {
+			size_t start = i;
+			while (i < in.size() && in[i] != ',' && in[i] != '}') {
+				i++;
+			}
+			auto v = in.substr(start, i - start);
+			bool is_null = v.size() == 4 && std::tolower(v[0]) == 'n' && std::tolower(v[1]) == 'u' &&
+			               std::tolower(v[2]) == 'l' && std::tolower(v[3]) == 'l';
+			if (is_null) {
+				out.emplace_back(std::nullopt);
+			} else {
+				out.emplace_back(std::string(v));
+			}
+		}
+		if (i >= in.size()) {
+			break;
+		}
+		if (in[i] == '}') {
+			return i + 1 == in.size();
+		}
+		if (in[i] != ',') {
+			error = "unexpected character in array text";
+			return false;
+		}
+		i++;
+	}
+	error = "array text does not end with '}'";
+	return false;
+}
+
+void PgArrayFunction(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+	idx_t rows = duckdb_data_chunk_get_size(input);
+	duckdb_vector in = duckdb_data_chunk_get_vector(input, 0);
+	auto *strings = static_cast<duckdb_string_t *>(duckdb_vector_get_data(in));
+	uint64_t *in_validity = duckdb_vector_get_validity(in);
+	duckdb_vector_ensure_validity_writable(output);
+	uint64_t *out_validity = duckdb_vector_get_validity(output);
+	auto *entries = static_cast<duckdb_list_entry *>(duckdb_vector_get_data(output));
+	idx_t total = 0;
+	std::vector<std::optional<std::string>> elems;
+	std::string error;
+	for (idx_t row = 0; row < rows; row++) {
+		entries[row] = {total, 0};
+		if (in_validity && !duckdb_validity_row_is_valid(in_validity, row)) {
+			duckdb_validity_set_row_invalid(out_validity, row);
+			continue;
+		}
+		auto &s = strings[row];
+		std::string_view text(duckdb_string_t_data(&s), duckdb_string_t_length(s));
+		elems.clear();
+		if (!ParsePgArray(text, elems, error)) {
+			std::string msg = "duckpipe_pg_array: " + error + ": '" + std::string(text.substr(0, 200)) + "'";
+			duckdb_scalar_function_set_error(info, msg.c_str());
+			return;
+		}
+		duckdb_list_vector_reserve(output, total + elems.size());
+		duckdb_list_vector_set_size(output, total + elems.size());
+		duckdb_vector child = duckdb_list_vector_get_child(output);
+		for (size_t e = 0; e < elems.size(); e++) {
+			if (!elems[e]) {
+				duckdb_vector_ensure_validity_writable(child);
+				duckdb_validity_set_row_invalid(duckdb_vector_get_validity(child), total + e);
+			} else {
+				duckdb_vector_assign_string_element_len(child, total + e, elems[e]->data(), elems[e]->size());
+			}
+		}
+		entries[row] = {total, elems.size()};
+		total += elems.size();
+	}
+}
+
+} // namespace
+
+std::vector<std::string> PgTableDescription::KeyColumns() const {
+	std::vector<const PgColumn *> keys;
+	for (const auto &c : columns) {
+		if (c.key_position > 0) {
+			keys.push_back(&c);
+		}
+	}
+	std::sort(keys.begin(), keys.end(), [](auto *a, auto *b) { return a->key_position < b->key_position; });
+	std::vector<std::string> out;
+	for (auto *c : keys) {
+		out.push_back(c->name);
+	}
+	return out;
+}
+
+PgTableDescription DescribeTable(PgConnection &conn, const std::string &table) {
+	std::string regclass;
+	if (!table.empty() && std::all_of(table.begin(), table.end(), [](char c) { return std::isdigit(c); })) {
+		regclass = table;
+	} else {
+		auto dot = table.find('.');
+		regclass = dot == std::string::npos ? conn.QuoteIdent(table)
+		                                    : conn.QuoteQualified(table.substr(0, dot), table.substr(dot + 1));
+	}
+	auto rel = conn.Exec("SELECT c.oid, n.nspname, c.relname, c.relreplident FROM pg_class c "
+	                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
+	                     "WHERE c.oid = CASE WHEN $1 ~ '^[0-9]+$' THEN $1::oid ELSE to_regclass($1)::oid END",
+	                     {regclass});
+	if (rel.Rows() != 1) {
+		throw Error(ErrorKind::Source, "table " + table + " does not exist in the source database",
+		            {.table = table, .hint = "check the table name (schema.table) and the search path"});
+	}
+	PgTableDescription out;
+	out.oid = static_cast<uint32_t>(rel.GetInt(0, 0));
+	out.schema = rel.Get(0, 1);
+	out.name = rel.Get(0, 2);
+	out.replica_identity = rel.Get(0, 3).empty() ? 'd' : rel.Get(0, 3)[0];
+	auto oid = std::to_string(out.oid);
+	auto cols = conn.Exec("SELECT attname, attnum, atttypid, atttypmod, attndims, attnotnull, "
+	                      "format_type(atttypid, atttypmod) FROM pg_attribute "
+	                      "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+	                      {oid});
+	auto key = conn.Exec("SELECT indkey::text FROM pg_index WHERE indrelid = $1 AND "
+	                     "CASE WHEN $2 = 'i' THEN indisreplident ELSE indisprimary END LIMIT 1",
+	                     {oid, std::string(1, out.replica_identity)});
+	std::vector<int> key_attnums;
+	if (key.Rows() == 1) {
+		std::string k(key.Get(0, 0)); // int2vector prints as "2 1"
+		k += ' ';
+		std::string num;
+		for (char c : k) {
+			if (std::isdigit(static_cast<unsigned char>(c))) {
+				num += c;
+			} else if (!num.empty()) {
+				key_attnums.push_back(std::stoi(num));
+				num.clear();
+			}
+		}
+	}
+	for (int i = 0; i < cols.Rows(); i++) {
+		PgColumn c;
+		c.name = cols.Get(i, 0);
+		c.attnum = static_cast<int>(cols.GetInt(i, 1));
+		uint32_t type_oid = static_cast<uint32_t>(cols.GetInt(i, 2));
+		int32_t typmod = static_cast<int32_t>(cols.GetInt(i, 3));
+		c.type.ndims = static_cast<int>(cols.GetInt(i, 4));
+		c.not_null = cols.GetBool(i, 5);
+		c.type.format = cols.Get(i, 6);
+		c.type.typtype = LoadType(conn, type_oid).typtype;
+		auto base = ResolveBase(conn, type_oid, typmod);
+		c.type.oid = type_oid;
+		c.type.name = base.name;
+		c.type.typmod = typmod;
+		c.type.typcategory = base.typcategory;
+		if (base.typtype == 'e') {
+			c.type.typtype = 'e';
+		}
+		if (base.typcategory == 'A' && base.elem != 0) {
+			uint32_t elem_oid = base.elem;
+			int32_t elem_typmod = typmod;
+			auto declared = LoadType(conn, elem_oid);
+			auto elem = ResolveBase(conn, elem_oid, elem_typmod);
+			c.type.elem_oid = elem_oid;
+			c.type.elem_name = elem.name;
+			c.type.elem_typtype = elem.typtype == 'e' ? 'e' : declared.typtype;
+			c.type.elem_typmod = elem_typmod;
+		}
+		auto pos = std::find(key_attnums.begin(), key_attnums.end(), c.attnum);
+		if (pos != key_attnums.end()) {
+			c.key_position = static_cast<int>(pos - key_attnums.begin()) + 1;
+		}
+		out.columns.push_back(std::move(c));
+	}
+	return out;
+}
+
+LakeTypeMapping MapPgType(const PgColumnType &type) {
+	if (type.typcategory == 'A' && type.elem_oid != 0) {
+		if (type.ndims > 1) {
+			return Text("multi-dimensional array: kept as PostgreSQL array text");
+		}
+		auto elem = MapScalar(type.elem_name, type.elem_typmod, type.elem_typtype);
+		LakeTypeMapping out;
+		out.lake_type = "list";
+		out.duck_type = elem.duck_type + "[]";
+		out.note = elem.note;
+		out.lossy_fallback = elem.lossy_fallback;
+		out.children.push_back(std::move(elem));
+		return out;
+	}
+	return MapScalar(type.name, type.typmod, type.typtype);
+}
+
+LakeColumn ToLakeColumn(const std::string &name, const LakeTypeMapping &mapping, bool not_null) {
+	LakeColumn col;
+	col.name = name;
+	col.type = mapping.lake_type;
+	col.nulls_allowed = !not_null;
+	col.default_value = "NULL";
+	for (const auto &child : mapping.children) {
+		col.children.push_back(ToLakeColumn("element", child, false));
+	}
+	if (!col.children.empty()) {
+		col.default_value_type = "";
+	}
+	return col;
+}
+
+std::string TextToDuckExpression(const LakeTypeMapping &m, const std::string &x) {
+	const auto &t = m.lake_type;
+	if (t == "list") {
+		return "list_transform(duckpipe_pg_array(" + x +
+		       "), lambda __e: " + TextToDuckExpression(m.children.at(0), "__e") + ")";
+	}
+	if (t == "varchar") {
+		return x;
+	}
+	if (t == "blob") {
+		// bytea_output=hex (the default): "\x0a1b..."
+		return "from_hex(substr(" + x + ", 3))";
+	}
+	if (t.starts_with("decimal(")) {
+		return "CASE WHEN " + x + " = 'NaN' THEN NULL ELSE CAST(" + x + " AS " + m.duck_type + ") END";
+	}
+	if (t == "date" || t == "timestamp" || t == "timestamptz") {
+		return TemporalCast(x, m.duck_type);
+	}
+	return "CAST(" + x + " AS " + m.duck_type + ")";
+}
+
+void RegisterPgTextFunctions(DuckConnection &conn) {
+	auto exists = conn.Query("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'duckpipe_pg_array'");
+	if (exists.GetInt(0, 0) > 0) {
+		return;
+	}
+	duckdb_scalar_function f = duckdb_create_scalar_function();
+	duckdb_scalar_function_set_name(f, "duckpipe_pg_array");
+	duckdb_logical_type varchar = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+	duckdb_logical_type list = duckdb_create_list_type(varchar);
+	duckdb_scalar_function_add_parameter(f, varchar);
+	duckdb_scalar_function_set_return_type(f, list);
+	duckdb_scalar_function_set_function(f, PgArrayFunction);
+	auto state = duckdb_register_scalar_function(conn.Raw(), f);
+	duckdb_destroy_logical_type(&list);
+	duckdb_destroy_logical_type(&varchar);
+	duckdb_destroy_scalar_function(&f);
+	if (state == DuckDBError) {
+		throw Error(ErrorKind::Duck, "cannot register the DuckDB function duckpipe_pg_array");
+	}
+}
+
+} // namespace duckpipe::lake

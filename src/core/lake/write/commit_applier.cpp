@@ -1,0 +1,412 @@
+#include "core/lake/write/commit_applier.hpp"
+#include "core/lake/write/table_stats_merger.hpp"
+
+#include "core/common/error.hpp"
+#include "core/common/log.hpp"
+#include "core/duck/duck_connection.hpp"
+#include "core/lake/lake_type.hpp"
+#include "core/lake/lake_writer.hpp"
+#include "core/pg/pg_connection.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+namespace duckpipe::lake {
+
+namespace {
+
+std::string Bool(const std::optional<bool> &v) {
+	return v ? (*v ? "true" : "false") : "NULL";
+}
+
+std::string Opt(const std::optional<int64_t> &v) {
+	return v ? std::to_string(*v) : "NULL";
+}
+
+} // namespace
+
+CommitApplier::CommitApplier(PgConnection &conn, DuckConnection &duck, std::string catalog_schema,
+                             std::string data_path, CommitState &state)
+    : conn_(conn), duck_(duck), schema_(std::move(catalog_schema)), data_path_(std::move(data_path)), state_(state) {}
+
+std::string CommitApplier::T(const char *table) const {
+	return conn_.QuoteIdent(schema_) + "." + table;
+}
+
+std::string CommitApplier::Lit(const std::string &value) const {
+	return conn_.QuoteLiteral(value);
+}
+
+std::string CommitApplier::Lit(const std::optional<std::string> &value) const {
+	return value ? conn_.QuoteLiteral(*value) : "NULL";
+}
+
+int64_t CommitApplier::Resolve(int64_t id_or_handle) const {
+	return id_or_handle < 0 ? state_.resolved.at(id_or_handle) : id_or_handle;
+}
+
+std::string CommitApplier::QuoteName(const std::string &name) {
+	std::string out = "\"";
+	for (char c : name) {
+		if (c == '"') {
+			out += '"';
+		}
+		out += c;
+	}
+	return out + "\"";
+}
+
+std::vector<std::pair<std::string, std::string>> CommitApplier::ParseChanges(const std::string &changes) {
+	std::vector<std::pair<std::string, std::string>> out;
+	std::string current;
+	bool quoted = false;
+	auto flush = [&] {
+		auto colon = current.find(':');
+		if (colon != std::string::npos) {
+			out.emplace_back(current.substr(0, colon), current.substr(colon + 1));
+		}
+		current.clear();
+	};
+	for (char c : changes) {
+		if (c == '"') {
+			quoted = !quoted;
+		}
+		if (c == ',' && !quoted) {
+			flush();
+		} else {
+			current += c;
+		}
+	}
+	flush();
+	return out;
+}
+
+std::string CommitApplier::ChangesMade() const {
+	std::vector<std::string> entries;
+	auto add = [&](const std::string &e) {
+		if (std::find(entries.begin(), entries.end(), e) == entries.end()) {
+			entries.push_back(e);
+		}
+	};
+	for (const auto &s : state_.schemas) {
+		add("created_schema:" + QuoteName(s.name));
+	}
+	for (const auto &t : state_.tables) {
+		add("created_table:" + QuoteName(t.schema_name) + "." + QuoteName(t.name));
+	}
+	for (const auto &[id, name] : state_.renamed_tables) {
+		add("created_table:" + QuoteName(state_.working.at(id).table.schema_name) + "." + QuoteName(name));
+	}
+	for (auto id : state_.dropped_tables) {
+		add("dropped_table:" + std::to_string(id));
+	}
+	for (const auto &f : state_.data_files) {
+		add("inserted_into_table:" + std::to_string(Resolve(f.table_ref)));
+	}
+	for (const auto &d : state_.delete_files) {
+		add("deleted_from_table:" + std::to_string(d.table_id));
+	}
+	for (auto id : state_.truncated_tables) {
+		add("deleted_from_table:" + std::to_string(id));
+	}
+	for (auto id : state_.altered_tables) {
+		add("altered_table:" + std::to_string(id));
+	}
+	std::string out;
+	for (const auto &e : entries) {
+		out += (out.empty() ? "" : ",") + e;
+	}
+	return out;
+}
+
+void CommitApplier::CheckConflicts(int64_t head) {
+	auto base = state_.base.snapshot_id;
+	auto r = conn_.Exec("SELECT snapshot_id, changes_made FROM " + T("ducklake_snapshot_changes") +
+	                    " WHERE snapshot_id > " + std::to_string(base) + " ORDER BY snapshot_id");
+	std::set<int64_t> inserted, deleted, altered, dropped;
+	std::set<std::pair<std::string, std::string>> created_tables;
+	std::set<std::string> created_schemas;
+	std::set<int64_t> created_in_schema;
+	for (const auto &f : state_.data_files) {
+		if (f.table_ref >= 0) {
+			inserted.insert(f.table_ref);
+		}
+	}
+	for (const auto &[fid, d] : state_.deletes) {
+		deleted.insert(d.table_id);
+	}
+	deleted.insert(state_.truncated_tables.begin(), state_.truncated_tables.end());
+	altered.insert(state_.altered_tables.begin(), state_.altered_tables.end());
+	for (const auto &[id, name] : state_.renamed_tables) {
+		altered.insert(id);
+		created_tables.insert({state_.working.at(id).table.schema_name, name});
+	}
+	dropped = state_.dropped_tables;
+	for (const auto &t : state_.tables) {
+		created_tables.insert({t.schema_name, t.name});
+		if (t.schema_ref >= 0) {
+			created_in_schema.insert(t.schema_ref);
+		}
+	}
+	for (const auto &s : state_.schemas) {
+		created_schemas.insert(s.name);
+	}
+	bool check_delete_overlap = false;
+	for (int i = 0; i < r.Rows(); i++) {
+		auto theirs = r.GetInt(i, 0);
+		for (const auto &[type, value] : ParseChanges(std::string(r.Get(i, 1)))) {
+			auto conflict = [&](const std::string &mine) {
+				throw Error(ErrorKind::Conflict,
+				            "lake snapshot " + std::to_string(theirs) + " (" + type + ":" + value +
+				                ") conflicts with this commit's " + mine,
+				            {.hint = "another writer changed the same table; redo the operation from the new "
+				                     "snapshot"});
+			};
+			int64_t id = -1;
+			if (!value.empty() && std::isdigit(static_cast<unsigned char>(value[0]))) {
+				id = std::stoll(value);
+			}
+			if (type == "dropped_table" || type == "altered_table") {
+				if (inserted.count(id) || deleted.count(id) || altered.count(id) || dropped.count(id)) {
+					conflict("change of table " + value);
+				}
+			} else if (type == "deleted_from_table" || type == "inlined_delete") {
+				if (inserted.count(id)) {
+					conflict("insert into table " + value);
+				}
+				if (deleted.count(id)) {
+					check_delete_overlap = true;
+				}
+			} else if (type == "inserted_into_table" || type == "inlined_insert") {
+				if (deleted.count(id)) {
+					conflict("delete from table " + value);
+				}
+			} else if (type == "merge_adjacent" || type == "rewrite_delete") {
+				if (deleted.count(id)) {
+					conflict("delete from table " + value);
+				}
+			} else if (type == "created_table") {
+				for (const auto &[s, t] : created_tables) {
+					if (value == QuoteName(s) + "." + QuoteName(t)) {
+						conflict("creation of table " + value);
+					}
+				}
+			} else if (type == "created_schema") {
+				for (const auto &s : created_schemas) {
+					if (value == QuoteName(s)) {
+						conflict("creation of schema " + value);
+					}
+				}
+			} else if (type == "dropped_schema") {
+				if (created_in_schema.count(id)) {
+					conflict("table created in schema " + value);
+				}
+			}
+		}
+	}
+	if (check_delete_overlap) {
+		std::string ids;
+		for (const auto &[fid, d] : state_.deletes) {
+			ids += (ids.empty() ? "" : ",") + std::to_string(fid);
+		}
+		if (!ids.empty()) {
+			auto b = std::to_string(base);
+			auto o = conn_.Exec("SELECT (SELECT count(*) FROM " + T("ducklake_delete_file") +
+			                    " WHERE data_file_id IN (" + ids + ") AND begin_snapshot > " + b +
+			                    ") + (SELECT count(*) FROM " + T("ducklake_data_file") + " WHERE data_file_id IN (" +
+			                    ids + ") AND end_snapshot > " + b + ")");
+			if (o.GetInt(0, 0) > 0) {
+				throw Error(ErrorKind::Conflict,
+				            "a concurrent lake commit deleted rows from the same data files as this commit",
+				            {.hint = "redo the delete from the new snapshot"});
+			}
+		}
+	}
+	(void)head;
+}
+
+int64_t CommitApplier::Attempt(const CommitInfo &info) {
+	auto started = std::chrono::steady_clock::now();
+	PgTransaction txn(conn_, "REPEATABLE READ");
+	CatalogReads reads(conn_, schema_, data_path_);
+	auto head = reads.Head();
+	if (head.snapshot_id != state_.base.snapshot_id) {
+		CheckConflicts(head.snapshot_id);
+	}
+	const int64_t snap = head.snapshot_id + 1;
+	const auto S = std::to_string(snap);
+	int64_t next_catalog = head.next_catalog_id;
+	int64_t next_file = head.next_file_id;
+	int64_t schema_version = head.schema_version;
+	state_.resolved.clear();
+	for (const auto &s : state_.schemas) {
+		state_.resolved[s.handle] = next_catalog++;
+	}
+	for (const auto &t : state_.tables) {
+		state_.resolved[t.handle] = next_catalog++;
+	}
+	bool schema_change = !state_.schemas.empty() || !state_.tables.empty() || !state_.column_rows.empty() ||
+	                     !state_.ended_columns.empty() || !state_.renamed_tables.empty() ||
+	                     !state_.dropped_tables.empty();
+	if (schema_change) {
+		schema_version++;
+	}
+	std::vector<int64_t> data_file_ids, delete_file_ids;
+	for (size_t i = 0; i < state_.data_files.size(); i++) {
+		data_file_ids.push_back(next_file++);
+	}
+	bool data_ended = !state_.truncated_tables.empty();
+	for (const auto &d : state_.delete_files) {
+		delete_file_ids.push_back(d.whole_file ? -1 : next_file++);
+		data_ended = data_ended || d.whole_file;
+	}
+	if (data_ended && data_file_ids.empty() &&
+	    std::count(delete_file_ids.begin(), delete_file_ids.end(), -1) == static_cast<long>(delete_file_ids.size())) {
+		next_file++; // every data change advances next_file_id (reader caches are keyed by it)
+	}
+	std::map<int64_t, int64_t> row_id_start;
+	auto stats_sql = TableStatsMerger(conn_, duck_, schema_, state_).Sql(row_id_start);
+
+	std::string sql;
+	sql += "INSERT INTO " + T("ducklake_snapshot") +
+	       "(snapshot_id, snapshot_time, schema_version, next_catalog_id, next_file_id) VALUES (" + S + ", now(), " +
+	       std::to_string(schema_version) + ", " + std::to_string(next_catalog) + ", " + std::to_string(next_file) +
+	       ");\n";
+	auto changes = ChangesMade();
+	sql += "INSERT INTO " + T("ducklake_snapshot_changes") +
+	       "(snapshot_id, changes_made, author, commit_message, commit_extra_info) VALUES (" + S + ", " +
+	       (changes.empty() ? "NULL" : Lit(changes)) + ", " + Lit(info.author) + ", " + Lit(info.message) + ", " +
+	       Lit(info.extra_info) + ");\n";
+	for (const auto &s : state_.schemas) {
+		sql += "INSERT INTO " + T("ducklake_schema") +
+		       "(schema_id, schema_uuid, begin_snapshot, end_snapshot, schema_name, path, path_is_relative) VALUES (" +
+		       std::to_string(Resolve(s.handle)) + ", " + Lit(s.uuid) + ", " + S + ", NULL, " + Lit(s.name) + ", " +
+		       Lit(s.path) + ", true);\n";
+	}
+	auto end_rows = [&](const char *table, const std::string &cond) {
+		sql += "UPDATE " + T(table) + " SET end_snapshot = " + S + " WHERE " + cond + " AND end_snapshot IS NULL;\n";
+	};
+	for (auto id : state_.dropped_tables) {
+		auto c = "table_id = " + std::to_string(id);
+		for (auto *t : {"ducklake_table", "ducklake_partition_info", "ducklake_column", "ducklake_column_tag",
+		                "ducklake_data_file", "ducklake_delete_file", "ducklake_sort_info"}) {
+			end_rows(t, c);
+		}
+		end_rows("ducklake_tag", "object_id = " + std::to_string(id));
+	}
+	auto table_row = [&](int64_t id, const std::string &uuid, int64_t schema_id, const std::string &name,
+	                     const std::string &path, bool relative) {
+		sql += "INSERT INTO " + T("ducklake_table") +
+		       "(table_id, table_uuid, begin_snapshot, end_snapshot, schema_id, table_name, path, path_is_relative) "
+		       "VALUES (" +
+		       std::to_string(id) + ", " + Lit(uuid) + ", " + S + ", NULL, " + std::to_string(schema_id) + ", " +
+		       Lit(name) + ", " + Lit(path) + ", " + (relative ? "true" : "false") + ");\n";
+	};
+	for (const auto &[id, name] : state_.renamed_tables) {
+		const auto &w = state_.working.at(id).table;
+		end_rows("ducklake_table", "table_id = " + std::to_string(id));
+		table_row(id, w.table_uuid, w.schema_id, name, w.path, w.path_is_relative);
+	}
+	for (const auto &t : state_.tables) {
+		table_row(Resolve(t.handle), t.uuid, Resolve(t.schema_ref), t.name, t.path, true);
+	}
+	std::map<int64_t, std::string> ended;
+	for (const auto &[t, c] : state_.ended_columns) {
+		ended[t] += (ended[t].empty() ? "" : ",") + std::to_string(c);
+	}
+	for (const auto &[t, cols] : ended) {
+		end_rows("ducklake_column", "table_id = " + std::to_string(t) + " AND column_id IN (" + cols + ")");
+	}
+	std::string col_values;
+	for (const auto &r : state_.column_rows) {
+		const auto &c = r.column;
+		col_values += std::string(col_values.empty() ? "" : ", ") + "(" + std::to_string(c.column_id) + ", " + S +
+		              ", NULL, " + std::to_string(Resolve(r.table_ref)) + ", " + std::to_string(c.column_order) + ", " +
+		              Lit(c.name) + ", " + Lit(c.type) + ", " + Lit(c.initial_default) + ", " +
+		              Lit(c.default_value.value_or("NULL")) + ", " + (c.nulls_allowed ? "true" : "false") + ", " +
+		              Opt(r.parent) + ", " + Lit(c.default_value_type) + ", 'duckdb')";
+	}
+	if (!col_values.empty()) {
+		sql += "INSERT INTO " + T("ducklake_column") +
+		       "(column_id, begin_snapshot, end_snapshot, table_id, column_order, column_name, column_type, "
+		       "initial_default, default_value, nulls_allowed, parent_column, default_value_type, "
+		       "default_value_dialect) VALUES " +
+		       col_values + ";\n";
+	}
+	std::set<int64_t> versioned;
+	for (const auto &t : state_.tables) {
+		versioned.insert(Resolve(t.handle));
+	}
+	versioned.insert(state_.altered_tables.begin(), state_.altered_tables.end());
+	for (const auto &[id, name] : state_.renamed_tables) {
+		versioned.insert(id);
+	}
+	for (auto id : versioned) {
+		sql += "INSERT INTO " + T("ducklake_schema_versions") + "(begin_snapshot, schema_version, table_id) VALUES (" +
+		       S + ", " + std::to_string(schema_version) + ", " + std::to_string(id) + ");\n";
+	}
+	for (auto id : state_.truncated_tables) {
+		end_rows("ducklake_data_file", "table_id = " + std::to_string(id));
+		end_rows("ducklake_delete_file", "table_id = " + std::to_string(id));
+	}
+	std::string files, file_stats;
+	for (size_t i = 0; i < state_.data_files.size(); i++) {
+		const auto &f = state_.data_files[i];
+		auto fid = std::to_string(data_file_ids[i]);
+		auto tid = std::to_string(Resolve(f.table_ref));
+		files += std::string(files.empty() ? "" : ", ") + "(" + fid + ", " + tid + ", " + S + ", NULL, NULL, " +
+		         Lit(f.file_name) + ", true, 'parquet', " + std::to_string(f.file.record_count) + ", " +
+		         std::to_string(f.file.file_size_bytes) + ", " + Opt(f.file.footer_size) + ", " +
+		         std::to_string(row_id_start.at(static_cast<int64_t>(i))) + ", NULL, NULL, NULL, NULL)";
+		for (const auto &s : f.file.stats) {
+			file_stats += std::string(file_stats.empty() ? "" : ", ") + "(" + fid + ", " + tid + ", " +
+			              std::to_string(s.column_id) + ", " + Opt(s.column_size_bytes) + ", " + Opt(s.value_count) +
+			              ", " + Opt(s.null_count) + ", " + Lit(s.min_value) + ", " + Lit(s.max_value) + ", " +
+			              Bool(s.contains_nan) + ", NULL)";
+		}
+	}
+	if (!files.empty()) {
+		sql += "INSERT INTO " + T("ducklake_data_file") +
+		       "(data_file_id, table_id, begin_snapshot, end_snapshot, file_order, path, path_is_relative, "
+		       "file_format, record_count, file_size_bytes, footer_size, row_id_start, partition_id, encryption_key, "
+		       "mapping_id, partial_max) VALUES " +
+		       files + ";\n";
+	}
+	if (!file_stats.empty()) {
+		sql += "INSERT INTO " + T("ducklake_file_column_stats") +
+		       "(data_file_id, table_id, column_id, column_size_bytes, value_count, null_count, min_value, "
+		       "max_value, contains_nan, extra_stats) VALUES " +
+		       file_stats + ";\n";
+	}
+	for (size_t i = 0; i < state_.delete_files.size(); i++) {
+		const auto &d = state_.delete_files[i];
+		if (d.whole_file) {
+			end_rows("ducklake_data_file", "data_file_id = " + std::to_string(d.data_file_id));
+			continue;
+		}
+		if (d.old_delete_file_id) {
+			end_rows("ducklake_delete_file", "delete_file_id = " + std::to_string(*d.old_delete_file_id));
+		}
+		bool relative = d.file_name.find('/') == std::string::npos;
+		sql += "INSERT INTO " + T("ducklake_delete_file") +
+		       "(delete_file_id, table_id, begin_snapshot, end_snapshot, data_file_id, path, path_is_relative, "
+		       "format, delete_count, file_size_bytes, footer_size, encryption_key, partial_max) VALUES (" +
+		       std::to_string(delete_file_ids[i]) + ", " + std::to_string(d.table_id) + ", " + S + ", NULL, " +
+		       std::to_string(d.data_file_id) + ", " + Lit(d.file_name) + ", " + (relative ? "true" : "false") +
+		       ", 'parquet', " + std::to_string(d.file.record_count) + ", " + std::to_string(d.file.file_size_bytes) +
+		       ", " + Opt(d.file.footer_size) + ", NULL, NULL);\n";
+	}
+	sql += stats_sql;
+	conn_.Exec(sql);
+	for (auto &cb : state_.callbacks) {
+		cb(conn_);
+	}
+	LakeWriter::MaybeFail("before_catalog_commit");
+	txn.Commit();
+	auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+	log::Debug("lake.commit", "snapshot", snap, "changes", changes, "ms", ms);
+	return snap;
+}
+
+} // namespace duckpipe::lake

@@ -1,0 +1,111 @@
+#pragma once
+
+#include "core/lake/catalog_model.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace duckpipe {
+class PgConnection;
+class DuckConnection;
+} // namespace duckpipe
+
+namespace duckpipe::lake {
+
+class LakeWriter;
+struct CommitState;
+struct TableBase;
+
+struct CommitInfo {
+	std::optional<std::string> author;
+	std::optional<std::string> message;
+	std::optional<std::string> extra_info;
+};
+
+// One DuckLake snapshot in the making. Stage operations, then Commit(): one PostgreSQL transaction
+// on the catalog that inserts snapshot S = head+1 and every row. Parquet files are written while
+// staging (Insert) or just before the transaction (delete files), never rewritten on retry.
+// Destroying an uncommitted LakeCommit (or Abort) deletes every file it wrote.
+//
+// Tables and schemas are named by id; CreateSchema/CreateTable return negative handles that every
+// method accepts and ResolveId() turns into the real id (inside AddSql callbacks and after Commit).
+// Not thread-safe: one thread stages and commits it.
+class LakeCommit {
+public:
+	~LakeCommit();
+	LakeCommit(LakeCommit &&other) noexcept;
+	LakeCommit &operator=(LakeCommit &&) = delete;
+	LakeCommit(const LakeCommit &) = delete;
+	LakeCommit &operator=(const LakeCommit &) = delete;
+
+	// The snapshot staging reads from (the head when Begin ran).
+	int64_t BaseSnapshot() const;
+	// Table lookup at the base snapshot, including tables created in this commit.
+	std::optional<int64_t> FindTable(const std::string &schema, const std::string &name);
+	// The table as this commit sees it (staged column changes included).
+	const LakeTable &Table(int64_t table);
+
+	// --- schema operations (digest §3.1, 3.2, 3.6, 3.7, 3.8)
+	int64_t CreateSchema(const std::string &name); // -> handle
+	// Columns get ids 1.. depth-first (children after their parent); `column_id`s passed in are ignored.
+	// The schema must exist at the base snapshot or be created in this commit. -> handle
+	int64_t CreateTable(const std::string &schema, const std::string &name, std::vector<LakeColumn> columns);
+	void DropTable(int64_t table);
+	void RenameTable(int64_t table, const std::string &new_name);
+	// initial_default: what existing rows read; default_value: for future inserts. -> the new column id
+	int64_t AddColumn(int64_t table, LakeColumn column);
+	void DropColumn(int64_t table, const std::string &name);
+	void RenameColumn(int64_t table, const std::string &old_name, const std::string &new_name);
+	// Only IsSafeWidening() changes (int32 -> int64, float32 -> float64, ...); Error(Unsupported) otherwise.
+	void WidenColumnType(int64_t table, const std::string &name, const std::string &new_type);
+	// Ends every live data file; earlier staged inserts/deletes of the table in this commit are dropped.
+	void Truncate(int64_t table);
+
+	// --- data
+	// Writes the rows of `select_sql` (run on `duck`) as one Parquet file. Output columns are matched
+	// to the table's columns by name (case-insensitive) and cast to the lake type; table columns the
+	// query lacks get their default. -> rows written (0 writes no file).
+	int64_t Insert(int64_t table, DuckConnection &duck, const std::string &select_sql);
+	// Deletes every live row whose key equals a row of `keys_sql` (columns named like key_columns).
+	// Candidate files are pruned with file_column_stats min/max of the keys; only those are read.
+	// -> positions found (rows already deleted may be counted again; the delete file holds them once).
+	int64_t DeleteByKey(int64_t table, DuckConnection &duck, const std::vector<std::string> &key_columns,
+	                    const std::string &keys_sql);
+	// Deletes physical row positions of a live data file.
+	void DeletePositions(int64_t table, int64_t data_file_id, const std::vector<int64_t> &positions);
+
+	// Runs inside the catalog transaction after the lake rows (on every attempt: keep it idempotent
+	// per attempt, e.g. plain UPDATE/INSERT; the transaction rolls back on retry).
+	void AddSql(std::function<void(PgConnection &)> fn);
+
+	// Commits; returns the new snapshot id (the base snapshot when nothing changed in the lake: then
+	// only the AddSql callbacks run, in their own transaction). Throws Error(Conflict) when a concurrent
+	// commit conflicts (files removed), other Errors on failure (catalog unchanged, files removed).
+	int64_t Commit(const CommitInfo &info = {});
+	void Abort();
+	// A CreateSchema/CreateTable handle -> its id (ids pass through unchanged).
+	int64_t ResolveId(int64_t id_or_handle) const;
+
+private:
+	friend class LakeWriter;
+	LakeCommit(LakeWriter &writer, const SnapshotInfo &base);
+
+	TableBase &Working(int64_t table);
+	LakeColumn *FindColumn(TableBase &table, const std::string &name);
+	void AssignIds(LakeColumn &column, int64_t &next_id);
+	void StageColumnRows(int64_t table, const LakeColumn &column, std::optional<int64_t> parent);
+	void StageReplace(int64_t table, const LakeColumn &column);
+	void RequireExisting(int64_t table, const char *op);
+	void MaterialiseDeletes();
+	void RemoveFiles();
+
+	LakeWriter *writer_;
+	std::unique_ptr<CommitState> state_;
+	bool done_ = false;
+};
+
+} // namespace duckpipe::lake

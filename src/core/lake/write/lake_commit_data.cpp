@@ -1,0 +1,361 @@
+// LakeCommit: data operations (Insert, deletes) and Commit. Schema operations are in lake_commit.cpp.
+#include "core/common/error.hpp"
+#include "core/common/log.hpp"
+#include "core/duck/duck_connection.hpp"
+#include "core/lake/lake_type.hpp"
+#include "core/lake/lake_writer.hpp"
+#include "core/lake/write/commit_applier.hpp"
+#include "core/lake/write/commit_state.hpp"
+#include "core/lake/write/lake_commit.hpp"
+#include "core/pg/pg_connection.hpp"
+
+#include <duckdb.h>
+
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+namespace duckpipe::lake {
+
+namespace {
+
+std::string Lower(std::string s) {
+	for (auto &c : s) {
+		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+	}
+	return s;
+}
+
+void EnsureDir(const std::string &dir) {
+	std::error_code ec;
+	std::filesystem::create_directories(dir, ec);
+	if (ec) {
+		throw Error(ErrorKind::Io, "cannot create lake directory '" + dir + "': " + ec.message(),
+		            {.hint = "check permissions and free space under the lake data path"});
+	}
+}
+
+// Types whose stats strings can be compared after a cast (file pruning on keys).
+bool Prunable(const std::string &type) {
+	return type != "blob" && type != "json" && type != "interval" && type != "variant" && type != "geometry" &&
+	       !IsNestedTypeName(type);
+}
+
+std::string OptLiteral(const std::optional<std::string> &v) {
+	return v ? "CAST(" + DuckConnection::QuoteLiteral(*v) + " AS VARCHAR)" : "CAST(NULL AS VARCHAR)";
+}
+
+} // namespace
+
+int64_t LakeCommit::Insert(int64_t table, DuckConnection &duck, const std::string &select_sql) {
+	auto &w = Working(table);
+	auto desc = duck.Query("DESCRIBE SELECT * FROM (" + select_sql + ") __dp_src");
+	std::map<std::string, std::string> source; // lower name -> name
+	for (uint64_t i = 0; i < desc.Rows(); i++) {
+		auto name = *desc.GetString(0, i);
+		source[Lower(name)] = name;
+	}
+	std::string list;
+	for (const auto &c : w.table.columns) {
+		auto type = ParquetFileWriter::DuckType(c);
+		std::string expr;
+		auto it = source.find(Lower(c.name));
+		if (it != source.end()) {
+			expr = "CAST(__dp_src." + DuckConnection::QuoteIdent(it->second) + " AS " + type + ")";
+			source.erase(it);
+		} else if (c.default_value && *c.default_value != "NULL" && c.default_value_type == "literal") {
+			expr = "CAST(" + DuckConnection::QuoteLiteral(*c.default_value) + " AS " + type + ")";
+		} else if (c.default_value && c.default_value_type == "expression") {
+			expr = "CAST((" + *c.default_value + ") AS " + type + ")";
+		} else {
+			expr = "CAST(NULL AS " + type + ")";
+		}
+		list += (list.empty() ? "" : ", ") + expr + " AS " + DuckConnection::QuoteIdent(c.name);
+	}
+	if (!source.empty()) {
+		throw Error(ErrorKind::Internal,
+		            "insert into lake table " + w.table.schema_name + "." + w.table.name + " has column '" +
+		                source.begin()->second + "' that the table does not have",
+		            {.hint = "add the column to the lake table first (AddColumn)"});
+	}
+	EnsureDir(w.table.full_path);
+	auto stem = ParquetFileWriter::NewFileStem(duck);
+	auto path = w.table.full_path + stem + ".parquet";
+	WrittenFile file;
+	try {
+		file = ParquetFileWriter::Write(duck, "SELECT " + list + " FROM (" + select_sql + ") __dp_src", path,
+		                                w.table.columns);
+	} catch (...) {
+		std::error_code ec;
+		std::filesystem::remove(path, ec);
+		throw;
+	}
+	if (file.record_count == 0) {
+		return 0;
+	}
+	state_->data_files.push_back({table, stem + ".parquet", file});
+	LakeWriter::MaybeFail("after_parquet_write");
+	return file.record_count;
+}
+
+int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::vector<std::string> &key_columns,
+                                const std::string &keys_sql) {
+	if (table < 0) {
+		return 0; // created in this commit: no files yet
+	}
+	auto &w = Working(table);
+	if (w.table.files.empty()) {
+		return 0;
+	}
+	if (key_columns.empty()) {
+		throw Error(ErrorKind::Internal, "DeleteByKey needs at least one key column");
+	}
+	std::vector<const LakeColumn *> keys;
+	for (const auto &name : key_columns) {
+		const LakeColumn *found = nullptr;
+		for (const auto &c : w.table.columns) {
+			if (Lower(c.name) == Lower(name)) {
+				found = &c;
+			}
+		}
+		if (!found || !found->children.empty()) {
+			throw Error(ErrorKind::Config,
+			            "key column '" + name + "' is not a primitive column of lake table " + w.table.name,
+			            {.hint = "key columns must exist in the lake table with a primitive type"});
+		}
+		keys.push_back(found);
+	}
+	std::string key_list, join, schema_map, stats_cols, stats_cond;
+	for (size_t i = 0; i < keys.size(); i++) {
+		auto k = "k" + std::to_string(i);
+		auto type = ParquetFileWriter::DuckType(*keys[i]);
+		key_list += (i ? ", " : "") + std::string("CAST(__dp_keys_src.") + DuckConnection::QuoteIdent(key_columns[i]) +
+		            " AS " + type + ") AS " + k;
+		join += (i ? " AND " : "") + std::string("p.") + k + " = k." + k;
+		auto def = keys[i]->initial_default
+		               ? "CAST(" + DuckConnection::QuoteLiteral(*keys[i]->initial_default) + " AS " + type + ")"
+		               : std::string("NULL");
+		schema_map += (i ? ", " : "") + std::to_string(keys[i]->column_id) + ": {name: '" + k + "', type: '" + type +
+		              "', default_value: " + def + "}";
+		stats_cols += ", lo" + std::to_string(i) + ", hi" + std::to_string(i);
+		if (Prunable(keys[i]->type)) {
+			auto lo = "TRY_CAST(f.lo" + std::to_string(i) + " AS " + type + ")";
+			auto hi = "TRY_CAST(f.hi" + std::to_string(i) + " AS " + type + ")";
+			stats_cond += " AND (" + lo + " IS NULL OR k." + k + " >= " + lo + ") AND (" + hi + " IS NULL OR k." + k +
+			              " <= " + hi + ")";
+		}
+	}
+	duck.Execute("CREATE OR REPLACE TEMP TABLE __dp_keys AS SELECT DISTINCT " + key_list + " FROM (" + keys_sql +
+	             ") __dp_keys_src");
+	struct DropKeys {
+		DuckConnection &duck;
+		~DropKeys() {
+			try {
+				duck.Execute("DROP TABLE IF EXISTS __dp_keys");
+			} catch (...) {
+			}
+		}
+	} drop_keys{duck};
+	if (duck.Query("SELECT count(*) FROM __dp_keys").GetInt(0, 0) == 0) {
+		return 0;
+	}
+	// Prune with file_column_stats min/max of the keys: only files whose ranges hold a key are read.
+	std::vector<int64_t> file_ids, key_ids;
+	std::map<int64_t, const LakeDataFile *> by_id;
+	for (const auto &f : w.table.files) {
+		file_ids.push_back(f.data_file_id);
+		by_id[f.data_file_id] = &f;
+	}
+	for (auto *k : keys) {
+		key_ids.push_back(k->column_id);
+	}
+	CatalogReads::KeyBounds stats;
+	{
+		std::lock_guard guard(writer_->mutex_);
+		CatalogReads reads(*writer_->conn_, writer_->config_.catalog_schema, writer_->DataPath());
+		stats = reads.KeyStats(table, file_ids, key_ids);
+	}
+	std::string values;
+	for (auto &[fid, bounds] : stats) {
+		values += (values.empty() ? "(" : ", (") + std::to_string(fid);
+		for (auto &[lo, hi] : bounds) {
+			values += ", " + OptLiteral(lo) + ", " + OptLiteral(hi);
+		}
+		values += ")";
+	}
+	auto candidates =
+	    duck.Query("SELECT f.fid FROM (VALUES " + values + ") f(fid" + stats_cols +
+	               ") WHERE EXISTS (SELECT 1 FROM __dp_keys k WHERE true" + stats_cond + ") ORDER BY f.fid");
+	if (candidates.Rows() == 0) {
+		return 0;
+	}
+	std::string paths;
+	std::map<std::string, int64_t> path_to_id;
+	for (uint64_t i = 0; i < candidates.Rows(); i++) {
+		auto *f = by_id.at(candidates.GetInt(0, i));
+		paths += (paths.empty() ? "" : ", ") + DuckConnection::QuoteLiteral(f->full_path);
+		path_to_id[f->full_path] = f->data_file_id;
+	}
+	auto found = duck.Query("SELECT p.filename, p.file_row_number FROM read_parquet([" + paths + "], schema=MAP{" +
+	                        schema_map + "}, file_row_number=true, filename=true) p SEMI JOIN __dp_keys k ON " + join);
+	int64_t count = 0;
+	for (uint64_t i = 0; i < found.Rows(); i++) {
+		auto fid = path_to_id.at(*found.GetString(0, i));
+		auto &staged = state_->deletes[fid];
+		staged.table_id = table;
+		staged.data_file = *by_id.at(fid);
+		staged.positions.insert(found.GetInt(1, i));
+		count++;
+	}
+	return count;
+}
+
+void LakeCommit::DeletePositions(int64_t table, int64_t data_file_id, const std::vector<int64_t> &positions) {
+	RequireExisting(table, "DeletePositions");
+	auto &w = Working(table);
+	const LakeDataFile *file = nullptr;
+	for (const auto &f : w.table.files) {
+		if (f.data_file_id == data_file_id) {
+			file = &f;
+		}
+	}
+	if (!file) {
+		throw Error(ErrorKind::Lake, "data file " + std::to_string(data_file_id) + " is not live in lake table " +
+		                                 w.table.name + " at snapshot " + std::to_string(state_->base.snapshot_id));
+	}
+	auto &staged = state_->deletes[data_file_id];
+	staged.table_id = table;
+	staged.data_file = *file;
+	for (auto p : positions) {
+		if (p < 0 || p >= file->record_count) {
+			throw Error(ErrorKind::Internal,
+			            "position " + std::to_string(p) + " outside data file " + std::to_string(data_file_id));
+		}
+		staged.positions.insert(p);
+	}
+}
+
+// Writes one delete file per touched data file: the union of its visible delete file and the new
+// positions (spec form A). Runs once; retries reuse the files. Caller holds the writer mutex.
+void LakeCommit::MaterialiseDeletes() {
+	if (state_->deletes_materialised) {
+		return;
+	}
+	auto &duck = *writer_->duck_;
+	for (auto &[fid, staged] : state_->deletes) {
+		auto positions = staged.positions;
+		const auto &df = staged.data_file;
+		if (df.delete_file_id) {
+			auto old =
+			    duck.Query("SELECT pos FROM read_parquet(" + DuckConnection::QuoteLiteral(df.delete_full_path) + ")");
+			for (uint64_t i = 0; i < old.Rows(); i++) {
+				positions.insert(old.GetInt(0, i));
+			}
+		}
+		MaterialisedDelete m;
+		m.table_id = staged.table_id;
+		m.data_file_id = fid;
+		m.old_delete_file_id = df.delete_file_id;
+		if (static_cast<int64_t>(positions.size()) >= df.record_count) {
+			m.whole_file = true;
+			state_->delete_files.push_back(std::move(m));
+			continue;
+		}
+		duck.Execute("CREATE OR REPLACE TABLE __dp_pos(pos BIGINT)");
+		duckdb_appender appender;
+		if (duckdb_appender_create(duck.Raw(), nullptr, "__dp_pos", &appender) == DuckDBError) {
+			throw Error(ErrorKind::Duck, "cannot create a DuckDB appender for delete positions");
+		}
+		for (auto p : positions) {
+			duckdb_append_int64(appender, p);
+			duckdb_appender_end_row(appender);
+		}
+		auto state = duckdb_appender_close(appender);
+		duckdb_appender_destroy(&appender);
+		if (state == DuckDBError) {
+			throw Error(ErrorKind::Duck, "appending delete positions failed");
+		}
+		auto dir = df.full_path.substr(0, df.full_path.rfind('/') + 1);
+		auto &w = state_->working.at(staged.table_id);
+		if (df.path_is_relative) {
+			dir = w.table.full_path;
+		}
+		auto stem = ParquetFileWriter::NewFileStem(duck) + "-delete.parquet";
+		m.file_name = stem;
+		m.file.full_path = dir + stem;
+		state_->delete_files.push_back(m);
+		state_->delete_files.back().file =
+		    ParquetFileWriter::WriteDeleteFile(duck, "SELECT pos FROM __dp_pos", df.full_path, dir + stem);
+		if (!df.path_is_relative) {
+			state_->delete_files.back().file_name = dir + stem;
+		}
+		LakeWriter::MaybeFail("after_delete_file_write");
+	}
+	duck.Execute("DROP TABLE IF EXISTS __dp_pos");
+	state_->deletes_materialised = true;
+}
+
+int64_t LakeCommit::Commit(const CommitInfo &info) {
+	if (done_) {
+		throw Error(ErrorKind::Internal, "LakeCommit::Commit called twice or after Abort");
+	}
+	try {
+		std::unique_lock guard(writer_->mutex_);
+		if (!writer_->conn_->IsHealthy()) {
+			writer_->conn_ =
+			    std::make_unique<PgConnection>(writer_->config_.catalog_conninfo,
+			                                   PgConnection::Options{.application_name = "pg_duckpipe lake writer"});
+		}
+		if (!state_->HasLakeChanges()) {
+			if (!state_->callbacks.empty()) {
+				PgTransaction txn(*writer_->conn_);
+				for (auto &cb : state_->callbacks) {
+					cb(*writer_->conn_);
+				}
+				txn.Commit();
+			}
+			done_ = true;
+			return state_->base.snapshot_id;
+		}
+		MaterialiseDeletes();
+		LakeWriter::MaybeFail("before_catalog_transaction");
+		CommitApplier applier(*writer_->conn_, *writer_->duck_, writer_->config_.catalog_schema, writer_->DataPath(),
+		                      *state_);
+		std::mt19937 rng(std::random_device{}());
+		const auto &cfg = writer_->config_;
+		for (int attempt = 0;; attempt++) {
+			try {
+				auto snapshot = applier.Attempt(info);
+				done_ = true;
+				return snapshot;
+			} catch (const Error &e) {
+				const auto &code = e.Context().sqlstate;
+				bool retryable = code == "23505" || code == "40001" || code == "40P01";
+				if (!retryable) {
+					throw;
+				}
+				if (attempt >= cfg.max_commit_retries) {
+					throw Error(ErrorKind::Conflict,
+					            "lake commit gave up after " + std::to_string(attempt + 1) +
+					                " attempts: concurrent writers kept winning",
+					            {.sqlstate = code, .hint = "retry later or reduce the number of concurrent writers"});
+				}
+				double factor = std::uniform_real_distribution<double>(0.5, 1.0)(rng);
+				double ms = cfg.retry_base_ms * std::pow(1.5, attempt) * factor;
+				log::Debug("lake.commit_retry", "attempt", attempt + 1, "sqlstate", code, "sleep_ms", ms);
+				guard.unlock();
+				std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(ms * 1000)));
+				guard.lock();
+			}
+		}
+	} catch (...) {
+		RemoveFiles();
+		done_ = true;
+		throw;
+	}
+}
+
+} // namespace duckpipe::lake
