@@ -51,6 +51,12 @@ void FlushWorker::Stop(bool finish) {
 
 void FlushWorker::CopyDone(int64_t lake_table_id) {
 	lake_table_id_.store(lake_table_id);
+	// Transactions committed before the snapshot LSN reached the stream while the copy was set up;
+	// they are in the copy, now durable, so they must not hold the slot back.
+	uint64_t snapshot = route_->snapshot_lsn.load();
+	if (snapshot > 1) {
+		route_->pending.Flushed(Lsn(snapshot - 1));
+	}
 	copy_done_.store(true);
 }
 
