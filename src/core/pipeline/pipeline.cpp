@@ -57,6 +57,22 @@ void Pipeline::Run(const std::atomic<bool> &stop) {
 		if (store.ListGroups().empty()) {
 			store.EnsureDefaultGroup();
 		}
+		// Groups streaming from this database cannot start without logical decoding: say so and stop
+		// instead of retrying forever (a group with its own source was checked by create-group).
+		bool local_group = false;
+		for (const auto &g : store.ListGroups()) {
+			local_group = local_group ||
+			              (g.enabled && !g.conninfo &&
+			               (config_.groups.empty() ||
+			                std::find(config_.groups.begin(), config_.groups.end(), g.name) != config_.groups.end()));
+		}
+		auto level = source.Exec("SHOW wal_level");
+		if (local_group && level.Get(0, 0) != "logical") {
+			throw Error(ErrorKind::Source,
+			            "wal_level is '" + std::string(level.Get(0, 0)) + "' on the source " +
+			                source.RedactedConninfo() + "; logical replication needs 'logical'",
+			            {.hint = "set wal_level = logical in postgresql.conf and restart the server"});
+		}
 	}
 	// The lake catalog's database records each table's progress in the lake commit itself.
 	if (config_.LakeCatalogConninfo() != config_.source_conninfo) {

@@ -55,6 +55,18 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 	          options_.proto_version);
 
 	Lsn idle_wal_end;
+	// The status timer alone (10 s by default) let an idle group's slot trail the WAL by that long;
+	// a moved position is reported within a second instead.
+	Lsn reported;
+	auto reported_at = std::chrono::steady_clock::now();
+	auto report_progress = [&] {
+		auto now = std::chrono::steady_clock::now();
+		if (stream.FlushPosition() > reported && now - reported_at >= std::chrono::seconds(1)) {
+			stream.SendStatus();
+			reported = stream.FlushPosition();
+			reported_at = now;
+		}
+	};
 	while (!stop.load()) {
 		if (pause_requested_.load() && !in_txn_) {
 			paused_.store(true);
@@ -87,6 +99,7 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 		}
 		stream.Confirm(SafeConfirmLsn(idle_wal_end));
 		confirmed_.store(stream.FlushPosition().value);
+		report_progress();
 	}
 	stream.Confirm(SafeConfirmLsn({}));
 	stream.SendStatus();

@@ -71,6 +71,27 @@ bool SnapshotCopier::LakeSchemaExists(const std::string &name, int64_t snapshot)
 	return r.Rows() > 0;
 }
 
+void SnapshotCopier::EnsureLakeSchema(const std::string &name) {
+	// Copies of several tables of one new schema run in parallel. Created inside each copy's commit,
+	// the schema made every copy but the first fail with a conflict at its end; created on its own
+	// first, a copy that loses the race just finds it.
+	for (int attempt = 0;; attempt++) {
+		auto commit = writer_.Begin();
+		if (LakeSchemaExists(name, commit.BaseSnapshot())) {
+			return;
+		}
+		commit.CreateSchema(name);
+		try {
+			commit.Commit({.author = std::string("duckpipe"), .message = "create schema " + name});
+			return;
+		} catch (const Error &e) {
+			if (e.Kind() != ErrorKind::Conflict || attempt >= 5) {
+				throw;
+			}
+		}
+	}
+}
+
 SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const meta::TableMapping &mapping,
                                    const TableSchema &schema, const std::function<void(Lsn)> &on_snapshot_lsn,
                                    const std::atomic<bool> &stop) {
@@ -94,6 +115,7 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 	}
 	on_snapshot_lsn(result.snapshot_lsn);
 
+	EnsureLakeSchema(mapping.target_schema);
 	auto commit = writer_.Begin();
 	// On resync the old lake table is replaced at the same snapshot that brings the new copy.
 	if (auto existing = commit.FindTable(mapping.target_schema, mapping.target_table)) {

@@ -40,6 +40,7 @@ public:
 
 private:
 	bool LakeSchemaExists(const std::string &name, int64_t snapshot);
+	void EnsureLakeSchema(const std::string &name);
 
 	const PipelineConfig &config_;
 	lake::LakeWriter &writer_;

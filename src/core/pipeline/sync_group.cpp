@@ -116,9 +116,6 @@ void SyncGroup::ControlLoop() {
 					}
 				}
 			}
-			if (!consumer_thread_.joinable()) {
-				consumer_thread_ = std::thread([this] { ConsumerLoop(); });
-			}
 			auto last_report = Clock::now();
 			auto last_reconcile = Clock::time_point{};
 			bool notified = true;
@@ -137,6 +134,11 @@ void SyncGroup::ControlLoop() {
 				}
 				if (stopped_.load()) {
 					break;
+				}
+				// Only once the tables are routed: a consumer that streamed before would drop (and then
+				// confirm) the backlog of every table, as if no table were synced.
+				if (!consumer_thread_.joinable()) {
+					consumer_thread_ = std::thread([this] { ConsumerLoop(); });
 				}
 				if (Clock::now() - last_report >= std::chrono::seconds(2)) {
 					ReportRuntime(*meta);

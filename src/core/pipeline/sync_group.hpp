@@ -59,6 +59,8 @@ private:
 		std::atomic<bool> snapshot_running{false};
 		std::atomic<bool> cancel{false};
 		int64_t rows_synced = 0;
+		// CATCHUP ends once every transaction the stream had delivered when the copy landed is flushed.
+		Lsn catchup_until;
 	};
 	struct Event {
 		enum class Kind { SnapshotLsn, CopyDone, Flushed, Failed } kind;

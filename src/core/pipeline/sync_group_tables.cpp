@@ -56,12 +56,13 @@ void SyncGroup::Reconcile(meta::MetadataStore &store, PgConnection &source) {
 		log::Info("table.removed", "table", tables_[id]->mapping.SourceName());
 		StopTable(id, true, &source);
 	}
-	// CATCHUP ends when the table holds nothing the stream gave it before the copy landed.
+	// CATCHUP ends when the table holds nothing the stream gave it before the copy landed. Later
+	// transactions do not count: under a steady write load something is always pending.
 	for (auto &[id, entry] : tables_) {
 		auto &m = entry->mapping;
+		auto oldest = entry->route->pending.Oldest();
 		if (m.state == TableState::Catchup && !entry->snapshot_running.load() &&
-		    !entry->route->pending.Oldest().has_value() && entry->worker->BufferedRows() == 0 &&
-		    entry->route->queue.Items() == 0) {
+		    (!oldest || *oldest >= entry->catchup_until)) {
 			store.SetState(m.id, m.generation, TableState::Streaming);
 			m.state = TableState::Streaming;
 			log::Info("table.streaming", "table", m.SourceName());
@@ -255,6 +256,8 @@ void SyncGroup::HandleEvents(meta::MetadataStore &store, PgConnection &) {
 				entry->mapping.state = TableState::Catchup;
 				entry->mapping.lake_table_id = ev.lake_table_id;
 				entry->rows_synced = ev.rows;
+				std::lock_guard guard(consumer_mutex_);
+				entry->catchup_until = consumer_ ? consumer_->Received() : Lsn();
 			}
 			break;
 		case Event::Kind::Flushed:
