@@ -1,6 +1,7 @@
 #include "daemon/cli.hpp"
 
 #include "daemon/global_options.hpp"
+#include "daemon/maintenance_command.hpp"
 #include "daemon/manage_commands.hpp"
 #include "daemon/query_command.hpp"
 #include "daemon/run_command.hpp"
@@ -45,6 +46,7 @@ int RunCli(int argc, char **argv) {
 	ManageCommands manage(app, global);
 	RunCommand run(app, global);
 	StatusCommand status(app, global);
+	MaintenanceCommand maintenance(app, global);
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError &e) {
@@ -62,6 +64,9 @@ int RunCli(int argc, char **argv) {
 	}
 	if (status.Selected()) {
 		return status.Run(std::cout);
+	}
+	if (maintenance.Selected()) {
+		return maintenance.Run(std::cout);
 	}
 	return 0;
 }

@@ -1,0 +1,92 @@
+#pragma once
+
+#include "core/lake/catalog_model.hpp"
+#include "core/lake/write/catalog_reads.hpp"
+#include "core/lake/write/parquet_file_writer.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace duckpipe {
+class PgConnection;
+class DuckDatabase;
+class DuckConnection;
+} // namespace duckpipe
+
+namespace duckpipe::lake {
+
+class LakeWriter;
+
+struct CompactionOptions {
+	// Files smaller than this are merged, in batches that stay below it.
+	int64_t target_file_size_bytes = 128LL << 20;
+	// A batch of small files is merged only when it holds at least this many files.
+	int min_files_to_merge = 2;
+	// A file whose delete_count / record_count exceeds this is rewritten with its live rows only
+	// (merged with small files when it is small itself). Files with fewer deletes are left alone.
+	double delete_ratio_threshold = 0.5;
+	// memory_limit of the private DuckDB that reads and writes the files.
+	std::string duck_memory_limit = "256MB";
+};
+
+struct CompactionResult {
+	std::optional<int64_t> snapshot_id; // nullopt: nothing to compact, no snapshot
+	int64_t files_merged = 0;           // source files without deletes (small ones, merged)
+	int64_t files_rewritten = 0;        // source files whose deleted rows were dropped
+	int64_t files_written = 0;
+	int64_t rows_written = 0;
+};
+
+// One compaction of one lake table (digest §3.9, the hand-rolled form): Prepare() reads the table at
+// the head snapshot N and writes the new Parquet files; Commit() adds one snapshot S that only
+// compacts: the new files begin at S with fresh row ids, the sources and their delete files end at
+// S (time travel before S still sees them; expiry + cleanup delete them later), logged as
+// rewrite_delete:T. Row counts stay exact (the new files hold exactly the live rows); table stats
+// are left alone, they remain true bounds. A snapshot since N that dropped, altered, deleted from
+// or compacted T makes Commit throw Error(Conflict) and remove the new files, as does a concurrent
+// delete that commits after us (it sees our rewrite_delete:T). Destroying an uncommitted
+// TableCompaction removes its files.
+class TableCompaction {
+public:
+	TableCompaction(LakeWriter &writer, int64_t table_id, CompactionOptions options = {});
+	~TableCompaction();
+	TableCompaction(const TableCompaction &) = delete;
+	TableCompaction &operator=(const TableCompaction &) = delete;
+
+	// Chooses the files and writes the replacements. Returns false when there is nothing to do.
+	bool Prepare();
+	// Commits the snapshot (retrying serialization failures like LakeCommit). Prepare() first.
+	CompactionResult Commit();
+
+private:
+	struct Output {
+		std::vector<LakeDataFile> sources;
+		std::string file_name; // relative to the table path; empty when no live rows remain
+		WrittenFile file;
+	};
+
+	void WriteOutput(Output &output);
+	void CheckConflicts(PgConnection &conn, const CatalogReads &reads);
+	int64_t Attempt();
+	void RemoveFiles();
+
+	LakeWriter &writer_;
+	int64_t table_id_;
+	CompactionOptions options_;
+	std::unique_ptr<PgConnection> conn_;
+	std::unique_ptr<DuckDatabase> duck_db_;
+	std::unique_ptr<DuckConnection> duck_;
+	SnapshotInfo base_;
+	TableBase table_;
+	std::vector<Output> outputs_;
+	CompactionResult result_;
+	bool done_ = false;
+};
+
+// Prepare + Commit in one call.
+CompactionResult CompactTable(LakeWriter &writer, int64_t table_id, const CompactionOptions &options = {});
+
+} // namespace duckpipe::lake
