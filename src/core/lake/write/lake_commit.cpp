@@ -240,11 +240,8 @@ int64_t LakeCommit::CreateTable(const std::string &schema, const std::string &na
 	return state_->tables.back().handle;
 }
 
-void LakeCommit::DropTable(int64_t table) {
-	RequireExisting(table, "DropTable");
-	Working(table);
-	state_->dropped_tables.insert(table);
-	state_->working.erase(table);
+// Files this commit already wrote for a table that is dropped or truncated in it are pointless.
+void LakeCommit::DiscardStaged(int64_t table) {
 	std::erase_if(state_->data_files, [&](const StagedDataFile &f) {
 		if (f.table_ref == table) {
 			std::error_code ec;
@@ -254,6 +251,14 @@ void LakeCommit::DropTable(int64_t table) {
 		return false;
 	});
 	std::erase_if(state_->deletes, [&](const auto &kv) { return kv.second.table_id == table; });
+}
+
+void LakeCommit::DropTable(int64_t table) {
+	RequireExisting(table, "DropTable");
+	Working(table);
+	state_->dropped_tables.insert(table);
+	state_->working.erase(table);
+	DiscardStaged(table);
 }
 
 void LakeCommit::RenameTable(int64_t table, const std::string &new_name) {
@@ -335,15 +340,7 @@ void LakeCommit::WidenColumnType(int64_t table, const std::string &name, const s
 void LakeCommit::Truncate(int64_t table) {
 	RequireExisting(table, "Truncate");
 	auto &w = Working(table);
-	std::erase_if(state_->data_files, [&](const StagedDataFile &f) {
-		if (f.table_ref == table) {
-			std::error_code ec;
-			std::filesystem::remove(f.file.full_path, ec);
-			return true;
-		}
-		return false;
-	});
-	std::erase_if(state_->deletes, [&](const auto &kv) { return kv.second.table_id == table; });
+	DiscardStaged(table);
 	state_->truncated_tables.insert(table);
 	w.table.files.clear();
 }

@@ -100,6 +100,7 @@ private:
 	void StageColumnRows(int64_t table, const LakeColumn &column, std::optional<int64_t> parent);
 	void StageReplace(int64_t table, const LakeColumn &column);
 	void RequireExisting(int64_t table, const char *op);
+	void DiscardStaged(int64_t table);
 	void MaterialiseDeletes();
 	void RemoveFiles();
 
