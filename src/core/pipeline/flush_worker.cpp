@@ -83,6 +83,7 @@ void FlushWorker::DropEverything() {
 	at_boundary_ = true;
 	truncate_pending_ = false;
 	first_row_at_.reset();
+	commit_times_.clear();
 	buffered_rows_.store(0);
 	std::lock_guard guard(stats_mutex_);
 	oldest_pending_.reset();
@@ -165,6 +166,9 @@ void FlushWorker::Process(QueueItem item) {
 	case QueueItem::Kind::Commit:
 		at_boundary_ = true;
 		last_commit_lsn_ = item.commit_lsn;
+		if (mapping_.sync_mode == meta::SyncMode::Append) {
+			commit_times_.emplace_back(item.commit_lsn, item.commit_time_us);
+		}
 		if (!first_row_at_ && truncate_pending_) {
 			first_row_at_ = Clock::now();
 		}
@@ -224,6 +228,7 @@ void FlushWorker::Flush() {
 	transient_failures_ = 0;
 	truncate_pending_ = false;
 	delete_always_ = false;
+	commit_times_.clear();
 	first_row_at_.reset();
 	buffered_rows_.store(0);
 	{
@@ -259,7 +264,7 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 	if (c && c->rows > 0) {
 		std::string relation = c->relation;
 		if (c->append_mode) {
-			inserted = commit.Insert(table, *duck, "SELECT * FROM " + relation);
+			inserted = commit.Insert(table, *duck, AppendSelect(*duck, relation));
 		} else {
 			if (c->unchanged_rows > 0) {
 				FillUnchangedFromLake(*duck, *c);
@@ -285,6 +290,26 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 	    {.author = std::string("duckpipe"), .message = "sync " + mapping_.SourceName() + " up to " + up_to.ToString()});
 	CrashPoint("flush_after_commit");
 	(void)inserted;
+}
+
+std::string FlushWorker::AppendSelect(DuckConnection &duck, const std::string &relation) {
+	// Every change becomes a row, in source order, with its operation, commit LSN and commit time.
+	duck.Execute("CREATE OR REPLACE TEMP TABLE duckpipe_commit_times (lsn BIGINT, commit_time TIMESTAMPTZ)");
+	if (!commit_times_.empty()) {
+		std::string values;
+		for (const auto &[lsn, us] : commit_times_) {
+			values += (values.empty() ? "" : ", ") + std::string("(") + std::to_string(lsn.value) + ", to_timestamp(" +
+			          std::to_string(us / 1000000) + ") + to_microseconds(" + std::to_string(us % 1000000) + "))";
+		}
+		duck.Execute("INSERT INTO duckpipe_commit_times VALUES " + values);
+	}
+	std::string cols;
+	for (const auto &name : schema_.column_names) {
+		cols += "c." + Q::QuoteIdent(name) + ", ";
+	}
+	return "SELECT " + cols + "c._op AS " + TableSchema::kOpColumn + ", c._commit_lsn AS " + TableSchema::kLsnColumn +
+	       ", t.commit_time AS " + TableSchema::kCommitTimeColumn + " FROM " + relation +
+	       " c LEFT JOIN duckpipe_commit_times t ON t.lsn = c._commit_lsn ORDER BY c._seq";
 }
 
 void FlushWorker::FillUnchangedFromLake(DuckConnection &duck, const flush::ChangeBuffer::Compacted &c) {

@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace duckpipe::lake {
 class LakeWriter;
@@ -69,6 +71,7 @@ private:
 	bool ShouldFlush(Clock::time_point now) const;
 	void Flush();
 	void Apply(DuckConnection *duck, const flush::ChangeBuffer::Compacted *compacted, Lsn up_to);
+	std::string AppendSelect(DuckConnection &duck, const std::string &relation);
 	void FillUnchangedFromLake(DuckConnection &duck, const flush::ChangeBuffer::Compacted &compacted);
 	void Fail(const std::string &message);
 	void DropEverything();
@@ -98,6 +101,8 @@ private:
 	bool truncate_pending_ = false;
 	bool delete_always_ = true; // first flush after the copy
 	Lsn last_commit_lsn_;
+	// Commit times of the transactions buffered since the last flush (append mode records them).
+	std::vector<std::pair<Lsn, int64_t>> commit_times_;
 	std::optional<Clock::time_point> first_row_at_;
 	Clock::time_point retry_after_{};
 	int transient_failures_ = 0;

@@ -239,7 +239,7 @@ SlotConsumer::TxnTable *SlotConsumer::Target(const cdc::RelationInfo &rel) {
 }
 
 void SlotConsumer::AddRow(TxnTable &t, ChangeOp op, const cdc::RelationInfo &rel, const cdc::TupleView &tuple,
-                          bool key_only) {
+                          bool key_only, const cdc::TupleView *fallback) {
 	auto &route = *t.route;
 	const std::vector<int> *index = nullptr;
 	{
@@ -257,7 +257,12 @@ void SlotConsumer::AddRow(TxnTable &t, ChangeOp op, const cdc::RelationInfo &rel
 			batch.AddNull();
 			continue;
 		}
-		const auto &v = tuple[static_cast<size_t>(i)];
+		const auto *cell = &tuple[static_cast<size_t>(i)];
+		if (cell->kind == cdc::ColumnKind::UnchangedToast && fallback && static_cast<size_t>(i) < fallback->Size() &&
+		    (*fallback)[static_cast<size_t>(i)].HasValue()) {
+			cell = &(*fallback)[static_cast<size_t>(i)];
+		}
+		const auto &v = *cell;
 		switch (v.kind) {
 		case cdc::ColumnKind::Null:
 			batch.AddNull();
@@ -321,17 +326,21 @@ void SlotConsumer::OnUpdate(const cdc::UpdateMessage &msg) {
 	bool key_changed =
 	    msg.old_kind == cdc::OldTupleKind::Key ||
 	    (msg.old_kind == cdc::OldTupleKind::Full && KeyChanged(*t->route, *msg.relation, msg.old_tuple, msg.new_tuple));
-	if (key_changed) {
+	// With REPLICA IDENTITY FULL the old row carries every value, TOASTed ones included.
+	const cdc::TupleView *full_old = msg.old_kind == cdc::OldTupleKind::Full ? &msg.old_tuple : nullptr;
+	bool upsert = t->route->mode == meta::SyncMode::Upsert;
+	if (key_changed && upsert) {
 		AddRow(*t, ChangeOp::Delete, *msg.relation, msg.old_tuple, true);
-		AddRow(*t, ChangeOp::Insert, *msg.relation, msg.new_tuple, false);
+		AddRow(*t, ChangeOp::Insert, *msg.relation, msg.new_tuple, false, full_old);
 	} else {
-		AddRow(*t, ChangeOp::Update, *msg.relation, msg.new_tuple, false);
+		AddRow(*t, ChangeOp::Update, *msg.relation, msg.new_tuple, false, full_old);
 	}
 }
 
 void SlotConsumer::OnDelete(const cdc::DeleteMessage &msg) {
 	if (auto *t = Target(*msg.relation)) {
-		AddRow(*t, ChangeOp::Delete, *msg.relation, msg.old_tuple, true);
+		// A changelog keeps whatever old row the replica identity provides (all of it with FULL).
+		AddRow(*t, ChangeOp::Delete, *msg.relation, msg.old_tuple, t->route->mode == meta::SyncMode::Upsert);
 	}
 }
 

@@ -79,8 +79,10 @@ private:
 	// synced or skips this transaction.
 	TxnTable *Target(const cdc::RelationInfo &rel);
 	const RouteColumns &ColumnsFor(TableRoute &route, const cdc::RelationInfo &rel);
+	// key_only: cells outside the key are NULL (an upsert delete). fallback: a full old row whose
+	// values stand in for unchanged TOAST cells.
 	void AddRow(TxnTable &t, flush::ChangeOp op, const cdc::RelationInfo &rel, const cdc::TupleView &tuple,
-	            bool key_only);
+	            bool key_only, const cdc::TupleView *fallback = nullptr);
 	void FlushBatch(TxnTable &t);
 	bool KeyChanged(TableRoute &route, const cdc::RelationInfo &rel, const cdc::TupleView &old_tuple,
 	                const cdc::TupleView &new_tuple);

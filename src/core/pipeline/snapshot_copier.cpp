@@ -165,7 +165,7 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 			                       "}, header = false, delim = ',', quote = '\"', escape = '\"', "
 			                       "allow_quoted_nulls = false, auto_detect = false, max_line_size = 67108864, "
 			                       "buffer_size = 67108864)";
-			int64_t n = commit.Insert(table, *duck, schema.ConvertSelect(relation));
+			int64_t n = commit.Insert(table, *duck, schema.ConvertSelect(relation, result.snapshot_lsn));
 			fs::remove(path);
 			return n;
 		};

@@ -25,12 +25,38 @@ TableSchema TableSchema::Describe(PgConnection &conn, uint32_t source_oid, meta:
 		s.mappings.push_back(std::move(mapping));
 	}
 	s.key_columns = s.source.KeyColumns();
+	s.mode = mode;
+	std::string name = s.source.schema + "." + s.source.name;
+	if (s.key_columns.empty() && s.source.replica_identity != 'f') {
+		// Published without a replica identity, the table would refuse UPDATE and DELETE on the source.
+		throw Error(
+		    ErrorKind::Unsupported,
+		    "table " + name + " has no primary key or replica identity index, and REPLICA IDENTITY is not FULL",
+		    {.table = name,
+		     .hint = "add a primary key (or REPLICA IDENTITY USING INDEX on a unique index); or run ALTER TABLE " +
+		             name + " REPLICA IDENTITY FULL and sync it in append mode (duckpipe add-table --append)"});
+	}
 	if (mode == meta::SyncMode::Upsert && s.key_columns.empty()) {
-		throw Error(ErrorKind::Unsupported,
-		            "table " + s.source.schema + "." + s.source.name + " has no primary key or replica identity index",
-		            {.table = s.source.schema + "." + s.source.name,
+		throw Error(ErrorKind::Unsupported, "table " + name + " has no primary key or replica identity index",
+		            {.table = name,
 		             .hint = "add a primary key, set REPLICA IDENTITY USING INDEX on a unique index, or sync it in "
 		                     "append mode (duckpipe add-table --append)"});
+	}
+	if (mode == meta::SyncMode::Append) {
+		for (auto [col, type] : {std::pair{kOpColumn, "varchar"}, std::pair{kLsnColumn, "int64"},
+		                         std::pair{kCommitTimeColumn, "timestamptz"}}) {
+			for (const auto &c : s.column_names) {
+				if (c == col) {
+					throw Error(ErrorKind::Unsupported, "table " + name + " has a column named " + col,
+					            {.table = name, .hint = "append mode adds that column; rename the source column"});
+				}
+			}
+			lake::LakeColumn extra;
+			extra.name = col;
+			extra.type = type;
+			extra.default_value = "NULL";
+			s.lake_columns.push_back(extra);
+		}
 	}
 	if (s.source.columns.empty()) {
 		throw Error(ErrorKind::Unsupported, "table " + s.source.schema + "." + s.source.name + " has no columns",
@@ -39,7 +65,7 @@ TableSchema TableSchema::Describe(PgConnection &conn, uint32_t source_oid, meta:
 	return s;
 }
 
-std::string TableSchema::ConvertSelect(const std::string &relation) const {
+std::string TableSchema::ConvertSelect(const std::string &relation, Lsn copy_lsn) const {
 	std::string sql = "SELECT ";
 	for (size_t i = 0; i < buffer_columns.size(); i++) {
 		const auto &bc = buffer_columns[i];
@@ -49,6 +75,10 @@ std::string TableSchema::ConvertSelect(const std::string &relation) const {
 			expr.replace(pos, 2, input);
 		}
 		sql += (i ? ", " : "") + expr + " AS " + DuckConnection::QuoteIdent(bc.name);
+	}
+	if (mode == meta::SyncMode::Append) {
+		sql += std::string(", 'I' AS ") + kOpColumn + ", CAST(" + std::to_string(copy_lsn.value) + " AS BIGINT) AS " +
+		       kLsnColumn;
 	}
 	return sql + " FROM " + relation;
 }

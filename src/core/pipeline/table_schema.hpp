@@ -28,8 +28,15 @@ struct TableSchema {
 	static TableSchema Describe(PgConnection &conn, uint32_t source_oid, meta::SyncMode mode);
 
 	// `SELECT <converted columns> FROM <relation>` where the relation has VARCHAR columns named
-	// like the source columns (a CSV read of COPY output).
-	std::string ConvertSelect(const std::string &relation) const;
+	// like the source columns (a CSV read of COPY output). In append mode the copied rows are
+	// recorded as inserts at `copy_lsn`.
+	std::string ConvertSelect(const std::string &relation, Lsn copy_lsn = {}) const;
+
+	meta::SyncMode mode = meta::SyncMode::Upsert;
+	// Append (changelog) mode: lake columns after the source's, one row per change.
+	static constexpr const char *kOpColumn = "duckpipe_op";                  // I, U, D
+	static constexpr const char *kLsnColumn = "duckpipe_lsn";                // commit LSN as a number
+	static constexpr const char *kCommitTimeColumn = "duckpipe_commit_time"; // source commit time
 };
 
 } // namespace duckpipe::pipeline

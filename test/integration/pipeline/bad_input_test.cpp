@@ -35,8 +35,9 @@ TEST_F(BadInputTest, AddMissingTable) {
 	EXPECT_NE(r.output.find("does_not_exist"), std::string::npos) << r.output;
 }
 
-// add-table refuses a table without a primary key in upsert mode, naming the table and the fixes;
-// the same table syncs in append mode.
+// add-table refuses a table without a primary key in upsert mode, naming the table and the fixes,
+// and refuses any keyless table without REPLICA IDENTITY FULL (published, it would make UPDATE and
+// DELETE fail on the source). With FULL it syncs in append mode: every change is a row.
 TEST_F(BadInputTest, TableWithoutPrimaryKeyInUpsertMode) {
 	Sql("CREATE TABLE public.nokey (a int, b text)");
 	Sql("INSERT INTO public.nokey SELECT g, 'b' || g FROM generate_series(1, 20) g");
@@ -48,14 +49,31 @@ TEST_F(BadInputTest, TableWithoutPrimaryKeyInUpsertMode) {
 	EXPECT_NE(add.output.find("primary key"), std::string::npos) << add.output;
 	EXPECT_NE(add.output.find("--append"), std::string::npos) << add.output;
 	EXPECT_EQ(TableState("public.nokey"), "<absent>");
+	auto add_append = Duckpipe({"add-table", "--append", "public.nokey_log"});
+	EXPECT_EQ(add_append.exit_code, 64) << add_append.output;
+	EXPECT_NE(add_append.output.find("REPLICA IDENTITY FULL"), std::string::npos) << add_append.output;
+	// The source still accepts updates: the table was not published.
+	Sql("UPDATE public.nokey_log SET b = b WHERE a = 1");
+
+	Sql("ALTER TABLE public.nokey_log REPLICA IDENTITY FULL");
 	DuckpipeOk({"add-table", "--append", "public.nokey_log"});
 	auto daemon = StartDaemon();
-
-	// Append mode: the copy, then every change as a row.
 	ASSERT_TRUE(WaitTableState("public.nokey_log", "STREAMING", 30s)) << TableState("public.nokey_log");
-	EXPECT_TRUE(WaitLakeEqualsSource("public.nokey_log"));
+	ASSERT_TRUE(WaitLakeCount("public.nokey_log_ducklake", 20, 30s)) << LakeCount("public.nokey_log_ducklake");
 	Sql("INSERT INTO public.nokey_log VALUES (100, 'new')");
-	EXPECT_TRUE(WaitLakeCount("public.nokey_log_ducklake", 21, 30s)) << LakeCount("public.nokey_log_ducklake");
+	Sql("UPDATE public.nokey_log SET b = 'changed' WHERE a = 100");
+	Sql("DELETE FROM public.nokey_log WHERE a = 1");
+	ASSERT_TRUE(WaitLakeCount("public.nokey_log_ducklake", 23, 30s)) << LakeCount("public.nokey_log_ducklake");
+	// The copy is 20 inserts at the snapshot LSN; then one row per change, with its commit time,
+	// in commit order; a delete keeps the whole old row (REPLICA IDENTITY FULL).
+	auto rows = LakeQuery("SELECT duckpipe_op || ':' || a || ':' || b || ':' || (duckpipe_commit_time IS NOT NULL) "
+	                      "FROM public.nokey_log_ducklake WHERE a IN (1, 100) ORDER BY duckpipe_lsn, duckpipe_op");
+	std::vector<std::string> expected = {"I:1:b1:false", "I:100:new:true", "U:100:changed:true", "D:1:b1:true"};
+	ASSERT_EQ(rows.size(), expected.size());
+	for (size_t i = 0; i < rows.size(); i++) {
+		EXPECT_EQ(rows[i][0], expected[i]) << i;
+	}
+	EXPECT_EQ(LakeQuery("SELECT count(DISTINCT duckpipe_lsn) FROM public.nokey_log_ducklake")[0][0], "4");
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
