@@ -329,6 +329,25 @@ void SlotConsumer::OnUpdate(const cdc::UpdateMessage &msg) {
 	// With REPLICA IDENTITY FULL the old row carries every value, TOASTed ones included.
 	const cdc::TupleView *full_old = msg.old_kind == cdc::OldTupleKind::Full ? &msg.old_tuple : nullptr;
 	bool upsert = t->route->mode == meta::SyncMode::Upsert;
+	if (key_changed && upsert && !full_old) {
+		bool unsent = false;
+		for (const auto &v : msg.new_tuple) {
+			unsent = unsent || v.IsUnchangedToast();
+		}
+		if (unsent) {
+			// The unsent value belongs to the row under its old key, which the buffer cannot follow
+			// yet. Rather than store NULL, stop the table: its automatic retry copies it again.
+			QueueItem fail;
+			fail.kind = QueueItem::Kind::Fail;
+			fail.commit_lsn = txn_commit_lsn_;
+			fail.message = "an UPDATE of " + msg.relation->QualifiedName() +
+			               " changed a row's key and left a TOASTed column unchanged, which PostgreSQL does not "
+			               "send; the table is copied again (REPLICA IDENTITY FULL avoids this)";
+			t->route->active.store(false);
+			t->route->queue.Push(std::move(fail));
+			return;
+		}
+	}
 	if (key_changed && upsert) {
 		AddRow(*t, ChangeOp::Delete, *msg.relation, msg.old_tuple, true);
 		AddRow(*t, ChangeOp::Insert, *msg.relation, msg.new_tuple, false, full_old);
