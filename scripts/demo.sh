@@ -73,8 +73,8 @@ UPDATE public.demo_orders SET id = id + 100000 WHERE id BETWEEN 1 AND 5;
 INSERT INTO public.demo_orders (id, customer, amount, status) VALUES (20000, 'late', 1.50, 'paid');
 COMMIT;
 SQL
-expected=$(psql_src -At -c "SELECT count(*) || ',' || sum(amount) FROM public.demo_orders")
-wait_for "SELECT count(*) || ',' || sum(amount) FROM public.demo_orders_ducklake" "$expected"
+expected=$(psql_src -At -c "SELECT count(*) || ' | ' || sum(amount) FROM public.demo_orders")
+wait_for "SELECT count(*) || ' | ' || sum(amount) FROM public.demo_orders_ducklake" "$expected"
 
 step "Source (PostgreSQL)"
 psql_src -c "SELECT status, count(*), sum(amount) FROM public.demo_orders GROUP BY status ORDER BY status"
