@@ -23,7 +23,7 @@ namespace duckpipe::pipeline {
 namespace {
 
 // Rows per chunk file: one Parquet file each, converted while the next chunk is read.
-constexpr size_t kChunkBytes = 128ull << 20;
+constexpr size_t kChunkBytes = 32ull << 20;
 
 std::string UniqueDir(const std::string &base, const std::string &label) {
 	std::random_device rd;
@@ -148,7 +148,7 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 
 		DuckDatabase duck_db(dir + "/copy.duckdb",
 		                     {{"memory_limit", std::to_string(config_.duckdb_flush_memory_mb) + "MB"},
-		                      {"threads", std::to_string(std::max(1, config_.duckdb_threads))},
+		                      {"threads", std::to_string(std::max(2, config_.duckdb_threads))},
 		                      {"temp_directory", dir + "/tmp"}});
 		auto duck = duck_db.Connect();
 		lake::RegisterPgTextFunctions(*duck);
