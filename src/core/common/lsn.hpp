@@ -20,6 +20,7 @@ struct Lsn {
 	std::string ToString() const;
 
 	constexpr bool IsValid() const { return value != 0; }
+	// NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
 	constexpr auto operator<=>(const Lsn &) const = default;
 };
 

@@ -329,8 +329,10 @@ void FlushWorker::FillUnchangedFromLake(DuckConnection &duck, const flush::Chang
 			continue;
 		}
 		std::string q = Q::QuoteIdent(schema_.column_names[i]);
-		set += (set.empty() ? "" : ", ") + q + " = CASE WHEN list_contains(r._unchanged, CAST(" + std::to_string(i) +
-		       " AS USMALLINT)) THEN l." + q + " ELSE r." + q + " END";
+		set += set.empty() ? "" : ", ";
+		set += q;
+		set += " = CASE WHEN list_contains(r._unchanged, CAST(" + std::to_string(i) + " AS USMALLINT)) THEN l.";
+		set.append(q).append(" ELSE r.").append(q).append(" END");
 	}
 	std::string match;
 	for (const auto &k : schema_.key_columns) {
