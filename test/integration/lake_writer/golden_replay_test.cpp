@@ -16,15 +16,6 @@ using lake::LakeColumn;
 
 namespace {
 
-LakeColumn Col(const std::string &name, const std::string &type, std::vector<LakeColumn> children = {}) {
-	LakeColumn c;
-	c.name = name;
-	c.type = type;
-	c.default_value = "NULL";
-	c.children = std::move(children);
-	return c;
-}
-
 const char *kAllTypesRows = R"(
 SELECT * FROM (VALUES
  (1, 1, 1, true, 'one', '1.5', '0.1', '0.25', '2024-01-01', '12:34:56.789', '2024-01-01 10:00:00.123456',

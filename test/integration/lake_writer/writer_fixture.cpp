@@ -90,4 +90,13 @@ Staging::Staging() {
 	duck = db->Connect();
 }
 
+lake::LakeColumn Col(const std::string &name, const std::string &type, std::vector<lake::LakeColumn> children) {
+	lake::LakeColumn c;
+	c.name = name;
+	c.type = type;
+	c.default_value = "NULL";
+	c.children = std::move(children);
+	return c;
+}
+
 } // namespace duckpipe::test

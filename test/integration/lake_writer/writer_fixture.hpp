@@ -44,4 +44,7 @@ struct Staging {
 	Staging();
 };
 
+// A lake column definition as a test writes it (ids are assigned by the writer).
+lake::LakeColumn Col(const std::string &name, const std::string &type, std::vector<lake::LakeColumn> children = {});
+
 } // namespace duckpipe::test

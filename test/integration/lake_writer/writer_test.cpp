@@ -21,15 +21,6 @@ using lake::LakeColumn;
 
 namespace {
 
-LakeColumn Col(const std::string &name, const std::string &type, std::vector<LakeColumn> children = {}) {
-	LakeColumn c;
-	c.name = name;
-	c.type = type;
-	c.default_value = "NULL";
-	c.children = std::move(children);
-	return c;
-}
-
 // A lake with main.t(id int64, v varchar) and the ids [from, to) inserted in one file per call.
 struct Fixture {
 	TestLake lake;
