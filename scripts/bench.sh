@@ -10,16 +10,9 @@ build_dir=${1:-build}
 duckpipe=$(realpath "$build_dir/src/daemon/duckpipe")
 rows=${BENCH_ROWS:-1000000}
 changes=${BENCH_CHANGES:-300000}
-work=$(mktemp -d /tmp/duckpipe-bench-XXXXXX)
-daemon_pid=""
 # shellcheck source=lib/cluster.sh
 source "$(dirname "$0")/lib/cluster.sh"
-cleanup() {
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  stop_cluster
-  rm -rf "$work"
-}
-trap cleanup EXIT
+setup_work_dir bench
 
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }

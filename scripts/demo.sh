@@ -5,17 +5,9 @@
 set -euo pipefail
 
 duckpipe=$(realpath "${1:-build/src/daemon/duckpipe}")
-work=$(mktemp -d /tmp/duckpipe-demo-XXXXXX)
-daemon_pid=""
 # shellcheck source=lib/cluster.sh
 source "$(dirname "$0")/lib/cluster.sh"
-
-cleanup() {
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  stop_cluster
-  rm -rf "$work"
-}
-trap cleanup EXIT
+setup_work_dir demo
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

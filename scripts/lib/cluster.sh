@@ -4,6 +4,19 @@ pg_bin=/usr/lib/postgresql/15/bin
 as_pg=()
 [ "$(id -u)" -eq 0 ] && as_pg=(runuser -u postgres --)
 own_cluster=""
+daemon_pid=""
+
+# A work dir under /tmp, removed on exit together with the cluster and a daemon left running.
+setup_work_dir() { # name
+  work=$(mktemp -d "/tmp/duckpipe-$1-XXXXXX")
+  trap cleanup_work_dir EXIT
+}
+
+cleanup_work_dir() {
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+  stop_cluster
+  rm -rf "$work"
+}
 
 start_cluster() { # extra postgresql.conf lines on stdin (optional)
   local port

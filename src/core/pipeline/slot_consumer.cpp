@@ -216,9 +216,12 @@ SlotConsumer::TxnTable *SlotConsumer::Target(const cdc::RelationInfo &rel) {
 		return nullptr;
 	}
 	std::string mismatch;
+	std::vector<int> source_index;
 	{
 		std::lock_guard guard(routes_mutex_);
-		mismatch = ColumnsFor(*route, rel).mismatch;
+		const auto &columns = ColumnsFor(*route, rel);
+		mismatch = columns.mismatch;
+		source_index = columns.source_index;
 	}
 	if (!mismatch.empty()) {
 		// Schema evolution is applied by the worker in a later version; until then the table stops
@@ -235,24 +238,21 @@ SlotConsumer::TxnTable *SlotConsumer::Target(const cdc::RelationInfo &rel) {
 	route->pending.Add(txn_commit_lsn_);
 	auto &t = txn_tables_[rel.oid];
 	t.route = std::move(route);
+	t.source_index = std::move(source_index);
 	return &t;
 }
 
-void SlotConsumer::AddRow(TxnTable &t, ChangeOp op, const cdc::RelationInfo &rel, const cdc::TupleView &tuple,
-                          bool key_only, const cdc::TupleView *fallback) {
+void SlotConsumer::AddRow(TxnTable &t, ChangeOp op, const cdc::TupleView &tuple, bool key_only,
+                          const cdc::TupleView *fallback) {
 	auto &route = *t.route;
-	const std::vector<int> *index = nullptr;
-	{
-		std::lock_guard guard(routes_mutex_);
-		index = &ColumnsFor(route, rel).source_index;
-	}
+	const auto &index = t.source_index;
 	if (!t.batch) {
 		t.batch = std::make_unique<ChangeBatch>(route.columns.size());
 	}
 	auto &batch = *t.batch;
 	batch.BeginRow(op, next_seq_++, txn_commit_lsn_);
 	for (size_t j = 0; j < route.columns.size(); j++) {
-		int i = (*index)[j];
+		int i = index[j];
 		if (i < 0 || static_cast<size_t>(i) >= tuple.Size() || (key_only && !route.key[j])) {
 			batch.AddNull();
 			continue;
@@ -292,13 +292,12 @@ void SlotConsumer::FlushBatch(TxnTable &t) {
 	t.route->queue.Push(std::move(item));
 }
 
-bool SlotConsumer::KeyChanged(TableRoute &route, const cdc::RelationInfo &rel, const cdc::TupleView &old_tuple,
-                              const cdc::TupleView &new_tuple) {
-	std::lock_guard guard(routes_mutex_);
-	const auto &index = ColumnsFor(route, rel).source_index;
+bool SlotConsumer::KeyChanged(const TxnTable &t, const cdc::TupleView &old_tuple, const cdc::TupleView &new_tuple) {
+	const auto &route = *t.route;
 	for (size_t j = 0; j < route.columns.size(); j++) {
-		int i = index[j];
-		if (!route.key[j] || i < 0) {
+		int i = t.source_index[j];
+		if (!route.key[j] || i < 0 || static_cast<size_t>(i) >= old_tuple.Size() ||
+		    static_cast<size_t>(i) >= new_tuple.Size()) {
 			continue;
 		}
 		auto &o = old_tuple[static_cast<size_t>(i)];
@@ -312,7 +311,7 @@ bool SlotConsumer::KeyChanged(TableRoute &route, const cdc::RelationInfo &rel, c
 
 void SlotConsumer::OnInsert(const cdc::InsertMessage &msg) {
 	if (auto *t = Target(*msg.relation)) {
-		AddRow(*t, ChangeOp::Insert, *msg.relation, msg.new_tuple, false);
+		AddRow(*t, ChangeOp::Insert, msg.new_tuple, false);
 	}
 }
 
@@ -323,9 +322,8 @@ void SlotConsumer::OnUpdate(const cdc::UpdateMessage &msg) {
 	}
 	// pgoutput sends the old key only when it changed (K), or the whole old row with REPLICA
 	// IDENTITY FULL (O). A changed key becomes delete(old) + insert(new) so compaction by key is right.
-	bool key_changed =
-	    msg.old_kind == cdc::OldTupleKind::Key ||
-	    (msg.old_kind == cdc::OldTupleKind::Full && KeyChanged(*t->route, *msg.relation, msg.old_tuple, msg.new_tuple));
+	bool key_changed = msg.old_kind == cdc::OldTupleKind::Key ||
+	                   (msg.old_kind == cdc::OldTupleKind::Full && KeyChanged(*t, msg.old_tuple, msg.new_tuple));
 	// With REPLICA IDENTITY FULL the old row carries every value, TOASTed ones included.
 	const cdc::TupleView *full_old = msg.old_kind == cdc::OldTupleKind::Full ? &msg.old_tuple : nullptr;
 	bool upsert = t->route->mode == meta::SyncMode::Upsert;
@@ -349,17 +347,17 @@ void SlotConsumer::OnUpdate(const cdc::UpdateMessage &msg) {
 		}
 	}
 	if (key_changed && upsert) {
-		AddRow(*t, ChangeOp::Delete, *msg.relation, msg.old_tuple, true);
-		AddRow(*t, ChangeOp::Insert, *msg.relation, msg.new_tuple, false, full_old);
+		AddRow(*t, ChangeOp::Delete, msg.old_tuple, true);
+		AddRow(*t, ChangeOp::Insert, msg.new_tuple, false, full_old);
 	} else {
-		AddRow(*t, ChangeOp::Update, *msg.relation, msg.new_tuple, false, full_old);
+		AddRow(*t, ChangeOp::Update, msg.new_tuple, false, full_old);
 	}
 }
 
 void SlotConsumer::OnDelete(const cdc::DeleteMessage &msg) {
 	if (auto *t = Target(*msg.relation)) {
 		// A changelog keeps whatever old row the replica identity provides (all of it with FULL).
-		AddRow(*t, ChangeOp::Delete, *msg.relation, msg.old_tuple, t->route->mode == meta::SyncMode::Upsert);
+		AddRow(*t, ChangeOp::Delete, msg.old_tuple, t->route->mode == meta::SyncMode::Upsert);
 	}
 }
 

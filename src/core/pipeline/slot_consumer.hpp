@@ -59,6 +59,9 @@ private:
 	struct TxnTable {
 		std::shared_ptr<TableRoute> route;
 		std::unique_ptr<flush::ChangeBatch> batch;
+		// Per route column: relation column index (-1 if absent). A copy taken under the routes
+		// lock, so the control thread may replace routes while rows are added without a lock.
+		std::vector<int> source_index;
 	};
 	struct RouteColumns {
 		const cdc::RelationInfo *relation = nullptr;
@@ -81,11 +84,10 @@ private:
 	const RouteColumns &ColumnsFor(TableRoute &route, const cdc::RelationInfo &rel);
 	// key_only: cells outside the key are NULL (an upsert delete). fallback: a full old row whose
 	// values stand in for unchanged TOAST cells.
-	void AddRow(TxnTable &t, flush::ChangeOp op, const cdc::RelationInfo &rel, const cdc::TupleView &tuple,
-	            bool key_only, const cdc::TupleView *fallback = nullptr);
+	void AddRow(TxnTable &t, flush::ChangeOp op, const cdc::TupleView &tuple, bool key_only,
+	            const cdc::TupleView *fallback = nullptr);
 	void FlushBatch(TxnTable &t);
-	bool KeyChanged(TableRoute &route, const cdc::RelationInfo &rel, const cdc::TupleView &old_tuple,
-	                const cdc::TupleView &new_tuple);
+	static bool KeyChanged(const TxnTable &t, const cdc::TupleView &old_tuple, const cdc::TupleView &new_tuple);
 	Lsn SafeConfirmLsn(Lsn idle_wal_end);
 
 	SlotConsumerOptions options_;
