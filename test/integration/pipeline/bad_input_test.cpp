@@ -1,5 +1,5 @@
 // Bad input: a clear message naming the problem and how to fix it, and a non-zero exit code.
-#include "pipeline_fixture.hpp"
+#include "harness/pipeline_fixture.hpp"
 
 namespace duckpipe::test {
 

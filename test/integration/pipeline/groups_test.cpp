@@ -1,7 +1,7 @@
 // Several tables and groups, tables joining while others stream, and one table failing alone.
 #include "core/lake/lake_config.hpp"
 #include "core/lake/lake_writer.hpp"
-#include "pipeline_fixture.hpp"
+#include "harness/pipeline_fixture.hpp"
 
 #include <atomic>
 #include <thread>

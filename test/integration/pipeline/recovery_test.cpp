@@ -1,7 +1,7 @@
 // Crashes and restarts: kill -9 mid-stream, crash points around the lake commit, SIGTERM. After a
 // restart the lake must equal the source exactly: nothing lost, nothing applied twice.
 #include "core/pg/pg_connection.hpp"
-#include "pipeline_fixture.hpp"
+#include "harness/pipeline_fixture.hpp"
 
 #include <atomic>
 #include <thread>

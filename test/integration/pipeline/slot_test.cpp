@@ -1,6 +1,6 @@
 // The group's slot must not hold WAL back for tables it no longer syncs or when nothing it syncs changes.
 #include "core/pg/pg_connection.hpp"
-#include "pipeline_fixture.hpp"
+#include "harness/pipeline_fixture.hpp"
 
 #include <thread>
 

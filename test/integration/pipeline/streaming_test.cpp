@@ -1,5 +1,5 @@
 // Streaming DML after the initial copy: the lake must end equal to the source, row by row.
-#include "pipeline_fixture.hpp"
+#include "harness/pipeline_fixture.hpp"
 
 namespace duckpipe::test {
 

@@ -1,4 +1,4 @@
-#include "pipeline_fixture.hpp"
+#include "harness/pipeline_fixture.hpp"
 
 namespace duckpipe::test {
 

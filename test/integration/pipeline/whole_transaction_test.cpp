@@ -1,6 +1,6 @@
 // A source transaction far larger than the change buffer's memory arrives in the lake whole: a
 // reader sees either none of it or all of it. The heaviest test of the binary, so it runs last.
-#include "pipeline_fixture.hpp"
+#include "harness/pipeline_fixture.hpp"
 
 #include <cstdio>
 #include <filesystem>
