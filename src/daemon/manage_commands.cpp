@@ -5,6 +5,7 @@
 #include "core/meta/metadata_store.hpp"
 #include "core/pg/conninfo.hpp"
 #include "core/pg/pg_connection.hpp"
+#include "core/pipeline/row_match_apply.hpp"
 #include "core/pipeline/table_schema.hpp"
 
 #include <CLI/CLI.hpp>
@@ -95,8 +96,9 @@ int ManageCommands::AddTable(std::ostream &out) const {
 	auto group = group_ == MetadataStore::kDefaultGroup ? store.EnsureDefaultGroup() : store.GetGroup(group_);
 	// Refuse now what the pipeline could not sync (no key in upsert mode, no columns), with the
 	// same message the pipeline would give.
+	bool row_match = false;
 	auto validate = [&](PgConnection &source, uint32_t oid) {
-		pipeline::TableSchema::Describe(source, oid, request.sync_mode);
+		row_match = pipeline::RowMatchApply::Applies(pipeline::TableSchema::Describe(source, oid, request.sync_mode));
 	};
 	if (group.conninfo) {
 		// The table lives on the group's own source: resolve it there.
@@ -122,7 +124,8 @@ int ManageCommands::AddTable(std::ostream &out) const {
 	}
 	out << "added " << mapping.SourceName() << " -> " << mapping.TargetName() << " (group " << mapping.group_name
 	    << (mapping.copy_data ? ", initial copy" : ", no initial copy")
-	    << (mapping.sync_mode == meta::SyncMode::Append ? ", append mode" : "") << ")\n";
+	    << (mapping.sync_mode == meta::SyncMode::Append ? ", append mode" : "")
+	    << (row_match ? ", no key: rows matched by full value (REPLICA IDENTITY FULL)" : "") << ")\n";
 	return 0;
 }
 

@@ -10,7 +10,10 @@
 
 namespace duckpipe::flush {
 
-enum class ChangeOp : uint8_t { Insert = 'I', Update = 'U', Delete = 'D' };
+// InsertMoved: the new row of an UPDATE that changed the key, right after the Delete of the old key;
+// its unchanged TOAST cells hold the old key's values. Truncate appears only in changelog (append
+// mode) buffers: a row of NULLs recording the TRUNCATE.
+enum class ChangeOp : uint8_t { Insert = 'I', Update = 'U', Delete = 'D', InsertMoved = 'M', Truncate = 'T' };
 
 enum class CellKind : uint8_t {
 	Null,

@@ -35,7 +35,7 @@ std::string Lower(const std::string &name) {
 
 bool IsReservedName(const std::string &name) {
 	std::string n = Lower(name);
-	return n == "_seq" || n == "_op" || n == "_unchanged" || n == "_commit_lsn";
+	return n == "_seq" || n == "_op" || n == "_unchanged" || n == "_commit_lsn" || n.starts_with("_lookup_key_");
 }
 
 std::string ReplaceAll(std::string text, std::string_view token, const std::string &with) {
@@ -67,14 +67,20 @@ std::string SanitizeLabel(const std::string &label) {
 
 ChangeBuffer::ChangeBuffer(std::string table_label, std::vector<BufferColumn> columns, ChangeBufferOptions options)
     : label_(std::move(table_label)), columns_(std::move(columns)), options_(std::move(options)) {
+	if (options_.buffer_memory_mb <= 0 || options_.flush_memory_mb <= 0 || options_.threads <= 0) {
+		throw Error(ErrorKind::Config, "change buffer memory limits and threads must be positive", {.table = label_});
+	}
+	Configure();
+	unchanged_columns_.assign(columns_.size(), false);
+}
+
+void ChangeBuffer::Configure() {
 	ErrorContext ctx{.table = label_};
 	if (columns_.empty()) {
 		throw Error(ErrorKind::Config, "change buffer for " + label_ + " has no columns", ctx);
 	}
-	if (options_.buffer_memory_mb <= 0 || options_.flush_memory_mb <= 0 || options_.threads <= 0) {
-		throw Error(ErrorKind::Config, "change buffer memory limits and threads must be positive", ctx);
-	}
 	std::set<std::string> names;
+	key_columns_.clear();
 	for (size_t i = 0; i < columns_.size(); i++) {
 		const auto &c = columns_[i];
 		if (c.name.empty() || c.duck_type.empty()) {
@@ -103,7 +109,7 @@ ChangeBuffer::ChangeBuffer(std::string table_label, std::vector<BufferColumn> co
 		throw Error(ErrorKind::Config, "change buffer for " + label_ + " has no key column",
 		            {.table = label_, .hint = "mark the primary key / replica identity columns, or use append mode"});
 	}
-	unchanged_columns_.assign(columns_.size(), false);
+	staging_names_.clear();
 	for (size_t i = 0; i < columns_.size(); i++) {
 		staging_names_.push_back(StagingColumn(i));
 	}
@@ -112,16 +118,33 @@ ChangeBuffer::ChangeBuffer(std::string table_label, std::vector<BufferColumn> co
 		staging_names_.push_back("_commit_lsn");
 	}
 
-	std::string sql = "INSERT INTO " + std::string(kBufferTable) + " SELECT ";
+	// Columns by name: after source DDL the buffer table's physical order differs from columns_.
+	std::string target;
+	std::string sql = " SELECT ";
 	for (size_t i = 0; i < columns_.size(); i++) {
+		target += Q::QuoteIdent(columns_[i].name) + ", ";
 		sql += ColumnExpression(i) + ", ";
 	}
+	target += "_seq, _op, _unchanged";
 	sql += "_seq, _op, CASE WHEN _unchanged IS NULL THEN NULL ELSE "
 	       "CAST(string_split(_unchanged, ',') AS USMALLINT[]) END";
 	if (options_.append_mode) {
+		target += ", _commit_lsn";
 		sql += ", _commit_lsn";
 	}
-	insert_sql_ = sql + " FROM " + kBatchRelation;
+	insert_sql_ = "INSERT INTO " + std::string(kBufferTable) + " (" + target + ")" + sql + " FROM " + kBatchRelation;
+}
+
+std::string ChangeBuffer::StagingTableSql() const {
+	std::string staging = "CREATE OR REPLACE TABLE " + std::string(kStagingTable) + " (";
+	for (size_t i = 0; i < columns_.size(); i++) {
+		staging += Q::QuoteIdent(StagingColumn(i)) + " VARCHAR, ";
+	}
+	staging += "_seq BIGINT, _op UTINYINT, _unchanged VARCHAR";
+	if (options_.append_mode) {
+		staging += ", _commit_lsn BIGINT";
+	}
+	return staging + ")";
 }
 
 ChangeBuffer::~ChangeBuffer() {
@@ -167,20 +190,15 @@ void ChangeBuffer::Open() {
 		                                          {"preserve_insertion_order", "false"}};
 		db_ = std::make_unique<DuckDatabase>("", config);
 		conn_ = db_->Connect();
-		std::string staging = "CREATE TABLE " + std::string(kStagingTable) + " (";
 		std::string buffer = "CREATE TABLE " + std::string(kBufferTable) + " (";
-		for (size_t i = 0; i < columns_.size(); i++) {
-			staging += Q::QuoteIdent(StagingColumn(i)) + " VARCHAR, ";
-			buffer += Q::QuoteIdent(columns_[i].name) + " " + columns_[i].duck_type + ", ";
+		for (const auto &c : columns_) {
+			buffer += Q::QuoteIdent(c.name) + " " + c.duck_type + ", ";
 		}
-		std::string meta = "_seq BIGINT, _op UTINYINT, _unchanged ";
-		staging += meta + "VARCHAR";
-		buffer += meta + "USMALLINT[]";
+		buffer += "_seq BIGINT, _op UTINYINT, _unchanged USMALLINT[]";
 		if (options_.append_mode) {
-			staging += ", _commit_lsn BIGINT";
 			buffer += ", _commit_lsn BIGINT";
 		}
-		conn_->Execute(staging + ")");
+		conn_->Execute(StagingTableSql());
 		conn_->Execute(buffer + ")");
 	} catch (...) {
 		Close();
@@ -383,11 +401,8 @@ std::string ChangeBuffer::CompactionSql() const {
 		}
 	}
 	std::string key_list;
-	std::string key_match; // s.k IS NOT DISTINCT FROM f.k AND ...
 	for (size_t k : key_columns_) {
-		std::string q = Q::QuoteIdent(columns_[k].name);
-		key_list += (key_list.empty() ? "" : ", ") + q;
-		key_match += std::string(key_match.empty() ? "" : " AND ") + "s." + q + " IS NOT DISTINCT FROM f." + q;
+		key_list += (key_list.empty() ? "" : ", ") + Q::QuoteIdent(columns_[k].name);
 	}
 	// _seq is unique per table, so the last change of every key is the row holding its max(_seq);
 	// a hash aggregate plus a semi join both spill, unlike a full sort.
@@ -401,27 +416,34 @@ std::string ChangeBuffer::CompactionSql() const {
 		}
 		return sql + "_seq, chr(_op) AS _op, _unchanged FROM (" + survivors + ")";
 	}
-	// Unchanged TOAST cells of a surviving row take the value of the key's latest earlier Insert or
-	// Update that carried one (wrapped in a struct so a carried NULL still counts as a value).
-	std::string fill_select = "SELECT ";
-	for (size_t k : key_columns_) {
-		fill_select += "b." + Q::QuoteIdent(columns_[k].name) + ", ";
-	}
-	std::string pending_match;
-	for (size_t k : key_columns_) {
-		std::string q = Q::QuoteIdent(columns_[k].name);
-		pending_match += std::string(pending_match.empty() ? "" : " AND ") + "b." + q + " IS NOT DISTINCT FROM p." + q;
-	}
-	for (size_t n = 0; n < fill.size(); n++) {
-		size_t i = fill[n];
-		fill_select += std::string(n ? ", " : "") + "arg_max({'v': b." + Q::QuoteIdent(columns_[i].name) +
-		               "}, CASE WHEN b._op <> 68 AND NOT coalesce(list_contains(b._unchanged, CAST(" +
-		               std::to_string(i) + " AS USMALLINT)), false) THEN b._seq END) AS f" + std::to_string(i);
-	}
-	fill_select += " FROM " + buffer + " b SEMI JOIN pending p ON " + pending_match + " GROUP BY ";
+	// Unchanged TOAST cells of a surviving row take the value its key last carried: walk back from
+	// the row to the latest earlier non-delete change of its lookup key, and on while that change
+	// left the value unsent too. The lookup key is the row's own, except for a row an UPDATE moved
+	// to a new key ('M'): its values belong to the old key, carried by the Delete just before it.
+	auto key_expr = [&](const std::string &alias, size_t n) {
+		return alias + "." + Q::QuoteIdent(columns_[key_columns_[n]].name);
+	};
+	std::string lookup = "SELECT r._seq";
+	std::string lookup_match;
 	for (size_t n = 0; n < key_columns_.size(); n++) {
-		fill_select += std::string(n ? ", " : "") + "b." + Q::QuoteIdent(columns_[key_columns_[n]].name);
+		std::string lk = "_lk" + std::to_string(n);
+		lookup += ", CASE WHEN r._op = 77 THEN " + key_expr("d", n) + " ELSE " + key_expr("r", n) + " END AS " + lk;
+		lookup_match +=
+		    std::string(lookup_match.empty() ? "" : " AND ") + key_expr("b", n) + " IS NOT DISTINCT FROM l." + lk;
 	}
+	lookup += " FROM " + buffer + " r LEFT JOIN " + buffer +
+	          " d ON r._op = 77 AND d._seq = r._seq - 1 WHERE r._unchanged IS NOT NULL";
+	std::string chain = "SELECT _seq AS _pseq, _seq AS _cseq FROM survivors WHERE _unchanged IS NOT NULL UNION ALL "
+	                    "SELECT c._pseq, (SELECT max(b._seq) FROM " +
+	                    buffer + " b WHERE b._op <> 68 AND b._seq < c._cseq AND " + lookup_match +
+	                    ") FROM chain c JOIN lookup l ON l._seq = c._cseq";
+	std::string fill_select = "SELECT c._pseq, min(b._seq) AS _tseq";
+	for (size_t i : fill) {
+		fill_select += ", arg_max({'v': b." + Q::QuoteIdent(columns_[i].name) +
+		               "}, CASE WHEN NOT coalesce(list_contains(b._unchanged, CAST(" + std::to_string(i) +
+		               " AS USMALLINT)), false) THEN b._seq END) AS f" + std::to_string(i);
+	}
+	fill_select += " FROM chain c JOIN " + buffer + " b ON b._seq = c._cseq GROUP BY c._pseq";
 	std::string select = "SELECT ";
 	std::string rest = "list_concat([]::USMALLINT[]";
 	for (size_t i = 0; i < columns_.size(); i++) {
@@ -438,10 +460,18 @@ std::string ChangeBuffer::CompactionSql() const {
 			select += "s." + q + ", ";
 		}
 	}
-	select += "s._seq, chr(s._op) AS _op, CASE WHEN s._unchanged IS NULL THEN NULL ELSE " + rest +
-	          ") END AS _unchanged FROM survivors s LEFT JOIN fill f ON " + key_match;
-	return sql + "WITH survivors AS (" + survivors + "), pending AS (SELECT " + key_list +
-	       " FROM survivors WHERE _unchanged IS NOT NULL), fill AS (" + fill_select +
+	select +=
+	    "s._seq, chr(s._op) AS _op, CASE WHEN s._unchanged IS NULL THEN NULL ELSE " + rest + ") END AS _unchanged";
+	// Where the rest comes from the lake, the apply step looks it up under the lookup key of the
+	// chain's last (earliest) change.
+	for (size_t n = 0; n < key_columns_.size(); n++) {
+		std::string lk = "_lk" + std::to_string(n);
+		select += ", coalesce(t." + lk + ", " + key_expr("s", n) + ") AS " +
+		          Q::QuoteIdent(std::string(kLookupPrefix) + std::to_string(n));
+	}
+	select += " FROM survivors s LEFT JOIN fill f ON f._pseq = s._seq LEFT JOIN lookup t ON t._seq = f._tseq";
+	return sql + "WITH RECURSIVE survivors AS (" + survivors + "), lookup AS (" + lookup + "), chain AS (" + chain +
+	       "), fill AS (" + fill_select +
 	       ") SELECT * REPLACE (CASE WHEN len(_unchanged) = 0 THEN NULL ELSE _unchanged END AS _unchanged) FROM (" +
 	       select + ")";
 }
@@ -478,6 +508,15 @@ void ChangeBuffer::Flush(const ApplyFunction &apply) {
 	out.append_mode = options_.append_mode;
 	for (const auto &c : columns_) {
 		out.value_columns.push_back(c.name);
+	}
+	bool filled = false;
+	for (size_t i = 0; i < columns_.size(); i++) {
+		filled = filled || (unchanged_columns_[i] && !columns_[i].key);
+	}
+	if (non_inserts_ && filled && !options_.append_mode) {
+		for (size_t n = 0; n < key_columns_.size(); n++) {
+			out.lookup_columns.push_back(std::string(kLookupPrefix) + std::to_string(n));
+		}
 	}
 	bool is_view = options_.append_mode || !non_inserts_;
 	std::string relation = options_.append_mode ? kChangesRelation : kCompactedRelation;

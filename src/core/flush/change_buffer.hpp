@@ -28,6 +28,16 @@ struct BufferColumn {
 	bool key = false; // part of the primary key / replica identity
 };
 
+// One step of a source schema change, applied to the rows already buffered (in order).
+struct BufferColumnChange {
+	enum class Kind { Add, Drop, Rename, Retype };
+	Kind kind = Kind::Add;
+	std::string name;     // the column before the change (Add: the new column's name)
+	std::string new_name; // Rename only
+	BufferColumn column;  // Add, Retype: the column after the change
+	std::string fill_sql; // Add: DuckDB expression the rows already buffered get (empty = NULL)
+};
+
 struct ChangeBufferOptions {
 	std::string temp_dir;          // base dir (empty = system temp); the buffer uses a fresh subdirectory of it
 	int64_t buffer_memory_mb = 16; // DuckDB memory_limit (MiB) while buffering; beyond it the buffer spills to disk
@@ -49,7 +59,8 @@ public:
 	// What Flush hands to the apply step. `relation` (a table or view in the connection) has the
 	// value columns (names in value_columns, in constructor order) followed by:
 	//   _seq BIGINT           the change's sequence number
-	//   _op VARCHAR           'I', 'U' or 'D'
+	//   _op VARCHAR           'I', 'U', 'D', 'M' (the insert half of an UPDATE that moved the key) or,
+	//                         in append mode, 'T' (a TRUNCATE)
 	//   _unchanged USMALLINT[] 0-based indexes into value_columns of unchanged-TOAST cells whose value is
 	//                         not in the relation (NULL when none): keep the value already in the lake
 	//   _commit_lsn BIGINT    append mode only: the source transaction's commit LSN
@@ -64,6 +75,9 @@ public:
 		Lsn max_commit_lsn;
 		std::vector<std::string> value_columns;
 		uint64_t unchanged_rows = 0; // rows with a non-NULL _unchanged: 0 lets the apply skip the lake lookup
+		// Per key column, the relation column holding the key under which a row's unchanged cells are
+		// found in the lake (the old key for a row an UPDATE moved); empty: the key columns themselves.
+		std::vector<std::string> lookup_columns;
 		bool append_mode = false;
 	};
 	using ApplyFunction = std::function<void(DuckConnection &, const Compacted &)>;
@@ -81,6 +95,16 @@ public:
 	// the table, the column and DuckDB's message (which quotes the value); an unchanged TOAST key
 	// column throws Error(Unsupported); a seq not above the previous one throws Error(Internal).
 	void Append(const ChangeBatch &batch);
+
+	// The source table changed: rows already buffered get `changes` (in order) and later batches have
+	// `columns`, which must be Columns() with the changes applied. Throws Error(Config) for a column
+	// list the buffer cannot hold, Error(Duck) when DuckDB refuses a change (the buffer is then unusable:
+	// Clear it).
+	void Evolve(std::vector<BufferColumn> columns, const std::vector<BufferColumnChange> &changes);
+
+	// Drops everything buffered and takes `columns` for the rows to come (the stream restarts from a
+	// schema the lake holds).
+	void Reconfigure(std::vector<BufferColumn> columns);
 
 	bool HasNonInserts() const { return non_inserts_; }
 	uint64_t BufferedRows() const { return rows_; }
@@ -110,10 +134,14 @@ public:
 	static constexpr const char *kBufferTable = "duckpipe_buffer";
 	static constexpr const char *kCompactedRelation = "duckpipe_compacted";
 	static constexpr const char *kChangesRelation = "duckpipe_changes";
+	static constexpr const char *kLookupPrefix = "_lookup_key_";
 
 private:
 	void Open();
 	void Close() noexcept;
+	// Validates columns_ and derives key_columns_, staging_names_ and insert_sql_ from it.
+	void Configure();
+	std::string StagingTableSql() const;
 	void ResetCounters();
 	void AppendConverted(const ChangeBatch &batch);
 	void AppendRows(const ChangeBatch &batch, StagingAppender &app);

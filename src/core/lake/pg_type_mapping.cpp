@@ -237,6 +237,37 @@ void PgArrayFunction(duckdb_function_info info, duckdb_data_chunk input, duckdb_
 	}
 }
 
+// PostgreSQL 1-D array output to a DuckDB list in plain SQL, so any DuckDB connection (the change
+// buffer's, the copy's) can evaluate it: "[lo:hi]=" lower bounds dropped, quoted elements unescaped,
+// unquoted NULL is a NULL element. Array output quotes every element holding a delimiter, brace,
+// quote, backslash or space, so an unquoted element is a run of other characters. A value with more
+// dimensions than the column was declared with cannot be a list: error() names the column and the fix.
+std::string PgArrayExpression(const std::string &x, const std::string &column, const std::string &element) {
+	// The buffer substitutes "{}" in the expression: keep it out of the name's literal.
+	std::string name = column.empty() ? std::string("an array column") : "column \"" + column + "\"";
+	for (auto pos = name.find("{}"); pos != std::string::npos; pos = name.find("{}", pos)) {
+		name.replace(pos, 2, "{ }");
+	}
+	std::string alter = column.empty() ? std::string("...") : "\"" + column + "\"";
+	for (auto pos = alter.find("{}"); pos != std::string::npos; pos = alter.find("{}", pos)) {
+		alter.replace(pos, 2, "{ }");
+	}
+	std::string message_start = name + " holds a multi-dimensional array value (";
+	std::string message_end =
+	    ") but the lake stores it as a one-dimensional list (PostgreSQL does not enforce array dimensions, and the "
+	    "column was declared with one): declare its dimensions on the source (ALTER TABLE ... ALTER COLUMN " +
+	    alter +
+	    " TYPE <element type>[][]; the lake then keeps the array text) and copy the table again (duckpipe "
+	    "resync-table)";
+	return "CASE WHEN regexp_matches(" + x + R"sql(, '^(\[[^=]*\]=)?\{\{') THEN error()sql" +
+	       DuckConnection::QuoteLiteral(message_start) + " || left(" + x + ", 200) || " +
+	       DuckConnection::QuoteLiteral(message_end) + ") ELSE list_transform(list_transform(regexp_extract_all(" +
+	       "regexp_replace(" + x +
+	       R"sql(, '^\[[^=]*\]=', ''), '(?s)"(?:[^"\\]|\\.)*"|[^,}{]+'), lambda __a: CASE )sql" +
+	       R"sql(WHEN __a[1] = '"' THEN regexp_replace(substr(__a, 2, length(__a) - 2), '(?s)\\(.)', '\1', 'g') )sql" +
+	       "WHEN __a = 'NULL' THEN NULL ELSE __a END), lambda __e: " + element + ") END";
+}
+
 } // namespace
 
 std::vector<std::string> PgTableDescription::KeyColumns() const {
@@ -340,6 +371,9 @@ LakeTypeMapping MapPgType(const PgColumnType &type) {
 		if (type.ndims > 1) {
 			return Text("multi-dimensional array: kept as PostgreSQL array text");
 		}
+		if (type.elem_name == "box") {
+			return Text("box[] separates elements with ';': kept as PostgreSQL array text");
+		}
 		auto elem = MapScalar(type.elem_name, type.elem_typmod, type.elem_typtype);
 		LakeTypeMapping out;
 		out.lake_type = "list";
@@ -367,11 +401,10 @@ LakeColumn ToLakeColumn(const std::string &name, const LakeTypeMapping &mapping,
 	return col;
 }
 
-std::string TextToDuckExpression(const LakeTypeMapping &m, const std::string &x) {
+std::string TextToDuckExpression(const LakeTypeMapping &m, const std::string &x, const std::string &column) {
 	const auto &t = m.lake_type;
 	if (t == "list") {
-		return "list_transform(duckpipe_pg_array(" + x +
-		       "), lambda __e: " + TextToDuckExpression(m.children.at(0), "__e") + ")";
+		return PgArrayExpression(x, column, TextToDuckExpression(m.children.at(0), "__e"));
 	}
 	if (t == "varchar") {
 		return x;

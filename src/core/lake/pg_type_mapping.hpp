@@ -68,12 +68,15 @@ LakeTypeMapping MapPgType(const PgColumnType &type);
 LakeColumn ToLakeColumn(const std::string &name, const LakeTypeMapping &mapping, bool not_null);
 
 // DuckDB SQL turning `text_expr` (a VARCHAR holding PostgreSQL's text output, as COPY and pgoutput
-// produce it) into the mapped DuckDB value. Array conversions call duckpipe_pg_array(), so run
-// RegisterPgTextFunctions on the DuckDB connection first.
-std::string TextToDuckExpression(const LakeTypeMapping &mapping, const std::string &text_expr);
+// produce it) into the mapped DuckDB value. Plain SQL (arrays included), so any DuckDB connection
+// evaluates it without registering anything. A multi-dimensional value in a list column raises an
+// error naming `column` (the source column) and the fix.
+std::string TextToDuckExpression(const LakeTypeMapping &mapping, const std::string &text_expr,
+                                 const std::string &column = "");
 
 // Registers duckpipe_pg_array(VARCHAR) -> VARCHAR[] (1-D PostgreSQL array text to its elements, NULL
 // elements kept, quotes and backslash escapes removed) on the connection's database. Idempotent.
+// TextToDuckExpression no longer needs it; kept for callers that parse array text themselves.
 void RegisterPgTextFunctions(DuckConnection &conn);
 
 } // namespace duckpipe::lake

@@ -351,6 +351,12 @@ void MetadataStore::ClearError(int64_t mapping_id, int generation) {
 	           {std::to_string(mapping_id), std::to_string(generation)});
 }
 
+void MetadataStore::SetSourceName(int64_t mapping_id, const std::string &schema, const std::string &table) {
+	conn_.Exec("UPDATE duckpipe.table_mappings SET source_schema = $2, source_table = $3, updated_at = now() "
+	           "WHERE id = $1 AND (source_schema, source_table) IS DISTINCT FROM ($2, $3)",
+	           {std::to_string(mapping_id), schema, table});
+}
+
 bool MetadataStore::RetryDue(int64_t mapping_id) {
 	auto r = conn_.Exec("SELECT retry_at IS NULL OR retry_at <= now() FROM duckpipe.table_mappings WHERE id = $1",
 	                    {std::to_string(mapping_id)});

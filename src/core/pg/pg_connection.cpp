@@ -47,7 +47,8 @@ PgConnection::PgConnection(const std::string &conninfo, const Options &options) 
 	}
 	// Deterministic text output whatever the server defaults are. Passed at startup so the
 	// walsender formats pgoutput values the same way as COPY on a normal session does.
-	std::string startup = "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c TimeZone=UTC";
+	std::string startup =
+	    "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c TimeZone=UTC -c bytea_output=hex";
 	std::string user_options = parsed.Get("options");
 	parsed = parsed.With("options", user_options.empty() ? startup : user_options + " " + startup);
 	parsed = parsed.With("client_encoding", "UTF8");

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/cdc/relation_cache.hpp"
 #include "core/common/lsn.hpp"
 #include "core/flush/change_batch.hpp"
 #include "core/pipeline/queue_budget.hpp"
@@ -21,14 +22,16 @@ struct QueueItem {
 		Commit,   // the source transaction that produced the preceding rows committed
 		Truncate, // TRUNCATE of this table, in order with the surrounding changes
 		Fail,     // the consumer found something the table cannot follow (message says what)
+		Schema,   // the rows that follow have `relation`'s columns (first rows of a stream, or after DDL)
 	};
 	Kind kind = Kind::Rows;
-	std::unique_ptr<flush::ChangeBatch> batch; // Rows only
-	Lsn commit_lsn;                            // Commit, Truncate: the transaction's commit LSN
-	Lsn end_lsn;                               // Commit: position after the commit record
-	int64_t commit_time_us = 0;                // Commit: Unix epoch microseconds
-	int64_t bytes = 0;                         // accounted against the group budget
-	std::string message;                       // Fail only
+	std::unique_ptr<flush::ChangeBatch> batch;         // Rows only
+	Lsn commit_lsn;                                    // Commit, Truncate: the transaction's commit LSN
+	Lsn end_lsn;                                       // Commit: position after the commit record
+	int64_t commit_time_us = 0;                        // Commit: Unix epoch microseconds
+	int64_t bytes = 0;                                 // accounted against the group budget
+	std::string message;                               // Fail only
+	std::shared_ptr<const cdc::RelationInfo> relation; // Schema only
 };
 
 // A bounded single-producer (slot consumer) single-consumer (flush worker) queue. Its bytes count

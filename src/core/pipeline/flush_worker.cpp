@@ -8,29 +8,34 @@
 #include "core/lake/lake_writer.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pipeline/crash_point.hpp"
+#include "core/pipeline/row_match_apply.hpp"
 #include "core/pipeline/snapshot_copier.hpp"
 
 #include <algorithm>
+#include <thread>
 
 namespace duckpipe::pipeline {
 
 using Q = DuckConnection;
 
-static flush::ChangeBufferOptions BufferOptions(const PipelineConfig &config, const meta::TableMapping &mapping) {
+static flush::ChangeBufferOptions BufferOptions(const PipelineConfig &config, const meta::TableMapping &mapping,
+                                                const TableSchema &schema) {
 	flush::ChangeBufferOptions o;
 	o.temp_dir = config.temp_dir;
 	o.buffer_memory_mb = config.duckdb_buffer_memory_mb;
 	o.flush_memory_mb = config.duckdb_flush_memory_mb;
 	o.threads = config.duckdb_threads;
-	o.append_mode = mapping.sync_mode == meta::SyncMode::Append;
+	// A table without a key keeps every change too: rows are matched by value (RowMatchApply).
+	o.append_mode = mapping.sync_mode == meta::SyncMode::Append || RowMatchApply::Applies(schema);
 	return o;
 }
 
 FlushWorker::FlushWorker(std::shared_ptr<TableRoute> route, meta::TableMapping mapping, TableSchema schema,
-                         const PipelineConfig &config, lake::LakeWriter &writer, FlushWorkerEvents events)
-    : route_(std::move(route)), mapping_(std::move(mapping)), schema_(std::move(schema)), config_(config),
-      writer_(writer), events_(std::move(events)),
-      buffer_(mapping_.SourceName(), schema_.buffer_columns, BufferOptions(config, mapping_)) {}
+                         std::string source_conninfo, const PipelineConfig &config, lake::LakeWriter &writer,
+                         FlushWorkerEvents events)
+    : route_(std::move(route)), mapping_(std::move(mapping)), schema_(std::move(schema)), lake_schema_(schema_),
+      source_conninfo_(std::move(source_conninfo)), config_(config), writer_(writer), events_(std::move(events)),
+      buffer_(mapping_.SourceName(), schema_.buffer_columns, BufferOptions(config, mapping_, schema_)) {}
 
 FlushWorker::~FlushWorker() {
 	Stop(false);
@@ -78,6 +83,13 @@ std::optional<std::chrono::steady_clock::time_point> FlushWorker::OldestPendingS
 
 void FlushWorker::DropEverything() {
 	buffer_.Clear();
+	if (!pending_lake_changes_.empty()) {
+		// The stream restarts from what the lake holds, so does the schema.
+		schema_ = lake_schema_;
+		pending_lake_changes_.clear();
+		buffer_.Reconfigure(schema_.buffer_columns);
+		route_->SetKeyColumns(schema_.key_columns);
+	}
 	held_.clear();
 	route_->queue.Discard();
 	at_boundary_ = true;
@@ -116,7 +128,7 @@ void FlushWorker::Run() {
 		}
 	}
 	if (finish_on_stop_.load() && !failed_.load() && copy_done_.load() && at_boundary_ &&
-	    (buffer_.BufferedRows() > 0 || truncate_pending_)) {
+	    (buffer_.BufferedRows() > 0 || truncate_pending_ || !pending_lake_changes_.empty())) {
 		try {
 			Flush();
 		} catch (const std::exception &e) {
@@ -169,7 +181,7 @@ void FlushWorker::Process(QueueItem item) {
 		if (mapping_.sync_mode == meta::SyncMode::Append) {
 			commit_times_.emplace_back(item.commit_lsn, item.commit_time_us);
 		}
-		if (!first_row_at_ && truncate_pending_) {
+		if (!first_row_at_ && (truncate_pending_ || !pending_lake_changes_.empty())) {
 			first_row_at_ = Clock::now();
 		}
 		break;
@@ -184,6 +196,49 @@ void FlushWorker::Process(QueueItem item) {
 	case QueueItem::Kind::Fail:
 		Fail(item.message);
 		break;
+	case QueueItem::Kind::Schema:
+		if (item.relation) {
+			ChangeSchema(*item.relation);
+		}
+		break;
+	}
+}
+
+void FlushWorker::ChangeSchema(const cdc::RelationInfo &relation) {
+	if (SchemaChange::Matches(schema_, relation)) {
+		return;
+	}
+	for (int attempt = 0;; attempt++) {
+		try {
+			PgConnection source(source_conninfo_, {.application_name = "pg_duckpipe schema"});
+			ApplySchemaChange(SchemaChange::Plan(source, schema_, relation));
+			return;
+		} catch (const Error &e) {
+			if (!e.Retryable() || stop_.load() || reset_requested_.load()) {
+				Fail(e.what());
+				return;
+			}
+			// The source is unreachable for now; the rows after the change must wait for it.
+			log::Warn("table.schema_lookup_retry", "table", mapping_.SourceName(), "error", e.what());
+			std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200 << std::min(attempt, 5), 5000)));
+		}
+	}
+}
+
+void FlushWorker::ApplySchemaChange(SchemaChange change) {
+	try {
+		if (!change.Empty()) {
+			buffer_.Evolve(change.schema.buffer_columns, change.buffer);
+			pending_lake_changes_.insert(pending_lake_changes_.end(), change.lake.begin(), change.lake.end());
+			log::Info("table.schema_changed", "table", mapping_.SourceName(), "changes", change.summary);
+		}
+		schema_ = std::move(change.schema);
+		route_->SetKeyColumns(schema_.key_columns);
+		if (!first_row_at_ && !pending_lake_changes_.empty()) {
+			first_row_at_ = Clock::now();
+		}
+	} catch (const Error &e) {
+		Fail(e.what());
 	}
 }
 
@@ -191,7 +246,7 @@ bool FlushWorker::ShouldFlush(Clock::time_point now) const {
 	if (!copy_done_.load() || !at_boundary_ || now < retry_after_) {
 		return false;
 	}
-	if (buffer_.BufferedRows() == 0 && !truncate_pending_) {
+	if (buffer_.BufferedRows() == 0 && !truncate_pending_ && pending_lake_changes_.empty()) {
 		return false;
 	}
 	if (static_cast<int64_t>(buffer_.BufferedRows()) >= config_.flush_batch_threshold) {
@@ -227,6 +282,8 @@ void FlushWorker::Flush() {
 	}
 	transient_failures_ = 0;
 	truncate_pending_ = false;
+	lake_schema_ = schema_;
+	pending_lake_changes_.clear();
 	delete_always_ = false;
 	commit_times_.clear();
 	first_row_at_.reset();
@@ -257,13 +314,17 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 		             .lsn = up_to,
 		             .hint = "run `duckpipe resync-table " + mapping_.SourceName() + "` to copy it again"});
 	}
+	// Source DDL first: the rows below have the new columns.
+	SchemaChange::StageLake(commit, table, pending_lake_changes_);
 	if (truncate_pending_) {
 		commit.Truncate(table);
 	}
 	int64_t inserted = 0;
 	if (c && c->rows > 0) {
 		std::string relation = c->relation;
-		if (c->append_mode) {
+		if (RowMatchApply::Applies(schema_)) {
+			inserted = RowMatchApply::Apply(commit, table, *duck, *c, schema_);
+		} else if (c->append_mode) {
 			inserted = commit.Insert(table, *duck, AppendSelect(*duck, relation));
 		} else {
 			if (c->unchanged_rows > 0) {
@@ -284,7 +345,8 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 		}
 	}
 	auto progress = ProgressSql(mapping_, up_to, c ? static_cast<int64_t>(c->rows) : 0, false);
-	commit.AddSql([progress](PgConnection &catalog) { catalog.Exec(progress); });
+	auto layout = schema_.layout.ToJson();
+	commit.AddSql([progress, layout](PgConnection &catalog) { catalog.Exec(progress, {layout}); });
 	CrashPoint("flush_before_commit");
 	commit.Commit(
 	    {.author = std::string("duckpipe"), .message = "sync " + mapping_.SourceName() + " up to " + up_to.ToString()});
@@ -323,20 +385,41 @@ void FlushWorker::FillUnchangedFromLake(DuckConnection &duck, const flush::Chang
 		            {.table = mapping_.SourceName()});
 	}
 	std::string lake_rows = lake::LakeReader::TableQuery(state, *table);
+	// The lake table does not have this flush's schema changes yet: name its columns as it does.
+	auto lake_name = [&](const std::string &name) -> std::optional<std::string> {
+		std::optional<std::string> n = name;
+		for (auto it = pending_lake_changes_.rbegin(); it != pending_lake_changes_.rend() && n; ++it) {
+			if (it->kind == LakeColumnChange::Kind::Rename && it->new_name == *n) {
+				n = it->name;
+			} else if (it->kind == LakeColumnChange::Kind::Add && it->name == *n) {
+				n.reset();
+			}
+		}
+		return n;
+	};
 	std::string set;
 	for (size_t i = 0; i < schema_.column_names.size(); i++) {
-		if (schema_.key[i]) {
+		auto in_lake = lake_name(schema_.column_names[i]);
+		if (schema_.key[i] || !in_lake) {
 			continue;
 		}
 		std::string q = Q::QuoteIdent(schema_.column_names[i]);
 		set += set.empty() ? "" : ", ";
 		set += q;
 		set += " = CASE WHEN list_contains(r._unchanged, CAST(" + std::to_string(i) + " AS USMALLINT)) THEN l.";
-		set.append(q).append(" ELSE r.").append(q).append(" END");
+		set.append(Q::QuoteIdent(*in_lake)).append(" ELSE r.").append(q).append(" END");
 	}
+	if (set.empty()) {
+		return;
+	}
+	// The lake row is found by the lookup key: the old key for a row an UPDATE moved.
 	std::string match;
-	for (const auto &k : schema_.key_columns) {
-		match += std::string(match.empty() ? "" : " AND ") + "r." + Q::QuoteIdent(k) + " = l." + Q::QuoteIdent(k);
+	for (size_t n = 0; n < schema_.key_columns.size(); n++) {
+		const auto &k = schema_.key_columns[n];
+		auto in_lake = lake_name(k).value_or(k);
+		std::string mine = n < c.lookup_columns.size() ? c.lookup_columns[n] : k;
+		match +=
+		    std::string(match.empty() ? "" : " AND ") + "r." + Q::QuoteIdent(mine) + " = l." + Q::QuoteIdent(in_lake);
 	}
 	duck.Execute("UPDATE " + c.relation + " AS r SET " + set + ", _unchanged = NULL FROM (" + lake_rows +
 	             ") AS l WHERE r._unchanged IS NOT NULL AND " + match);

@@ -3,6 +3,7 @@
 #include "core/flush/change_buffer.hpp"
 #include "core/meta/metadata_types.hpp"
 #include "core/pipeline/pipeline_config.hpp"
+#include "core/pipeline/schema_change.hpp"
 #include "core/pipeline/table_route.hpp"
 #include "core/pipeline/table_schema.hpp"
 
@@ -37,8 +38,11 @@ struct FlushWorkerEvents {
 // retry with backoff; anything else stops the table alone.
 class FlushWorker {
 public:
+	// `schema` is what the lake table holds (or the copy will create); `source_conninfo` reaches the
+	// source's catalog when DDL has to be interpreted.
 	FlushWorker(std::shared_ptr<TableRoute> route, meta::TableMapping mapping, TableSchema schema,
-	            const PipelineConfig &config, lake::LakeWriter &writer, FlushWorkerEvents events);
+	            std::string source_conninfo, const PipelineConfig &config, lake::LakeWriter &writer,
+	            FlushWorkerEvents events);
 	~FlushWorker();
 	FlushWorker(const FlushWorker &) = delete;
 	FlushWorker &operator=(const FlushWorker &) = delete;
@@ -67,6 +71,9 @@ private:
 
 	void Run();
 	void Process(QueueItem item);
+	// Source DDL: evolves the buffer now and stages the lake steps for the next flush.
+	void ChangeSchema(const cdc::RelationInfo &relation);
+	void ApplySchemaChange(SchemaChange change);
 	void ReleaseHeld();
 	bool ShouldFlush(Clock::time_point now) const;
 	void Flush();
@@ -78,7 +85,10 @@ private:
 
 	std::shared_ptr<TableRoute> route_;
 	meta::TableMapping mapping_;
-	TableSchema schema_;
+	TableSchema schema_;                                 // of the buffered rows and the rows to come
+	TableSchema lake_schema_;                            // of the lake table as last committed
+	std::vector<LakeColumnChange> pending_lake_changes_; // lake_schema_ -> schema_, for the next flush
+	std::string source_conninfo_;
 	const PipelineConfig &config_;
 	lake::LakeWriter &writer_;
 	FlushWorkerEvents events_;

@@ -4,6 +4,7 @@
 #include "core/common/log.hpp"
 #include "core/pg/replication_connection.hpp"
 #include "core/pg/replication_stream.hpp"
+#include "core/pipeline/row_match_apply.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -23,7 +24,7 @@ void SlotConsumer::SetRoute(std::shared_ptr<TableRoute> route) {
 	std::lock_guard guard(routes_mutex_);
 	auto &slot = routes_[route->source_oid];
 	if (slot) {
-		route_columns_.erase(slot.get());
+		sent_schema_.erase(slot.get());
 	}
 	slot = std::move(route);
 }
@@ -34,7 +35,7 @@ void SlotConsumer::RemoveRoute(uint32_t source_oid) {
 	if (it != routes_.end()) {
 		it->second->active.store(false);
 		it->second->pending.Clear();
-		route_columns_.erase(it->second.get());
+		sent_schema_.erase(it->second.get());
 		routes_.erase(it);
 	}
 }
@@ -153,15 +154,9 @@ void SlotConsumer::OnCommit(const cdc::CommitMessage &msg) {
 	received_.store(std::max(received_.load(), msg.end_lsn.value));
 }
 
-void SlotConsumer::OnRelation(const std::shared_ptr<const cdc::RelationInfo> &rel, cdc::RelationChange change) {
-	if (change == cdc::RelationChange::Unchanged) {
-		return;
-	}
-	std::lock_guard guard(routes_mutex_);
-	auto it = routes_.find(rel->oid);
-	if (it != routes_.end()) {
-		route_columns_.erase(it->second.get()); // recomputed against the new description
-	}
+void SlotConsumer::OnRelation(const std::shared_ptr<const cdc::RelationInfo> &rel, cdc::RelationChange) {
+	// The worker hears of a change with the table's next row, in order with the rows (SyncSchema).
+	relations_[rel->oid] = rel;
 }
 
 void SlotConsumer::OnStreamStart(const cdc::StreamStartMessage &) {
@@ -169,98 +164,96 @@ void SlotConsumer::OnStreamStart(const cdc::StreamStartMessage &) {
 	            {.hint = "this is a bug in pg_duckpipe's START_REPLICATION options"});
 }
 
-const SlotConsumer::RouteColumns &SlotConsumer::ColumnsFor(TableRoute &route, const cdc::RelationInfo &rel) {
-	auto &rc = route_columns_[&route];
-	if (rc.relation == &rel && !rc.source_index.empty()) {
-		return rc;
-	}
-	rc.relation = &rel;
-	rc.mismatch.clear();
-	rc.source_index.assign(route.columns.size(), -1);
-	std::vector<bool> used(rel.columns.size(), false);
-	for (size_t j = 0; j < route.columns.size(); j++) {
-		for (size_t i = 0; i < rel.columns.size(); i++) {
-			if (rel.columns[i].name == route.columns[j]) {
-				rc.source_index[j] = static_cast<int>(i);
-				used[i] = true;
-				break;
-			}
-		}
-		if (rc.source_index[j] < 0) {
-			rc.mismatch = "column \"" + route.columns[j] + "\" is no longer published by the source";
-		}
-	}
-	for (size_t i = 0; i < rel.columns.size() && rc.mismatch.empty(); i++) {
-		if (!used[i]) {
-			rc.mismatch = "the source has a new column \"" + rel.columns[i].name + "\"";
-		}
-	}
-	return rc;
-}
-
 SlotConsumer::TxnTable *SlotConsumer::Target(const cdc::RelationInfo &rel) {
+	TxnTable *t = nullptr;
 	auto it = txn_tables_.find(rel.oid);
 	if (it != txn_tables_.end()) {
-		return it->second.route->active.load() ? &it->second : nullptr;
-	}
-	std::shared_ptr<TableRoute> route;
-	{
-		std::lock_guard guard(routes_mutex_);
-		auto r = routes_.find(rel.oid);
-		if (r == routes_.end()) {
+		if (!it->second.route->active.load()) {
 			return nullptr;
 		}
-		route = r->second;
+		t = &it->second;
+	} else {
+		std::shared_ptr<TableRoute> route;
+		{
+			std::lock_guard guard(routes_mutex_);
+			auto r = routes_.find(rel.oid);
+			if (r == routes_.end()) {
+				return nullptr;
+			}
+			route = r->second;
+		}
+		if (!route->active.load() || route->Skips(txn_commit_lsn_)) {
+			return nullptr;
+		}
+		route->pending.Add(txn_commit_lsn_);
+		t = &txn_tables_[rel.oid];
+		t->route = std::move(route);
 	}
-	if (!route->active.load() || route->Skips(txn_commit_lsn_)) {
-		return nullptr;
+	SyncSchema(*t, rel);
+	return t;
+}
+
+void SlotConsumer::SyncSchema(TxnTable &t, const cdc::RelationInfo &rel) {
+	if (t.relation == &rel) {
+		return;
 	}
-	std::string mismatch;
-	std::vector<int> source_index;
+	auto described = relations_.find(rel.oid);
+	if (described == relations_.end() || described->second.get() != &rel) {
+		throw Error(ErrorKind::Internal, "row change for " + rel.QualifiedName() + " without its Relation message");
+	}
+	bool changed = false;
 	{
 		std::lock_guard guard(routes_mutex_);
-		const auto &columns = ColumnsFor(*route, rel);
-		mismatch = columns.mismatch;
-		source_index = columns.source_index;
+		auto &sent = sent_schema_[t.route.get()];
+		changed = !sent || !sent->SameSchema(rel);
+		sent = described->second;
 	}
-	if (!mismatch.empty()) {
-		// Schema evolution is applied by the worker in a later version; until then the table stops
-		// cleanly and says how to recover, while the rest of the group keeps streaming.
-		QueueItem fail;
-		fail.kind = QueueItem::Kind::Fail;
-		fail.commit_lsn = txn_commit_lsn_;
-		fail.message = "source table " + rel.QualifiedName() + " changed: " + mismatch +
-		               "; run `duckpipe resync-table " + route->source_name + "` to copy it again";
-		route->active.store(false);
-		route->queue.Push(std::move(fail));
-		return nullptr;
+	if (changed) {
+		// Rows already batched have the old columns: they go first.
+		FlushBatch(t);
+		QueueItem item;
+		item.kind = QueueItem::Kind::Schema;
+		item.commit_lsn = txn_commit_lsn_;
+		item.relation = described->second;
+		t.route->queue.Push(std::move(item));
 	}
-	route->pending.Add(txn_commit_lsn_);
-	auto &t = txn_tables_[rel.oid];
-	t.route = std::move(route);
-	t.source_index = std::move(source_index);
-	return &t;
+	t.relation = &rel;
+	// The key by name; a key column the worker has not seen renamed yet falls back to the replica
+	// identity flags (exact unless the identity is FULL, where every column is flagged: then a key
+	// change is detected on any change, which costs a delete but stays correct).
+	auto key_names = t.route->KeyColumns();
+	t.key.assign(rel.columns.size(), false);
+	size_t found = 0;
+	for (size_t i = 0; i < rel.columns.size(); i++) {
+		if (std::find(key_names.begin(), key_names.end(), rel.columns[i].name) != key_names.end()) {
+			t.key[i] = true;
+			found++;
+		}
+	}
+	if (found != key_names.size() || key_names.empty()) {
+		for (size_t i = 0; i < rel.columns.size(); i++) {
+			t.key[i] = rel.columns[i].is_key;
+		}
+	}
 }
 
 void SlotConsumer::AddRow(TxnTable &t, ChangeOp op, const cdc::TupleView &tuple, bool key_only,
                           const cdc::TupleView *fallback) {
-	auto &route = *t.route;
-	const auto &index = t.source_index;
+	size_t width = t.key.size();
 	if (!t.batch) {
-		t.batch = std::make_unique<ChangeBatch>(route.columns.size());
+		t.batch = std::make_unique<ChangeBatch>(width);
 	}
 	auto &batch = *t.batch;
 	batch.BeginRow(op, next_seq_++, txn_commit_lsn_);
-	for (size_t j = 0; j < route.columns.size(); j++) {
-		int i = index[j];
-		if (i < 0 || static_cast<size_t>(i) >= tuple.Size() || (key_only && !route.key[j])) {
+	for (size_t i = 0; i < width; i++) {
+		if (i >= tuple.Size() || (key_only && !t.key[i])) {
 			batch.AddNull();
 			continue;
 		}
-		const auto *cell = &tuple[static_cast<size_t>(i)];
-		if (cell->kind == cdc::ColumnKind::UnchangedToast && fallback && static_cast<size_t>(i) < fallback->Size() &&
-		    (*fallback)[static_cast<size_t>(i)].HasValue()) {
-			cell = &(*fallback)[static_cast<size_t>(i)];
+		const auto *cell = &tuple[i];
+		if (cell->kind == cdc::ColumnKind::UnchangedToast && fallback && i < fallback->Size() &&
+		    (*fallback)[i].HasValue()) {
+			cell = &(*fallback)[i];
 		}
 		const auto &v = *cell;
 		switch (v.kind) {
@@ -293,15 +286,12 @@ void SlotConsumer::FlushBatch(TxnTable &t) {
 }
 
 bool SlotConsumer::KeyChanged(const TxnTable &t, const cdc::TupleView &old_tuple, const cdc::TupleView &new_tuple) {
-	const auto &route = *t.route;
-	for (size_t j = 0; j < route.columns.size(); j++) {
-		int i = t.source_index[j];
-		if (!route.key[j] || i < 0 || static_cast<size_t>(i) >= old_tuple.Size() ||
-		    static_cast<size_t>(i) >= new_tuple.Size()) {
+	for (size_t i = 0; i < t.key.size() && i < old_tuple.Size() && i < new_tuple.Size(); i++) {
+		if (!t.key[i]) {
 			continue;
 		}
-		auto &o = old_tuple[static_cast<size_t>(i)];
-		auto &n = new_tuple[static_cast<size_t>(i)];
+		auto &o = old_tuple[i];
+		auto &n = new_tuple[i];
 		if (o.kind != n.kind || o.data != n.data) {
 			return true;
 		}
@@ -327,28 +317,35 @@ void SlotConsumer::OnUpdate(const cdc::UpdateMessage &msg) {
 	// With REPLICA IDENTITY FULL the old row carries every value, TOASTed ones included.
 	const cdc::TupleView *full_old = msg.old_kind == cdc::OldTupleKind::Full ? &msg.old_tuple : nullptr;
 	bool upsert = t->route->mode == meta::SyncMode::Upsert;
-	if (key_changed && upsert && !full_old) {
-		bool unsent = false;
-		for (const auto &v : msg.new_tuple) {
-			unsent = unsent || v.IsUnchangedToast();
-		}
-		if (unsent) {
-			// The unsent value belongs to the row under its old key, which the buffer cannot follow
-			// yet. Rather than store NULL, stop the table: its automatic retry copies it again.
+	if (upsert && RowMatchApply::Applies(*t->route)) {
+		// No key: the lake row to replace is found by the full old row (RowMatchApply).
+		if (!full_old) {
 			QueueItem fail;
 			fail.kind = QueueItem::Kind::Fail;
 			fail.commit_lsn = txn_commit_lsn_;
 			fail.message = "an UPDATE of " + msg.relation->QualifiedName() +
-			               " changed a row's key and left a TOASTed column unchanged, which PostgreSQL does not "
-			               "send; the table is copied again (REPLICA IDENTITY FULL avoids this)";
+			               " (no key) came without the full old row; set REPLICA IDENTITY FULL and run "
+			               "`duckpipe resync-table " +
+			               t->route->source_name + "`";
 			t->route->active.store(false);
 			t->route->queue.Push(std::move(fail));
 			return;
 		}
+		AddRow(*t, ChangeOp::Delete, msg.old_tuple, false);
+		AddRow(*t, ChangeOp::Insert, msg.new_tuple, false, full_old);
+		return;
+	}
+	bool unsent = false;
+	if (key_changed && upsert && !full_old) {
+		for (const auto &v : msg.new_tuple) {
+			unsent = unsent || v.IsUnchangedToast();
+		}
 	}
 	if (key_changed && upsert) {
+		// An unsent TOAST value belongs to the row under its old key: the buffer (or the lake) takes
+		// it from there, found through the Delete right before the InsertMoved.
 		AddRow(*t, ChangeOp::Delete, msg.old_tuple, true);
-		AddRow(*t, ChangeOp::Insert, msg.new_tuple, false, full_old);
+		AddRow(*t, unsent ? ChangeOp::InsertMoved : ChangeOp::Insert, msg.new_tuple, false, full_old);
 	} else {
 		AddRow(*t, ChangeOp::Update, msg.new_tuple, false, full_old);
 	}
@@ -357,7 +354,9 @@ void SlotConsumer::OnUpdate(const cdc::UpdateMessage &msg) {
 void SlotConsumer::OnDelete(const cdc::DeleteMessage &msg) {
 	if (auto *t = Target(*msg.relation)) {
 		// A changelog keeps whatever old row the replica identity provides (all of it with FULL).
-		AddRow(*t, ChangeOp::Delete, msg.old_tuple, t->route->mode == meta::SyncMode::Upsert);
+		// Without a key (REPLICA IDENTITY FULL) the whole old row is what finds the lake row.
+		AddRow(*t, ChangeOp::Delete, msg.old_tuple,
+		       t->route->mode == meta::SyncMode::Upsert && !RowMatchApply::Applies(*t->route));
 	}
 }
 
@@ -365,6 +364,18 @@ void SlotConsumer::OnTruncate(const cdc::TruncateMessage &msg) {
 	for (const auto *rel : msg.relations) {
 		auto *t = Target(*rel);
 		if (!t) {
+			continue;
+		}
+		if (t->route->mode == meta::SyncMode::Append) {
+			// A changelog keeps what came before: the TRUNCATE is one more change, in order.
+			size_t width = t->key.size();
+			if (!t->batch) {
+				t->batch = std::make_unique<ChangeBatch>(width);
+			}
+			t->batch->BeginRow(ChangeOp::Truncate, next_seq_++, txn_commit_lsn_);
+			for (size_t i = 0; i < width; i++) {
+				t->batch->AddNull();
+			}
 			continue;
 		}
 		FlushBatch(*t);

@@ -59,14 +59,10 @@ private:
 	struct TxnTable {
 		std::shared_ptr<TableRoute> route;
 		std::unique_ptr<flush::ChangeBatch> batch;
-		// Per route column: relation column index (-1 if absent). A copy taken under the routes
-		// lock, so the control thread may replace routes while rows are added without a lock.
-		std::vector<int> source_index;
-	};
-	struct RouteColumns {
+		// The description the rows are encoded with (rows carry the relation's columns in its order),
+		// and per relation column whether it belongs to the route's key.
 		const cdc::RelationInfo *relation = nullptr;
-		std::vector<int> source_index; // per route column: relation column index, -1 if absent
-		std::string mismatch;          // non-empty: the relation no longer matches the route
+		std::vector<bool> key;
 	};
 
 	void OnBegin(const cdc::BeginMessage &msg) override;
@@ -81,7 +77,9 @@ private:
 	// The route for a relation in the current transaction, or nullptr when the table is not
 	// synced or skips this transaction.
 	TxnTable *Target(const cdc::RelationInfo &rel);
-	const RouteColumns &ColumnsFor(TableRoute &route, const cdc::RelationInfo &rel);
+	// Queues a Schema item when the rows that follow have other columns than the route's worker
+	// last heard of (first rows of the stream, or DDL), and notes the relation the rows use.
+	void SyncSchema(TxnTable &t, const cdc::RelationInfo &rel);
 	// key_only: cells outside the key are NULL (an upsert delete). fallback: a full old row whose
 	// values stand in for unchanged TOAST cells.
 	void AddRow(TxnTable &t, flush::ChangeOp op, const cdc::TupleView &tuple, bool key_only,
@@ -96,7 +94,9 @@ private:
 
 	mutable std::mutex routes_mutex_;
 	std::unordered_map<uint32_t, std::shared_ptr<TableRoute>> routes_;
-	std::unordered_map<TableRoute *, RouteColumns> route_columns_;
+	// The latest description of every relation, and the one each route's worker last received.
+	std::unordered_map<uint32_t, std::shared_ptr<const cdc::RelationInfo>> relations_;
+	std::unordered_map<TableRoute *, std::shared_ptr<const cdc::RelationInfo>> sent_schema_;
 
 	// The transaction being received.
 	bool in_txn_ = false;

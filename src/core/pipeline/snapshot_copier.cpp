@@ -48,11 +48,11 @@ std::string ProgressSql(const meta::TableMapping &mapping, Lsn applied, int64_t 
 	std::string gen = std::to_string(mapping.generation);
 	std::string lsn = "'" + applied.ToString() + "'";
 	std::string n = std::to_string(rows);
-	return "INSERT INTO duckpipe.table_progress(mapping_id, generation, applied_lsn, rows_synced, updated_at) "
-	       "VALUES (" +
+	return "INSERT INTO duckpipe.table_progress(mapping_id, generation, applied_lsn, rows_synced, source_columns, "
+	       "updated_at) VALUES (" +
 	       id + ", " + gen + ", " + lsn + ", " + n +
-	       ", now()) ON CONFLICT (mapping_id) DO UPDATE SET generation = EXCLUDED.generation, "
-	       "applied_lsn = EXCLUDED.applied_lsn, rows_synced = " +
+	       ", $1::jsonb, now()) ON CONFLICT (mapping_id) DO UPDATE SET generation = EXCLUDED.generation, "
+	       "applied_lsn = EXCLUDED.applied_lsn, source_columns = EXCLUDED.source_columns, rows_synced = " +
 	       (reset_rows ? std::string("EXCLUDED.rows_synced")
 	                   : "CASE WHEN duckpipe.table_progress.generation = EXCLUDED.generation THEN "
 	                     "duckpipe.table_progress.rows_synced + EXCLUDED.rows_synced ELSE EXCLUDED.rows_synced END") +
@@ -129,6 +129,17 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 	if (mapping.copy_data) {
 		sql.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 		sql.Exec("SET TRANSACTION SNAPSHOT " + sql.QuoteLiteral(snapshot_name));
+		// The stream's rows after C have the columns of C; the copy must have them too.
+		auto at_snapshot = SourceLayout::Current(sql, mapping.source_oid);
+		auto expected = schema.layout;
+		for (auto &c : expected.columns) {
+			c.key = false;
+		}
+		if (!(at_snapshot == expected)) {
+			throw Error(ErrorKind::Source,
+			            "the columns of " + mapping.SourceName() + " changed while its copy was starting",
+			            {.table = mapping.SourceName(), .hint = "nothing to do: the copy is retried"});
+		}
 		std::string cols;
 		for (size_t i = 0; i < schema.column_names.size(); i++) {
 			cols += (i ? ", " : "") + sql.QuoteIdent(schema.column_names[i]);
@@ -217,7 +228,8 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 	// Everything committed before C is in the copy: the applied position is just below it.
 	Lsn applied(result.snapshot_lsn.value - 1);
 	auto progress = ProgressSql(mapping, applied, result.rows, true);
-	commit.AddSql([progress](PgConnection &catalog) { catalog.Exec(progress); });
+	auto layout = schema.layout.ToJson();
+	commit.AddSql([progress, layout](PgConnection &catalog) { catalog.Exec(progress, {layout}); });
 	CrashPoint("copy_before_commit");
 	result.lake_snapshot =
 	    commit.Commit({.author = std::string("duckpipe"),

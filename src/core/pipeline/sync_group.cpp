@@ -2,6 +2,7 @@
 
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
+#include "core/lake/catalog_loader.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/meta/metadata_store.hpp"
 #include "core/pg/pg_connection.hpp"
@@ -266,14 +267,33 @@ void SyncGroup::ResetAfterStreamLoss() {
 	}
 }
 
-Lsn SyncGroup::LoadAppliedLsn(const meta::TableMapping &mapping) {
+Lsn SyncGroup::LoadAppliedLsn(const meta::TableMapping &mapping, std::optional<SourceLayout> *layout) {
 	PgConnection catalog(config_.LakeCatalogConninfo(), {.application_name = "pg_duckpipe control"});
-	auto r = catalog.Exec("SELECT applied_lsn FROM duckpipe.table_progress WHERE mapping_id = $1 AND generation = $2",
+	auto r = catalog.Exec("SELECT applied_lsn, source_columns FROM duckpipe.table_progress WHERE mapping_id = $1 AND "
+	                      "generation = $2",
 	                      {std::to_string(mapping.id), std::to_string(mapping.generation)});
 	if (r.Rows() == 0 || r.IsNull(0, 0)) {
 		return Lsn();
 	}
+	if (layout && !r.IsNull(0, 1)) {
+		*layout = SourceLayout::FromJson(std::string(r.Get(0, 1)));
+	}
 	return Lsn::Parse(r.Get(0, 0));
+}
+
+TableSchema SyncGroup::LakeTableSchema(const TableSchema &described, int64_t lake_table_id,
+                                       const SourceLayout &layout) {
+	PgConnection catalog(config_.LakeCatalogConninfo(), {.application_name = "pg_duckpipe control"});
+	auto state = lake::LoadCatalog(catalog, config_.lake_schema);
+	const auto *table = state.FindTable(lake_table_id);
+	if (!table) {
+		throw Error(ErrorKind::Lake,
+		            "lake table id " + std::to_string(lake_table_id) + " of " + described.source.schema + "." +
+		                described.source.name + " no longer exists",
+		            {.hint = "run `duckpipe resync-table " + described.source.schema + "." + described.source.name +
+		                     "` to copy it again"});
+	}
+	return TableSchema::FromLake(described, *table, layout);
 }
 
 } // namespace duckpipe::pipeline

@@ -7,10 +7,12 @@
 #include "core/pipeline/slot_consumer.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,6 +63,10 @@ private:
 		int64_t rows_synced = 0;
 		// CATCHUP ends once every transaction the stream had delivered when the copy landed is flushed.
 		Lsn catchup_until;
+		// The source table was found dropped when the WAL was at this position; the table fails once
+		// the slot has confirmed past it, so the changes committed before the DROP reach the lake.
+		Lsn dropped_at;
+		std::chrono::steady_clock::time_point dropped_seen;
 	};
 	struct Event {
 		enum class Kind { SnapshotLsn, CopyDone, Flushed, Failed } kind;
@@ -84,8 +90,15 @@ private:
 	void RunSnapshot(TableEntry *entry, TableSchema schema);
 	void HandleEvents(meta::MetadataStore &store, PgConnection &source);
 	void ReportRuntime(PgConnection &meta);
+	// Fails the tables whose source table was dropped, once their last changes are in the lake.
+	void CheckDroppedTables(PgConnection &source);
+	// Renamed source tables (or schemas): the metadata and `status` follow the OID's current name.
+	void RefreshSourceNames(meta::MetadataStore &store, PgConnection &source);
+	std::string SourceOids() const; // the running tables' source OIDs as an oid[] literal
 	void Post(Event event);
-	Lsn LoadAppliedLsn(const meta::TableMapping &mapping);
+	// The table's applied LSN and, when recorded, the source layout its lake table mirrors.
+	Lsn LoadAppliedLsn(const meta::TableMapping &mapping, std::optional<SourceLayout> *layout = nullptr);
+	TableSchema LakeTableSchema(const TableSchema &described, int64_t lake_table_id, const SourceLayout &layout);
 	std::string SourceConninfo() const;
 
 	const PipelineConfig &config_;

@@ -68,6 +68,86 @@ void SyncGroup::Reconcile(meta::MetadataStore &store, PgConnection &source) {
 			log::Info("table.streaming", "table", m.SourceName());
 		}
 	}
+	CheckDroppedTables(source);
+	RefreshSourceNames(store, source);
+}
+
+std::string SyncGroup::SourceOids() const {
+	std::string oids = "{";
+	for (const auto &[id, entry] : tables_) {
+		oids += (oids.size() > 1 ? "," : "") + std::to_string(entry->mapping.source_oid);
+	}
+	return oids + "}";
+}
+
+void SyncGroup::RefreshSourceNames(meta::MetadataStore &store, PgConnection &source) {
+	if (tables_.empty()) {
+		return;
+	}
+	std::string oids = SourceOids();
+	auto r = source.Exec("SELECT c.oid::bigint, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+	                     "c.relnamespace WHERE c.oid = ANY($1::oid[])",
+	                     {oids});
+	for (int i = 0; i < r.Rows(); i++) {
+		auto oid = static_cast<uint32_t>(r.GetInt(i, 0));
+		std::string schema(r.Get(i, 1));
+		std::string table(r.Get(i, 2));
+		for (auto &[id, entry] : tables_) {
+			auto &m = entry->mapping;
+			if (m.source_oid != oid || (m.source_schema == schema && m.source_table == table)) {
+				continue;
+			}
+			log::Info("table.source_renamed", "table", m.SourceName(), "now", schema + "." + table);
+			store.SetSourceName(m.id, schema, table);
+			m.source_schema = schema;
+			m.source_table = table;
+		}
+	}
+}
+
+void SyncGroup::CheckDroppedTables(PgConnection &source) {
+	if (tables_.empty()) {
+		return;
+	}
+	// A DROP TABLE writes nothing to the stream: find it by OID, which renames do not change.
+	std::string oids = SourceOids();
+	auto r = source.Exec("SELECT o::bigint, pg_current_wal_lsn()::text FROM unnest($1::oid[]) o "
+	                     "WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = o)",
+	                     {oids});
+	if (r.Rows() == 0) {
+		return;
+	}
+	std::set<uint32_t> gone;
+	for (int i = 0; i < r.Rows(); i++) {
+		gone.insert(static_cast<uint32_t>(r.GetInt(i, 0)));
+	}
+	Lsn now_lsn = Lsn::Parse(r.Get(0, 1));
+	auto now = Clock::now();
+	for (auto &[id, entry] : tables_) {
+		const auto &m = entry->mapping;
+		if (!gone.count(m.source_oid)) {
+			continue;
+		}
+		if (!entry->dropped_at.IsValid()) {
+			entry->dropped_at = now_lsn;
+			entry->dropped_seen = now;
+			log::Warn("table.source_dropped", "table", m.SourceName(), "oid", m.source_oid, "wal_lsn",
+			          now_lsn.ToString());
+			continue;
+		}
+		// Changes committed before the DROP are still on their way while the slot trails it.
+		bool drained = Lsn(confirmed_.load()) >= entry->dropped_at;
+		if (!drained && now - entry->dropped_seen < std::chrono::seconds(60)) {
+			continue;
+		}
+		std::string msg = "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
+		                  ") was dropped; its lake table " + m.TargetName() +
+		                  " keeps the rows synced before the DROP; remove it with `duckpipe remove-table " +
+		                  m.SourceName() + "` (add --drop-target to drop the lake table too)";
+		log::Error("table.source_dropped", "table", m.SourceName(), "error", msg);
+		// HandleEvents stops the table before the next check.
+		Post({.kind = Event::Kind::Failed, .mapping_id = m.id, .generation = m.generation, .lsn = {}, .message = msg});
+	}
 }
 
 void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
@@ -93,15 +173,30 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	route->source_oid = m.source_oid;
 	route->source_name = m.SourceName();
 	route->mode = m.sync_mode;
-	route->columns = schema.column_names;
-	route->key = schema.key;
 	entry->route = route;
 
 	bool needs_copy = m.state == TableState::Pending || m.state == TableState::Snapshot || !m.lake_table_id;
 	if (!needs_copy) {
-		route->applied_lsn.store(LoadAppliedLsn(m).value);
+		std::optional<SourceLayout> layout;
+		route->applied_lsn.store(LoadAppliedLsn(m, &layout).value);
 		route->snapshot_lsn.store(m.snapshot_lsn ? m.snapshot_lsn->value : 1);
+		if (layout) {
+			// Resume from what the lake holds: the source may have moved on (DDL while stopped), and
+			// the stream replays the changes in between with their own Relation messages.
+			try {
+				schema = LakeTableSchema(schema, *m.lake_table_id, *layout);
+			} catch (const Error &e) {
+				log::Error("table.unsupported", "table", m.SourceName(), "error", e.what());
+				Post({.kind = Event::Kind::Failed,
+				      .mapping_id = m.id,
+				      .generation = m.generation,
+				      .lsn = {},
+				      .message = e.what()});
+				return;
+			}
+		}
 	}
+	route->SetKeyColumns(schema.key_columns);
 	int64_t id = m.id;
 	int generation = m.generation;
 	FlushWorkerEvents events;
@@ -111,7 +206,8 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	events.failed = [this, id, generation](const std::string &message) {
 		Post({.kind = Event::Kind::Failed, .mapping_id = id, .generation = generation, .lsn = {}, .message = message});
 	};
-	entry->worker = std::make_unique<FlushWorker>(route, m, schema, config_, writer_, std::move(events));
+	entry->worker =
+	    std::make_unique<FlushWorker>(route, m, schema, SourceConninfo(), config_, writer_, std::move(events));
 	entry->worker->Start();
 	if (!needs_copy) {
 		entry->worker->CopyDone(*m.lake_table_id);
@@ -174,13 +270,15 @@ void SyncGroup::RunSnapshot(TableEntry *entry, TableSchema schema) {
 		    },
 		    entry->cancel);
 		entry->route->applied_lsn.store(result.snapshot_lsn.value - 1);
-		entry->worker->CopyDone(result.lake_table_id);
+		// Posted before the worker may flush: a worker failing on its first flush must be handled
+		// after the copy's event, or the copy's CATCHUP would revive the table it just stopped.
 		Post({.kind = Event::Kind::CopyDone,
 		      .mapping_id = m.id,
 		      .generation = m.generation,
 		      .lsn = Lsn(result.snapshot_lsn.value - 1),
 		      .rows = result.rows,
 		      .lake_table_id = result.lake_table_id});
+		entry->worker->CopyDone(result.lake_table_id);
 	} catch (const std::exception &e) {
 		if (!entry->cancel.load()) {
 			log::Error("snapshot.failed", "table", m.SourceName(), "error", e.what());
@@ -218,10 +316,17 @@ void SyncGroup::StopTable(int64_t mapping_id, bool leave_publication, PgConnecti
 	entry.worker->Stop(false);
 	if (leave_publication && source) {
 		try {
-			source->Exec("ALTER PUBLICATION " + source->QuoteIdent(group_.publication) + " DROP TABLE " +
-			             source->QuoteQualified(entry.mapping.source_schema, entry.mapping.source_table));
+			// By OID: the mapping's name is stale after a rename, and may even name another table now.
+			auto r = source->Exec("SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c "
+			                      "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_publication_rel pr ON "
+			                      "pr.prrelid = c.oid JOIN pg_publication p ON p.oid = pr.prpubid "
+			                      "WHERE c.oid = $1 AND p.pubname = $2",
+			                      {std::to_string(entry.mapping.source_oid), group_.publication});
+			if (r.Rows() > 0) {
+				source->Exec("ALTER PUBLICATION " + source->QuoteIdent(group_.publication) + " DROP TABLE " +
+				             std::string(r.Get(0, 0)));
+			}
 		} catch (const Error &e) {
-			// Already gone (the source table was dropped, or renamed: then drop by OID next time).
 			log::Debug("publication.drop_table_failed", "table", entry.mapping.SourceName(), "error", e.what());
 		}
 	}
@@ -238,6 +343,12 @@ void SyncGroup::HandleEvents(meta::MetadataStore &store, PgConnection &) {
 		auto it = tables_.find(ev.mapping_id);
 		TableEntry *entry =
 		    it != tables_.end() && it->second->mapping.generation == ev.generation ? it->second.get() : nullptr;
+		// A copy's events for a table stopped meanwhile (failed, removed, resynced) are stale: applied,
+		// they would bring an ERRORED table back to CATCHUP without the changes its worker dropped.
+		if (!entry && (ev.kind == Event::Kind::SnapshotLsn || ev.kind == Event::Kind::CopyDone)) {
+			log::Info("table.stale_event", "mapping_id", ev.mapping_id, "generation", ev.generation);
+			continue;
+		}
 		switch (ev.kind) {
 		case Event::Kind::SnapshotLsn:
 			store.SetSnapshotLsn(ev.mapping_id, ev.generation, ev.lsn);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,9 +22,16 @@ struct TableRoute {
 	uint32_t source_oid = 0;
 	std::string source_name; // schema.table, for logs and errors
 	meta::SyncMode mode = meta::SyncMode::Upsert;
-	// Target column names in buffer order, and which of them form the key.
-	std::vector<std::string> columns;
-	std::vector<bool> key;
+
+	// The key columns' current names (the flush worker renames them as source DDL arrives).
+	std::vector<std::string> KeyColumns() const {
+		std::lock_guard guard(key_mutex_);
+		return key_columns_;
+	}
+	void SetKeyColumns(std::vector<std::string> names) {
+		std::lock_guard guard(key_mutex_);
+		key_columns_ = std::move(names);
+	}
 
 	// Transactions committed before this LSN are in the snapshot copy; 0 while the copy is being
 	// set up (the worker then holds the rows until it is known).
@@ -44,6 +52,10 @@ struct TableRoute {
 		}
 		return commit_lsn.value <= applied_lsn.load(std::memory_order_acquire);
 	}
+
+private:
+	mutable std::mutex key_mutex_;
+	std::vector<std::string> key_columns_;
 };
 
 } // namespace duckpipe::pipeline

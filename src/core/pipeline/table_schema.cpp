@@ -2,67 +2,141 @@
 
 #include "core/common/error.hpp"
 #include "core/duck/duck_connection.hpp"
+#include "core/lake/lake_type.hpp"
 #include "core/pg/pg_connection.hpp"
+
+#include <algorithm>
 
 namespace duckpipe::pipeline {
 
 TableSchema TableSchema::Describe(PgConnection &conn, uint32_t source_oid, meta::SyncMode mode) {
 	TableSchema s;
+	s.mode = mode;
 	s.source = lake::DescribeTable(conn, std::to_string(source_oid));
 	auto kind = conn.Exec("SELECT relkind FROM pg_class WHERE oid = $1", {std::to_string(source_oid)});
 	s.relkind = kind.Rows() ? kind.Get(0, 0)[0] : 'r';
+	auto published = SourceLayout::Current(conn, source_oid);
 	for (const auto &col : s.source.columns) {
-		auto mapping = lake::MapPgType(col.type);
-		s.lake_columns.push_back(lake::ToLakeColumn(col.name, mapping, col.not_null));
-		flush::BufferColumn bc;
-		bc.name = col.name;
-		bc.duck_type = mapping.duck_type;
-		bc.from_text = lake::TextToDuckExpression(mapping, "{}");
-		bc.key = col.key_position > 0;
-		s.buffer_columns.push_back(bc);
-		s.column_names.push_back(col.name);
-		s.key.push_back(bc.key);
-		s.mappings.push_back(std::move(mapping));
+		auto it = std::find_if(published.columns.begin(), published.columns.end(),
+		                       [&](const SourceColumn &c) { return c.attnum == col.attnum; });
+		if (it == published.columns.end()) {
+			continue; // generated: not replicated
+		}
+		SourceColumn sc = *it;
+		sc.key = col.key_position > 0;
+		s.AddColumn(sc, lake::MapPgType(col.type), col.not_null);
 	}
-	s.key_columns = s.source.KeyColumns();
-	s.mode = mode;
+	std::vector<std::string> ordered_keys;
+	for (const auto &k : s.source.KeyColumns()) {
+		if (std::find(s.column_names.begin(), s.column_names.end(), k) != s.column_names.end()) {
+			ordered_keys.push_back(k);
+		}
+	}
 	std::string name = s.source.schema + "." + s.source.name;
-	if (s.key_columns.empty() && s.source.replica_identity != 'f') {
+	if (ordered_keys.empty() && s.source.replica_identity != 'f') {
 		// Published without a replica identity, the table would refuse UPDATE and DELETE on the source.
 		throw Error(
 		    ErrorKind::Unsupported,
 		    "table " + name + " has no primary key or replica identity index, and REPLICA IDENTITY is not FULL",
 		    {.table = name,
 		     .hint = "add a primary key (or REPLICA IDENTITY USING INDEX on a unique index); or run ALTER TABLE " +
-		             name + " REPLICA IDENTITY FULL and sync it in append mode (duckpipe add-table --append)"});
+		             name +
+		             " REPLICA IDENTITY FULL (rows are then matched by their full value, or add it with "
+		             "--append for a changelog)"});
 	}
-	if (mode == meta::SyncMode::Upsert && s.key_columns.empty()) {
-		throw Error(ErrorKind::Unsupported, "table " + name + " has no primary key or replica identity index",
-		            {.table = name,
-		             .hint = "add a primary key, set REPLICA IDENTITY USING INDEX on a unique index, or sync it in "
-		                     "append mode (duckpipe add-table --append)"});
-	}
+	// Upsert without a key (so with REPLICA IDENTITY FULL): rows are matched by value (RowMatchApply).
 	if (mode == meta::SyncMode::Append) {
-		for (auto [col, type] : {std::pair{kOpColumn, "varchar"}, std::pair{kLsnColumn, "int64"},
-		                         std::pair{kCommitTimeColumn, "timestamptz"}}) {
-			for (const auto &c : s.column_names) {
-				if (c == col) {
-					throw Error(ErrorKind::Unsupported, "table " + name + " has a column named " + col,
-					            {.table = name, .hint = "append mode adds that column; rename the source column"});
-				}
+		for (const auto *col : {kOpColumn, kLsnColumn, kCommitTimeColumn}) {
+			if (std::find(s.column_names.begin(), s.column_names.end(), col) != s.column_names.end()) {
+				throw Error(ErrorKind::Unsupported, "table " + name + " has a column named " + col,
+				            {.table = name, .hint = "append mode adds that column; rename the source column"});
 			}
-			lake::LakeColumn extra;
-			extra.name = col;
-			extra.type = type;
-			extra.default_value = "NULL";
-			s.lake_columns.push_back(extra);
 		}
 	}
-	if (s.source.columns.empty()) {
-		throw Error(ErrorKind::Unsupported, "table " + s.source.schema + "." + s.source.name + " has no columns",
-		            {.table = s.source.schema + "." + s.source.name, .hint = "a lake table needs at least one column"});
+	if (s.column_names.empty()) {
+		throw Error(ErrorKind::Unsupported, "table " + name + " has no columns",
+		            {.table = name, .hint = "a lake table needs at least one column"});
 	}
+	s.Finish(); // key_columns in column order, as the change buffer lists them
 	return s;
+}
+
+lake::LakeTypeMapping TableSchema::MappingOf(const lake::LakeColumn &column) {
+	lake::LakeTypeMapping m;
+	m.lake_type = column.type;
+	if (column.type == "list" && column.children.size() == 1) {
+		m.children.push_back(MappingOf(column.children[0]));
+		m.duck_type = m.children[0].duck_type + "[]";
+	} else {
+		m.duck_type = lake::DuckTypeForPrimitive(column.type);
+	}
+	return m;
+}
+
+TableSchema TableSchema::FromLake(const TableSchema &described, const lake::LakeTable &table,
+                                  const SourceLayout &layout) {
+	TableSchema s;
+	s.mode = described.mode;
+	s.source = described.source;
+	s.relkind = described.relkind;
+	for (const auto &sc : layout.columns) {
+		auto it = std::find_if(table.columns.begin(), table.columns.end(),
+		                       [&](const lake::LakeColumn &c) { return c.name == sc.name; });
+		if (it == table.columns.end()) {
+			throw Error(ErrorKind::Lake,
+			            "lake table " + table.schema_name + "." + table.name + " has no column \"" + sc.name +
+			                "\" although its recorded source layout does",
+			            {.table = described.source.schema + "." + described.source.name,
+			             .hint = "the lake table was altered outside duckpipe; run `duckpipe resync-table " +
+			                     described.source.schema + "." + described.source.name + "`"});
+		}
+		s.AddColumn(sc, MappingOf(*it), !it->nulls_allowed);
+	}
+	s.Finish();
+	return s;
+}
+
+void TableSchema::AddColumn(const SourceColumn &column, lake::LakeTypeMapping mapping, bool not_null) {
+	// Changelog columns stay last in lake_columns: Finish() re-adds them.
+	if (mode == meta::SyncMode::Append) {
+		std::erase_if(lake_columns, [](const lake::LakeColumn &c) {
+			return c.name == kOpColumn || c.name == kLsnColumn || c.name == kCommitTimeColumn;
+		});
+	}
+	lake_columns.push_back(lake::ToLakeColumn(column.name, mapping, not_null));
+	flush::BufferColumn bc;
+	bc.name = column.name;
+	bc.duck_type = mapping.duck_type;
+	bc.from_text = lake::TextToDuckExpression(mapping, "{}", column.name);
+	bc.key = column.key;
+	buffer_columns.push_back(bc);
+	column_names.push_back(column.name);
+	key.push_back(column.key);
+	mappings.push_back(std::move(mapping));
+	layout.columns.push_back(column);
+}
+
+void TableSchema::Finish() {
+	key_columns.clear();
+	for (const auto &c : layout.columns) {
+		if (c.key) {
+			key_columns.push_back(c.name);
+		}
+	}
+	if (mode != meta::SyncMode::Append) {
+		return;
+	}
+	std::erase_if(lake_columns, [](const lake::LakeColumn &c) {
+		return c.name == kOpColumn || c.name == kLsnColumn || c.name == kCommitTimeColumn;
+	});
+	for (auto [col, type] : {std::pair{kOpColumn, "varchar"}, std::pair{kLsnColumn, "int64"},
+	                         std::pair{kCommitTimeColumn, "timestamptz"}}) {
+		lake::LakeColumn extra;
+		extra.name = col;
+		extra.type = type;
+		extra.default_value = "NULL";
+		lake_columns.push_back(extra);
+	}
 }
 
 std::string TableSchema::ConvertSelect(const std::string &relation, Lsn copy_lsn) const {

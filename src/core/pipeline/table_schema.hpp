@@ -4,6 +4,7 @@
 #include "core/lake/catalog_model.hpp"
 #include "core/lake/pg_type_mapping.hpp"
 #include "core/meta/metadata_types.hpp"
+#include "core/pipeline/source_layout.hpp"
 
 #include <string>
 #include <vector>
@@ -11,11 +12,13 @@
 namespace duckpipe::pipeline {
 
 // How one source table is laid out on each hop: lake columns, buffer columns (with the DuckDB
-// conversion from PostgreSQL's text output) and the key. Derived once per snapshot from the
-// source's catalog, so the consumer, the copy and the flush agree.
+// conversion from PostgreSQL's text output) and the key. Derived from the source's catalog for a
+// copy, from the lake table plus its recorded source layout on restart, and evolved by source DDL,
+// so the consumer, the copy and the flush agree.
 struct TableSchema {
 	lake::PgTableDescription source;
 	char relkind = 'r';                          // 'p' for a partitioned table (its partitions are read through it)
+	SourceLayout layout;                         // per source column, parallel to the vectors below
 	std::vector<lake::LakeTypeMapping> mappings; // per source column
 	std::vector<lake::LakeColumn> lake_columns;
 	std::vector<flush::BufferColumn> buffer_columns;
@@ -23,9 +26,21 @@ struct TableSchema {
 	std::vector<bool> key;
 	std::vector<std::string> key_columns;
 
-	// Throws Error(Unsupported) for an upsert table without a key (primary key or replica
-	// identity index), naming the table and the ways out.
+	// Throws Error(Unsupported) for a table without a key (primary key or replica identity index)
+	// unless it has REPLICA IDENTITY FULL, naming the table and the ways out. An upsert table without
+	// a key is matched by full row value (RowMatchApply).
 	static TableSchema Describe(PgConnection &conn, uint32_t source_oid, meta::SyncMode mode);
+	// The schema of an existing lake table whose source columns are `layout` (names, keys and
+	// conversions from the lake columns; `described` supplies the source's current names).
+	// Throws Error(Lake) when the lake table lacks a column of the layout.
+	static TableSchema FromLake(const TableSchema &described, const lake::LakeTable &table, const SourceLayout &layout);
+	// The mapping that reads PostgreSQL text into an existing lake column.
+	static lake::LakeTypeMapping MappingOf(const lake::LakeColumn &column);
+
+	// Appends one source column (used by Describe, FromLake and schema evolution).
+	void AddColumn(const SourceColumn &column, lake::LakeTypeMapping mapping, bool not_null);
+	// Recomputes key_columns and, in append mode, the changelog columns of lake_columns.
+	void Finish();
 
 	// `SELECT <converted columns> FROM <relation>` where the relation has VARCHAR columns named
 	// like the source columns (a CSV read of COPY output). In append mode the copied rows are
@@ -34,7 +49,7 @@ struct TableSchema {
 
 	meta::SyncMode mode = meta::SyncMode::Upsert;
 	// Append (changelog) mode: lake columns after the source's, one row per change.
-	static constexpr const char *kOpColumn = "duckpipe_op";                  // I, U, D
+	static constexpr const char *kOpColumn = "duckpipe_op";                  // I, U, D, T (truncate)
 	static constexpr const char *kLsnColumn = "duckpipe_lsn";                // commit LSN as a number
 	static constexpr const char *kCommitTimeColumn = "duckpipe_commit_time"; // source commit time
 };

@@ -202,6 +202,34 @@ TEST(TypeMapping, ArraysRoundTrip) {
 	          (Rows{"{{1,2},{3,4}}|[1.5, NaN]|[\\x01, NULL]", "NULL|[]|[]", "NULL|NULL|NULL", "NULL|NULL|NULL"}));
 }
 
+// Array conversions are plain SQL: the change buffer's DuckDB (which registers nothing) runs them too.
+TEST(TypeMapping, ArrayExpressionNeedsNoRegisteredFunction) {
+	Staging staging;
+	lake::PgColumnType ints{
+	    .oid = 1007, .name = "_int4", .typcategory = 'A', .ndims = 1, .elem_oid = 23, .elem_name = "int4"};
+	lake::PgColumnType texts{
+	    .oid = 1009, .name = "_text", .typcategory = 'A', .ndims = 1, .elem_oid = 25, .elem_name = "text"};
+	auto int_expr = lake::TextToDuckExpression(lake::MapPgType(ints), "x", "cells");
+	auto text_expr = lake::TextToDuckExpression(lake::MapPgType(texts), "x", "cells");
+	EXPECT_EQ(DuckRows(*staging.duck, "SELECT CAST(" + int_expr +
+	                                      " AS VARCHAR) FROM (VALUES (1, '{1,NULL,3}'), (2, '[0:1]={5,6}'), (3, '{}'), "
+	                                      "(4, NULL)) t(id, x) ORDER BY id"),
+	          (Rows{"[1, NULL, 3]", "[5, 6]", "[]", "NULL"}));
+	EXPECT_EQ(DuckRows(*staging.duck, "SELECT CAST(" + text_expr + " AS VARCHAR), len(l) FROM (SELECT x, " + text_expr +
+	                                      " AS l FROM (VALUES ('{a,\"b\\\\c\",NULL,\"NULL\",\" x \",\"\",\"{,}\"}')) "
+	                                      "t(x))"),
+	          (Rows{"[a, b\\c, NULL, 'NULL', ' x ', '', '{,}']|7"}));
+	try {
+		staging.duck->Query("SELECT " + int_expr + " FROM (VALUES ('{{1,2},{3,4}}')) t(x)");
+		ADD_FAILURE() << "a multi-dimensional value must not convert to a list";
+	} catch (const Error &e) {
+		std::string msg = e.what();
+		EXPECT_NE(msg.find("column \"cells\" holds a multi-dimensional array value ({{1,2},{3,4}})"), std::string::npos)
+		    << msg;
+		EXPECT_NE(msg.find("TYPE <element type>[][]"), std::string::npos) << msg;
+	}
+}
+
 TEST(TypeMapping, ArrayParserRejectsMultiDimensionalValuesInAListColumn) {
 	Staging staging;
 	lake::RegisterPgTextFunctions(*staging.duck);

@@ -246,7 +246,7 @@ TEST_F(ReplicationFixture, TypeMessageForCustomTypes) {
 	Start();
 	sql_->Exec("INSERT INTO m VALUES (1, 'happy')");
 	DecodeUntilMarker();
-	auto oid = sql_->Exec("SELECT 'mood'::regtype::oid").Get(0, 0);
+	std::string oid(sql_->Exec("SELECT 'mood'::regtype::oid").Get(0, 0)); // copied: the result is a temporary
 	Events expected = {
 	    "B",
 	    "Y public.mood xid=0",

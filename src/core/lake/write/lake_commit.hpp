@@ -75,6 +75,14 @@ public:
 	// -> positions found (rows already deleted may be counted again; the delete file holds them once).
 	int64_t DeleteByKey(int64_t table, DuckConnection &duck, const std::vector<std::string> &key_columns,
 	                    const std::string &keys_sql);
+	// Row-match delete for tables without a key: `rows_sql` yields distinct rows with the columns
+	// named in `columns` plus kMatchCountColumn (BIGINT, > 0). For each row, that many live lake rows
+	// equal to it in every listed column (IS NOT DISTINCT FROM) are deleted. Rows already deleted (in
+	// the lake or staged in this commit) never match. Throws Error(Lake) naming the table when fewer
+	// equal rows are live than must be deleted (the lake diverged from the source). -> positions deleted.
+	int64_t DeleteMatchingRows(int64_t table, DuckConnection &duck, const std::vector<std::string> &columns,
+	                           const std::string &rows_sql);
+	static constexpr const char *kMatchCountColumn = "__dp_count";
 	// Deletes physical row positions of a live data file.
 	void DeletePositions(int64_t table, int64_t data_file_id, const std::vector<int64_t> &positions);
 
