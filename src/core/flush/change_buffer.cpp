@@ -115,7 +115,7 @@ void ChangeBuffer::Configure() {
 	}
 	staging_names_.insert(staging_names_.end(), {"_seq", "_op", "_unchanged"});
 	if (options_.append_mode) {
-		staging_names_.push_back("_commit_lsn");
+		staging_names_.emplace_back("_commit_lsn");
 	}
 
 	// Columns by name: after source DDL the buffer table's physical order differs from columns_.
@@ -452,10 +452,12 @@ std::string ChangeBuffer::CompactionSql() const {
 			std::string f = "f.f" + std::to_string(i);
 			std::string is_unchanged =
 			    "coalesce(list_contains(s._unchanged, CAST(" + std::to_string(i) + " AS USMALLINT)), false)";
-			select += "CASE WHEN " + is_unchanged + " AND " + f + " IS NOT NULL THEN struct_extract(" + f +
-			          ", 'v') ELSE s." + q + " END AS " + q + ", ";
-			rest += ", CASE WHEN " + is_unchanged + " AND " + f + " IS NULL THEN [CAST(" + std::to_string(i) +
-			        " AS USMALLINT)] ELSE []::USMALLINT[] END";
+			select.append("CASE WHEN ").append(is_unchanged).append(" AND ").append(f);
+			select.append(" IS NOT NULL THEN struct_extract(").append(f).append(", 'v') ELSE s.").append(q);
+			select.append(" END AS ").append(q).append(", ");
+			rest.append(", CASE WHEN ").append(is_unchanged).append(" AND ").append(f);
+			rest.append(" IS NULL THEN [CAST(").append(std::to_string(i));
+			rest.append(" AS USMALLINT)] ELSE []::USMALLINT[] END");
 		} else {
 			select += "s." + q + ", ";
 		}

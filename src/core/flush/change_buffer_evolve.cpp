@@ -47,10 +47,13 @@ void ChangeBuffer::Evolve(std::vector<BufferColumn> columns, const std::vector<B
 			statements.push_back("ALTER TABLE " + buffer + " DROP COLUMN " + Q::QuoteIdent(ch.name));
 			// _unchanged holds column positions: the ones after the dropped column move down by one.
 			std::string pos = std::to_string(d);
-			std::string kept = "list_transform(list_filter(_unchanged, lambda x: x <> " + pos +
-			                   "), lambda x: CAST(CASE WHEN x > " + pos + " THEN x - 1 ELSE x END AS USMALLINT))";
-			statements.push_back("UPDATE " + buffer + " SET _unchanged = CASE WHEN len(" + kept +
-			                     ") = 0 THEN NULL ELSE " + kept + " END WHERE _unchanged IS NOT NULL");
+			std::string kept = "list_transform(list_filter(_unchanged, lambda x: x <> ";
+			kept.append(pos).append("), lambda x: CAST(CASE WHEN x > ").append(pos);
+			kept.append(" THEN x - 1 ELSE x END AS USMALLINT))");
+			std::string update = "UPDATE " + buffer + " SET _unchanged = CASE WHEN len(";
+			update.append(kept).append(") = 0 THEN NULL ELSE ").append(kept);
+			update.append(" END WHERE _unchanged IS NOT NULL");
+			statements.push_back(std::move(update));
 			break;
 		}
 		case BufferColumnChange::Kind::Rename:

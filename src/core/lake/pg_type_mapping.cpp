@@ -279,6 +279,7 @@ std::vector<std::string> PgTableDescription::KeyColumns() const {
 	}
 	std::sort(keys.begin(), keys.end(), [](auto *a, auto *b) { return a->key_position < b->key_position; });
 	std::vector<std::string> out;
+	out.reserve(keys.size());
 	for (auto *c : keys) {
 		out.push_back(c->name);
 	}

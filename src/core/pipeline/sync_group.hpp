@@ -87,7 +87,7 @@ private:
 	void Reconcile(meta::MetadataStore &store, PgConnection &source);
 	void StartTable(const meta::TableMapping &mapping, PgConnection &source);
 	void StopTable(int64_t mapping_id, bool leave_publication, PgConnection *source);
-	void RunSnapshot(TableEntry *entry, TableSchema schema);
+	void RunSnapshot(TableEntry *entry, const TableSchema &schema);
 	void HandleEvents(meta::MetadataStore &store, PgConnection &source);
 	void ReportRuntime(PgConnection &meta);
 	// Fails the tables whose source table was dropped, once their last changes are in the lake.

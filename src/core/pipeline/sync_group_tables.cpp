@@ -97,7 +97,9 @@ void SyncGroup::RefreshSourceNames(meta::MetadataStore &store, PgConnection &sou
 			if (m.source_oid != oid || (m.source_schema == schema && m.source_table == table)) {
 				continue;
 			}
-			log::Info("table.source_renamed", "table", m.SourceName(), "now", schema + "." + table);
+			std::string now_name = schema;
+			now_name.append(".").append(table);
+			log::Info("table.source_renamed", "table", m.SourceName(), "now", now_name);
 			store.SetSourceName(m.id, schema, table);
 			m.source_schema = schema;
 			m.source_table = table;
@@ -241,7 +243,7 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	}
 }
 
-void SyncGroup::RunSnapshot(TableEntry *entry, TableSchema schema) {
+void SyncGroup::RunSnapshot(TableEntry *entry, const TableSchema &schema) {
 	// At most max_parallel_snapshots copies at once per group.
 	while (!entry->cancel.load()) {
 		int running = snapshots_running_.load();

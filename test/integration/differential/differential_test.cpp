@@ -149,6 +149,7 @@ protected:
 			std::sort(stops.begin(), stops.end());
 		}
 		auto daemon = StartDaemon();
+		auto started_at = std::chrono::steady_clock::now();
 		auto conn = Connect();
 		std::vector<std::string> failures;
 		int done = 0;
@@ -186,10 +187,14 @@ protected:
 			}
 			while (next_stop < stops.size() && done >= stops[next_stop].first) {
 				bool kill = stops[next_stop].second;
+				// A SIGTERM that lands before the daemon has installed its handler ends it by the signal;
+				// give each daemon a moment to start.
+				std::this_thread::sleep_until(started_at + std::chrono::seconds(1));
 				int status = kill ? daemon->Kill() : daemon->Terminate();
 				EXPECT_EQ(status, kill ? 128 + 9 : 0) << "daemon stop after " << done << " operations; " << Replay();
 				std::printf("[ differential ] %s the daemon after %d operations\n", kill ? "killed" : "stopped", done);
 				daemon = StartDaemon();
+				started_at = std::chrono::steady_clock::now();
 				next_stop++;
 			}
 			ASSERT_TRUE(daemon->IsRunning())

@@ -73,7 +73,9 @@ int64_t LakeCommit::DeleteMatchingRows(int64_t table, DuckConnection &duck, cons
 			}
 		}
 		if (!found) {
-			throw Error(ErrorKind::Config, "column '" + c + "' is not a column of lake table " + name,
+			std::string message = "column '";
+			message.append(c).append("' is not a column of lake table ").append(name);
+			throw Error(ErrorKind::Config, message,
 			            {.table = name, .hint = "match rows on the lake table's own columns"});
 		}
 		cols.push_back(found);
@@ -141,8 +143,9 @@ int64_t LakeCommit::DeleteMatchingRows(int64_t table, DuckConnection &duck, cons
 			auto lo = "TRY_CAST(f.lo" + std::to_string(j) + " AS " + type + ")";
 			auto hi = "TRY_CAST(f.hi" + std::to_string(j) + " AS " + type + ")";
 			stats_cols += ", lo" + std::to_string(j) + ", hi" + std::to_string(j);
-			cond += " AND (" + m + " IS NULL OR ((" + lo + " IS NULL OR " + m + " >= " + lo + ") AND (" + hi +
-			        " IS NULL OR " + m + " <= " + hi + ")))";
+			cond.append(" AND (").append(m).append(" IS NULL OR ((").append(lo).append(" IS NULL OR ").append(m);
+			cond.append(" >= ").append(lo).append(") AND (").append(hi).append(" IS NULL OR ").append(m);
+			cond.append(" <= ").append(hi).append(")))");
 		}
 		for (auto &[fid, bounds] : stats) {
 			values += (values.empty() ? "(" : ", (") + std::to_string(fid);
