@@ -43,6 +43,26 @@ std::string SafeLabel(const std::string &name) {
 
 } // namespace
 
+// DuckDB's conversion error quotes the value but not the column: convert each column on its own
+// and name the first that fails.
+static void DiagnoseConversion(DuckConnection &duck, const std::string &relation, const TableSchema &schema,
+                               const meta::TableMapping &mapping) {
+	for (size_t i = 0; i < schema.buffer_columns.size(); i++) {
+		const auto &bc = schema.buffer_columns[i];
+		std::string expr = "CAST((" + schema.ColumnExpression(i) + ") AS " + bc.duck_type + ")";
+		try {
+			duck.Query("SELECT count(" + expr + ") FROM " + relation);
+		} catch (const Error &e) {
+			throw Error(ErrorKind::Unsupported,
+			            "cannot convert column \"" + bc.name + "\" of " + mapping.SourceName() + " to " + bc.duck_type +
+			                ": " + e.Message(),
+			            {.table = mapping.SourceName(),
+			             .statement = expr,
+			             .hint = "the PostgreSQL value does not fit the lake type; see docs/data-types.md"});
+		}
+	}
+}
+
 std::string ProgressSql(const meta::TableMapping &mapping, Lsn applied, int64_t rows, bool reset_rows) {
 	std::string id = std::to_string(mapping.id);
 	std::string gen = std::to_string(mapping.generation);
@@ -176,7 +196,13 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 			                       "}, header = false, delim = ',', quote = '\"', escape = '\"', "
 			                       "allow_quoted_nulls = false, auto_detect = false, max_line_size = 67108864, "
 			                       "buffer_size = 67108864)";
-			int64_t n = commit.Insert(table, *duck, schema.ConvertSelect(relation, result.snapshot_lsn));
+			int64_t n = 0;
+			try {
+				n = commit.Insert(table, *duck, schema.ConvertSelect(relation, result.snapshot_lsn));
+			} catch (const Error &) {
+				DiagnoseConversion(*duck, relation, schema, mapping);
+				throw;
+			}
 			fs::remove(path);
 			return n;
 		};

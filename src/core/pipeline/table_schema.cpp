@@ -139,16 +139,20 @@ void TableSchema::Finish() {
 	}
 }
 
+std::string TableSchema::ColumnExpression(size_t column) const {
+	const auto &bc = buffer_columns[column];
+	std::string input = DuckConnection::QuoteIdent(bc.name);
+	std::string expr = bc.from_text.empty() ? "{}" : bc.from_text;
+	for (auto pos = expr.find("{}"); pos != std::string::npos; pos = expr.find("{}", pos + input.size())) {
+		expr.replace(pos, 2, input);
+	}
+	return expr;
+}
+
 std::string TableSchema::ConvertSelect(const std::string &relation, Lsn copy_lsn) const {
 	std::string sql = "SELECT ";
 	for (size_t i = 0; i < buffer_columns.size(); i++) {
-		const auto &bc = buffer_columns[i];
-		std::string input = DuckConnection::QuoteIdent(bc.name);
-		std::string expr = bc.from_text;
-		for (auto pos = expr.find("{}"); pos != std::string::npos; pos = expr.find("{}", pos + input.size())) {
-			expr.replace(pos, 2, input);
-		}
-		sql += (i ? ", " : "") + expr + " AS " + DuckConnection::QuoteIdent(bc.name);
+		sql += (i ? ", " : "") + ColumnExpression(i) + " AS " + DuckConnection::QuoteIdent(buffer_columns[i].name);
 	}
 	if (mode == meta::SyncMode::Append) {
 		sql += std::string(", 'I' AS ") + kOpColumn + ", CAST(" + std::to_string(copy_lsn.value) + " AS BIGINT) AS " +

@@ -46,6 +46,8 @@ struct TableSchema {
 	// like the source columns (a CSV read of COPY output). In append mode the copied rows are
 	// recorded as inserts at `copy_lsn`.
 	std::string ConvertSelect(const std::string &relation, Lsn copy_lsn = {}) const;
+	// The conversion of one column from a VARCHAR column of the same name.
+	std::string ColumnExpression(size_t column) const;
 
 	meta::SyncMode mode = meta::SyncMode::Upsert;
 	// Append (changelog) mode: lake columns after the source's, one row per change.

@@ -190,6 +190,15 @@ TEST_F(TypesTest, TimestampBeyondDuckDbRangeStopsTheTable) {
 	ASSERT_TRUE(WaitTableState("public.far", "ERRORED", 60s)) << TableState("public.far");
 	auto error = TableError("public.far");
 	EXPECT_NE(error.find("column \"ts\""), std::string::npos) << error;
+
+	// The same value met by the initial copy is named the same way.
+	Sql("CREATE TABLE public.far_copy (id int PRIMARY KEY, ok text, ts timestamp)");
+	Sql("INSERT INTO public.far_copy VALUES (1, 'a', '2020-01-01'), (2, 'b', '294270-01-01 00:00:00')");
+	DuckpipeOk({"add-table", "public.far_copy"});
+	ASSERT_TRUE(WaitTableState("public.far_copy", "ERRORED", 60s)) << TableState("public.far_copy");
+	error = TableError("public.far_copy");
+	EXPECT_NE(error.find("initial copy failed: cannot convert column \"ts\" of public.far_copy"), std::string::npos)
+	    << error;
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
