@@ -62,6 +62,14 @@ void PipelineTest::SetUp() {
 }
 
 void PipelineTest::TearDown() {
+	if (!allow_table_failures_) {
+		for (const char *event :
+		     {"event=table.failed", "event=snapshot.failed", "event=table.resync_after_slot_loss"}) {
+			EXPECT_EQ(CountLog(event), 0) << "a table failed (and would be copied again); set allow_table_failures_ "
+			                                 "in a test that expects it\n"
+			                              << LogTail(20);
+		}
+	}
 	if (HasFailure()) {
 		// The whole log outlives the test's temp dir, for a look after the run.
 		const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -296,6 +304,29 @@ std::string PipelineTest::TableError(const std::string &table) {
 	                     "AND source_table = $2",
 	                     {schema, name});
 	return r.Rows() ? std::string(r.Get(0, 0)) : "<absent>";
+}
+
+std::string PipelineTest::WaitTableError(const std::string &table, std::chrono::milliseconds timeout) {
+	std::string error;
+	WaitFor(
+	    [&] {
+		    if (TableState(table) != "ERRORED") {
+			    return false;
+		    }
+		    error = TableError(table);
+		    return !error.empty();
+	    },
+	    timeout, 50ms);
+	return error;
+}
+
+int PipelineTest::CountLog(const std::string &text) const {
+	std::ifstream in(log_path_);
+	int n = 0;
+	for (std::string line; std::getline(in, line);) {
+		n += line.find(text) != std::string::npos ? 1 : 0;
+	}
+	return n;
 }
 
 bool PipelineTest::WaitTableState(const std::string &table, const std::string &state,

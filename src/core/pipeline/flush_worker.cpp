@@ -319,13 +319,12 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 	if (truncate_pending_) {
 		commit.Truncate(table);
 	}
-	int64_t inserted = 0;
 	if (c && c->rows > 0) {
 		std::string relation = c->relation;
 		if (RowMatchApply::Applies(schema_)) {
-			inserted = RowMatchApply::Apply(commit, table, *duck, *c, schema_);
+			RowMatchApply::Apply(commit, table, *duck, *c, schema_);
 		} else if (c->append_mode) {
-			inserted = commit.Insert(table, *duck, AppendSelect(*duck, relation));
+			commit.Insert(table, *duck, AppendSelect(*duck, relation));
 		} else {
 			if (c->unchanged_rows > 0) {
 				FillUnchangedFromLake(*duck, *c);
@@ -341,7 +340,7 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 			for (const auto &name : schema_.column_names) {
 				cols += (cols.empty() ? "" : ", ") + Q::QuoteIdent(name);
 			}
-			inserted = commit.Insert(table, *duck, "SELECT " + cols + " FROM " + relation + " WHERE _op <> 'D'");
+			commit.Insert(table, *duck, "SELECT " + cols + " FROM " + relation + " WHERE _op <> 'D'");
 		}
 	}
 	auto progress = ProgressSql(mapping_, up_to, c ? static_cast<int64_t>(c->rows) : 0, false);
@@ -351,7 +350,6 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 	commit.Commit(
 	    {.author = std::string("duckpipe"), .message = "sync " + mapping_.SourceName() + " up to " + up_to.ToString()});
 	CrashPoint("flush_after_commit");
-	(void)inserted;
 }
 
 std::string FlushWorker::AppendSelect(DuckConnection &duck, const std::string &relation) {

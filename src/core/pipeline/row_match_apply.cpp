@@ -13,10 +13,6 @@ bool RowMatchApply::Applies(const TableSchema &schema) {
 	return schema.mode == meta::SyncMode::Upsert && schema.key_columns.empty();
 }
 
-bool RowMatchApply::Applies(const TableRoute &route) {
-	return route.mode == meta::SyncMode::Upsert && route.KeyColumns().empty();
-}
-
 int64_t RowMatchApply::Apply(lake::LakeCommit &commit, int64_t table, DuckConnection &duck,
                              const flush::ChangeBuffer::Compacted &c, const TableSchema &schema) {
 	std::string name = schema.source.schema + "." + schema.source.name;

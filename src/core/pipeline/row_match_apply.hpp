@@ -28,7 +28,6 @@ class RowMatchApply {
 public:
 	// Upsert mode without key columns (Describe only allows that with REPLICA IDENTITY FULL).
 	static bool Applies(const TableSchema &schema);
-	static bool Applies(const TableRoute &route);
 
 	// Stages the buffered changes of `compacted` (an append-mode changes relation) into `commit`.
 	// -> rows inserted. Throws Error(Internal) for an Update or unchanged-TOAST row (the consumer

@@ -108,16 +108,27 @@ SchemaChange SchemaChange::Plan(PgConnection &source, const TableSchema &current
 		throw unsupported("column " + std::to_string(attnum) + " vanished while the change was read");
 	};
 
-	// Which source attribute each streamed column is: pgoutput sends names only.
-	std::vector<const CatalogColumn *> attrs;
+	// Which source attribute each streamed column is: pgoutput sends names only. The catalog is read
+	// now, possibly after later DDL (a column this message still has may be dropped or renamed
+	// since): a column the catalog no longer knows by that name and type is the one of the same name
+	// and type the table had, unchanged until then.
+	std::vector<CatalogColumn> attrs;
 	for (const auto &r : rel.columns) {
 		auto it = catalog.find(r.name);
-		if (it == catalog.end() || it->second.type_oid != r.type_oid || it->second.typmod != r.typmod) {
+		if (it != catalog.end() && it->second.type_oid == r.type_oid && it->second.typmod == r.typmod) {
+			attrs.push_back(it->second);
+			continue;
+		}
+		auto old =
+		    std::find_if(current.layout.columns.begin(), current.layout.columns.end(), [&](const SourceColumn &c) {
+			    return c.name == r.name && c.type_oid == r.type_oid && c.typmod == r.typmod;
+		    });
+		if (old == current.layout.columns.end()) {
 			throw unsupported("column \"" + r.name +
 			                  "\" was changed again before pg_duckpipe read the first change, so the rename, "
 			                  "drop or type change cannot be told apart");
 		}
-		attrs.push_back(&it->second);
+		attrs.push_back({.attnum = old->attnum, .type_oid = old->type_oid, .typmod = old->typmod});
 	}
 
 	SchemaChange out;
@@ -129,8 +140,8 @@ SchemaChange SchemaChange::Plan(PgConnection &source, const TableSchema &current
 	auto note = [&](const std::string &step) { out.summary += (out.summary.empty() ? "" : "; ") + step; };
 
 	std::set<int> streamed;
-	for (const auto *a : attrs) {
-		streamed.insert(a->attnum);
+	for (const auto &a : attrs) {
+		streamed.insert(a.attnum);
 	}
 	bool upsert = current.mode == meta::SyncMode::Upsert;
 	for (const auto &old : current.layout.columns) {
@@ -147,7 +158,7 @@ SchemaChange SchemaChange::Plan(PgConnection &source, const TableSchema &current
 
 	for (size_t i = 0; i < rel.columns.size(); i++) {
 		const auto &r = rel.columns[i];
-		const auto *attr = attrs[i];
+		const auto *attr = &attrs[i];
 		auto old = std::find_if(current.layout.columns.begin(), current.layout.columns.end(),
 		                        [&](const SourceColumn &c) { return c.attnum == attr->attnum; });
 		SourceColumn sc{.name = r.name, .attnum = attr->attnum, .type_oid = r.type_oid, .typmod = r.typmod};

@@ -4,7 +4,6 @@
 #include "core/common/log.hpp"
 #include "core/pg/replication_connection.hpp"
 #include "core/pg/replication_stream.hpp"
-#include "core/pipeline/row_match_apply.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -222,6 +221,7 @@ void SlotConsumer::SyncSchema(TxnTable &t, const cdc::RelationInfo &rel) {
 	// identity flags (exact unless the identity is FULL, where every column is flagged: then a key
 	// change is detected on any change, which costs a delete but stays correct).
 	auto key_names = t.route->KeyColumns();
+	t.row_match = t.route->mode == meta::SyncMode::Upsert && key_names.empty();
 	t.key.assign(rel.columns.size(), false);
 	size_t found = 0;
 	for (size_t i = 0; i < rel.columns.size(); i++) {
@@ -317,7 +317,7 @@ void SlotConsumer::OnUpdate(const cdc::UpdateMessage &msg) {
 	// With REPLICA IDENTITY FULL the old row carries every value, TOASTed ones included.
 	const cdc::TupleView *full_old = msg.old_kind == cdc::OldTupleKind::Full ? &msg.old_tuple : nullptr;
 	bool upsert = t->route->mode == meta::SyncMode::Upsert;
-	if (upsert && RowMatchApply::Applies(*t->route)) {
+	if (upsert && t->row_match) {
 		// No key: the lake row to replace is found by the full old row (RowMatchApply).
 		if (!full_old) {
 			QueueItem fail;
@@ -355,8 +355,7 @@ void SlotConsumer::OnDelete(const cdc::DeleteMessage &msg) {
 	if (auto *t = Target(*msg.relation)) {
 		// A changelog keeps whatever old row the replica identity provides (all of it with FULL).
 		// Without a key (REPLICA IDENTITY FULL) the whole old row is what finds the lake row.
-		AddRow(*t, ChangeOp::Delete, msg.old_tuple,
-		       t->route->mode == meta::SyncMode::Upsert && !RowMatchApply::Applies(*t->route));
+		AddRow(*t, ChangeOp::Delete, msg.old_tuple, t->route->mode == meta::SyncMode::Upsert && !t->row_match);
 	}
 }
 

@@ -63,6 +63,7 @@ private:
 		// and per relation column whether it belongs to the route's key.
 		const cdc::RelationInfo *relation = nullptr;
 		std::vector<bool> key;
+		bool row_match = false; // no key: rows are found by their full old value (RowMatchApply)
 	};
 
 	void OnBegin(const cdc::BeginMessage &msg) override;

@@ -199,8 +199,10 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 			int64_t n = 0;
 			try {
 				n = commit.Insert(table, *duck, schema.ConvertSelect(relation, result.snapshot_lsn));
-			} catch (const Error &) {
-				DiagnoseConversion(*duck, relation, schema, mapping);
+			} catch (const Error &e) {
+				if (e.Kind() == ErrorKind::Duck) { // a value DuckDB refused, not I/O or the catalog
+					DiagnoseConversion(*duck, relation, schema, mapping);
+				}
 				throw;
 			}
 			fs::remove(path);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,11 +91,12 @@ private:
 	void RunSnapshot(TableEntry *entry, const TableSchema &schema);
 	void HandleEvents(meta::MetadataStore &store, PgConnection &source);
 	void ReportRuntime(PgConnection &meta);
-	// Fails the tables whose source table was dropped, once their last changes are in the lake.
-	void CheckDroppedTables(PgConnection &source);
-	// Renamed source tables (or schemas): the metadata and `status` follow the OID's current name.
-	void RefreshSourceNames(meta::MetadataStore &store, PgConnection &source);
-	std::string SourceOids() const; // the running tables' source OIDs as an oid[] literal
+	// Looks the running tables up by OID in the source catalog (one query): renamed ones get their
+	// new name in the metadata, dropped ones fail once their last changes are in the lake.
+	void CheckSourceTables(meta::MetadataStore &store, PgConnection &source);
+	void RefreshSourceNames(meta::MetadataStore &store,
+	                        const std::map<uint32_t, std::pair<std::string, std::string>> &names);
+	void CheckDroppedTables(const std::set<uint32_t> &gone, Lsn now_lsn);
 	void Post(Event event);
 	// The table's applied LSN and, when recorded, the source layout its lake table mirrors.
 	Lsn LoadAppliedLsn(const meta::TableMapping &mapping, std::optional<SourceLayout> *layout = nullptr);

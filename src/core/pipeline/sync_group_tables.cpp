@@ -68,30 +68,41 @@ void SyncGroup::Reconcile(meta::MetadataStore &store, PgConnection &source) {
 			log::Info("table.streaming", "table", m.SourceName());
 		}
 	}
-	CheckDroppedTables(source);
-	RefreshSourceNames(store, source);
+	CheckSourceTables(store, source);
 }
 
-std::string SyncGroup::SourceOids() const {
+void SyncGroup::CheckSourceTables(meta::MetadataStore &store, PgConnection &source) {
+	if (tables_.empty()) {
+		return;
+	}
+	// A DROP or RENAME writes nothing to the stream: look the tables up by OID.
 	std::string oids = "{";
 	for (const auto &[id, entry] : tables_) {
 		oids += (oids.size() > 1 ? "," : "") + std::to_string(entry->mapping.source_oid);
 	}
-	return oids + "}";
-}
-
-void SyncGroup::RefreshSourceNames(meta::MetadataStore &store, PgConnection &source) {
-	if (tables_.empty()) {
-		return;
-	}
-	std::string oids = SourceOids();
-	auto r = source.Exec("SELECT c.oid::bigint, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
-	                     "c.relnamespace WHERE c.oid = ANY($1::oid[])",
-	                     {oids});
+	auto r = source.Exec("SELECT o::bigint, n.nspname, c.relname, pg_current_wal_lsn()::text FROM unnest($1::oid[]) o "
+	                     "LEFT JOIN pg_class c ON c.oid = o LEFT JOIN pg_namespace n ON n.oid = c.relnamespace",
+	                     {oids + "}"});
+	std::set<uint32_t> gone;
+	std::map<uint32_t, std::pair<std::string, std::string>> names;
 	for (int i = 0; i < r.Rows(); i++) {
 		auto oid = static_cast<uint32_t>(r.GetInt(i, 0));
-		std::string schema(r.Get(i, 1));
-		std::string table(r.Get(i, 2));
+		if (r.IsNull(i, 2)) {
+			gone.insert(oid);
+		} else {
+			names[oid] = {std::string(r.Get(i, 1)), std::string(r.Get(i, 2))};
+		}
+	}
+	RefreshSourceNames(store, names);
+	if (!gone.empty()) {
+		CheckDroppedTables(gone, Lsn::Parse(r.Get(0, 3)));
+	}
+}
+
+void SyncGroup::RefreshSourceNames(meta::MetadataStore &store,
+                                   const std::map<uint32_t, std::pair<std::string, std::string>> &names) {
+	for (const auto &[oid, name] : names) {
+		const auto &[schema, table] = name;
 		for (auto &[id, entry] : tables_) {
 			auto &m = entry->mapping;
 			if (m.source_oid != oid || (m.source_schema == schema && m.source_table == table)) {
@@ -107,23 +118,7 @@ void SyncGroup::RefreshSourceNames(meta::MetadataStore &store, PgConnection &sou
 	}
 }
 
-void SyncGroup::CheckDroppedTables(PgConnection &source) {
-	if (tables_.empty()) {
-		return;
-	}
-	// A DROP TABLE writes nothing to the stream: find it by OID, which renames do not change.
-	std::string oids = SourceOids();
-	auto r = source.Exec("SELECT o::bigint, pg_current_wal_lsn()::text FROM unnest($1::oid[]) o "
-	                     "WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = o)",
-	                     {oids});
-	if (r.Rows() == 0) {
-		return;
-	}
-	std::set<uint32_t> gone;
-	for (int i = 0; i < r.Rows(); i++) {
-		gone.insert(static_cast<uint32_t>(r.GetInt(i, 0)));
-	}
-	Lsn now_lsn = Lsn::Parse(r.Get(0, 1));
+void SyncGroup::CheckDroppedTables(const std::set<uint32_t> &gone, Lsn now_lsn) {
 	auto now = Clock::now();
 	for (auto &[id, entry] : tables_) {
 		const auto &m = entry->mapping;

@@ -1,6 +1,7 @@
 // A key update that leaves a TOASTed column unchanged: PostgreSQL does not send the value, and the
-// row under its new key cannot be completed from the change stream. The table must still end equal
-// to the source (today by copying itself again), while another table keeps streaming.
+// row under its new key takes it from the old key's row (buffer or lake). The table must end equal
+// to the source without a fresh copy (TearDown fails on any table failure), while another table
+// keeps streaming.
 #include "harness/pipeline_fixture.hpp"
 
 namespace duckpipe::test {

@@ -140,8 +140,17 @@ TEST(DeleteMatchingRows, AcrossFilesAndNeverTwice) {
 TEST(DeleteMatchingRows, MissingRowIsDivergence) {
 	MatchLake m("dm_missing");
 	EXPECT_EQ(m.Delete("(1, 'a', NULL, NULL, NULL, NULL, NULL, 0)"), 0); // nothing to do on an empty table
-	EXPECT_THROW(m.Delete("(1, 'a', NULL, NULL, NULL, NULL, NULL, 1)"), Error);
+	// The divergence error, not any error (a SQL mistake would throw too).
+	auto diverges = [&](const std::string &row) {
+		try {
+			m.Delete(row);
+		} catch (const Error &e) {
+			return e.Kind() == ErrorKind::Lake && std::string(e.what()).find("diverged") != std::string::npos;
+		}
+		return false;
+	};
+	EXPECT_TRUE(diverges("(1, 'a', NULL, NULL, NULL, NULL, NULL, 1)"));
 	m.Insert("(1, 'a', NULL, NULL, NULL, NULL, NULL)");
-	EXPECT_THROW(m.Delete("(1, 'b', NULL, NULL, NULL, NULL, NULL, 1)"), Error);
+	EXPECT_TRUE(diverges("(1, 'b', NULL, NULL, NULL, NULL, NULL, 1)"));
 	EXPECT_EQ(m.Count(), 1);
 }

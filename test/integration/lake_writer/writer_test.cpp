@@ -1,4 +1,5 @@
 #include "core/common/error.hpp"
+#include "core/duck/duck_connection.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/lake/write/commit_applier.hpp"
 #include "harness/golden_lake.hpp"
@@ -406,7 +407,7 @@ TEST(LakeWriter, ChangesStringsAreQuotedAndParsed) {
 	EXPECT_EQ(parsed[0].first, "created_table");
 	EXPECT_EQ(parsed[0].second, "\"my,schema\".\"t\"\"x\"");
 	EXPECT_EQ(parsed[2], (std::pair<std::string, std::string>{"deleted_from_table", "3"}));
-	EXPECT_EQ(lake::CommitApplier::QuoteName("a\"b"), "\"a\"\"b\"");
+	EXPECT_EQ(DuckConnection::QuoteIdent("a\"b"), "\"a\"\"b\"");
 	Fixture f("w_quote");
 	auto c = f.writer.Begin();
 	c.CreateSchema("Sales Dept");

@@ -146,6 +146,7 @@ TEST_F(GroupsTest, AddTableWithTransactionInFlight) {
 
 // A table whose lake table disappears goes ERRORED alone; resync-table brings it back.
 TEST_F(GroupsTest, FailedTableErrorsAloneAndResyncs) {
+	allow_table_failures_ = true;
 	CreateTable("public.good", 500);
 	CreateTable("public.bad", 500);
 	DuckpipeOk({"add-table", "public.good"});

@@ -157,6 +157,7 @@ TEST_F(TypesTest, EveryTypeKeepsItsValueThroughCopyStreamUpdateDeleteAndRestart)
 // A multi-dimensional value in a column declared one-dimensional cannot fit the lake's list: the
 // table stops with a message naming the column and the fix, and the fix works.
 TEST_F(TypesTest, MultiDimensionalValueInOneDimensionalColumn) {
+	allow_table_failures_ = true;
 	Sql("CREATE TABLE public.grid (id int PRIMARY KEY, cells int4[])");
 	Sql("INSERT INTO public.grid VALUES (1, '{1,2}')");
 	DuckpipeOk({"add-table", "public.grid"});
@@ -181,6 +182,7 @@ TEST_F(TypesTest, MultiDimensionalValueInOneDimensionalColumn) {
 // DuckDB's TIMESTAMP ends in 294247 AD, PostgreSQL's in 294276 AD: such a value stops the table with
 // a message naming the column rather than storing something else.
 TEST_F(TypesTest, TimestampBeyondDuckDbRangeStopsTheTable) {
+	allow_table_failures_ = true;
 	Sql("CREATE TABLE public.far (id int PRIMARY KEY, ts timestamp)");
 	Sql("INSERT INTO public.far VALUES (1, '294247-01-01 00:00:00')");
 	DuckpipeOk({"add-table", "public.far"});

@@ -46,17 +46,6 @@ int64_t CommitApplier::Resolve(int64_t id_or_handle) const {
 	return id_or_handle < 0 ? state_.resolved.at(id_or_handle) : id_or_handle;
 }
 
-std::string CommitApplier::QuoteName(const std::string &name) {
-	std::string out = "\"";
-	for (char c : name) {
-		if (c == '"') {
-			out += '"';
-		}
-		out += c;
-	}
-	return out + "\"";
-}
-
 std::vector<std::pair<std::string, std::string>> CommitApplier::ParseChanges(const std::string &changes) {
 	std::vector<std::pair<std::string, std::string>> out;
 	std::string current;
@@ -90,13 +79,14 @@ std::string CommitApplier::ChangesMade() const {
 		}
 	};
 	for (const auto &s : state_.schemas) {
-		add("created_schema:" + QuoteName(s.name));
+		add("created_schema:" + DuckConnection::QuoteIdent(s.name));
 	}
 	for (const auto &t : state_.tables) {
-		add("created_table:" + QuoteName(t.schema_name) + "." + QuoteName(t.name));
+		add("created_table:" + DuckConnection::QuoteIdent(t.schema_name) + "." + DuckConnection::QuoteIdent(t.name));
 	}
 	for (const auto &[id, name] : state_.renamed_tables) {
-		add("created_table:" + QuoteName(state_.working.at(id).table.schema_name) + "." + QuoteName(name));
+		add("created_table:" + DuckConnection::QuoteIdent(state_.working.at(id).table.schema_name) + "." +
+		    DuckConnection::QuoteIdent(name));
 	}
 	for (auto id : state_.dropped_tables) {
 		add("dropped_table:" + std::to_string(id));
@@ -188,13 +178,13 @@ void CommitApplier::CheckConflicts(int64_t head) {
 				}
 			} else if (type == "created_table") {
 				for (const auto &[s, t] : created_tables) {
-					if (value == QuoteName(s) + "." + QuoteName(t)) {
+					if (value == DuckConnection::QuoteIdent(s) + "." + DuckConnection::QuoteIdent(t)) {
 						conflict("creation of table " + value);
 					}
 				}
 			} else if (type == "created_schema") {
 				for (const auto &s : created_schemas) {
-					if (value == QuoteName(s)) {
+					if (value == DuckConnection::QuoteIdent(s)) {
 						conflict("creation of schema " + value);
 					}
 				}

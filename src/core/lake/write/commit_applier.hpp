@@ -24,8 +24,6 @@ public:
 	// (the caller retries); logical conflicts as Error(Conflict).
 	int64_t Attempt(const CommitInfo &info);
 
-	// "created_table:\"s\".\"t\"" style quoting.
-	static std::string QuoteName(const std::string &name);
 	// Splits a changes_made string into (type, value) entries, quote-aware.
 	static std::vector<std::pair<std::string, std::string>> ParseChanges(const std::string &changes);
 

@@ -110,6 +110,12 @@ private:
 	void RequireExisting(int64_t table, const char *op);
 	void DiscardStaged(int64_t table);
 	void MaterialiseDeletes();
+	// The live data files of `table` that may hold a row of `rows_from` (a DuckDB FROM item, e.g.
+	// "__dp_keys r"): those whose file_column_stats min/max of each column admit the row's value of
+	// the paired expression. Every file when `bounds` is empty.
+	std::vector<const LakeDataFile *>
+	FilesAdmitting(int64_t table, DuckConnection &duck,
+	               const std::vector<std::pair<const LakeColumn *, std::string>> &bounds, const std::string &rows_from);
 	void RemoveFiles();
 
 	LakeWriter *writer_;

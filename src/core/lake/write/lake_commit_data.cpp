@@ -101,6 +101,72 @@ int64_t LakeCommit::Insert(int64_t table, DuckConnection &duck, const std::strin
 	return file.record_count;
 }
 
+std::vector<const LakeDataFile *>
+LakeCommit::FilesAdmitting(int64_t table, DuckConnection &duck,
+                           const std::vector<std::pair<const LakeColumn *, std::string>> &bounds,
+                           const std::string &rows_from) {
+	auto &w = Working(table);
+	std::vector<const LakeDataFile *> all;
+	for (const auto &f : w.table.files) {
+		all.push_back(&f);
+	}
+	// A table created in this commit has no stats in the catalog yet.
+	if (bounds.empty() || all.empty() || table < 0) {
+		return all;
+	}
+	std::vector<int64_t> file_ids, column_ids;
+	for (const auto *f : all) {
+		file_ids.push_back(f->data_file_id);
+	}
+	std::string stats_cols, cond;
+	for (size_t j = 0; j < bounds.size(); j++) {
+		column_ids.push_back(bounds[j].first->column_id);
+		auto type = ParquetFileWriter::DuckType(*bounds[j].first);
+		const auto &v = bounds[j].second;
+		auto lo = "TRY_CAST(f.lo" + std::to_string(j) + " AS " + type + ")";
+		auto hi = "TRY_CAST(f.hi" + std::to_string(j) + " AS " + type + ")";
+		stats_cols.append(", lo").append(std::to_string(j)).append(", hi").append(std::to_string(j));
+		// A NULL value is in no range but may equal a NULL (row match): it admits every file.
+		cond.append(" AND (").append(v).append(" IS NULL OR ((").append(lo).append(" IS NULL OR ").append(v);
+		cond.append(" >= ").append(lo).append(") AND (").append(hi).append(" IS NULL OR ").append(v);
+		cond.append(" <= ").append(hi).append(")))");
+	}
+	CatalogReads::KeyBounds stats;
+	{
+		std::lock_guard guard(writer_->mutex_);
+		CatalogReads reads(*writer_->conn_, writer_->config_.catalog_schema, writer_->DataPath());
+		stats = reads.KeyStats(table, file_ids, column_ids);
+	}
+	std::vector<const LakeDataFile *> out;
+	// Files without stats rows (none expected) are read rather than skipped.
+	for (const auto *f : all) {
+		if (!stats.count(f->data_file_id)) {
+			out.push_back(f);
+		}
+	}
+	if (stats.empty()) {
+		return out;
+	}
+	std::string values;
+	for (auto &[fid, file_bounds] : stats) {
+		values += (values.empty() ? "(" : ", (") + std::to_string(fid);
+		for (auto &[lo, hi] : file_bounds) {
+			values += ", " + OptLiteral(lo) + ", " + OptLiteral(hi);
+		}
+		values += ")";
+	}
+	auto found = duck.Query("SELECT f.fid FROM (VALUES " + values + ") f(fid" + stats_cols +
+	                        ") WHERE EXISTS (SELECT 1 FROM " + rows_from + " WHERE true" + cond + ") ORDER BY f.fid");
+	std::map<int64_t, const LakeDataFile *> by_id;
+	for (const auto *f : all) {
+		by_id[f->data_file_id] = f;
+	}
+	for (uint64_t i = 0; i < found.Rows(); i++) {
+		out.push_back(by_id.at(found.GetInt(0, i)));
+	}
+	return out;
+}
+
 int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::vector<std::string> &key_columns,
                                 const std::string &keys_sql) {
 	if (table < 0) {
@@ -128,7 +194,8 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 		}
 		keys.push_back(found);
 	}
-	std::string key_list, join, schema_map, stats_cols, stats_cond;
+	std::string key_list, join, schema_map;
+	std::vector<std::pair<const LakeColumn *, std::string>> bounds;
 	for (size_t i = 0; i < keys.size(); i++) {
 		auto k = "k" + std::to_string(i);
 		auto type = ParquetFileWriter::DuckType(*keys[i]);
@@ -140,12 +207,8 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 		               : std::string("NULL");
 		schema_map += (i ? ", " : "") + std::to_string(keys[i]->column_id) + ": {name: '" + k + "', type: '" + type +
 		              "', default_value: " + def + "}";
-		stats_cols += ", lo" + std::to_string(i) + ", hi" + std::to_string(i);
 		if (Prunable(keys[i]->type)) {
-			auto lo = "TRY_CAST(f.lo" + std::to_string(i) + " AS " + type + ")";
-			auto hi = "TRY_CAST(f.hi" + std::to_string(i) + " AS " + type + ")";
-			stats_cond += " AND (" + lo + " IS NULL OR k." + k + " >= " + lo + ") AND (" + hi + " IS NULL OR k." + k +
-			              " <= " + hi + ")";
+			bounds.emplace_back(keys[i], "r." + k);
 		}
 	}
 	duck.Execute("CREATE OR REPLACE TEMP TABLE __dp_keys AS SELECT DISTINCT " + key_list + " FROM (" + keys_sql +
@@ -162,40 +225,16 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 	if (duck.Query("SELECT count(*) FROM __dp_keys").GetInt(0, 0) == 0) {
 		return 0;
 	}
-	// Prune with file_column_stats min/max of the keys: only files whose ranges hold a key are read.
-	std::vector<int64_t> file_ids, key_ids;
-	std::map<int64_t, const LakeDataFile *> by_id;
-	for (const auto &f : w.table.files) {
-		file_ids.push_back(f.data_file_id);
-		by_id[f.data_file_id] = &f;
-	}
-	for (auto *k : keys) {
-		key_ids.push_back(k->column_id);
-	}
-	CatalogReads::KeyBounds stats;
-	{
-		std::lock_guard guard(writer_->mutex_);
-		CatalogReads reads(*writer_->conn_, writer_->config_.catalog_schema, writer_->DataPath());
-		stats = reads.KeyStats(table, file_ids, key_ids);
-	}
-	std::string values;
-	for (auto &[fid, bounds] : stats) {
-		values += (values.empty() ? "(" : ", (") + std::to_string(fid);
-		for (auto &[lo, hi] : bounds) {
-			values += ", " + OptLiteral(lo) + ", " + OptLiteral(hi);
-		}
-		values += ")";
-	}
-	auto candidates =
-	    duck.Query("SELECT f.fid FROM (VALUES " + values + ") f(fid" + stats_cols +
-	               ") WHERE EXISTS (SELECT 1 FROM __dp_keys k WHERE true" + stats_cond + ") ORDER BY f.fid");
-	if (candidates.Rows() == 0) {
+	// Only files whose key ranges hold a key are read.
+	auto candidates = FilesAdmitting(table, duck, bounds, "__dp_keys r");
+	if (candidates.empty()) {
 		return 0;
 	}
+	std::map<int64_t, const LakeDataFile *> by_id;
 	std::string paths;
 	std::map<std::string, int64_t> path_to_id;
-	for (uint64_t i = 0; i < candidates.Rows(); i++) {
-		auto *f = by_id.at(candidates.GetInt(0, i));
+	for (const auto *f : candidates) {
+		by_id[f->data_file_id] = f;
 		paths += (paths.empty() ? "" : ", ") + DuckConnection::QuoteLiteral(f->full_path);
 		path_to_id[f->full_path] = f->data_file_id;
 	}

@@ -34,10 +34,6 @@ bool PrunableForMatch(const std::string &type) {
 	       type == "timestamp" || type == "timestamp_s" || type == "timestamp_ms" || type == "timestamp_ns";
 }
 
-std::string OptLiteral(const std::optional<std::string> &v) {
-	return v ? "CAST(" + Q::QuoteLiteral(*v) + " AS VARCHAR)" : "CAST(NULL AS VARCHAR)";
-}
-
 // Temp tables live in the caller's connection: drop them whatever happens.
 struct DropTemps {
 	DuckConnection &duck;
@@ -111,62 +107,13 @@ int64_t LakeCommit::DeleteMatchingRows(int64_t table, DuckConnection &duck, cons
 	}
 
 	// Prune files with min/max stats of the columns whose stats compare exactly.
-	std::vector<size_t> prunable;
-	std::vector<int64_t> file_ids, column_ids;
+	std::vector<std::pair<const LakeColumn *, std::string>> bounds;
 	for (size_t i = 0; i < cols.size(); i++) {
 		if (PrunableForMatch(cols[i]->type)) {
-			prunable.push_back(i);
-			column_ids.push_back(cols[i]->column_id);
+			bounds.emplace_back(cols[i], "r.m" + std::to_string(i));
 		}
 	}
-	std::map<int64_t, const LakeDataFile *> by_id;
-	for (const auto &f : w.table.files) {
-		file_ids.push_back(f.data_file_id);
-		by_id[f.data_file_id] = &f;
-	}
-	std::vector<const LakeDataFile *> candidates;
-	if (prunable.empty() || table < 0) {
-		for (const auto &f : w.table.files) {
-			candidates.push_back(&f);
-		}
-	} else {
-		CatalogReads::KeyBounds stats;
-		{
-			std::lock_guard guard(writer_->mutex_);
-			CatalogReads reads(*writer_->conn_, writer_->config_.catalog_schema, writer_->DataPath());
-			stats = reads.KeyStats(table, file_ids, column_ids);
-		}
-		std::string values, stats_cols, cond;
-		for (size_t j = 0; j < prunable.size(); j++) {
-			auto type = LakeReader::DuckType(*cols[prunable[j]]);
-			auto m = "r.m" + std::to_string(prunable[j]);
-			auto lo = "TRY_CAST(f.lo" + std::to_string(j) + " AS " + type + ")";
-			auto hi = "TRY_CAST(f.hi" + std::to_string(j) + " AS " + type + ")";
-			stats_cols += ", lo" + std::to_string(j) + ", hi" + std::to_string(j);
-			cond.append(" AND (").append(m).append(" IS NULL OR ((").append(lo).append(" IS NULL OR ").append(m);
-			cond.append(" >= ").append(lo).append(") AND (").append(hi).append(" IS NULL OR ").append(m);
-			cond.append(" <= ").append(hi).append(")))");
-		}
-		for (auto &[fid, bounds] : stats) {
-			values += (values.empty() ? "(" : ", (") + std::to_string(fid);
-			for (auto &[lo, hi] : bounds) {
-				values += ", " + OptLiteral(lo) + ", " + OptLiteral(hi);
-			}
-			values += ")";
-		}
-		auto found =
-		    duck.Query("SELECT f.fid FROM (VALUES " + values + ") f(fid" + stats_cols +
-		               ") WHERE EXISTS (SELECT 1 FROM __dp_match_rows r WHERE true" + cond + ") ORDER BY f.fid");
-		for (uint64_t i = 0; i < found.Rows(); i++) {
-			candidates.push_back(by_id.at(found.GetInt(0, i)));
-		}
-		// Files without stats rows (none expected) are read rather than skipped.
-		for (const auto &f : w.table.files) {
-			if (!stats.count(f.data_file_id)) {
-				candidates.push_back(&f);
-			}
-		}
-	}
+	auto candidates = FilesAdmitting(table, duck, bounds, "__dp_match_rows r");
 	if (candidates.empty()) {
 		throw diverged(wanted_rows, wanted_total);
 	}
@@ -178,10 +125,12 @@ int64_t LakeCommit::DeleteMatchingRows(int64_t table, DuckConnection &duck, cons
 	LakeTable subset = w.table;
 	subset.files.clear();
 	std::map<std::string, int64_t> path_to_id;
+	std::map<int64_t, const LakeDataFile *> by_id;
 	std::string staged;
 	for (const auto *f : candidates) {
 		subset.files.push_back(*f);
 		path_to_id[f->full_path] = f->data_file_id;
+		by_id[f->data_file_id] = f;
 		auto it = state_->deletes.find(f->data_file_id);
 		if (it != state_->deletes.end()) {
 			for (auto p : it->second.positions) {

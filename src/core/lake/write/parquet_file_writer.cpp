@@ -66,20 +66,10 @@ std::map<std::string, std::string> StringMap(duckdb_vector map, idx_t row) {
 	return out;
 }
 
-std::string QuotePathPart(const std::string &name) {
-	std::string out = "\"";
-	for (char c : name) {
-		if (c == '"') {
-			out += '"';
-		}
-		out += c;
-	}
-	return out + "\"";
-}
-
 // Leaf path (as RETURN_STATS spells it) -> column id, for every leaf of the tree.
 void LeafPaths(const LakeColumn &col, const std::string &prefix, std::map<std::string, const LakeColumn *> &out) {
-	std::string path = prefix.empty() ? QuotePathPart(col.name) : prefix + "." + QuotePathPart(col.name);
+	std::string path =
+	    prefix.empty() ? DuckConnection::QuoteIdent(col.name) : prefix + "." + DuckConnection::QuoteIdent(col.name);
 	if (col.children.empty()) {
 		out[path] = &col;
 		return;
