@@ -1,4 +1,5 @@
 #include "harness/daemon_process.hpp"
+#include "harness/build_paths.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -57,7 +58,7 @@ std::vector<std::string> MergedEnvironment(const std::map<std::string, std::stri
 DaemonProcess::DaemonProcess(const std::vector<std::string> &args, const std::string &log_path,
                              const std::map<std::string, std::string> &env)
     : log_path_(log_path) {
-	std::vector<std::string> argv_s{DUCKPIPE_BINARY};
+	std::vector<std::string> argv_s{DuckpipeBinary()};
 	argv_s.insert(argv_s.end(), args.begin(), args.end());
 	auto env_s = MergedEnvironment(env);
 	std::vector<char *> argv;
@@ -94,7 +95,7 @@ DaemonProcess::DaemonProcess(const std::vector<std::string> &args, const std::st
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0) {
 		pid_ = -1;
-		throw std::runtime_error(std::string("posix_spawn ") + DUCKPIPE_BINARY + " failed: " + std::strerror(rc));
+		throw std::runtime_error("posix_spawn " + DuckpipeBinary() + " failed: " + std::strerror(rc));
 	}
 }
 

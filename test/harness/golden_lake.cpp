@@ -1,4 +1,5 @@
 #include "harness/golden_lake.hpp"
+#include "harness/build_paths.hpp"
 
 #include "harness/process.hpp"
 
@@ -22,7 +23,7 @@ static std::string ReadFile(const std::string &path) {
 }
 
 std::string GoldenLake::SourceDir() {
-	return std::string(DUCKPIPE_SHARED_DIR) + "/ducklake-golden";
+	return SharedDir() + "/ducklake-golden";
 }
 
 std::string GoldenLake::Expected(const std::string &name) {

@@ -233,8 +233,7 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	          meta::TableStateName(m.state), "copy", needs_copy);
 	if (needs_copy) {
 		raw->snapshot_running.store(true);
-		raw->snapshot =
-		    std::thread([this, raw, schema = std::move(schema)]() mutable { RunSnapshot(raw, std::move(schema)); });
+		raw->snapshot = std::thread([this, raw, schema = std::move(schema)] { RunSnapshot(raw, schema); });
 	}
 }
 

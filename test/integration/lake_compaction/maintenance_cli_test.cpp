@@ -1,4 +1,5 @@
 #include "compaction_fixture.hpp"
+#include "harness/build_paths.hpp"
 
 #include "harness/process.hpp"
 
@@ -12,7 +13,7 @@ using namespace duckpipe::test;
 namespace {
 
 CommandResult Duckpipe(const CompactionLake &lake, std::vector<std::string> args) {
-	std::vector<std::string> argv = {DUCKPIPE_BINARY, "--lake-catalog", lake.Conninfo()};
+	std::vector<std::string> argv = {DuckpipeBinary(), "--lake-catalog", lake.Conninfo()};
 	argv.insert(argv.end(), args.begin(), args.end());
 	return RunCommand(argv);
 }

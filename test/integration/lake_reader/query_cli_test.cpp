@@ -1,7 +1,8 @@
 #include "core/lake/catalog_loader.hpp"
 #include "core/pg/pg_connection.hpp"
-#include "harness/process.hpp"
+#include "harness/build_paths.hpp"
 #include "harness/lake_text.hpp"
+#include "harness/process.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -17,7 +18,7 @@ CommandResult Query(std::vector<std::string> args, std::vector<std::string> env 
 	std::vector<std::string> argv{
 	    "env", "-u", "DUCKPIPE_SOURCE", "-u", "DUCKPIPE_LAKE_CATALOG", "-u", "DUCKPIPE_LAKE_SCHEMA"};
 	argv.insert(argv.end(), env.begin(), env.end());
-	argv.push_back(DUCKPIPE_BINARY);
+	argv.push_back(DuckpipeBinary());
 	argv.push_back("query");
 	argv.insert(argv.end(), args.begin(), args.end());
 	return RunCommand(argv);
@@ -51,7 +52,7 @@ TEST(QueryCli, TableOutputIsTheDefault) {
 	                    " 2000 |     0 | NULL    | new     \n"
 	                    " 3000 |     5 | c       | shipped \n"
 	                    "(3 rows)\n");
-	auto before = RunCommand({"env", "-u", "DUCKPIPE_LAKE_CATALOG", DUCKPIPE_BINARY, "--source",
+	auto before = RunCommand({"env", "-u", "DUCKPIPE_LAKE_CATALOG", DuckpipeBinary(), "--source",
 	                          SharedGolden().Conninfo(), "query", "SELECT count(*) AS n FROM public.orders"});
 	ASSERT_EQ(before.exit_code, 0) << before.output;
 	EXPECT_EQ(before.output, " n    \n------\n 1000 \n(1 row)\n");

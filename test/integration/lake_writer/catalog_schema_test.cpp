@@ -1,5 +1,6 @@
 #include "core/common/error.hpp"
 #include "core/lake/catalog_schema.hpp"
+#include "harness/build_paths.hpp"
 #include "harness/golden_lake.hpp"
 #include "writer_fixture.hpp"
 
@@ -31,7 +32,7 @@ std::string PkSql(const std::string &schema) {
 
 // The DDL block of digest §1, verbatim.
 std::string DigestDdl() {
-	std::ifstream in(std::string(DUCKPIPE_SHARED_DIR) + "/ducklake-1.0.md");
+	std::ifstream in(SharedDir() + "/ducklake-1.0.md");
 	std::stringstream ss;
 	ss << in.rdbuf();
 	auto text = ss.str();

@@ -199,14 +199,14 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 	for (size_t i = 0; i < keys.size(); i++) {
 		auto k = "k" + std::to_string(i);
 		auto type = ParquetFileWriter::DuckType(*keys[i]);
-		key_list += (i ? ", " : "") + std::string("CAST(__dp_keys_src.") + DuckConnection::QuoteIdent(key_columns[i]) +
-		            " AS " + type + ") AS " + k;
-		join += (i ? " AND " : "") + std::string("p.") + k + " = k." + k;
+		key_list.append(i ? ", " : "").append("CAST(__dp_keys_src.").append(DuckConnection::QuoteIdent(key_columns[i]));
+		key_list.append(" AS ").append(type).append(") AS ").append(k);
+		join.append(i ? " AND " : "").append("p.").append(k).append(" = k.").append(k);
 		auto def = keys[i]->initial_default
 		               ? "CAST(" + DuckConnection::QuoteLiteral(*keys[i]->initial_default) + " AS " + type + ")"
 		               : std::string("NULL");
-		schema_map += (i ? ", " : "") + std::to_string(keys[i]->column_id) + ": {name: '" + k + "', type: '" + type +
-		              "', default_value: " + def + "}";
+		schema_map.append(i ? ", " : "").append(std::to_string(keys[i]->column_id)).append(": {name: '").append(k);
+		schema_map.append("', type: '").append(type).append("', default_value: ").append(def).append("}");
 		if (Prunable(keys[i]->type)) {
 			bounds.emplace_back(keys[i], "r." + k);
 		}

@@ -1,0 +1,15 @@
+#include "harness/build_paths.hpp"
+
+namespace duckpipe::test {
+
+const std::string &DuckpipeBinary() {
+	static const std::string path = DUCKPIPE_BINARY;
+	return path;
+}
+
+const std::string &SharedDir() {
+	static const std::string path = DUCKPIPE_SHARED_DIR;
+	return path;
+}
+
+} // namespace duckpipe::test
