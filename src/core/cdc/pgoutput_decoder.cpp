@@ -1,6 +1,6 @@
 #include "core/cdc/pgoutput_decoder.hpp"
 
-#include "core/cdc/byte_reader.hpp"
+#include "core/common/byte_reader.hpp"
 #include "core/common/error.hpp"
 
 #include <fmt/format.h>

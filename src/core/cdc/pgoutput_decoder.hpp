@@ -7,9 +7,11 @@
 #include <string_view>
 #include <vector>
 
-namespace duckpipe::cdc {
-
+namespace duckpipe {
 class ByteReader;
+}
+
+namespace duckpipe::cdc {
 
 // Parses pgoutput messages (the payload of XLogData) and calls the handler once per message.
 // One decoder per replication connection: pgoutput re-sends Relation messages on every new

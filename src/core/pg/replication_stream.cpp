@@ -1,6 +1,6 @@
 #include "core/pg/replication_stream.hpp"
 
-#include "core/cdc/byte_reader.hpp"
+#include "core/common/byte_reader.hpp"
 #include "core/cdc/pgoutput_messages.hpp"
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
@@ -109,7 +109,7 @@ ReplicationEvent ReplicationStream::Parse(int len) {
 	std::string_view data(buffer_, static_cast<size_t>(len));
 	char type = data[0];
 	if (type == 'w') {
-		cdc::ByteReader r(data, "XLogData");
+		ByteReader r(data, "XLogData");
 		r.ReadU8();
 		XLogData x;
 		x.wal_start = Lsn(r.ReadU64());
@@ -121,7 +121,7 @@ ReplicationEvent ReplicationStream::Parse(int len) {
 		return x;
 	}
 	if (type == 'k') {
-		cdc::ByteReader r(data, "primary keepalive");
+		ByteReader r(data, "primary keepalive");
 		r.ReadU8();
 		Keepalive k;
 		k.wal_end = Lsn(r.ReadU64());
@@ -134,7 +134,7 @@ ReplicationEvent ReplicationStream::Parse(int len) {
 		}
 		return k;
 	}
-	cdc::ByteReader r(data, "CopyData");
+	ByteReader r(data, "CopyData");
 	r.Fail("unknown replication message type byte " + std::to_string(static_cast<uint8_t>(type)));
 }
 

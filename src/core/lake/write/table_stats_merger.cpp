@@ -41,15 +41,8 @@ std::optional<bool> Or(std::optional<bool> a, std::optional<bool> b) {
 	return false;
 }
 
-struct Bound {
-	std::string type;
-	std::vector<std::string> values;
-	bool is_min = true;
-	std::optional<std::string> result;
-};
-
 // Resolves min/max jobs; value-ordered types in one DuckDB query.
-void ResolveBounds(DuckConnection &duck, std::vector<Bound> &jobs) {
+void ResolveBounds(DuckConnection &duck, std::vector<TableStatsMerger::Bound> &jobs) {
 	std::string sql;
 	for (size_t i = 0; i < jobs.size(); i++) {
 		auto &j = jobs[i];
@@ -97,7 +90,7 @@ int64_t TableStatsMerger::Resolve(int64_t id_or_handle) const {
 	return id_or_handle < 0 ? state_.resolved.at(id_or_handle) : id_or_handle;
 }
 
-std::string TableStatsMerger::Sql(std::map<int64_t, int64_t> &row_id_start) {
+std::vector<int64_t> TableStatsMerger::TablesWithNewFiles() const {
 	std::vector<int64_t> tables;
 	for (const auto &f : state_.data_files) {
 		auto id = Resolve(f.table_ref);
@@ -105,28 +98,20 @@ std::string TableStatsMerger::Sql(std::map<int64_t, int64_t> &row_id_start) {
 			tables.push_back(id);
 		}
 	}
-	if (tables.empty()) {
-		return "";
-	}
-	std::string ids;
-	for (auto id : tables) {
-		ids += (ids.empty() ? "" : ",") + std::to_string(id);
-	}
+	return tables;
+}
+
+TableStatsMerger::OldStats TableStatsMerger::LoadOldStats(const std::string &table_ids) const {
+	OldStats old;
 	auto ts = conn_.Exec("SELECT table_id, next_row_id FROM " + T("ducklake_table_stats") + " WHERE table_id IN (" +
-	                     ids + ")");
-	std::map<int64_t, int64_t> next_row;
+	                     table_ids + ")");
 	for (int i = 0; i < ts.Rows(); i++) {
-		next_row[ts.GetInt(i, 0)] = ts.IsNull(i, 1) ? 0 : ts.GetInt(i, 1);
+		old.next_row_id[ts.GetInt(i, 0)] = ts.IsNull(i, 1) ? 0 : ts.GetInt(i, 1);
 	}
-	struct Old {
-		std::optional<bool> contains_null, contains_nan;
-		std::optional<std::string> min, max;
-	};
-	std::map<std::pair<int64_t, int64_t>, Old> old;
 	auto tcs = conn_.Exec("SELECT table_id, column_id, contains_null, contains_nan, min_value, max_value FROM " +
-	                      T("ducklake_table_column_stats") + " WHERE table_id IN (" + ids + ")");
+	                      T("ducklake_table_column_stats") + " WHERE table_id IN (" + table_ids + ")");
 	for (int i = 0; i < tcs.Rows(); i++) {
-		Old o;
+		OldColumn o;
 		if (!tcs.IsNull(i, 2)) {
 			o.contains_null = tcs.GetBool(i, 2);
 		}
@@ -135,131 +120,129 @@ std::string TableStatsMerger::Sql(std::map<int64_t, int64_t> &row_id_start) {
 		}
 		o.min = tcs.GetOptional(i, 4);
 		o.max = tcs.GetOptional(i, 5);
-		old[{tcs.GetInt(i, 0), tcs.GetInt(i, 1)}] = o;
+		old.columns[{tcs.GetInt(i, 0), tcs.GetInt(i, 1)}] = o;
 	}
-	// Per (table, column): what the new files say.
-	struct New {
-		bool has_values = false, unknown_bound = false;
-		std::optional<bool> contains_null = false, contains_nan;
-		std::vector<std::string> mins, maxs;
-	};
-	std::string sql;
-	std::vector<Bound> jobs;
-	struct Pending {
-		int64_t table, column;
-		bool insert;
-		std::optional<bool> contains_null, contains_nan;
-		int min_job = -1, max_job = -1;
-	};
-	std::vector<Pending> pending;
-	std::vector<std::pair<int64_t, int64_t>> ambiguous; // old min/max NULL: did earlier files have values?
-	for (auto table : tables) {
-		bool exists = next_row.count(table) > 0;
-		int64_t start = exists ? next_row[table] : 0;
-		int64_t rows = 0, bytes = 0;
-		std::map<int64_t, New> cols;
-		std::vector<int64_t> col_order;
-		const TableBase *working = nullptr;
-		for (size_t i = 0; i < state_.data_files.size(); i++) {
-			const auto &f = state_.data_files[i];
-			if (Resolve(f.table_ref) != table) {
-				continue;
+	return old;
+}
+
+TableStatsMerger::NewStats TableStatsMerger::CollectNewStats(int64_t table, int64_t first_row_id,
+                                                             std::map<int64_t, int64_t> &row_id_start) const {
+	NewStats out;
+	for (size_t i = 0; i < state_.data_files.size(); i++) {
+		const auto &f = state_.data_files[i];
+		if (Resolve(f.table_ref) != table) {
+			continue;
+		}
+		out.working = &state_.working.at(f.table_ref);
+		row_id_start[static_cast<int64_t>(i)] = first_row_id + out.rows;
+		out.rows += f.file.record_count;
+		out.bytes += f.file.file_size_bytes;
+		for (const auto &s : f.file.stats) {
+			if (!out.columns.count(s.column_id)) {
+				out.column_order.push_back(s.column_id);
 			}
-			working = &state_.working.at(f.table_ref);
-			row_id_start[static_cast<int64_t>(i)] = start + rows;
-			rows += f.file.record_count;
-			bytes += f.file.file_size_bytes;
-			for (const auto &s : f.file.stats) {
-				if (!cols.count(s.column_id)) {
-					col_order.push_back(s.column_id);
-				}
-				auto &n = cols[s.column_id];
-				if (!s.null_count || *s.null_count > 0) {
-					n.contains_null = true;
-				}
-				if (s.contains_nan) {
-					n.contains_nan = Or(n.contains_nan, s.contains_nan);
-				}
-				if (!s.value_count || *s.value_count > 0) {
-					n.has_values = true;
-					if (!s.min_value || !s.max_value) {
-						// A float file whose only values are NaN has no min/max; contains_nan covers it.
-						n.unknown_bound = n.unknown_bound || !(s.contains_nan && *s.contains_nan);
-					} else {
-						n.mins.push_back(*s.min_value);
-						n.maxs.push_back(*s.max_value);
-					}
+			auto &n = out.columns[s.column_id];
+			if (!s.null_count || *s.null_count > 0) {
+				n.contains_null = true;
+			}
+			if (s.contains_nan) {
+				n.contains_nan = Or(n.contains_nan, s.contains_nan);
+			}
+			if (!s.value_count || *s.value_count > 0) {
+				n.has_values = true;
+				if (!s.min_value || !s.max_value) {
+					// A float file whose only values are NaN has no min/max; contains_nan covers it.
+					n.unknown_bound = n.unknown_bound || !(s.contains_nan && *s.contains_nan);
+				} else {
+					n.mins.push_back(*s.min_value);
+					n.maxs.push_back(*s.max_value);
 				}
 			}
 		}
-		auto t = std::to_string(table);
+	}
+	return out;
+}
+
+std::string TableStatsMerger::TableStatsSql(int64_t table, bool exists, const NewStats &stats) const {
+	auto t = std::to_string(table);
+	auto rows = std::to_string(stats.rows);
+	auto bytes = std::to_string(stats.bytes);
+	if (exists) {
+		return "UPDATE " + T("ducklake_table_stats") + " SET record_count = record_count + " + rows +
+		       ", next_row_id = next_row_id + " + rows + ", file_size_bytes = file_size_bytes + " + bytes +
+		       " WHERE table_id = " + t + ";\n";
+	}
+	return "INSERT INTO " + T("ducklake_table_stats") +
+	       "(table_id, record_count, next_row_id, file_size_bytes) VALUES (" + t + ", " + rows + ", " + rows + ", " +
+	       bytes + ");\n";
+}
+
+void TableStatsMerger::PlanColumnBounds(int64_t table, bool exists, const NewStats &stats, const OldStats &old,
+                                        ColumnPlan &plan) const {
+	std::map<int64_t, std::string> types;
+	FlattenTypes(stats.working->table.columns, types);
+	for (auto cid : stats.column_order) {
+		const auto &n = stats.columns.at(cid);
+		PendingColumn p{table, cid, !exists, n.contains_null, n.contains_nan};
+		Bound lo{types[cid], n.mins, true, {}}, hi{types[cid], n.maxs, false, {}};
 		if (exists) {
-			sql += "UPDATE " + T("ducklake_table_stats") + " SET record_count = record_count + " +
-			       std::to_string(rows) + ", next_row_id = next_row_id + " + std::to_string(rows) +
-			       ", file_size_bytes = file_size_bytes + " + std::to_string(bytes) + " WHERE table_id = " + t + ";\n";
-		} else {
-			sql += "INSERT INTO " + T("ducklake_table_stats") +
-			       "(table_id, record_count, next_row_id, file_size_bytes) VALUES (" + t + ", " + std::to_string(rows) +
-			       ", " + std::to_string(rows) + ", " + std::to_string(bytes) + ");\n";
+			auto it = old.columns.find({table, cid});
+			if (it == old.columns.end()) {
+				continue; // columns added after the first data have no table-level row (as the reference)
+			}
+			p.contains_null = Or(it->second.contains_null, n.contains_null);
+			if (it->second.contains_nan || n.contains_nan) {
+				p.contains_nan = Or(it->second.contains_nan, n.contains_nan);
+			}
+			if (it->second.min && it->second.max) {
+				lo.values.push_back(*it->second.min);
+				hi.values.push_back(*it->second.max);
+			} else if (n.has_values) {
+				plan.ambiguous.emplace_back(table, cid);
+			}
 		}
-		std::map<int64_t, std::string> types;
-		FlattenTypes(working->table.columns, types);
-		for (auto cid : col_order) {
-			auto &n = cols[cid];
-			Pending p{table, cid, !exists, n.contains_null, n.contains_nan};
-			Bound lo{types[cid], n.mins, true, {}}, hi{types[cid], n.maxs, false, {}};
-			if (exists) {
-				auto it = old.find({table, cid});
-				if (it == old.end()) {
-					continue; // columns added after the first data have no table-level row (as the reference)
-				}
-				p.contains_null = Or(it->second.contains_null, n.contains_null);
-				if (it->second.contains_nan || n.contains_nan) {
-					p.contains_nan = Or(it->second.contains_nan, n.contains_nan);
-				}
-				if (it->second.min && it->second.max) {
-					lo.values.push_back(*it->second.min);
-					hi.values.push_back(*it->second.max);
-				} else if (n.has_values) {
-					ambiguous.push_back({table, cid});
-				}
-			}
-			if (n.unknown_bound) {
-				lo.values.clear();
-				hi.values.clear();
-			}
-			p.min_job = static_cast<int>(jobs.size());
-			jobs.push_back(std::move(lo));
-			p.max_job = static_cast<int>(jobs.size());
-			jobs.push_back(std::move(hi));
-			pending.push_back(p);
+		if (n.unknown_bound) {
+			lo.values.clear();
+			hi.values.clear();
+		}
+		p.min_job = static_cast<int>(plan.jobs.size());
+		plan.jobs.push_back(std::move(lo));
+		p.max_job = static_cast<int>(plan.jobs.size());
+		plan.jobs.push_back(std::move(hi));
+		plan.pending.push_back(p);
+	}
+}
+
+void TableStatsMerger::ClearUnknownOldBounds(ColumnPlan &plan) const {
+	if (plan.ambiguous.empty()) {
+		return;
+	}
+	// An old NULL bound is unknown unless no earlier file of the column ever held a value.
+	std::string cond;
+	for (auto &[t, c] : plan.ambiguous) {
+		cond += (cond.empty() ? "" : " OR ") + std::string("(table_id = ") + std::to_string(t) +
+		        " AND column_id = " + std::to_string(c) + ")";
+	}
+	auto r = conn_.Exec("SELECT table_id, column_id FROM " + T("ducklake_file_column_stats") + " WHERE (" + cond +
+	                    ") AND (value_count IS NULL OR value_count > 0) GROUP BY 1, 2");
+	std::set<std::pair<int64_t, int64_t>> had_values;
+	for (int i = 0; i < r.Rows(); i++) {
+		had_values.insert({r.GetInt(i, 0), r.GetInt(i, 1)});
+	}
+	for (auto &p : plan.pending) {
+		if (had_values.count({p.table, p.column})) {
+			plan.jobs[p.min_job].values.clear();
+			plan.jobs[p.max_job].values.clear();
 		}
 	}
-	if (!ambiguous.empty()) {
-		// An old NULL bound is unknown unless no earlier file of the column ever held a value.
-		std::string cond;
-		for (auto &[t, c] : ambiguous) {
-			cond += (cond.empty() ? "" : " OR ") + std::string("(table_id = ") + std::to_string(t) +
-			        " AND column_id = " + std::to_string(c) + ")";
-		}
-		auto r = conn_.Exec("SELECT table_id, column_id FROM " + T("ducklake_file_column_stats") + " WHERE (" + cond +
-		                    ") AND (value_count IS NULL OR value_count > 0) GROUP BY 1, 2");
-		std::set<std::pair<int64_t, int64_t>> had_values;
-		for (int i = 0; i < r.Rows(); i++) {
-			had_values.insert({r.GetInt(i, 0), r.GetInt(i, 1)});
-		}
-		for (auto &p : pending) {
-			if (had_values.count({p.table, p.column})) {
-				jobs[p.min_job].values.clear();
-				jobs[p.max_job].values.clear();
-			}
-		}
-	}
-	ResolveBounds(duck_, jobs);
+}
+
+std::string TableStatsMerger::ColumnStatsSql(const ColumnPlan &plan) const {
+	std::string sql;
 	std::string inserts;
-	for (const auto &p : pending) {
-		const auto &lo = jobs[p.min_job].result;
-		const auto &hi = jobs[p.max_job].result;
+	for (const auto &p : plan.pending) {
+		const auto &lo = plan.jobs[p.min_job].result;
+		const auto &hi = plan.jobs[p.max_job].result;
 		auto t = std::to_string(p.table);
 		auto c = std::to_string(p.column);
 		if (p.insert) {
@@ -277,6 +260,30 @@ std::string TableStatsMerger::Sql(std::map<int64_t, int64_t> &row_id_start) {
 		       inserts + ";\n";
 	}
 	return sql;
+}
+
+std::string TableStatsMerger::Sql(std::map<int64_t, int64_t> &row_id_start) {
+	auto tables = TablesWithNewFiles();
+	if (tables.empty()) {
+		return "";
+	}
+	std::string ids;
+	for (auto id : tables) {
+		ids += (ids.empty() ? "" : ",") + std::to_string(id);
+	}
+	auto old = LoadOldStats(ids);
+	std::string sql;
+	ColumnPlan plan;
+	for (auto table : tables) {
+		auto next = old.next_row_id.find(table);
+		bool exists = next != old.next_row_id.end();
+		auto stats = CollectNewStats(table, exists ? next->second : 0, row_id_start);
+		sql += TableStatsSql(table, exists, stats);
+		PlanColumnBounds(table, exists, stats, old, plan);
+	}
+	ClearUnknownOldBounds(plan);
+	ResolveBounds(duck_, plan.jobs);
+	return sql + ColumnStatsSql(plan);
 }
 
 } // namespace duckpipe::lake

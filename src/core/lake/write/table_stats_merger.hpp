@@ -5,6 +5,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace duckpipe {
 class PgConnection;
@@ -24,7 +26,55 @@ public:
 	// The UPDATE/INSERT statements; fills row_id_start (index in state.data_files -> first row id).
 	std::string Sql(std::map<int64_t, int64_t> &row_id_start);
 
+	// One min or max to compute from candidate values of a column type.
+	struct Bound {
+		std::string type;
+		std::vector<std::string> values;
+		bool is_min = true;
+		std::optional<std::string> result;
+	};
+
 private:
+	struct OldColumn {
+		std::optional<bool> contains_null, contains_nan;
+		std::optional<std::string> min, max;
+	};
+	struct OldStats {
+		std::map<int64_t, int64_t> next_row_id;                   // table -> next_row_id
+		std::map<std::pair<int64_t, int64_t>, OldColumn> columns; // (table, column) -> stats
+	};
+	struct NewColumn {
+		bool has_values = false, unknown_bound = false;
+		std::optional<bool> contains_null = false, contains_nan;
+		std::vector<std::string> mins, maxs;
+	};
+	struct NewStats {
+		const TableBase *working = nullptr;
+		int64_t rows = 0, bytes = 0;
+		std::map<int64_t, NewColumn> columns;
+		std::vector<int64_t> column_order;
+	};
+	struct PendingColumn {
+		int64_t table, column;
+		bool insert;
+		std::optional<bool> contains_null, contains_nan;
+		int min_job = -1, max_job = -1;
+	};
+	struct ColumnPlan {
+		std::vector<Bound> jobs;
+		std::vector<PendingColumn> pending;
+		std::vector<std::pair<int64_t, int64_t>> ambiguous; // old min/max NULL: did earlier files have values?
+	};
+
+	std::vector<int64_t> TablesWithNewFiles() const;
+	OldStats LoadOldStats(const std::string &table_ids) const;
+	// The commit's files of `table`: row counts, sizes and per-column stats; assigns their first row ids.
+	NewStats CollectNewStats(int64_t table, int64_t first_row_id, std::map<int64_t, int64_t> &row_id_start) const;
+	std::string TableStatsSql(int64_t table, bool exists, const NewStats &stats) const;
+	void PlanColumnBounds(int64_t table, bool exists, const NewStats &stats, const OldStats &old,
+	                      ColumnPlan &plan) const;
+	void ClearUnknownOldBounds(ColumnPlan &plan) const;
+	std::string ColumnStatsSql(const ColumnPlan &plan) const;
 	std::string T(const char *table) const;
 	std::string Lit(const std::optional<std::string> &value) const;
 	int64_t Resolve(int64_t id_or_handle) const;

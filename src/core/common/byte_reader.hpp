@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string_view>
 
-namespace duckpipe::cdc {
+namespace duckpipe {
 
 // Big-endian reader over one protocol message. Every read is bounds-checked; a short read throws
 // Error(Protocol) naming the message (`what`) and the offset, so malformed input can never read
@@ -85,4 +85,4 @@ private:
 	Lsn lsn_;
 };
 
-} // namespace duckpipe::cdc
+} // namespace duckpipe

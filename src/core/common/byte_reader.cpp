@@ -1,10 +1,10 @@
-#include "core/cdc/byte_reader.hpp"
+#include "core/common/byte_reader.hpp"
 
 #include "core/common/error.hpp"
 
 #include <string>
 
-namespace duckpipe::cdc {
+namespace duckpipe {
 
 static constexpr const char *kHint = "the replication stream is corrupt or uses a protocol version this build does "
                                      "not understand; report it with the server version and the LSN";
@@ -30,4 +30,4 @@ void ByteReader::ExpectEnd() const {
 	}
 }
 
-} // namespace duckpipe::cdc
+} // namespace duckpipe
