@@ -1,5 +1,6 @@
 #include "core/flush/change_buffer.hpp"
 
+#include "core/common/ascii.hpp"
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 #include "core/duck/duck_connection.hpp"
@@ -23,18 +24,8 @@ namespace {
 using Q = DuckConnection;
 
 // DuckDB matches identifiers case-insensitively, even quoted ones.
-std::string Lower(const std::string &name) {
-	std::string out = name;
-	for (char &c : out) {
-		if (c >= 'A' && c <= 'Z') {
-			c = static_cast<char>(c - 'A' + 'a');
-		}
-	}
-	return out;
-}
-
 bool IsReservedName(const std::string &name) {
-	std::string n = Lower(name);
+	std::string n = AsciiLower(name);
 	return n == "_seq" || n == "_op" || n == "_unchanged" || n == "_commit_lsn" || n.starts_with("_lookup_key_");
 }
 
@@ -90,7 +81,7 @@ void ChangeBuffer::Configure() {
 			throw Error(ErrorKind::Config, "column name \"" + c.name + "\" is reserved by the change buffer",
 			            {.table = label_, .hint = "rename the column in the target (lake) mapping"});
 		}
-		if (!names.insert(Lower(c.name)).second) {
+		if (!names.insert(AsciiLower(c.name)).second) {
 			throw Error(ErrorKind::Config, "duplicate change buffer column \"" + c.name + "\"",
 			            {.table = label_,
 			             .hint = "DuckDB compares column names case-insensitively; rename one of "

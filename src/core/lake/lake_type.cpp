@@ -1,5 +1,6 @@
 #include "core/lake/lake_type.hpp"
 
+#include "core/common/ascii.hpp"
 #include "core/common/error.hpp"
 
 #include <array>
@@ -41,14 +42,6 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 27> kPrimiti
     {"uuid", "UUID"},
     {"json", "JSON"},
 }};
-
-std::string Lower(std::string_view s) {
-	std::string out(s);
-	for (auto &c : out) {
-		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-	}
-	return out;
-}
 
 // "decimal(p,s)" with 1 <= p <= 38 and 0 <= s <= p; lowercase as the reference parser requires.
 bool ParseDecimal(std::string_view type, int &precision, int &scale) {
@@ -126,7 +119,7 @@ bool IsValidTypeName(std::string_view type) {
 }
 
 std::string DuckTypeForPrimitive(std::string_view type) {
-	auto lower = Lower(type);
+	auto lower = AsciiLower(type);
 	int p = 0;
 	int s = 0;
 	if (ParseDecimal(lower, p, s)) {

@@ -1,5 +1,6 @@
 #include "core/lake/write/lake_commit.hpp"
 
+#include "core/common/ascii.hpp"
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 #include "core/duck/duck_connection.hpp"
@@ -18,13 +19,6 @@
 namespace duckpipe::lake {
 
 namespace {
-
-std::string Lower(std::string s) {
-	for (auto &c : s) {
-		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-	}
-	return s;
-}
 
 // Digest §3.1: the name plus '/' when it is a plain name, else the uuid.
 std::string PathFor(const std::string &name, const std::string &uuid) {
@@ -120,7 +114,7 @@ const LakeTable &LakeCommit::Table(int64_t table) {
 
 LakeColumn *LakeCommit::FindColumn(TableBase &table, const std::string &name) {
 	for (auto &c : table.table.columns) {
-		if (Lower(c.name) == Lower(name)) {
+		if (AsciiLower(c.name) == AsciiLower(name)) {
 			return &c;
 		}
 	}

@@ -1,4 +1,5 @@
 // LakeCommit: data operations (Insert, deletes) and Commit. Schema operations are in lake_commit.cpp.
+#include "core/common/ascii.hpp"
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 #include "core/duck/duck_connection.hpp"
@@ -21,13 +22,6 @@
 namespace duckpipe::lake {
 
 namespace {
-
-std::string Lower(std::string s) {
-	for (auto &c : s) {
-		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-	}
-	return s;
-}
 
 void EnsureDir(const std::string &dir) {
 	std::error_code ec;
@@ -56,13 +50,13 @@ int64_t LakeCommit::Insert(int64_t table, DuckConnection &duck, const std::strin
 	std::map<std::string, std::string> source; // lower name -> name
 	for (uint64_t i = 0; i < desc.Rows(); i++) {
 		auto name = *desc.GetString(0, i);
-		source[Lower(name)] = name;
+		source[AsciiLower(name)] = name;
 	}
 	std::string list;
 	for (const auto &c : w.table.columns) {
 		auto type = ParquetFileWriter::DuckType(c);
 		std::string expr;
-		auto it = source.find(Lower(c.name));
+		auto it = source.find(AsciiLower(c.name));
 		if (it != source.end()) {
 			expr = "CAST(__dp_src." + DuckConnection::QuoteIdent(it->second) + " AS " + type + ")";
 			source.erase(it);
@@ -183,7 +177,7 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 	for (const auto &name : key_columns) {
 		const LakeColumn *found = nullptr;
 		for (const auto &c : w.table.columns) {
-			if (Lower(c.name) == Lower(name)) {
+			if (AsciiLower(c.name) == AsciiLower(name)) {
 				found = &c;
 			}
 		}
