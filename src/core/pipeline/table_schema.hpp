@@ -44,8 +44,8 @@ struct TableSchema {
 
 	// `SELECT <converted columns> FROM <relation>` where the relation has VARCHAR columns named
 	// like the source columns (a CSV read of COPY output). In append mode the copied rows are
-	// recorded as inserts at `copy_lsn`.
-	std::string ConvertSelect(const std::string &relation, Lsn copy_lsn = {}) const;
+	// recorded as operation `op` (inserts, or 'R': copied again after the slot was lost) at `copy_lsn`.
+	std::string ConvertSelect(const std::string &relation, Lsn copy_lsn = {}, char op = 'I') const;
 	// The conversion of one column from a VARCHAR column of the same name.
 	std::string ColumnExpression(size_t column) const;
 
