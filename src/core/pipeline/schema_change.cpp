@@ -87,13 +87,13 @@ SchemaChange SchemaChange::Plan(PgConnection &source, const TableSchema &current
 	// Only a volatile default makes PostgreSQL rewrite the rows instead; a column added without a
 	// default and given one later (SET DEFAULT) has NULL in the old rows.
 	auto cat = source.Exec(
-	    "SELECT a.attname, a.attnum, a.atttypid, a.atttypmod, m.missing IS NOT NULL, m.missing, "
+	    "SELECT a.attname, a.attnum, a.atttypid, a.atttypmod, a.atthasmissing OR m.found IS NOT NULL, "
+	    "CASE WHEN a.atthasmissing THEN (a.attmissingval::text::text[])[1] ELSE m.missing END, "
 	    "d.oid IS NOT NULL, coalesce(v.volatile, false) "
 	    "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-	    "LEFT JOIN LATERAL (SELECT (pa.attmissingval::text::text[])[1] AS missing FROM pg_partition_tree(a.attrelid) "
-	    "pt "
-	    "JOIN pg_attribute pa ON pa.attrelid = pt.relid AND pa.attname = a.attname AND pa.atthasmissing "
-	    "ORDER BY pt.level LIMIT 1) m ON true "
+	    "LEFT JOIN LATERAL (SELECT true AS found, (pa.attmissingval::text::text[])[1] AS missing "
+	    "FROM pg_partition_tree(a.attrelid) pt JOIN pg_attribute pa ON pa.attrelid = pt.relid "
+	    "AND pa.attname = a.attname AND pa.atthasmissing WHERE pt.isleaf ORDER BY pt.level LIMIT 1) m ON true "
 	    "LEFT JOIN LATERAL (SELECT bool_or(p.provolatile = 'v') OR d.adbin::text LIKE '%{NEXTVALUEEXPR%' AS volatile "
 	    "FROM regexp_matches(d.adbin::text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') f "
 	    "JOIN pg_proc p ON p.oid = f[1]::oid) v ON d.oid IS NOT NULL "
