@@ -81,9 +81,8 @@ int StatusCommand::Run(std::ostream &out) const {
 			message = (message ? *message + "; " : std::string()) + "group notice: " + *g.notice;
 		}
 		result.rows.push_back({g.name, std::nullopt, std::nullopt,
-		                       std::string(g.last_error ? "ERRORED" : (g.enabled ? "RUNNING" : "DISABLED")),
-		                       std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
-		                       message});
+		                       std::string(g.last_error ? "ERRORED" : (g.enabled ? "OK" : "DISABLED")), std::nullopt,
+		                       std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, message});
 	}
 	for (const auto &m : store.ListTables(group_.empty() ? std::nullopt : std::optional(group_))) {
 		const auto &pos = positions[m.group_name];

@@ -168,7 +168,9 @@ void MetadataStore::SetGroupError(const std::string &name, const std::optional<s
 }
 
 void MetadataStore::SetGroupNotice(const std::string &name, const std::string &notice) {
-	conn_.Exec("UPDATE duckpipe.sync_groups SET notice = $2, updated_at = now() WHERE name = $1", {name, notice});
+	conn_.Exec("UPDATE duckpipe.sync_groups SET notice = now()::timestamptz(0)::text || ': ' || $2, updated_at = now() "
+	           "WHERE name = $1",
+	           {name, notice});
 }
 
 std::optional<SyncGroup> MetadataStore::FindGroup(const std::string &name) {

@@ -154,7 +154,9 @@ void SyncGroup::CheckDroppedTables(const std::set<uint32_t> &gone, Lsn now_lsn) 
 }
 
 void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
+	bool needs_copy = m.state == TableState::Pending || m.state == TableState::Snapshot || !m.lake_table_id;
 	TableSchema schema;
+	bool source_dropped = false;
 	try {
 		schema = TableSchema::Describe(source, m.source_oid, m.sync_mode);
 	} catch (const Error &e) {
@@ -162,17 +164,31 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 			throw; // the source is unreachable for now: the control loop reconnects and tries again
 		}
 		std::string msg = e.what();
-		if (e.Kind() == ErrorKind::Source && msg.find("does not exist") != std::string::npos) {
-			msg = "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
-			      ") was dropped; remove it with `duckpipe remove-table " + m.SourceName() + "`";
+		source_dropped = e.Kind() == ErrorKind::Source && msg.find("does not exist") != std::string::npos;
+		if (!source_dropped || needs_copy) {
+			if (source_dropped) {
+				msg = "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
+				      ") was dropped; remove it with `duckpipe remove-table " + m.SourceName() + "`";
+			}
+			log::Error("table.unsupported", "table", m.SourceName(), "error", msg);
+			Post({.kind = Event::Kind::Failed,
+			      .mapping_id = m.id,
+			      .generation = m.generation,
+			      .lsn = {},
+			      .message = msg});
+			return;
 		}
-		log::Error("table.unsupported", "table", m.SourceName(), "error", msg);
-		Post({.kind = Event::Kind::Failed, .mapping_id = m.id, .generation = m.generation, .lsn = {}, .message = msg});
-		return;
+		// Dropped while the daemon was away: its changes before the DROP may still be in the slot.
+		// Resume it from the lake (its recorded layout); CheckSourceTables fails it once they are in.
+		log::Warn("table.source_dropped_resuming", "table", m.SourceName(), "oid", m.source_oid);
+		schema.mode = m.sync_mode;
+		schema.source.oid = m.source_oid;
+		schema.source.schema = m.source_schema;
+		schema.source.name = m.source_table;
 	}
 	// Before anything else: a table PostgreSQL refuses to publish (unlogged, temporary, ...) fails
 	// alone, with the reason, and the group's other tables go on.
-	if (!JoinPublication(m, schema, source)) {
+	if (!source_dropped && !JoinPublication(m, schema, source)) {
 		return;
 	}
 	auto entry = std::make_unique<TableEntry>();
@@ -186,7 +202,6 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	route->mode = m.sync_mode;
 	entry->route = route;
 
-	bool needs_copy = m.state == TableState::Pending || m.state == TableState::Snapshot || !m.lake_table_id;
 	if (!needs_copy) {
 		std::optional<SourceLayout> layout;
 		route->applied_lsn.store(LoadAppliedLsn(m, &layout).value);
@@ -208,6 +223,16 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 				      .message = e.what()});
 				return;
 			}
+		} else if (source_dropped) {
+			std::string msg = "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
+			                  ") was dropped; remove it with `duckpipe remove-table " + m.SourceName() + "`";
+			log::Error("table.unsupported", "table", m.SourceName(), "error", msg);
+			Post({.kind = Event::Kind::Failed,
+			      .mapping_id = m.id,
+			      .generation = m.generation,
+			      .lsn = {},
+			      .message = msg});
+			return;
 		}
 	}
 	route->SetKeyColumns(schema.key_columns);

@@ -148,4 +148,35 @@ TEST_F(RenameDropTest, DroppedTableFailsOnlyOnceDrained) {
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+// Dropped while the daemon was down, with changes committed before the DROP still unflushed (the
+// daemon was killed): the restarted daemon applies them from the slot before failing the table.
+TEST_F(RenameDropTest, DroppedWhileDownGetsItsLastChangesFirst) {
+	allow_table_failures_ = true;
+	Sql("CREATE TABLE public.doomed (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.doomed SELECT g, 'v' FROM generate_series(1, 100) g");
+	DuckpipeOk({"add-table", "public.doomed"});
+	{
+		// Flushes a minute apart: the changes below stay buffered until the kill.
+		auto daemon = StartDaemon({}, {}, 60000);
+		ASSERT_TRUE(WaitTableState("public.doomed", "STREAMING"));
+		ASSERT_TRUE(WaitLakeCount("public.doomed_ducklake", 100, 30s));
+		Sql("INSERT INTO public.doomed VALUES (101, 'last')");
+		Sql("UPDATE public.doomed SET v = 'final' WHERE id <= 10");
+		ASSERT_TRUE(WaitFor(
+		    [&] {
+			    return Scalar("SELECT sum(buffered_rows + queued_changes) FROM "
+			                  "duckpipe.table_mappings") != "0";
+		    },
+		    30s));
+		daemon->Kill();
+	}
+	Sql("DROP TABLE public.doomed");
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitTableState("public.doomed", "ERRORED", 30s)) << LogTail();
+	EXPECT_NE(TableError("public.doomed").find("dropped"), std::string::npos) << TableError("public.doomed");
+	EXPECT_EQ(LakeCount("public.doomed_ducklake"), 101) << LogTail();
+	EXPECT_EQ(LakeQuery("SELECT count(*) FROM public.doomed_ducklake WHERE v = 'final'")[0][0], "10");
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
 } // namespace duckpipe::test
