@@ -15,7 +15,6 @@
 namespace duckpipe::pipeline {
 
 using Clock = std::chrono::steady_clock;
-using meta::TableState;
 
 SyncGroup::SyncGroup(const PipelineConfig &config, meta::SyncGroup group, lake::LakeWriter &writer)
     : config_(config), group_(std::move(group)), writer_(writer), budget_(config.max_queued_bytes) {}

@@ -51,7 +51,7 @@ struct TableSchema {
 
 	meta::SyncMode mode = meta::SyncMode::Upsert;
 	// Append (changelog) mode: lake columns after the source's, one row per change.
-	static constexpr const char *kOpColumn = "duckpipe_op";                  // I, U, D, T (truncate)
+	static constexpr const char *kOpColumn = "duckpipe_op";                  // I, U, D, T (truncate), R (re-copied)
 	static constexpr const char *kLsnColumn = "duckpipe_lsn";                // commit LSN as a number
 	static constexpr const char *kCommitTimeColumn = "duckpipe_commit_time"; // source commit time
 };
