@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <memory>
 #include <ostream>
 #include <thread>
 
@@ -100,27 +101,19 @@ int ManageCommands::AddTable(std::ostream &out) const {
 	auto validate = [&](PgConnection &source, uint32_t oid) {
 		row_match = pipeline::RowMatchApply::Applies(pipeline::TableSchema::Describe(source, oid, request.sync_mode));
 	};
+	// What the table is comes first (a view must not get the primary-key hint), then whether the
+	// pipeline could sync it.
+	auto add = [&](PgConnection &source, const std::string &where) {
+		auto resolved = MetadataStore::ResolveSource(source, table_, where);
+		validate(source, resolved.oid);
+		return store.AddResolvedTable(request, resolved.oid, resolved.schema, resolved.table);
+	};
 	if (group.conninfo) {
 		// The table lives on the group's own source: resolve it there.
 		PgConnection remote(*group.conninfo);
-		auto r = remote.Exec("SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
-		                     "ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')",
-		                     {table_});
-		if (r.Rows() == 0) {
-			throw Error(ErrorKind::Config,
-			            "table '" + table_ + "' does not exist on the source of group " + group.name + " (" +
-			                remote.RedactedConninfo() + ")",
-			            {.hint = "name an existing table as schema.table"});
-		}
-		validate(remote, static_cast<uint32_t>(r.GetInt(0, 0)));
-		mapping = store.AddResolvedTable(request, static_cast<uint32_t>(r.GetInt(0, 0)), std::string(r.Get(0, 1)),
-		                                 std::string(r.Get(0, 2)));
+		mapping = add(remote, "the source of group " + group.name + " (" + remote.RedactedConninfo() + ")");
 	} else {
-		auto r = conn.Exec("SELECT to_regclass($1)::oid", {table_});
-		if (!r.IsNull(0, 0)) {
-			validate(conn, static_cast<uint32_t>(r.GetInt(0, 0)));
-		}
-		mapping = store.AddTable(request);
+		mapping = add(conn, "");
 	}
 	out << "added " << mapping.SourceName() << " -> " << mapping.TargetName() << " (group " << mapping.group_name
 	    << (mapping.copy_data ? ", initial copy" : ", no initial copy")
@@ -185,21 +178,42 @@ int ManageCommands::CreateGroup(std::ostream &out) const {
 	PgConnection conn(global_.SourceConninfo());
 	MetadataStore store(conn);
 	std::optional<std::string> remote;
+	std::unique_ptr<PgConnection> check;
 	if (!conninfo_.empty()) {
 		// Fail now, not in the daemon, when the remote source is unreachable or not logical.
-		PgConnection check(conninfo_);
-		auto level = check.Exec("SHOW wal_level");
+		check = std::make_unique<PgConnection>(conninfo_);
+		auto level = check->Exec("SHOW wal_level");
 		if (level.Get(0, 0) != "logical") {
 			throw Error(ErrorKind::Source,
-			            "wal_level is '" + std::string(level.Get(0, 0)) + "' on " + check.RedactedConninfo(),
+			            "wal_level is '" + std::string(level.Get(0, 0)) + "' on " + check->RedactedConninfo(),
 			            {.hint = "set wal_level = logical in postgresql.conf and restart that server"});
 		}
 		remote = conninfo_;
 	}
 	auto group = store.CreateGroup(group_name_, publication_.empty() ? std::nullopt : std::optional(publication_),
 	                               slot_.empty() ? std::nullopt : std::optional(slot_), remote);
-	out << "created group " << group.name << " (publication " << group.publication << ", slot " << group.slot_name
-	    << (group.conninfo ? ", source " + Conninfo::Redact(*group.conninfo) : std::string()) << ")\n";
+	// Only the metadata is written here: the publication and the slot are the daemon's to create,
+	// so say which exist and which it will create.
+	PgConnection &source = check ? *check : conn;
+	bool pub = source.Exec("SELECT 1 FROM pg_publication WHERE pubname = $1", {group.publication}).Rows() > 0;
+	bool slot = source.Exec("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {group.slot_name}).Rows() > 0;
+	std::string create;
+	if (!pub) {
+		create += "publication " + group.publication;
+	}
+	if (!slot) {
+		create += (create.empty() ? "" : " and ") + std::string("replication slot ") + group.slot_name;
+	}
+	out << "created group " << group.name
+	    << (group.conninfo ? " (source " + Conninfo::Redact(*group.conninfo) + ")" : std::string());
+	if (pub || slot) {
+		out << "; uses the existing " << (pub ? "publication " + group.publication : std::string())
+		    << (pub && slot ? " and " : "") << (slot ? "replication slot " + group.slot_name : std::string());
+	}
+	if (!create.empty()) {
+		out << "; `duckpipe run` creates its " << create << " when it starts the group";
+	}
+	out << "\n";
 	return 0;
 }
 

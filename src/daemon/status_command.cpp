@@ -33,7 +33,8 @@ int StatusCommand::Run(std::ostream &out) const {
 		bool slot_active = false;
 	};
 	std::map<std::string, GroupPosition> positions;
-	for (const auto &g : store.ListGroups()) {
+	auto groups = store.ListGroups();
+	for (const auto &g : groups) {
 		if (!group_.empty() && g.name != group_) {
 			continue;
 		}
@@ -66,6 +67,23 @@ int StatusCommand::Run(std::ostream &out) const {
 	                "applied_lsn", "lag_bytes", "lag_seconds", "queued", "error"};
 	result.kinds = {K::Text, K::Text,   K::Text,   K::Text,   K::Text, K::Number,
 	                K::Text, K::Number, K::Number, K::Number, K::Text};
+	// A group that fails (no free replication slot, publication refused) or lost its slot gets a
+	// row of its own, ahead of its tables: table NULL, state ERRORED while it fails.
+	for (const auto &g : groups) {
+		if ((!group_.empty() && g.name != group_) || (!g.last_error && !g.notice)) {
+			continue;
+		}
+		std::optional<std::string> message;
+		if (g.last_error) {
+			message = "group: " + *g.last_error + (g.last_error_at ? " (since " + *g.last_error_at + ")" : "");
+		}
+		if (g.notice) {
+			message = (message ? *message + "; " : std::string()) + "group notice: " + *g.notice;
+		}
+		result.rows.push_back({g.name, std::nullopt, std::nullopt,
+		                       std::string(g.last_error ? "ERRORED" : (g.enabled ? "OK" : "DISABLED")), std::nullopt,
+		                       std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, message});
+	}
 	for (const auto &m : store.ListTables(group_.empty() ? std::nullopt : std::optional(group_))) {
 		const auto &pos = positions[m.group_name];
 		bool live = m.state == meta::TableState::Streaming || m.state == meta::TableState::Catchup;
@@ -81,6 +99,12 @@ int StatusCommand::Run(std::ostream &out) const {
 		std::optional<std::string> error = m.error_message;
 		if (m.state == meta::TableState::Errored && m.retry_at) {
 			error = *error + " (retry at " + *m.retry_at + ")";
+		}
+		if (!error && m.resync_reason == meta::TableMapping::kSlotLost) {
+			error = m.sync_mode == meta::SyncMode::Append
+			            ? "copied again after the replication slot was lost: changes made meanwhile are missing "
+			              "from the changelog; the re-copied rows have duckpipe_op 'R'"
+			            : "copied again after the replication slot was lost";
 		}
 		result.rows.push_back({m.group_name, m.SourceName(), m.TargetName(), std::string(TableStateName(m.state)),
 		                       std::string(SyncModeName(m.sync_mode)), std::to_string(m.rows_synced),

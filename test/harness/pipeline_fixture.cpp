@@ -63,8 +63,7 @@ void PipelineTest::SetUp() {
 
 void PipelineTest::TearDown() {
 	if (!allow_table_failures_) {
-		for (const char *event :
-		     {"event=table.failed", "event=snapshot.failed", "event=table.resync_after_slot_loss"}) {
+		for (const char *event : {"event=table.failed", "event=snapshot.failed", "event=slot.lost"}) {
 			EXPECT_EQ(CountLog(event), 0) << "a table failed (and would be copied again); set allow_table_failures_ "
 			                                 "in a test that expects it\n"
 			                              << LogTail(20);

@@ -9,10 +9,13 @@ namespace duckpipe::meta {
 
 namespace {
 
+constexpr const char *kGroupColumns =
+    "name, publication, slot_name, enabled, conninfo, confirmed_lsn, last_error, last_error_at::text, notice";
+
 constexpr const char *kMappingColumns =
     "id, group_name, source_oid, source_schema, source_table, target_schema, target_table, state, sync_mode, "
     "copy_data, generation, snapshot_lsn, applied_lsn, lake_table_id, rows_synced, error_message, retry_at, "
-    "failure_count, last_sync_at";
+    "failure_count, last_sync_at, resync_reason";
 
 TableMapping MappingFromRow(const PgResult &r, int row) {
 	TableMapping m;
@@ -41,6 +44,7 @@ TableMapping MappingFromRow(const PgResult &r, int row) {
 	m.retry_at = r.GetOptional(row, 16);
 	m.failure_count = static_cast<int>(r.GetInt(row, 17));
 	m.last_sync_at = r.GetOptional(row, 18);
+	m.resync_reason = r.GetOptional(row, 19);
 	return m;
 }
 
@@ -54,6 +58,9 @@ SyncGroup GroupFromRow(const PgResult &r, int row) {
 	if (!r.IsNull(row, 5)) {
 		g.confirmed_lsn = Lsn::Parse(r.Get(row, 5));
 	}
+	g.last_error = r.GetOptional(row, 6);
+	g.last_error_at = r.GetOptional(row, 7);
+	g.notice = r.GetOptional(row, 8);
 	return g;
 }
 
@@ -154,10 +161,20 @@ void MetadataStore::SetGroupConfirmedLsn(const std::string &name, Lsn lsn) {
 	           {name, lsn.ToString()});
 }
 
+void MetadataStore::SetGroupError(const std::string &name, const std::optional<std::string> &message) {
+	conn_.Exec("UPDATE duckpipe.sync_groups SET last_error = $2, last_error_at = CASE WHEN $2 IS NULL THEN NULL "
+	           "ELSE now() END, updated_at = now() WHERE name = $1 AND last_error IS DISTINCT FROM $2",
+	           {name, message});
+}
+
+void MetadataStore::SetGroupNotice(const std::string &name, const std::string &notice) {
+	conn_.Exec("UPDATE duckpipe.sync_groups SET notice = now()::timestamptz(0)::text || ': ' || $2, updated_at = now() "
+	           "WHERE name = $1",
+	           {name, notice});
+}
+
 std::optional<SyncGroup> MetadataStore::FindGroup(const std::string &name) {
-	auto r = conn_.Exec("SELECT name, publication, slot_name, enabled, conninfo, confirmed_lsn "
-	                    "FROM duckpipe.sync_groups WHERE name = $1",
-	                    {name});
+	auto r = conn_.Exec(std::string("SELECT ") + kGroupColumns + " FROM duckpipe.sync_groups WHERE name = $1", {name});
 	if (r.Rows() == 0) {
 		return std::nullopt;
 	}
@@ -174,8 +191,7 @@ SyncGroup MetadataStore::GetGroup(const std::string &name) {
 }
 
 std::vector<SyncGroup> MetadataStore::ListGroups() {
-	auto r = conn_.Exec("SELECT name, publication, slot_name, enabled, conninfo, confirmed_lsn "
-	                    "FROM duckpipe.sync_groups ORDER BY name");
+	auto r = conn_.Exec(std::string("SELECT ") + kGroupColumns + " FROM duckpipe.sync_groups ORDER BY name");
 	std::vector<SyncGroup> out;
 	for (int i = 0; i < r.Rows(); i++) {
 		out.push_back(GroupFromRow(r, i));
@@ -183,22 +199,53 @@ std::vector<SyncGroup> MetadataStore::ListGroups() {
 	return out;
 }
 
-TableMapping MetadataStore::AddTable(const AddTableRequest &request) {
-	auto r = conn_.Exec("SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_class c "
-	                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
-	                    {request.source});
+MetadataStore::SourceTable MetadataStore::ResolveSource(PgConnection &source, const std::string &name,
+                                                        const std::string &where) {
+	auto r = source.Exec("SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence FROM pg_class c "
+	                     "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
+	                     {name});
+	std::string on = where.empty() ? "" : " on " + where;
 	if (r.Rows() == 0) {
-		throw Error(ErrorKind::Config, "source table '" + request.source + "' does not exist",
+		throw Error(ErrorKind::Config, "source table '" + name + "' does not exist" + on,
 		            {.hint = "name an existing table as schema.table"});
 	}
-	auto relkind = r.Get(0, 3);
-	if (relkind != "r" && relkind != "p") {
-		throw Error(ErrorKind::Unsupported,
-		            "'" + request.source + "' is not a table (relkind " + std::string(relkind) + ")",
-		            {.hint = "only ordinary and partitioned tables can be synced"});
+	std::string qualified = std::string(r.Get(0, 1)) + "." + std::string(r.Get(0, 2));
+	auto relkind = std::string(r.Get(0, 3));
+	auto refuse = [&](const std::string &what, const std::string &hint) {
+		return Error(ErrorKind::Unsupported, "'" + qualified + "' " + what + on + ": only tables can be synced",
+		             {.table = qualified, .hint = hint});
+	};
+	if (relkind == "v") {
+		throw refuse("is a view", "a view has no changes of its own: sync the tables it reads from");
 	}
-	return AddResolvedTable(request, static_cast<uint32_t>(r.GetInt(0, 0)), std::string(r.Get(0, 1)),
-	                        std::string(r.Get(0, 2)));
+	if (relkind == "m") {
+		throw refuse("is a materialized view", "its refreshes are not replicated: sync the tables it is computed from");
+	}
+	if (relkind == "f") {
+		throw refuse("is a foreign table", "its rows live on another server: sync the table there");
+	}
+	if (relkind != "r" && relkind != "p") {
+		throw refuse("is not a table (relkind " + relkind + ")", "name an ordinary or partitioned table");
+	}
+	auto persistence = r.Get(0, 4);
+	if (persistence == "u") {
+		throw Error(ErrorKind::Unsupported,
+		            "'" + qualified + "' is an unlogged table" + on +
+		                ": its changes are not written to the WAL, so logical replication cannot see them",
+		            {.table = qualified, .hint = "make it logged first: ALTER TABLE " + qualified + " SET LOGGED"});
+	}
+	if (persistence == "t") {
+		throw Error(ErrorKind::Unsupported,
+		            "'" + qualified + "' is a temporary table" + on +
+		                ": it lives only in its session and is never replicated",
+		            {.table = qualified, .hint = "sync a permanent table"});
+	}
+	return {static_cast<uint32_t>(r.GetInt(0, 0)), std::string(r.Get(0, 1)), std::string(r.Get(0, 2))};
+}
+
+TableMapping MetadataStore::AddTable(const AddTableRequest &request) {
+	auto source = ResolveSource(conn_, request.source);
+	return AddResolvedTable(request, source.oid, source.schema, source.table);
 }
 
 TableMapping MetadataStore::AddResolvedTable(const AddTableRequest &request, uint32_t source_oid,
@@ -253,13 +300,14 @@ void MetadataStore::RemoveTable(int64_t mapping_id) {
 	tx.Commit();
 }
 
-void MetadataStore::ResyncTable(int64_t mapping_id) {
+void MetadataStore::ResyncTable(int64_t mapping_id, const std::optional<std::string> &reason) {
 	PgTransaction tx(conn_);
 	conn_.Exec("DELETE FROM duckpipe.table_progress WHERE mapping_id = $1", {std::to_string(mapping_id)});
 	auto r = conn_.Exec("UPDATE duckpipe.table_mappings SET generation = generation + 1, state = 'PENDING', "
 	                    "snapshot_lsn = NULL, applied_lsn = NULL, rows_synced = 0, error_message = NULL, "
-	                    "error_at = NULL, retry_at = NULL, failure_count = 0, updated_at = now() WHERE id = $1",
-	                    {std::to_string(mapping_id)});
+	                    "error_at = NULL, retry_at = NULL, failure_count = 0, resync_reason = $2, updated_at = now() "
+	                    "WHERE id = $1",
+	                    {std::to_string(mapping_id), reason});
 	if (r.AffectedRows() == 0) {
 		throw Error(ErrorKind::Config, "no table mapping with id " + std::to_string(mapping_id));
 	}

@@ -30,6 +30,9 @@ public:
 	void DropGroup(const std::string &name, bool force = false);
 	void SetGroupEnabled(const std::string &name, bool enabled);
 	void SetGroupConfirmedLsn(const std::string &name, Lsn lsn);
+	// The group's current failure for `status` (nullopt clears it; a no-op when nothing changes).
+	void SetGroupError(const std::string &name, const std::optional<std::string> &message);
+	void SetGroupNotice(const std::string &name, const std::string &notice);
 	std::optional<SyncGroup> FindGroup(const std::string &name);
 	SyncGroup GetGroup(const std::string &name); // throws Config naming the group if absent
 	std::vector<SyncGroup> ListGroups();
@@ -41,6 +44,15 @@ public:
 		bool copy_data = true;
 		SyncMode sync_mode = SyncMode::Upsert;
 	};
+	struct SourceTable {
+		uint32_t oid = 0;
+		std::string schema;
+		std::string table;
+	};
+	// Resolves `name` on `source` and refuses, with the reason and the fix, what cannot be synced:
+	// a missing relation, a view, materialized view, foreign table or other non-table, and an
+	// unlogged or temporary table (its changes never reach the WAL). `where` names the source.
+	static SourceTable ResolveSource(PgConnection &source, const std::string &name, const std::string &where = "");
 	// Resolves the source to its OID (the table must exist on the group's source, which is this
 	// database unless the group has a conninfo: then pass its resolved identity via AddResolvedTable).
 	TableMapping AddTable(const AddTableRequest &request);
@@ -48,7 +60,8 @@ public:
 	                              const std::string &table);
 	void RemoveTable(int64_t mapping_id);
 	// Back to PENDING with a new generation: the pipeline re-snapshots into a fresh lake table.
-	void ResyncTable(int64_t mapping_id);
+	// `reason` is kept for `status` (TableMapping::kSlotLost: an append-mode table keeps its changelog).
+	void ResyncTable(int64_t mapping_id, const std::optional<std::string> &reason = std::nullopt);
 	std::optional<TableMapping> FindTable(const std::string &source_or_target);
 	std::optional<TableMapping> FindTableById(int64_t mapping_id);
 	std::vector<TableMapping> ListTables(const std::optional<std::string> &group = {});

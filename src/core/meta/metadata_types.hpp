@@ -27,6 +27,9 @@ struct SyncGroup {
 	bool enabled = true;
 	std::optional<std::string> conninfo; // remote source; nullopt = this database
 	std::optional<Lsn> confirmed_lsn;
+	std::optional<std::string> last_error; // the group's current failure, cleared once it works again
+	std::optional<std::string> last_error_at;
+	std::optional<std::string> notice; // a lasting event (slot lost and recreated)
 };
 
 struct TableMapping {
@@ -49,6 +52,9 @@ struct TableMapping {
 	std::optional<std::string> retry_at;
 	int failure_count = 0;
 	std::optional<std::string> last_sync_at;
+	// Why this generation was copied; kSlotLost: the group's slot was lost (see ResyncTable).
+	std::optional<std::string> resync_reason;
+	static constexpr const char *kSlotLost = "slot_lost";
 
 	std::string SourceName() const { return source_schema + "." + source_table; }
 	std::string TargetName() const { return target_schema + "." + target_table; }

@@ -143,7 +143,9 @@ void FlushWorker::ReleaseHeld() {
 	if (held_.empty() || route_->snapshot_lsn.load() == 0) {
 		return;
 	}
-	while (!held_.empty() && !failed_.load()) {
+	// A stop or reset that interrupted a schema lookup ends the release: the rows after it must not
+	// be read with the old columns.
+	while (!held_.empty() && !failed_.load() && !stop_.load() && !reset_requested_.load()) {
 		auto item = std::move(held_.front());
 		held_.pop_front();
 		// Transactions committed before the snapshot LSN are in the copy.
@@ -214,8 +216,14 @@ void FlushWorker::ChangeSchema(const cdc::RelationInfo &relation) {
 			ApplySchemaChange(SchemaChange::Plan(source, schema_, relation));
 			return;
 		} catch (const Error &e) {
-			if (!e.Retryable() || stop_.load() || reset_requested_.load()) {
+			if (!e.Retryable()) {
 				Fail(e.what());
+				return;
+			}
+			// An outage is no reason to copy the table again: a stream reset (the outage took the
+			// stream too) drops the buffer and the stream replays the change; a stop keeps the slot
+			// where it was. Either way nothing after the change is applied with the old columns.
+			if (stop_.load() || reset_requested_.load()) {
 				return;
 			}
 			// The source is unreachable for now; the rows after the change must wait for it.

@@ -24,6 +24,7 @@ struct CatalogColumn {
 	bool has_missing = false;           // added with a constant default: old rows read `missing`
 	std::optional<std::string> missing; // that value, as PostgreSQL's text
 	bool has_default = false;
+	bool volatile_default = false; // PostgreSQL rewrote the old rows with per-row values
 };
 
 bool SameLakeType(const lake::LakeTypeMapping &a, const lake::LakeTypeMapping &b) {
@@ -81,11 +82,22 @@ SchemaChange SchemaChange::Plan(PgConnection &source, const TableSchema &current
 		             {.table = table, .hint = resync});
 	};
 
+	// The value old rows read for an added column is the fast default (attmissingval) of the table,
+	// or of its leaf partitions for a partitioned root (which has no storage, so no missing value).
+	// Only a volatile default makes PostgreSQL rewrite the rows instead; a column added without a
+	// default and given one later (SET DEFAULT) has NULL in the old rows.
 	auto cat = source.Exec(
-	    "SELECT a.attname, a.attnum, a.atttypid, a.atttypmod, a.atthasmissing, "
-	    "CASE WHEN a.atthasmissing THEN (a.attmissingval::text::text[])[1] END, "
-	    "EXISTS (SELECT 1 FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) "
-	    "FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''",
+	    "SELECT a.attname, a.attnum, a.atttypid, a.atttypmod, a.atthasmissing OR m.found IS NOT NULL, "
+	    "CASE WHEN a.atthasmissing THEN (a.attmissingval::text::text[])[1] ELSE m.missing END, "
+	    "d.oid IS NOT NULL, coalesce(v.volatile, false) "
+	    "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+	    "LEFT JOIN LATERAL (SELECT true AS found, (pa.attmissingval::text::text[])[1] AS missing "
+	    "FROM pg_partition_tree(a.attrelid) pt JOIN pg_attribute pa ON pa.attrelid = pt.relid "
+	    "AND pa.attname = a.attname AND pa.atthasmissing WHERE pt.isleaf ORDER BY pt.level LIMIT 1) m ON true "
+	    "LEFT JOIN LATERAL (SELECT bool_or(p.provolatile = 'v') OR d.adbin::text LIKE '%{NEXTVALUEEXPR%' AS volatile "
+	    "FROM regexp_matches(d.adbin::text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') f "
+	    "JOIN pg_proc p ON p.oid = f[1]::oid) v ON d.oid IS NOT NULL "
+	    "WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''",
 	    {std::to_string(rel.oid)});
 	std::map<std::string, CatalogColumn> catalog;
 	for (int i = 0; i < cat.Rows(); i++) {
@@ -96,6 +108,7 @@ SchemaChange SchemaChange::Plan(PgConnection &source, const TableSchema &current
 		c.has_missing = cat.GetBool(i, 4);
 		c.missing = cat.GetOptional(i, 5);
 		c.has_default = cat.GetBool(i, 6);
+		c.volatile_default = cat.GetBool(i, 7);
 		catalog.emplace(std::string(cat.Get(i, 0)), std::move(c));
 	}
 	auto described = lake::DescribeTable(source, std::to_string(rel.oid));
@@ -213,7 +226,7 @@ SchemaChange SchemaChange::Plan(PgConnection &source, const TableSchema &current
 			column.default_value = value;
 			add.fill_sql = DuckConnection::QuoteLiteral(value);
 			note("add column " + r.name + " (existing rows: " + value + ")");
-		} else if (attr->has_default) {
+		} else if (attr->volatile_default) {
 			throw unsupported("column \"" + r.name +
 			                  "\" was added with a volatile default; PostgreSQL rewrote every row with its own "
 			                  "value and logical replication does not send those");

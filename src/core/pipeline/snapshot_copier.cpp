@@ -41,6 +41,20 @@ std::string SafeLabel(const std::string &name) {
 	return out.substr(0, 40);
 }
 
+// The lake table has exactly the columns a fresh copy would create (names and types, in order).
+bool SameColumns(const lake::LakeTable &table, const TableSchema &schema) {
+	if (table.columns.size() != schema.lake_columns.size()) {
+		return false;
+	}
+	for (size_t i = 0; i < table.columns.size(); i++) {
+		if (table.columns[i].name != schema.lake_columns[i].name ||
+		    table.columns[i].type != schema.lake_columns[i].type) {
+			return false;
+		}
+	}
+	return true;
+}
+
 } // namespace
 
 // DuckDB's conversion error quotes the value but not the column: convert each column on its own
@@ -137,14 +151,26 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 
 	EnsureLakeSchema(mapping.target_schema);
 	auto commit = writer_.Begin();
-	// On resync the old lake table is replaced at the same snapshot that brings the new copy.
-	if (auto existing = commit.FindTable(mapping.target_schema, mapping.target_table)) {
-		commit.DropTable(*existing);
+	auto existing = commit.FindTable(mapping.target_schema, mapping.target_table);
+	bool keep = keep_history_ && existing && SameColumns(commit.Table(*existing), schema);
+	if (keep_history_ && !keep) {
+		log::Warn("snapshot.history_replaced", "table", mapping.SourceName(), "target", mapping.TargetName(), "reason",
+		          existing ? "the lake table's columns differ from the source's" : "no lake table");
 	}
-	if (!LakeSchemaExists(mapping.target_schema, commit.BaseSnapshot())) {
-		commit.CreateSchema(mapping.target_schema);
+	char op = keep ? 'R' : 'I';
+	int64_t table = 0;
+	if (keep) {
+		table = *existing;
+	} else {
+		// On resync the old lake table is replaced at the same snapshot that brings the new copy.
+		if (existing) {
+			commit.DropTable(*existing);
+		}
+		if (!LakeSchemaExists(mapping.target_schema, commit.BaseSnapshot())) {
+			commit.CreateSchema(mapping.target_schema);
+		}
+		table = commit.CreateTable(mapping.target_schema, mapping.target_table, schema.lake_columns);
 	}
-	int64_t table = commit.CreateTable(mapping.target_schema, mapping.target_table, schema.lake_columns);
 
 	if (mapping.copy_data) {
 		sql.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -198,7 +224,7 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 			                       "buffer_size = 67108864)";
 			int64_t n = 0;
 			try {
-				n = commit.Insert(table, *duck, schema.ConvertSelect(relation, result.snapshot_lsn));
+				n = commit.Insert(table, *duck, schema.ConvertSelect(relation, result.snapshot_lsn, op));
 			} catch (const Error &e) {
 				if (e.Kind() == ErrorKind::Duck) { // a value DuckDB refused, not I/O or the catalog
 					DiagnoseConversion(*duck, relation, schema, mapping);

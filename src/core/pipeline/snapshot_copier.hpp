@@ -38,12 +38,17 @@ public:
 	SnapshotResult Run(const std::string &source_conninfo, const meta::TableMapping &mapping, const TableSchema &schema,
 	                   const std::function<void(Lsn)> &on_snapshot_lsn, const std::atomic<bool> &stop);
 
+	// Append mode copied again after the group's slot was lost: the changelog already in the lake
+	// stays and the copied rows are appended as operation 'R' (when its columns still match).
+	void KeepHistory(bool keep) { keep_history_ = keep; }
+
 private:
 	bool LakeSchemaExists(const std::string &name, int64_t snapshot);
 	void EnsureLakeSchema(const std::string &name);
 
 	const PipelineConfig &config_;
 	lake::LakeWriter &writer_;
+	bool keep_history_ = false;
 };
 
 // The SQL recording a table's progress in the lake catalog's database, run inside the lake commit;

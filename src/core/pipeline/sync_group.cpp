@@ -15,7 +15,6 @@
 namespace duckpipe::pipeline {
 
 using Clock = std::chrono::steady_clock;
-using meta::TableState;
 
 SyncGroup::SyncGroup(const PipelineConfig &config, meta::SyncGroup group, lake::LakeWriter &writer)
     : config_(config), group_(std::move(group)), writer_(writer), budget_(config.max_queued_bytes) {}
@@ -69,7 +68,7 @@ void SyncGroup::Post(Event event) {
 	events_.push_back(std::move(event));
 }
 
-bool SyncGroup::Prepare(PgConnection &source) {
+void SyncGroup::Prepare(meta::MetadataStore &store, PgConnection &source) {
 	auto level = source.Exec("SHOW wal_level");
 	if (level.Get(0, 0) != "logical") {
 		throw Error(ErrorKind::Source,
@@ -83,15 +82,7 @@ bool SyncGroup::Prepare(PgConnection &source) {
 		            " WITH (publish_via_partition_root = true)");
 		log::Info("publication.created", "group", group_.name, "publication", group_.publication);
 	}
-	auto slot = source.Exec("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {group_.slot_name});
-	if (slot.Rows() > 0) {
-		return false;
-	}
-	ReplicationConnection repl(SourceConninfo());
-	auto created = repl.CreateSlot(group_.slot_name, false, SlotSnapshot::Nothing);
-	log::Info("slot.created", "group", group_.name, "slot", group_.slot_name, "lsn",
-	          created.consistent_point.ToString());
-	return true;
+	EnsureSlot(store, source);
 }
 
 void SyncGroup::ControlLoop() {
@@ -101,31 +92,26 @@ void SyncGroup::ControlLoop() {
 	std::unique_ptr<PgConnection> source;
 	while (!stop_.load()) {
 		try {
+			store.reset(); // it refers to the connection replaced below
 			meta = std::make_unique<PgConnection>(config_.source_conninfo,
 			                                      PgConnection::Options{.application_name = "pg_duckpipe control"});
 			store = std::make_unique<meta::MetadataStore>(*meta);
 			meta->Exec("LISTEN duckpipe_changed");
 			source = group_.conninfo ? std::make_unique<PgConnection>(*group_.conninfo) : nullptr;
 			PgConnection &src = source ? *source : *meta;
-			bool lost = Prepare(src);
-			auto tables = store->ListTables(group_.name);
-			if (lost) {
-				for (const auto &t : tables) {
-					if (t.state != TableState::Pending) {
-						log::Warn("table.resync_after_slot_loss", "table", t.SourceName(), "slot", group_.slot_name);
-						store->ResyncTable(t.id);
-					}
-				}
-			}
+			Prepare(*store, src);
+			store->SetGroupError(group_.name, std::nullopt);
 			auto last_report = Clock::now();
+			auto last_slot_check = Clock::now();
 			auto last_reconcile = Clock::time_point{};
 			bool notified = true;
 			while (!stop_.load()) {
 				HandleEvents(*store, src);
-				if (slot_recreated_.exchange(false)) {
-					for (const auto &t : store->ListTables(group_.name)) {
-						store->ResyncTable(t.id);
-					}
+				// The stream failing on the slot, or a periodic look: a slot dropped or invalidated
+				// while streaming is recreated here, with one resync of every table.
+				if (slot_recreated_.exchange(false) || Clock::now() - last_slot_check >= std::chrono::seconds(5)) {
+					EnsureSlot(*store, src);
+					last_slot_check = Clock::now();
 				}
 				// On a metadata notification at once; otherwise every second for retries and state
 				// transitions that depend on time or on the workers.
@@ -159,6 +145,7 @@ void SyncGroup::ControlLoop() {
 			failures++;
 			int backoff_s = std::min(1 << std::min(failures, 6), 60);
 			log::Error("group.error", "group", group_.name, "error", e.what(), "retry_in_s", backoff_s);
+			RecordGroupError(store.get(), meta.get(), e.what());
 			for (int i = 0; i < backoff_s * 10 && !stop_.load(); i++) {
 				std::this_thread::sleep_for(std::chrono::milliseconds(100));
 			}

@@ -61,6 +61,8 @@ private:
 		std::thread snapshot;
 		std::atomic<bool> snapshot_running{false};
 		std::atomic<bool> cancel{false};
+		// Copied again after the slot was lost, in append mode: keep the changelog (ops 'R').
+		bool keep_history = false;
 		int64_t rows_synced = 0;
 		// CATCHUP ends once every transaction the stream had delivered when the copy landed is flushed.
 		Lsn catchup_until;
@@ -82,11 +84,20 @@ private:
 	void ControlLoop();
 	void ConsumerLoop();
 	void ResetAfterStreamLoss();
-	// Checks wal_level, creates the publication and the slot when missing. Returns true when the
-	// slot had to be created although the group already synced tables (they must be copied again).
-	bool Prepare(PgConnection &source);
+	// Checks wal_level, creates the publication and the slot when missing (EnsureSlot).
+	void Prepare(meta::MetadataStore &store, PgConnection &source);
+	enum class SlotProblem { Missing, Invalidated };
+	std::optional<SlotProblem> FindSlotProblem(PgConnection &source);
+	// Creates the slot when missing, or drops and recreates it when invalidated. A slot lost while
+	// tables were synced means the changes since its position are gone: every table is copied again
+	// (once; append-mode ones keep their changelog), said in the log and in the group's notice.
+	void EnsureSlot(meta::MetadataStore &store, PgConnection &source);
+	// The group's current failure, for `status` (best effort: the metadata may be what failed).
+	void RecordGroupError(meta::MetadataStore *store, PgConnection *meta, const std::string &message);
 	void Reconcile(meta::MetadataStore &store, PgConnection &source);
 	void StartTable(const meta::TableMapping &mapping, PgConnection &source);
+	// Adds the table to the group's publication; false (the table failed) when PostgreSQL refuses.
+	bool JoinPublication(const meta::TableMapping &mapping, const TableSchema &schema, PgConnection &source);
 	void StopTable(int64_t mapping_id, bool leave_publication, PgConnection *source);
 	void RunSnapshot(TableEntry *entry, const TableSchema &schema);
 	void HandleEvents(meta::MetadataStore &store, PgConnection &source);

@@ -132,9 +132,15 @@ void SyncGroup::CheckDroppedTables(const std::set<uint32_t> &gone, Lsn now_lsn) 
 			          now_lsn.ToString());
 			continue;
 		}
-		// Changes committed before the DROP are still on their way while the slot trails it.
-		bool drained = Lsn(confirmed_.load()) >= entry->dropped_at;
-		if (!drained && now - entry->dropped_seen < std::chrono::seconds(60)) {
+		// Changes committed before the DROP are still on their way while the slot trails it (the
+		// stream held back, a flush retrying): failing the table now would let the slot move past
+		// them. However long it takes, the table fails only once they are durable in the lake.
+		if (Lsn(confirmed_.load()) < entry->dropped_at) {
+			if (now - entry->dropped_seen >= std::chrono::seconds(60)) {
+				log::Warn("table.source_dropped_draining", "table", m.SourceName(), "wal_lsn",
+				          entry->dropped_at.ToString(), "confirmed_lsn", Lsn(confirmed_.load()).ToString());
+				entry->dropped_seen = now;
+			}
 			continue;
 		}
 		std::string msg = "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
@@ -148,17 +154,41 @@ void SyncGroup::CheckDroppedTables(const std::set<uint32_t> &gone, Lsn now_lsn) 
 }
 
 void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
+	bool needs_copy = m.state == TableState::Pending || m.state == TableState::Snapshot || !m.lake_table_id;
 	TableSchema schema;
+	bool source_dropped = false;
 	try {
 		schema = TableSchema::Describe(source, m.source_oid, m.sync_mode);
 	} catch (const Error &e) {
-		std::string msg = e.what();
-		if (e.Kind() == ErrorKind::Source && msg.find("does not exist") != std::string::npos) {
-			msg = "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
-			      ") was dropped; remove it with `duckpipe remove-table " + m.SourceName() + "`";
+		if (e.Retryable()) {
+			throw; // the source is unreachable for now: the control loop reconnects and tries again
 		}
-		log::Error("table.unsupported", "table", m.SourceName(), "error", msg);
-		Post({.kind = Event::Kind::Failed, .mapping_id = m.id, .generation = m.generation, .lsn = {}, .message = msg});
+		std::string msg = e.what();
+		source_dropped = e.Kind() == ErrorKind::Source && msg.find("does not exist") != std::string::npos;
+		if (!source_dropped || needs_copy) {
+			if (source_dropped) {
+				msg = "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
+				      ") was dropped; remove it with `duckpipe remove-table " + m.SourceName() + "`";
+			}
+			log::Error("table.unsupported", "table", m.SourceName(), "error", msg);
+			Post({.kind = Event::Kind::Failed,
+			      .mapping_id = m.id,
+			      .generation = m.generation,
+			      .lsn = {},
+			      .message = msg});
+			return;
+		}
+		// Dropped while the daemon was away: its changes before the DROP may still be in the slot.
+		// Resume it from the lake (its recorded layout); CheckSourceTables fails it once they are in.
+		log::Warn("table.source_dropped_resuming", "table", m.SourceName(), "oid", m.source_oid);
+		schema.mode = m.sync_mode;
+		schema.source.oid = m.source_oid;
+		schema.source.schema = m.source_schema;
+		schema.source.name = m.source_table;
+	}
+	// Before anything else: a table PostgreSQL refuses to publish (unlogged, temporary, ...) fails
+	// alone, with the reason, and the group's other tables go on.
+	if (!source_dropped && !JoinPublication(m, schema, source)) {
 		return;
 	}
 	auto entry = std::make_unique<TableEntry>();
@@ -172,7 +202,6 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	route->mode = m.sync_mode;
 	entry->route = route;
 
-	bool needs_copy = m.state == TableState::Pending || m.state == TableState::Snapshot || !m.lake_table_id;
 	if (!needs_copy) {
 		std::optional<SourceLayout> layout;
 		route->applied_lsn.store(LoadAppliedLsn(m, &layout).value);
@@ -183,6 +212,9 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 			try {
 				schema = LakeTableSchema(schema, *m.lake_table_id, *layout);
 			} catch (const Error &e) {
+				if (e.Retryable()) {
+					throw;
+				}
 				log::Error("table.unsupported", "table", m.SourceName(), "error", e.what());
 				Post({.kind = Event::Kind::Failed,
 				      .mapping_id = m.id,
@@ -191,6 +223,16 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 				      .message = e.what()});
 				return;
 			}
+		} else if (source_dropped) {
+			std::string msg = "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
+			                  ") was dropped; remove it with `duckpipe remove-table " + m.SourceName() + "`";
+			log::Error("table.unsupported", "table", m.SourceName(), "error", msg);
+			Post({.kind = Event::Kind::Failed,
+			      .mapping_id = m.id,
+			      .generation = m.generation,
+			      .lsn = {},
+			      .message = msg});
+			return;
 		}
 	}
 	route->SetKeyColumns(schema.key_columns);
@@ -210,15 +252,6 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 		entry->worker->CopyDone(*m.lake_table_id);
 	}
 
-	// The table must be published before a copy's slot is created, so every transaction committed
-	// after the copy's snapshot reaches the stream.
-	auto member = source.Exec("SELECT 1 FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid "
-	                          "WHERE p.pubname = $1 AND pr.prrelid = $2",
-	                          {group_.publication, std::to_string(m.source_oid)});
-	if (member.Rows() == 0) {
-		source.Exec("ALTER PUBLICATION " + source.QuoteIdent(group_.publication) + " ADD TABLE " +
-		            source.QuoteQualified(schema.source.schema, schema.source.name));
-	}
 	{
 		std::lock_guard guard(consumer_mutex_);
 		routes_[m.source_oid] = route;
@@ -232,8 +265,34 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	log::Info("table.started", "table", m.SourceName(), "target", m.TargetName(), "state",
 	          meta::TableStateName(m.state), "copy", needs_copy);
 	if (needs_copy) {
+		// Copied again after the slot was lost, and this generation's copy not committed yet.
+		raw->keep_history = m.sync_mode == meta::SyncMode::Append && m.resync_reason == meta::TableMapping::kSlotLost &&
+		                    m.lake_table_id && !LoadAppliedLsn(m).IsValid();
 		raw->snapshot_running.store(true);
 		raw->snapshot = std::thread([this, raw, schema = std::move(schema)] { RunSnapshot(raw, schema); });
+	}
+}
+
+bool SyncGroup::JoinPublication(const meta::TableMapping &m, const TableSchema &schema, PgConnection &source) {
+	// The table must be published before a copy's slot is created, so every transaction committed
+	// after the copy's snapshot reaches the stream.
+	try {
+		auto member = source.Exec("SELECT 1 FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid "
+		                          "WHERE p.pubname = $1 AND pr.prrelid = $2",
+		                          {group_.publication, std::to_string(m.source_oid)});
+		if (member.Rows() == 0) {
+			source.Exec("ALTER PUBLICATION " + source.QuoteIdent(group_.publication) + " ADD TABLE " +
+			            source.QuoteQualified(schema.source.schema, schema.source.name));
+		}
+		return true;
+	} catch (const Error &e) {
+		if (e.Retryable()) {
+			throw;
+		}
+		std::string msg = "cannot add " + m.SourceName() + " to publication " + group_.publication + ": " + e.what();
+		log::Error("table.unsupported", "table", m.SourceName(), "error", msg);
+		Post({.kind = Event::Kind::Failed, .mapping_id = m.id, .generation = m.generation, .lsn = {}, .message = msg});
+		return false;
 	}
 }
 
@@ -254,6 +313,7 @@ void SyncGroup::RunSnapshot(TableEntry *entry, const TableSchema &schema) {
 	const auto &m = entry->mapping;
 	try {
 		SnapshotCopier copier(config_, writer_);
+		copier.KeepHistory(entry->keep_history);
 		auto result = copier.Run(
 		    SourceConninfo(), m, schema,
 		    [&](Lsn snapshot_lsn) {

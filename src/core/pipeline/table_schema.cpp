@@ -149,14 +149,14 @@ std::string TableSchema::ColumnExpression(size_t column) const {
 	return expr;
 }
 
-std::string TableSchema::ConvertSelect(const std::string &relation, Lsn copy_lsn) const {
+std::string TableSchema::ConvertSelect(const std::string &relation, Lsn copy_lsn, char op) const {
 	std::string sql = "SELECT ";
 	for (size_t i = 0; i < buffer_columns.size(); i++) {
 		sql += (i ? ", " : "") + ColumnExpression(i) + " AS " + DuckConnection::QuoteIdent(buffer_columns[i].name);
 	}
 	if (mode == meta::SyncMode::Append) {
-		sql += std::string(", 'I' AS ") + kOpColumn + ", CAST(" + std::to_string(copy_lsn.value) + " AS BIGINT) AS " +
-		       kLsnColumn;
+		sql += std::string(", '") + op + "' AS " + kOpColumn + ", CAST(" + std::to_string(copy_lsn.value) +
+		       " AS BIGINT) AS " + kLsnColumn;
 	}
 	return sql + " FROM " + relation;
 }

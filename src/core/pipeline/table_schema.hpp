@@ -44,14 +44,14 @@ struct TableSchema {
 
 	// `SELECT <converted columns> FROM <relation>` where the relation has VARCHAR columns named
 	// like the source columns (a CSV read of COPY output). In append mode the copied rows are
-	// recorded as inserts at `copy_lsn`.
-	std::string ConvertSelect(const std::string &relation, Lsn copy_lsn = {}) const;
+	// recorded as operation `op` (inserts, or 'R': copied again after the slot was lost) at `copy_lsn`.
+	std::string ConvertSelect(const std::string &relation, Lsn copy_lsn = {}, char op = 'I') const;
 	// The conversion of one column from a VARCHAR column of the same name.
 	std::string ColumnExpression(size_t column) const;
 
 	meta::SyncMode mode = meta::SyncMode::Upsert;
 	// Append (changelog) mode: lake columns after the source's, one row per change.
-	static constexpr const char *kOpColumn = "duckpipe_op";                  // I, U, D, T (truncate)
+	static constexpr const char *kOpColumn = "duckpipe_op";                  // I, U, D, T (truncate), R (re-copied)
 	static constexpr const char *kLsnColumn = "duckpipe_lsn";                // commit LSN as a number
 	static constexpr const char *kCommitTimeColumn = "duckpipe_commit_time"; // source commit time
 };

@@ -113,4 +113,70 @@ TEST_F(RenameDropTest, DroppedSourceTableIsReportedAndOthersKeepStreaming) {
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+// A table dropped while its last changes are held back (the lake commit blocked, here for longer
+// than the minute after which it used to be failed regardless) fails only once those changes are
+// in the lake: failing it earlier dropped them and let the slot move past them.
+TEST_F(RenameDropTest, DroppedTableFailsOnlyOnceDrained) {
+	allow_table_failures_ = true;
+	Sql("CREATE TABLE public.doomed (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.doomed SELECT g, 'v' FROM generate_series(1, 100) g");
+	DuckpipeOk({"add-table", "public.doomed"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitTableState("public.doomed", "STREAMING"));
+	ASSERT_TRUE(WaitLakeEqualsSource("public.doomed", 30s));
+
+	// Lake commits wait for this lock (they insert a snapshot row); reads go on.
+	auto locker = Connect();
+	locker->Exec("BEGIN");
+	locker->Exec("LOCK TABLE ducklake.ducklake_snapshot IN EXCLUSIVE MODE");
+	Sql("INSERT INTO public.doomed VALUES (101, 'first')");
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM pg_locks WHERE NOT granted") != "0"; }, 30s))
+	    << LogTail();
+	Sql("INSERT INTO public.doomed VALUES (102, 'second')");
+	Sql("UPDATE public.doomed SET v = 'final' WHERE id <= 10");
+	Sql("DROP TABLE public.doomed");
+	ASSERT_TRUE(WaitFor([&] { return CountLog("event=table.source_dropped") > 0; }, 30s)) << LogTail();
+	EXPECT_FALSE(WaitFor([&] { return TableState("public.doomed") == "ERRORED"; }, 70s, 500ms))
+	    << "failed before its changes reached the lake: " << TableError("public.doomed");
+	locker->Exec("COMMIT");
+
+	ASSERT_TRUE(WaitTableState("public.doomed", "ERRORED", 30s)) << LogTail();
+	EXPECT_NE(TableError("public.doomed").find("dropped"), std::string::npos);
+	EXPECT_EQ(LakeCount("public.doomed_ducklake"), 102);
+	EXPECT_EQ(LakeQuery("SELECT count(*) FROM public.doomed_ducklake WHERE v = 'final'")[0][0], "10");
+	EXPECT_EQ(LakeQuery("SELECT v FROM public.doomed_ducklake WHERE id = 102"), (Rows{{"second"}}));
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
+// Dropped while the daemon was down, with changes committed before the DROP still unflushed (the
+// daemon was killed): the restarted daemon applies them from the slot before failing the table.
+TEST_F(RenameDropTest, DroppedWhileDownGetsItsLastChangesFirst) {
+	allow_table_failures_ = true;
+	Sql("CREATE TABLE public.doomed (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.doomed SELECT g, 'v' FROM generate_series(1, 100) g");
+	DuckpipeOk({"add-table", "public.doomed"});
+	{
+		// Flushes a minute apart: the changes below stay buffered until the kill.
+		auto daemon = StartDaemon({}, {}, 60000);
+		ASSERT_TRUE(WaitTableState("public.doomed", "STREAMING"));
+		ASSERT_TRUE(WaitLakeCount("public.doomed_ducklake", 100, 30s));
+		Sql("INSERT INTO public.doomed VALUES (101, 'last')");
+		Sql("UPDATE public.doomed SET v = 'final' WHERE id <= 10");
+		ASSERT_TRUE(WaitFor(
+		    [&] {
+			    return Scalar("SELECT sum(buffered_rows + queued_changes) FROM "
+			                  "duckpipe.table_mappings") != "0";
+		    },
+		    30s));
+		daemon->Kill();
+	}
+	Sql("DROP TABLE public.doomed");
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitTableState("public.doomed", "ERRORED", 30s)) << LogTail();
+	EXPECT_NE(TableError("public.doomed").find("dropped"), std::string::npos) << TableError("public.doomed");
+	EXPECT_EQ(LakeCount("public.doomed_ducklake"), 101) << LogTail();
+	EXPECT_EQ(LakeQuery("SELECT count(*) FROM public.doomed_ducklake WHERE v = 'final'")[0][0], "10");
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
 } // namespace duckpipe::test

@@ -1,6 +1,8 @@
 // Source DDL is applied to the lake table as DuckLake schema evolution, in order with the rows.
 #include "harness/pipeline_fixture.hpp"
 
+#include <memory>
+
 namespace duckpipe::test {
 
 class SchemaEvolutionTest : public PipelineTest {
@@ -125,6 +127,78 @@ TEST_F(SchemaEvolutionTest, VolatileDefaultAsksForResync) {
 	Sql("INSERT INTO public.v (id, x) VALUES (11, 'y')");
 	auto error = WaitTableError("public.v");
 	EXPECT_NE(error.find("volatile default"), std::string::npos) << error << LogTail();
+	EXPECT_EQ(daemon_->Terminate(), 0);
+}
+
+// On a partitioned root a constant default lives in each partition's fast default (the root has
+// no storage): the column is added, old rows read the default, nothing errors.
+TEST_F(SchemaEvolutionTest, ConstantDefaultOnPartitionedRoot) {
+	Sql("CREATE TABLE public.p (id int PRIMARY KEY, x text) PARTITION BY RANGE (id)");
+	Sql("CREATE TABLE public.p1 PARTITION OF public.p FOR VALUES FROM (0) TO (100)");
+	Sql("CREATE TABLE public.p2 PARTITION OF public.p FOR VALUES FROM (100) TO (200)");
+	Sql("INSERT INTO public.p SELECT g, 'x' || g FROM generate_series(1, 150) g");
+	StartSynced("public.p");
+	Sql("ALTER TABLE public.p ADD COLUMN c int DEFAULT 5");
+	Sql("INSERT INTO public.p (id, x, c) VALUES (160, 'new', 9)");
+	Sql("INSERT INTO public.p (id, x) VALUES (161, 'dflt')");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.p")) << LogTail();
+	EXPECT_EQ(TableState("public.p"), "STREAMING") << TableError("public.p");
+	EXPECT_EQ(LakeColumns("p_ducklake"), "id:int32,x:varchar,c:int32");
+	EXPECT_EQ(LakeQuery("SELECT count(*) FROM public.p_ducklake WHERE c = 5"), (Rows{{"151"}}));
+	EXPECT_EQ(daemon_->Terminate(), 0);
+}
+
+// ADD COLUMN without a default, then SET DEFAULT: the old rows hold NULL (nothing was rewritten),
+// later inserts the default; the schema evolves, the table does not error.
+TEST_F(SchemaEvolutionTest, AddColumnThenSetDefault) {
+	Sql("CREATE TABLE public.s (id int PRIMARY KEY, x text)");
+	Sql("INSERT INTO public.s SELECT g, 'x' || g FROM generate_series(1, 20) g");
+	StartSynced("public.s");
+	Sql("ALTER TABLE public.s ADD COLUMN c int");
+	Sql("ALTER TABLE public.s ALTER COLUMN c SET DEFAULT 5");
+	Sql("INSERT INTO public.s (id, x) VALUES (21, 'dflt')");
+	Sql("UPDATE public.s SET x = 'upd' WHERE id = 1");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.s")) << LogTail();
+	EXPECT_EQ(TableState("public.s"), "STREAMING") << TableError("public.s");
+	EXPECT_EQ(LakeQuery("SELECT count(*) FILTER (WHERE c IS NULL), count(*) FILTER (WHERE c = 5) "
+	                    "FROM public.s_ducklake"),
+	          (Rows{{"20", "1"}}));
+	// Same with both statements in one transaction, so one Relation message carries both.
+	Sql("BEGIN; ALTER TABLE public.s ADD COLUMN d text; ALTER TABLE public.s ALTER COLUMN d SET DEFAULT 'z'; "
+	    "INSERT INTO public.s (id, x) VALUES (22, 'both'); COMMIT");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.s")) << LogTail();
+	EXPECT_EQ(TableState("public.s"), "STREAMING") << TableError("public.s");
+	EXPECT_EQ(daemon_->Terminate(), 0);
+}
+
+// The source refuses new connections while a schema change is being planned, and the outage
+// takes the stream down too: the change is retried in place, never a fresh copy (same generation).
+TEST_F(SchemaEvolutionTest, OutageDuringSchemaChangeRetriesInPlace) {
+	Sql("CREATE TABLE public.o (id int PRIMARY KEY, x text)");
+	Sql("INSERT INTO public.o SELECT g, 'x' || g FROM generate_series(1, 50) g");
+	StartSynced("public.o");
+	std::string generation = Scalar("SELECT generation FROM duckpipe.table_mappings WHERE source_table = 'o'");
+	std::string db = conn_->QuoteIdent(Db());
+	// From another database: PostgreSQL refuses to close the current one.
+	PgConnection admin(Cluster().Conninfo("postgres"));
+	std::shared_ptr<void> reopen(nullptr,
+	                             [&](void *) { admin.Exec("ALTER DATABASE " + db + " ALLOW_CONNECTIONS true"); });
+	// Connections already open stay (the test's, the stream's); new ones, such as the schema
+	// lookup's, are refused.
+	admin.Exec("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
+	Sql("ALTER TABLE public.o ADD COLUMN c int DEFAULT 3");
+	Sql("INSERT INTO public.o VALUES (51, 'after', 4)");
+	ASSERT_TRUE(WaitFor([&] { return CountLog("event=table.schema_lookup_retry") > 0; }, 30s)) << LogTail();
+	Sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'walsender' "
+	    "AND datname = current_database()");
+	// The stream's reset has reached the table when the stream's reconnection fails in turn.
+	ASSERT_TRUE(WaitFor([&] { return CountLog("event=slot.error") >= 2; }, 30s)) << LogTail();
+	reopen.reset();
+	Sql("UPDATE public.o SET x = 'later' WHERE id = 1");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.o")) << LogTail();
+	EXPECT_EQ(TableState("public.o"), "STREAMING") << TableError("public.o");
+	EXPECT_EQ(Scalar("SELECT generation FROM duckpipe.table_mappings WHERE source_table = 'o'"), generation);
+	EXPECT_EQ(CountLog("event=table.failed"), 0) << LogTail();
 	EXPECT_EQ(daemon_->Terminate(), 0);
 }
 
