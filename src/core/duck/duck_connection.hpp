@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/common/error.hpp"
 #include "core/duck/duck_result.hpp"
 
 #include <string>
@@ -31,7 +32,12 @@ public:
 	_duckdb_connection *Raw() const { return conn_; }
 
 private:
+	// DuckDB reports a full temp directory as running out of memory, quoting settings pg_duckpipe
+	// users never set: name the directory and the fix instead.
+	Error SpaceError(const std::string &message, const std::string &statement);
+
 	_duckdb_connection *conn_ = nullptr;
+	std::string temp_directory_;
 };
 
 } // namespace duckpipe
