@@ -28,18 +28,22 @@ DuckResult DuckConnection::Query(const std::string &sql) {
 		std::string msg = duckdb_result_error(&res) ? duckdb_result_error(&res) : "unknown error";
 		auto type = duckdb_result_error_type(&res);
 		duckdb_destroy_result(&res);
-		std::string statement = sql.size() > 400 ? sql.substr(0, 400) + "..." : sql;
-		if (type == DUCKDB_ERROR_OUT_OF_MEMORY || msg.find("No space left") != std::string::npos ||
-		    msg.find("max_temp_directory_size") != std::string::npos) {
-			throw SpaceError(msg, statement);
-		}
-		ErrorKind kind = type == DUCKDB_ERROR_IO ? ErrorKind::Io : ErrorKind::Duck;
-		throw Error(kind, "DuckDB: " + msg, {.statement = statement});
+		throw Failure("DuckDB", msg, type, {.statement = sql.size() > 400 ? sql.substr(0, 400) + "..." : sql});
 	}
 	return DuckResult(res);
 }
 
-Error DuckConnection::SpaceError(const std::string &message, const std::string &statement) {
+Error DuckConnection::Failure(const std::string &context, const std::string &message, duckdb_error_type type,
+                              ErrorContext error_context) {
+	if (type == DUCKDB_ERROR_OUT_OF_MEMORY || message.find("No space left") != std::string::npos ||
+	    message.find("max_temp_directory_size") != std::string::npos) {
+		return SpaceError(message, std::move(error_context));
+	}
+	ErrorKind kind = type == DUCKDB_ERROR_IO ? ErrorKind::Io : ErrorKind::Duck;
+	return Error(kind, context + ": " + message, std::move(error_context));
+}
+
+Error DuckConnection::SpaceError(const std::string &message, ErrorContext error_context) {
 	std::string dir = temp_directory_;
 	std::string limits;
 	duckdb_result res;
@@ -58,13 +62,13 @@ Error DuckConnection::SpaceError(const std::string &message, const std::string &
 	// rest advises settings that are pg_duckpipe's to choose.
 	std::string first = message.substr(0, message.find('\n'));
 	bool disk = message.find("No space left") != std::string::npos;
+	error_context.hint = "free space in '" + dir +
+	                     "', point --temp-dir at a larger disk, or raise --temp-dir-max-mb (or the memory limits "
+	                     "--duckdb-buffer-memory-mb / --duckdb-flush-memory-mb)";
 	return Error(ErrorKind::Io,
 	             "the temporary directory '" + dir + "' is full" + (disk ? " (no space left on its disk)" : limits) +
 	                 ": DuckDB: " + first,
-	             {.statement = statement,
-	              .hint = "free space in '" + dir +
-	                      "', point --temp-dir at a larger disk, or raise --temp-dir-max-mb (or the memory limits "
-	                      "--duckdb-buffer-memory-mb / --duckdb-flush-memory-mb)"});
+	             std::move(error_context));
 }
 
 void DuckConnection::Interrupt() {
