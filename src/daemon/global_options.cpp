@@ -25,6 +25,12 @@ void GlobalOptions::Register(CLI::App &app) {
 	app.add_option("--temp-dir", temp_dir, "Directory for DuckDB temporary files")
 	    ->envname("DUCKPIPE_TEMP_DIR")
 	    ->group(group);
+	app.add_option("--temp-dir-max-mb", temp_dir_max_mb,
+	               "Temporary disk space each embedded DuckDB may use under --temp-dir (MB, 0: the free space)")
+	    ->envname("DUCKPIPE_TEMP_DIR_MAX_MB")
+	    ->check(CLI::NonNegativeNumber)
+	    ->capture_default_str()
+	    ->group(group);
 	app.add_option("--log-level", log_level, "debug, info, warn or error")
 	    ->envname("DUCKPIPE_LOG_LEVEL")
 	    ->capture_default_str()
@@ -75,6 +81,9 @@ std::map<std::string, std::string> GlobalOptions::DuckOptions(int memory_mb) con
 	                                           {"threads", std::to_string(duckdb_threads)}};
 	if (!temp_dir.empty()) {
 		options["temp_directory"] = temp_dir;
+	}
+	if (temp_dir_max_mb > 0) {
+		options["max_temp_directory_size"] = std::to_string(temp_dir_max_mb) + "MiB";
 	}
 	return options;
 }

@@ -18,6 +18,7 @@ struct GlobalOptions {
 	std::string lake_schema = "ducklake"; // --lake-schema: schema holding the ducklake_* tables
 	std::string data_path;                // --data-path: where new lakes put Parquet files (ends in '/')
 	std::string temp_dir;                 // --temp-dir: DuckDB spill directory (default: DuckDB's)
+	int64_t temp_dir_max_mb = 0;          // --temp-dir-max-mb: spill limit of each embedded DuckDB (0: free space)
 	std::string log_level = "info";       // --log-level: debug, info, warn, error
 	int duckdb_threads = 1;               // --duckdb-threads
 	int duckdb_buffer_memory_mb = 16;     // --duckdb-buffer-memory-mb: memory_limit of the change buffer

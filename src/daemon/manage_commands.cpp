@@ -38,7 +38,13 @@ ManageCommands::ManageCommands(CLI::App &app, const GlobalOptions &global) : glo
 	create_group_->add_option("name", group_name_, "Group name")->required();
 	create_group_->add_option("--publication", publication_, "Publication (default duckpipe_pub_<name>)");
 	create_group_->add_option("--slot", slot_, "Replication slot (default duckpipe_slot_<name>)");
-	create_group_->add_option("--conninfo", conninfo_, "Source database of the group, if not --source");
+	auto *conninfo = create_group_->add_option(
+	    "--conninfo", conninfo_, "Source database of the group, if not --source (a password here shows in ps)");
+	auto *conninfo_file = create_group_->add_option(
+	    "--conninfo-file", conninfo_file_,
+	    "File holding the group's conninfo (keeps a password out of argv; or use ~/.pgpass / a pg_service.conf)");
+	conninfo->excludes(conninfo_file);
+	conninfo_file->excludes(conninfo);
 
 	drop_group_ = app.add_subcommand("drop-group", "Drop a sync group");
 	drop_group_->add_option("name", group_name_, "Group name")->required();
@@ -178,17 +184,18 @@ int ManageCommands::CreateGroup(std::ostream &out) const {
 	PgConnection conn(global_.SourceConninfo());
 	MetadataStore store(conn);
 	std::optional<std::string> remote;
+	std::string conninfo = conninfo_file_.empty() ? conninfo_ : Conninfo::ReadFile(conninfo_file_);
 	std::unique_ptr<PgConnection> check;
-	if (!conninfo_.empty()) {
+	if (!conninfo.empty()) {
 		// Fail now, not in the daemon, when the remote source is unreachable or not logical.
-		check = std::make_unique<PgConnection>(conninfo_);
+		check = std::make_unique<PgConnection>(conninfo);
 		auto level = check->Exec("SHOW wal_level");
 		if (level.Get(0, 0) != "logical") {
 			throw Error(ErrorKind::Source,
 			            "wal_level is '" + std::string(level.Get(0, 0)) + "' on " + check->RedactedConninfo(),
 			            {.hint = "set wal_level = logical in postgresql.conf and restart that server"});
 		}
-		remote = conninfo_;
+		remote = conninfo;
 	}
 	auto group = store.CreateGroup(group_name_, publication_.empty() ? std::nullopt : std::optional(publication_),
 	                               slot_.empty() ? std::nullopt : std::optional(slot_), remote);

@@ -52,6 +52,7 @@ private:
 	std::string publication_;
 	std::string slot_;
 	std::string conninfo_;
+	std::string conninfo_file_;
 	bool force_ = false;
 };
 

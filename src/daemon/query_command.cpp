@@ -3,6 +3,7 @@
 #include "core/common/error.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
+#include "core/duck/duck_sandbox.hpp"
 #include "core/lake/catalog_loader.hpp"
 #include "core/lake/lake_reader.hpp"
 #include "core/pg/pg_connection.hpp"
@@ -142,16 +143,25 @@ int QueryCommand::Run(std::ostream &out) const {
 	DuckDatabase db("", global_.DuckOptions(global_.duckdb_flush_memory_mb));
 	auto duck = db.Connect();
 	lake::LakeReader::Attach(*duck, state);
+	// The query reads the lake's live files through the views and nothing else: no other file, no
+	// write (a COPY over a live Parquet file would corrupt the lake), no extension.
+	DuckSandbox{.paths = lake::LakeReader::Files(state)}.Lock(*duck);
 	ResultTable result;
 	try {
+		DuckSandbox::CheckReadOnly(*duck, sql_);
 		result = RunQuery(*duck, sql_);
 	} catch (const Error &e) {
-		if (e.Kind() != ErrorKind::Duck) {
+		if (e.Kind() != ErrorKind::Duck && e.Kind() != ErrorKind::Config) {
 			throw;
 		}
-		throw Error(ErrorKind::Config, "query failed: " + e.Message(),
-		            {.hint = "check the SQL; the lake's tables at snapshot " +
-		                     std::to_string(state.snapshot.snapshot_id) + " are " + TableList(state)});
+		std::string hint = "check the SQL; the lake's tables at snapshot " +
+		                   std::to_string(state.snapshot.snapshot_id) + " are " + TableList(state);
+		if (e.Kind() == ErrorKind::Config) {
+			hint = e.Context().hint; // a statement the sandbox refuses
+		} else if (e.Message().find("Permission Error") != std::string::npos) {
+			hint = "queries can read only the lake's own files, through its tables: " + TableList(state);
+		}
+		throw Error(ErrorKind::Config, "query failed: " + e.Message(), {.hint = hint});
 	}
 	PrintResult(result, ParseOutputFormat(format_), out);
 	out.flush();

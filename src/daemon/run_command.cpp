@@ -52,6 +52,7 @@ int RunCommand::Run() const {
 	config.lake_schema = global_.lake_schema;
 	config.data_path = global_.data_path;
 	config.temp_dir = global_.temp_dir;
+	config.temp_dir_max_mb = global_.temp_dir_max_mb;
 	config.groups = groups_;
 	config.flush_interval_ms = flush_interval_ms_;
 	config.flush_batch_threshold = flush_batch_threshold_;

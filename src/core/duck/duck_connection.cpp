@@ -8,7 +8,7 @@
 
 namespace duckpipe {
 
-DuckConnection::DuckConnection(DuckDatabase &db) {
+DuckConnection::DuckConnection(DuckDatabase &db) : temp_directory_(db.TempDirectory()) {
 	if (duckdb_connect(db.Raw(), &conn_) == DuckDBError) {
 		throw Error(ErrorKind::Duck, "cannot connect to DuckDB");
 	}
@@ -28,13 +28,47 @@ DuckResult DuckConnection::Query(const std::string &sql) {
 		std::string msg = duckdb_result_error(&res) ? duckdb_result_error(&res) : "unknown error";
 		auto type = duckdb_result_error_type(&res);
 		duckdb_destroy_result(&res);
-		ErrorKind kind = ErrorKind::Duck;
-		if (type == DUCKDB_ERROR_IO || msg.find("No space left") != std::string::npos) {
-			kind = ErrorKind::Io;
-		}
-		throw Error(kind, "DuckDB: " + msg, {.statement = sql.size() > 400 ? sql.substr(0, 400) + "..." : sql});
+		throw Failure("DuckDB", msg, type, {.statement = sql.size() > 400 ? sql.substr(0, 400) + "..." : sql});
 	}
 	return DuckResult(res);
+}
+
+Error DuckConnection::Failure(const std::string &context, const std::string &message, duckdb_error_type type,
+                              ErrorContext error_context) {
+	if (type == DUCKDB_ERROR_OUT_OF_MEMORY || message.find("No space left") != std::string::npos ||
+	    message.find("max_temp_directory_size") != std::string::npos) {
+		return SpaceError(message, std::move(error_context));
+	}
+	ErrorKind kind = type == DUCKDB_ERROR_IO ? ErrorKind::Io : ErrorKind::Duck;
+	return Error(kind, context + ": " + message, std::move(error_context));
+}
+
+Error DuckConnection::SpaceError(const std::string &message, ErrorContext error_context) {
+	std::string dir = temp_directory_;
+	std::string limits;
+	duckdb_result res;
+	if (duckdb_query(conn_,
+	                 "SELECT current_setting('temp_directory'), current_setting('max_temp_directory_size'), "
+	                 "current_setting('memory_limit')",
+	                 &res) == DuckDBSuccess) {
+		DuckResult settings(res);
+		dir = settings.GetString(0, 0).value_or(dir);
+		limits = " (temporary space limit " + settings.GetString(1, 0).value_or("?") + ", memory limit " +
+		         settings.GetString(2, 0).value_or("?") + ")";
+	} else {
+		duckdb_destroy_result(&res);
+	}
+	// DuckDB's first line says what it could not do ("failed to offload data block ... used"); the
+	// rest advises settings that are pg_duckpipe's to choose.
+	std::string first = message.substr(0, message.find('\n'));
+	bool disk = message.find("No space left") != std::string::npos;
+	error_context.hint = "free space in '" + dir +
+	                     "', point --temp-dir at a larger disk, or raise --temp-dir-max-mb (or the memory limits "
+	                     "--duckdb-buffer-memory-mb / --duckdb-flush-memory-mb)";
+	return Error(ErrorKind::Io,
+	             "the temporary directory '" + dir + "' is full" + (disk ? " (no space left on its disk)" : limits) +
+	                 ": DuckDB: " + first,
+	             std::move(error_context));
 }
 
 void DuckConnection::Interrupt() {

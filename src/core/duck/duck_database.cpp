@@ -12,7 +12,16 @@ DuckDatabase::DuckDatabase(const std::string &path, const std::map<std::string, 
 	if (duckdb_create_config(&config) == DuckDBError) {
 		throw Error(ErrorKind::Duck, "cannot create DuckDB configuration");
 	}
+	// DuckDB 1.4.4 sizes the temp directory from the free disk space when it creates it, overriding a
+	// max_temp_directory_size given at open; a SET after open holds.
+	std::string max_temp;
+	auto temp = options.find("temp_directory");
+	temp_directory_ = temp != options.end() ? temp->second : path.empty() ? ".tmp" : path + ".tmp";
 	for (const auto &[key, value] : options) {
+		if (key == "max_temp_directory_size") {
+			max_temp = value;
+			continue;
+		}
 		if (duckdb_set_config(config, key.c_str(), value.c_str()) == DuckDBError) {
 			duckdb_destroy_config(&config);
 			throw Error(ErrorKind::Config, "invalid DuckDB setting " + key + "='" + value + "'");
@@ -27,6 +36,14 @@ DuckDatabase::DuckDatabase(const std::string &path, const std::map<std::string, 
 		duckdb_free(err);
 		throw Error(ErrorKind::Duck,
 		            "cannot open DuckDB database" + (path.empty() ? "" : " '" + path + "'") + ": " + msg);
+	}
+	if (!max_temp.empty()) {
+		try {
+			DuckConnection(*this).Execute("SET max_temp_directory_size = " + DuckConnection::QuoteLiteral(max_temp));
+		} catch (...) {
+			duckdb_close(&db_);
+			throw;
+		}
 	}
 }
 

@@ -22,9 +22,12 @@ public:
 
 	std::unique_ptr<DuckConnection> Connect();
 	_duckdb_database *Raw() const { return db_; }
+	// Where it spills (the temp_directory option, else DuckDB's default), for error messages.
+	const std::string &TempDirectory() const { return temp_directory_; }
 
 private:
 	_duckdb_database *db_ = nullptr;
+	std::string temp_directory_;
 };
 
 } // namespace duckpipe

@@ -3,8 +3,11 @@
 #include "core/common/ascii.hpp"
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
+#include "core/common/private_dir.hpp"
+#include "core/common/source_values.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
+#include "core/duck/duck_sandbox.hpp"
 #include "core/flush/staging_appender.hpp"
 
 #include <duckdb.h>
@@ -162,16 +165,7 @@ void ChangeBuffer::EnsureBuffer() {
 }
 
 void ChangeBuffer::Open() {
-	namespace fs = std::filesystem;
-	std::error_code ec;
-	fs::path base = options_.temp_dir.empty() ? fs::temp_directory_path(ec) : fs::path(options_.temp_dir);
-	fs::create_directories(base, ec);
-	std::string templ = (base / ("duckpipe-buffer-" + SanitizeLabel(label_) + "-XXXXXX")).string();
-	if (!mkdtemp(templ.data())) {
-		throw Error(ErrorKind::Io, "cannot create change buffer directory " + templ + ": " + std::strerror(errno),
-		            {.table = label_, .hint = "make the temp directory writable or point it elsewhere"});
-	}
-	dir_ = templ;
+	dir_ = CreatePrivateDirectory(options_.temp_dir, "duckpipe-buffer-" + SanitizeLabel(label_) + "-", label_);
 	try {
 		// An in-memory database spills its tables to temp_directory beyond memory_limit (verified with
 		// DuckDB 1.4.4: 1M rows in 16 MiB), so no database file is needed.
@@ -179,8 +173,14 @@ void ChangeBuffer::Open() {
 		                                          {"temp_directory", dir_ + "/spill"},
 		                                          {"threads", std::to_string(options_.threads)},
 		                                          {"preserve_insertion_order", "false"}};
+		if (options_.temp_max_mb > 0) {
+			config["max_temp_directory_size"] = MemoryLimit(options_.temp_max_mb);
+		}
 		db_ = std::make_unique<DuckDatabase>("", config);
 		conn_ = db_->Connect();
+		DuckSandbox sandbox{.directories = options_.lake_directories, .lock_configuration = false};
+		sandbox.directories.push_back(dir_);
+		sandbox.Lock(*conn_);
 		std::string buffer = "CREATE TABLE " + std::string(kBufferTable) + " (";
 		for (const auto &c : columns_) {
 			buffer += Q::QuoteIdent(c.name) + " " + c.duck_type + ", ";
@@ -322,7 +322,16 @@ void ChangeBuffer::AppendConverted(const ChangeBatch &batch) {
 		try {
 			conn_->Execute("ROLLBACK");
 		} catch (const std::exception &e) {
-			log::Warn("flush.rollback_failed", "table", label_, "error", e.what());
+			// DuckDB has already ended the transaction after some failures (out of memory or disk).
+			log::Debug("flush.rollback_failed", "table", label_, "error", e.what());
+		}
+		try {
+			std::rethrow_exception(cause);
+		} catch (const Error &e) {
+			if (e.Kind() == ErrorKind::Io) {
+				throw; // no room, not a value that does not convert: the batch is retried as it is
+			}
+		} catch (...) {
 		}
 		DiagnoseConversion(batch, cause);
 	}
@@ -345,9 +354,11 @@ void ChangeBuffer::DiagnoseConversion(const ChangeBatch &batch, const std::excep
 		try {
 			conn_->Query("SELECT count(" + expr + ") FROM " + kStagingTable);
 		} catch (const Error &e) {
+			// DuckDB's message quotes the value: a source value, kept out of logs unless debug.
+			log::Debug("flush.conversion_failed", "table", label_, "column", columns_[i].name, "error", e.Message());
 			found.emplace(ErrorKind::Unsupported,
 			              "cannot convert column \"" + columns_[i].name + "\" of " + label_ + " to " +
-			                  columns_[i].duck_type + ": " + e.Message(),
+			                  columns_[i].duck_type + ": " + SourceValueText(e.Message()),
 			              ErrorContext{.table = label_,
 			                           .statement = expr,
 			                           .hint = "the PostgreSQL text value does not fit the lake type; fix the "

@@ -42,8 +42,12 @@ struct ChangeBufferOptions {
 	std::string temp_dir;          // base dir (empty = system temp); the buffer uses a fresh subdirectory of it
 	int64_t buffer_memory_mb = 16; // DuckDB memory_limit (MiB) while buffering; beyond it the buffer spills to disk
 	int64_t flush_memory_mb = 512; // memory_limit (MiB) during compaction + apply
+	int64_t temp_max_mb = 0;       // max_temp_directory_size (MiB) of the spill directory; 0 = the free space
 	int threads = 1;
 	bool append_mode = false; // changelog: no compaction, every change is a row
+	// Directories the buffer's DuckDB may open besides its own (the lake data path its flushes write
+	// to and read from). It opens no other file: a flush executes catalog text (column defaults).
+	std::vector<std::string> lake_directories;
 };
 
 // The per-table change buffer between the queue and the lake. It owns an embedded DuckDB instance

@@ -6,7 +6,7 @@
 namespace duckpipe::flush {
 
 StagingAppender::StagingAppender(DuckConnection &conn, const std::string &table, std::string label)
-    : label_(std::move(label)) {
+    : conn_(conn), label_(std::move(label)) {
 	if (duckdb_appender_create(conn.Raw(), nullptr, table.c_str(), &appender_) == DuckDBError) {
 		FailCreate("cannot create appender for " + table);
 	}
@@ -15,7 +15,7 @@ StagingAppender::StagingAppender(DuckConnection &conn, const std::string &table,
 StagingAppender::StagingAppender(DuckConnection &conn, const std::string &query, const std::string &virtual_table,
                                  const std::vector<duckdb_type> &types, const std::vector<std::string> &names,
                                  std::string label)
-    : label_(std::move(label)) {
+    : conn_(conn), label_(std::move(label)) {
 	if (types.size() != names.size()) {
 		throw Error(ErrorKind::Internal, "query appender needs one name per type", {.table = label_});
 	}
@@ -41,13 +41,19 @@ StagingAppender::~StagingAppender() {
 	}
 }
 
-std::string StagingAppender::ErrorMessage() {
+std::string StagingAppender::ErrorMessage(duckdb_error_type *type) {
 	std::string msg = "unknown error";
+	if (type) {
+		*type = DUCKDB_ERROR_INVALID;
+	}
 	if (appender_) {
 		duckdb_error_data err = duckdb_appender_error_data(appender_);
 		if (err) {
 			const char *m = duckdb_error_data_message(err);
 			msg = m ? m : msg;
+			if (type) {
+				*type = duckdb_error_data_error_type(err);
+			}
 			duckdb_destroy_error_data(&err);
 		}
 	}
@@ -55,16 +61,20 @@ std::string StagingAppender::ErrorMessage() {
 }
 
 void StagingAppender::Fail(const std::string &what) {
-	throw Error(ErrorKind::Duck, "change buffer " + what + ": " + ErrorMessage(), {.table = label_});
+	// A full temp directory surfaces here too when the buffer spills while rows are appended.
+	duckdb_error_type type;
+	std::string msg = ErrorMessage(&type);
+	throw conn_.Failure("change buffer " + what, msg, type, {.table = label_});
 }
 
 void StagingAppender::FailCreate(const std::string &what) {
 	// The destructor will not run for a throwing constructor.
-	std::string msg = ErrorMessage();
+	duckdb_error_type type;
+	std::string msg = ErrorMessage(&type);
 	if (appender_) {
 		duckdb_appender_destroy(&appender_);
 	}
-	throw Error(ErrorKind::Duck, "change buffer " + what + ": " + msg, {.table = label_});
+	throw conn_.Failure("change buffer " + what, msg, type, {.table = label_});
 }
 
 } // namespace duckpipe::flush

@@ -39,10 +39,11 @@ private:
 			Fail("append failed");
 		}
 	}
-	std::string ErrorMessage();
+	std::string ErrorMessage(duckdb_error_type *type = nullptr);
 	[[noreturn]] void Fail(const std::string &what);
 	[[noreturn]] void FailCreate(const std::string &what);
 
+	DuckConnection &conn_;
 	duckdb_appender appender_ = nullptr;
 	std::string label_;
 };

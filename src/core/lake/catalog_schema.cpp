@@ -4,9 +4,6 @@
 #include "core/common/log.hpp"
 #include "core/pg/pg_connection.hpp"
 
-#include <filesystem>
-#include <system_error>
-
 namespace duckpipe::lake {
 
 namespace {
@@ -166,6 +163,8 @@ LakeInfo CatalogSchema::Ensure(PgConnection &conn, const LakeConfig &config) {
 		info = ReadInfo(conn, schema);
 	}
 	if (info.version.empty()) {
+		// A path that cannot hold files must fail before the catalog records it.
+		LakeConfig::PrepareDirectory(data_path);
 		// Creators race: the advisory lock makes the second one find the first one's rows.
 		PgTransaction txn(conn);
 		conn.Exec("SET LOCAL client_min_messages = warning");
@@ -211,12 +210,7 @@ LakeInfo CatalogSchema::Ensure(PgConnection &conn, const LakeConfig &config) {
 LakeInfo OpenLake(const LakeConfig &config) {
 	PgConnection conn(config.catalog_conninfo, {.application_name = "pg_duckpipe lake"});
 	auto info = CatalogSchema::Ensure(conn, config);
-	std::error_code ec;
-	std::filesystem::create_directories(info.data_path, ec);
-	if (ec) {
-		throw Error(ErrorKind::Io, "cannot create the lake data directory '" + info.data_path + "': " + ec.message(),
-		            {.hint = "create it or grant the pg_duckpipe user write access to its parent"});
-	}
+	LakeConfig::PrepareDirectory(info.data_path);
 	return info;
 }
 

@@ -20,6 +20,12 @@ struct LakeConfig {
 
 	// data_path as stored in the catalog: absolute, '/' separators, ending in '/'. Throws Error(Config).
 	std::string NormalizedDataPath() const;
+	// NormalizedDataPath(), after PrepareDirectory proved it usable.
+	std::string PrepareDataPath() const;
+	// Creates `path` if missing and proves it usable (a directory in which a file can be created and
+	// removed), so a bad path fails before any catalog records it. Throws Error(Config) naming the path
+	// (and the file in its way) and the fix.
+	static void PrepareDirectory(const std::string &path);
 };
 
 } // namespace duckpipe::lake

@@ -191,6 +191,19 @@ std::string LakeReader::TableQuery(const CatalogState &state, const LakeTable &t
 	return sql;
 }
 
+std::vector<std::string> LakeReader::Files(const CatalogState &state) {
+	std::set<std::string> files;
+	for (const auto &t : state.tables) {
+		for (const auto &f : t.files) {
+			files.insert(f.full_path);
+			if (f.delete_file_id) {
+				files.insert(f.delete_full_path);
+			}
+		}
+	}
+	return {files.begin(), files.end()};
+}
+
 void LakeReader::Attach(DuckConnection &duck, const CatalogState &state) {
 	duck.Execute("SET TimeZone = 'UTC'");
 	std::set<std::string> schemas;

@@ -3,6 +3,7 @@
 #include "core/lake/catalog_model.hpp"
 
 #include <string>
+#include <vector>
 
 namespace duckpipe {
 class DuckConnection;
@@ -27,6 +28,10 @@ public:
 	// DuckDB SQL type of a catalog column, nested types composed from its children
 	// ("list" of int32 -> "INTEGER[]").
 	static std::string DuckType(const LakeColumn &column);
+
+	// Every file the views of `state` read (data and delete files): what a sandboxed DuckDB must be
+	// allowed to open (DuckSandbox::paths).
+	static std::vector<std::string> Files(const CatalogState &state);
 };
 
 } // namespace duckpipe::lake

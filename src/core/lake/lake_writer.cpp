@@ -3,6 +3,7 @@
 #include "core/common/error.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
+#include "core/duck/duck_sandbox.hpp"
 #include "core/lake/write/catalog_reads.hpp"
 #include "core/pg/pg_connection.hpp"
 
@@ -31,6 +32,7 @@ LakeWriter::LakeWriter(LakeConfig config) : config_(std::move(config)) {
 	duck_db_ = std::make_unique<DuckDatabase>(
 	    "", std::map<std::string, std::string>{{"memory_limit", "64MB"}, {"threads", "1"}});
 	duck_ = duck_db_->Connect();
+	DuckSandbox{.directories = {info_.data_path}, .lock_configuration = false}.Lock(*duck_);
 }
 
 LakeWriter::~LakeWriter() = default;

@@ -252,9 +252,10 @@ std::string PgArrayExpression(const std::string &x, const std::string &column, c
 	for (auto pos = alter.find("{}"); pos != std::string::npos; pos = alter.find("{}", pos)) {
 		alter.replace(pos, 2, "{ }");
 	}
-	std::string message_start = name + " holds a multi-dimensional array value (";
+	// The value in single quotes: SourceValueText hides quoted values below log level debug.
+	std::string message_start = name + " holds a multi-dimensional array value '";
 	std::string message_end =
-	    ") but the lake stores it as a one-dimensional list (PostgreSQL does not enforce array dimensions, and the "
+	    "' but the lake stores it as a one-dimensional list (PostgreSQL does not enforce array dimensions, and the "
 	    "column was declared with one): declare its dimensions on the source (ALTER TABLE ... ALTER COLUMN " +
 	    alter +
 	    " TYPE <element type>[][]; the lake then keeps the array text) and copy the table again (duckpipe "

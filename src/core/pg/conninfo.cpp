@@ -4,6 +4,10 @@
 
 #include <libpq-fe.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 namespace duckpipe {
@@ -86,6 +90,31 @@ std::string Conninfo::Redact(const std::string &text) {
 	} catch (...) {
 		return "<unparsable connection string>";
 	}
+}
+
+std::string Conninfo::ReadFile(const std::string &path) {
+	std::ifstream in(path, std::ios::binary);
+	if (!in) {
+		throw Error(
+		    ErrorKind::Config, "cannot read the connection string file '" + path + "': " + std::strerror(errno),
+		    {.hint = "pass a readable file holding one connection string (keyword=value or postgresql:// URI)"});
+	}
+	std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+	auto first = text.find_first_not_of(" \t\r\n");
+	auto last = text.find_last_not_of(" \t\r\n");
+	text = first == std::string::npos ? std::string() : text.substr(first, last - first + 1);
+	if (text.empty()) {
+		throw Error(ErrorKind::Config, "the connection string file '" + path + "' is empty",
+		            {.hint = "write one connection string into it, e.g. host=... dbname=... user=..."});
+	}
+	try {
+		Parse(text);
+	} catch (const Error &e) {
+		throw Error(ErrorKind::Config,
+		            "the connection string file '" + path + "' does not hold a valid connection string",
+		            {.hint = e.Context().hint});
+	}
+	return text;
 }
 
 std::string Conninfo::Get(const std::string &key) const {

@@ -17,6 +17,9 @@ public:
 	// The same with the password (and any other secret) replaced by "********": safe to log.
 	std::string Redacted() const;
 	static std::string Redact(const std::string &text); // never throws; for logging raw input
+	// The conninfo held in a file (surrounding whitespace dropped), so a password stays out of argv.
+	// Throws Error(Config) naming the file (never its contents) when it cannot be read or parsed.
+	static std::string ReadFile(const std::string &path);
 
 	std::string Get(const std::string &key) const;
 	Conninfo With(const std::string &key, const std::string &value) const;

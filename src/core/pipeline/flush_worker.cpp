@@ -19,9 +19,11 @@ namespace duckpipe::pipeline {
 using Q = DuckConnection;
 
 static flush::ChangeBufferOptions BufferOptions(const PipelineConfig &config, const meta::TableMapping &mapping,
-                                                const TableSchema &schema) {
+                                                const TableSchema &schema, const lake::LakeWriter &writer) {
 	flush::ChangeBufferOptions o;
+	o.lake_directories = {writer.DataPath()};
 	o.temp_dir = config.temp_dir;
+	o.temp_max_mb = config.temp_dir_max_mb;
 	o.buffer_memory_mb = config.duckdb_buffer_memory_mb;
 	o.flush_memory_mb = config.duckdb_flush_memory_mb;
 	o.threads = config.duckdb_threads;
@@ -35,7 +37,7 @@ FlushWorker::FlushWorker(std::shared_ptr<TableRoute> route, meta::TableMapping m
                          FlushWorkerEvents events)
     : route_(std::move(route)), mapping_(std::move(mapping)), schema_(std::move(schema)), lake_schema_(schema_),
       source_conninfo_(std::move(source_conninfo)), config_(config), writer_(writer), events_(std::move(events)),
-      buffer_(mapping_.SourceName(), schema_.buffer_columns, BufferOptions(config, mapping_, schema_)) {}
+      buffer_(mapping_.SourceName(), schema_.buffer_columns, BufferOptions(config, mapping_, schema_, writer)) {}
 
 FlushWorker::~FlushWorker() {
 	Stop(false);
@@ -160,10 +162,7 @@ void FlushWorker::Process(QueueItem item) {
 	switch (item.kind) {
 	case QueueItem::Kind::Rows:
 		if (item.batch && item.batch->Rows() > 0) {
-			try {
-				buffer_.Append(*item.batch);
-			} catch (const Error &e) {
-				Fail(e.what());
+			if (!AppendRetrying(*item.batch)) {
 				return;
 			}
 			at_boundary_ = false;
@@ -203,6 +202,32 @@ void FlushWorker::Process(QueueItem item) {
 			ChangeSchema(*item.relation);
 		}
 		break;
+	}
+}
+
+bool FlushWorker::AppendRetrying(const flush::ChangeBatch &batch) {
+	for (int attempt = 0;; attempt++) {
+		try {
+			buffer_.Append(batch);
+			return true;
+		} catch (const Error &e) {
+			if (e.Kind() != ErrorKind::Io) {
+				Fail(e.what());
+				return false;
+			}
+			// No room to spill (a full temp directory): the batch is not in the buffer; keep it and try
+			// again, holding the stream back, until there is room. The slot keeps everything not flushed.
+			if (stop_.load() || reset_requested_.load()) {
+				return false;
+			}
+			auto backoff_ms = std::min<int64_t>(1000LL << std::min(attempt, 5), config_.max_retry_backoff_s * 1000LL);
+			log::Warn("flush.buffer_retry", "table", mapping_.SourceName(), "error", e.what(), "retry_in_ms",
+			          backoff_ms);
+			auto until = Clock::now() + std::chrono::milliseconds(backoff_ms);
+			while (Clock::now() < until && !stop_.load() && !reset_requested_.load()) {
+				std::this_thread::sleep_for(std::chrono::milliseconds(50));
+			}
+		}
 	}
 }
 

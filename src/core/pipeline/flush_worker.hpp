@@ -73,6 +73,9 @@ private:
 	void Process(QueueItem item);
 	// Source DDL: evolves the buffer now and stages the lake steps for the next flush.
 	void ChangeSchema(const cdc::RelationInfo &relation);
+	// Appends a batch to the buffer; a full temp directory is waited out (retried with backoff) rather
+	// than failing the table. False when the table failed or the worker is stopping.
+	bool AppendRetrying(const flush::ChangeBatch &batch);
 	void ApplySchemaChange(SchemaChange change);
 	void ReleaseHeld();
 	bool ShouldFlush(Clock::time_point now) const;

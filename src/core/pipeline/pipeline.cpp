@@ -50,6 +50,10 @@ void Pipeline::SyncGroups() {
 }
 
 void Pipeline::Run(const std::atomic<bool> &stop) {
+	// A data path that cannot hold files fails before any catalog (or the source) records anything.
+	if (!config_.data_path.empty()) {
+		lake::LakeConfig{.data_path = config_.data_path}.PrepareDataPath();
+	}
 	{
 		PgConnection source(config_.source_conninfo, {.application_name = "pg_duckpipe"});
 		meta::Migrate(source);

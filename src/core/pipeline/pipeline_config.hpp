@@ -14,6 +14,7 @@ struct PipelineConfig {
 	std::string lake_schema = "ducklake";
 	std::string data_path;           // absolute, ends in '/'
 	std::string temp_dir;            // DuckDB buffers spill here
+	int64_t temp_dir_max_mb = 0;     // DuckDB's max_temp_directory_size per instance; 0 = the free disk space
 	std::vector<std::string> groups; // empty: every enabled group
 
 	int64_t flush_interval_ms = 5000;

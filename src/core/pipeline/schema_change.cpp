@@ -3,6 +3,7 @@
 #include "core/common/error.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
+#include "core/duck/duck_sandbox.hpp"
 #include "core/lake/lake_type.hpp"
 #include "core/lake/write/lake_commit.hpp"
 #include "core/pg/pg_connection.hpp"
@@ -48,6 +49,8 @@ std::string TypeLabel(const lake::LakeTypeMapping &m) {
 std::string LakeDefault(const lake::LakeTypeMapping &mapping, const std::string &pg_text) {
 	DuckDatabase db("", {{"threads", "1"}, {"memory_limit", "64MB"}});
 	auto duck = db.Connect();
+	// The default is source catalog text: evaluate it with no file access at all.
+	DuckSandbox{}.Lock(*duck);
 	lake::RegisterPgTextFunctions(*duck);
 	auto expr = lake::TextToDuckExpression(mapping, DuckConnection::QuoteLiteral(pg_text));
 	auto r = duck->Query("SELECT CAST(CAST((" + expr + ") AS " + mapping.duck_type + ") AS VARCHAR)");

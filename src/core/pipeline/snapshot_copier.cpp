@@ -2,8 +2,11 @@
 
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
+#include "core/common/private_dir.hpp"
+#include "core/common/source_values.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
+#include "core/duck/duck_sandbox.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pg/replication_connection.hpp"
@@ -14,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <random>
 
 namespace fs = std::filesystem;
@@ -24,14 +28,6 @@ namespace {
 
 // Rows per chunk file: one Parquet file each, converted while the next chunk is read.
 constexpr size_t kChunkBytes = 32ull << 20;
-
-std::string UniqueDir(const std::string &base, const std::string &label) {
-	std::random_device rd;
-	std::string dir = (base.empty() ? fs::temp_directory_path().string() : base) + "/duckpipe-copy-" + label + "-" +
-	                  std::to_string(rd());
-	fs::create_directories(dir);
-	return dir;
-}
 
 std::string SafeLabel(const std::string &name) {
 	std::string out;
@@ -67,9 +63,12 @@ static void DiagnoseConversion(DuckConnection &duck, const std::string &relation
 		try {
 			duck.Query("SELECT count(" + expr + ") FROM " + relation);
 		} catch (const Error &e) {
+			// DuckDB's message quotes the value: a source value, kept out of logs unless debug.
+			log::Debug("snapshot.conversion_failed", "table", mapping.SourceName(), "column", bc.name, "error",
+			           e.Message());
 			throw Error(ErrorKind::Unsupported,
 			            "cannot convert column \"" + bc.name + "\" of " + mapping.SourceName() + " to " + bc.duck_type +
-			                ": " + e.Message(),
+			                ": " + SourceValueText(e.Message()),
 			            {.table = mapping.SourceName(),
 			             .statement = expr,
 			             .hint = "the PostgreSQL value does not fit the lake type; see docs/data-types.md"});
@@ -194,7 +193,8 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 		    (schema.relkind == 'p' ? "" : "ONLY ") + sql.QuoteQualified(schema.source.schema, schema.source.name);
 		std::string copy_sql = "COPY (SELECT " + cols + " FROM " + from + ") TO STDOUT (FORMAT csv)";
 
-		std::string dir = UniqueDir(config_.temp_dir, SafeLabel(mapping.source_table));
+		std::string dir = CreatePrivateDirectory(
+		    config_.temp_dir, "duckpipe-copy-" + SafeLabel(mapping.source_table) + "-", mapping.SourceName());
 		struct DirGuard {
 			std::string path;
 			~DirGuard() {
@@ -203,11 +203,18 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 			}
 		} dir_guard{dir};
 
-		DuckDatabase duck_db(dir + "/copy.duckdb",
-		                     {{"memory_limit", std::to_string(config_.duckdb_flush_memory_mb) + "MB"},
-		                      {"threads", std::to_string(std::max(2, config_.duckdb_threads))},
-		                      {"temp_directory", dir + "/tmp"}});
+		std::map<std::string, std::string> duck_options{
+		    {"memory_limit", std::to_string(config_.duckdb_flush_memory_mb) + "MB"},
+		    {"threads", std::to_string(std::max(2, config_.duckdb_threads))},
+		    {"temp_directory", dir + "/tmp"}};
+		if (config_.temp_dir_max_mb > 0) {
+			duck_options["max_temp_directory_size"] = std::to_string(config_.temp_dir_max_mb) + "MiB";
+		}
+		DuckDatabase duck_db(dir + "/copy.duckdb", duck_options);
 		auto duck = duck_db.Connect();
+		// It reads its chunk files and writes the lake's, and opens nothing else: the insert executes
+		// catalog text (column defaults).
+		DuckSandbox{.directories = {dir, writer_.DataPath()}, .lock_configuration = false}.Lock(*duck);
 		lake::RegisterPgTextFunctions(*duck);
 		std::string columns_struct;
 		for (size_t i = 0; i < schema.column_names.size(); i++) {

@@ -1,11 +1,15 @@
 #include "core/lake/catalog_loader.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "harness/build_paths.hpp"
+#include "harness/golden_lake.hpp"
 #include "harness/lake_text.hpp"
 #include "harness/process.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
 
 using namespace duckpipe;
 using namespace duckpipe::test;
@@ -123,4 +127,87 @@ TEST(QueryCli, ErrorsAreClear) {
 
 	r = Query({"SELECT 1", "--format", "xml", "--lake-catalog", SharedGolden().Conninfo()});
 	EXPECT_NE(r.exit_code, 0) << r.output;
+}
+
+namespace {
+
+std::string FileBytes(const std::string &path) {
+	std::ifstream in(path, std::ios::binary);
+	return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+} // namespace
+
+// The query runs in a sandbox: the lake's files read through its views, nothing else opened,
+// nothing written, no extension installed or loaded, the lockdown itself not undoable.
+TEST(QueryCli, SandboxRefusesEverythingButReadingTheLake) {
+	TempDir scratch("duckpipe-query-sandbox");
+	const std::string written = scratch.Path() + "/out.csv";
+	struct Attempt {
+		std::string sql;
+		std::string expected; // in the error output
+	};
+	const std::vector<Attempt> attempts = {
+	    {"SELECT * FROM read_csv('/etc/passwd')", "/etc/passwd"},
+	    {"SELECT * FROM read_text('/etc/hostname')", "/etc/hostname"},
+	    {"SELECT * FROM glob('/etc/*')", "/etc/*"},
+	    {"SELECT * FROM read_parquet('" + SharedGolden().DataPath() + "**/*.parquet')", "Permission Error"},
+	    {"COPY (SELECT 1 AS x) TO '" + written + "'", "Permission Error: Cannot access file \"" + written},
+	    {"EXPORT DATABASE '" + scratch.Path() + "/export'", "Permission Error"},
+	    {"ATTACH '" + scratch.Path() + "/x.duckdb' AS x", "ATTACH is not allowed"},
+	    {"ATTACH ':memory:' AS x", "ATTACH is not allowed"},
+	    {"INSTALL httpfs", "INSTALL/LOAD is not allowed"},
+	    {"LOAD parquet", "INSTALL/LOAD is not allowed"},
+	    {"SET enable_external_access = true", "SET is not allowed"},
+	    {"CREATE TABLE t AS SELECT 1", "CREATE is not allowed"},
+	    {"SELECT 1; COPY (SELECT 1) TO '" + written + "'", "Permission Error: Cannot access file \"" + written},
+	    {"PREPARE p AS SELECT 1", "PREPARE is not allowed"},
+	};
+	for (const auto &a : attempts) {
+		auto r = Query({a.sql, "--lake-catalog", SharedGolden().Conninfo()});
+		EXPECT_EQ(r.exit_code, 64) << a.sql << "\n" << r.output;
+		EXPECT_NE(r.output.find(a.expected), std::string::npos) << a.sql << "\n" << r.output;
+		EXPECT_NE(r.output.find("query failed"), std::string::npos) << a.sql << "\n" << r.output;
+	}
+	EXPECT_FALSE(std::filesystem::exists(written));
+	EXPECT_FALSE(std::filesystem::exists(scratch.Path() + "/export"));
+	EXPECT_FALSE(std::filesystem::exists(scratch.Path() + "/x.duckdb"));
+
+	// What a query is for still works: the lake's tables, DESCRIBE/SHOW/SUMMARIZE, EXPLAIN.
+	auto r = Query(
+	    {"SELECT count(*) AS n FROM public.orders", "--format", "csv", "--lake-catalog", SharedGolden().Conninfo()});
+	ASSERT_EQ(r.exit_code, 0) << r.output;
+	EXPECT_EQ(r.output, "n\n1000\n");
+	for (std::string sql : {"DESCRIBE public.orders", "SHOW TABLES", "EXPLAIN SELECT * FROM public.orders",
+	                        "SUMMARIZE public.orders", "SELECT count(*) FROM public.orders; SELECT 1"}) {
+		r = Query({sql, "--lake-catalog", SharedGolden().Conninfo()});
+		EXPECT_EQ(r.exit_code, 0) << sql << "\n" << r.output;
+	}
+}
+
+// A COPY over a live Parquet file of the lake once replaced it (the lake returned 4 rows for 8).
+TEST(QueryCli, CopyOverALiveLakeFileFailsAndLeavesItIntact) {
+	GoldenLake own(PgCluster::Shared()); // its own copy of the files: a failure here must not spoil the shared one
+	lake::CatalogState state;
+	{
+		PgConnection conn(own.Conninfo());
+		state = lake::LoadCatalog(conn, "ducklake", lake::SnapshotSelector::Latest());
+	}
+	const auto *orders = state.FindTable("public", "orders");
+	ASSERT_NE(orders, nullptr);
+	ASSERT_FALSE(orders->files.empty());
+	const std::string live = orders->files.front().full_path;
+	const std::string before = FileBytes(live);
+	ASSERT_FALSE(before.empty());
+
+	for (std::string sql : {"COPY (SELECT 1 AS id) TO '" + live + "' (FORMAT parquet)",
+	                        "COPY public.orders TO '" + live + "' (FORMAT parquet)"}) {
+		auto r = Query({sql, "--lake-catalog", own.Conninfo()});
+		EXPECT_EQ(r.exit_code, 64) << r.output;
+		EXPECT_NE(r.output.find("COPY is not allowed"), std::string::npos) << r.output;
+	}
+	EXPECT_EQ(FileBytes(live), before) << live << " was overwritten";
+	auto r = Query({"SELECT count(*) AS n FROM public.orders", "--format", "csv", "--lake-catalog", own.Conninfo()});
+	ASSERT_EQ(r.exit_code, 0) << r.output;
+	EXPECT_EQ(r.output, "n\n1000\n");
 }

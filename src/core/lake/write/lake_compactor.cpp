@@ -4,6 +4,7 @@
 #include "core/common/log.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
+#include "core/duck/duck_sandbox.hpp"
 #include "core/lake/lake_reader.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/lake/write/commit_applier.hpp"
@@ -146,6 +147,7 @@ bool TableCompaction::Prepare() {
 	duck_db_ = std::make_unique<DuckDatabase>(
 	    "", std::map<std::string, std::string>{{"memory_limit", options_.duck_memory_limit}, {"threads", "1"}});
 	duck_ = duck_db_->Connect();
+	DuckSandbox{.directories = {writer_.DataPath()}, .lock_configuration = false}.Lock(*duck_);
 	std::error_code ec;
 	std::filesystem::create_directories(table.full_path, ec);
 	if (ec) {
