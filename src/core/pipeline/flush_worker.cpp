@@ -126,7 +126,7 @@ void FlushWorker::Run() {
 			if (!failed_.load()) {
 				if (route_->snapshot_lsn.load() == 0) {
 					Hold(std::move(*item));
-				} else {
+				} else if (!InCopy(*item)) {
 					Process(std::move(*item));
 				}
 			}
@@ -165,6 +165,13 @@ void FlushWorker::RefreshSettings() {
 	settings_ = config_.Live();
 }
 
+bool FlushWorker::InCopy(const QueueItem &item) const {
+	// Transactions committed before the snapshot LSN are in the copy. The consumer skips them once
+	// the LSN is known; the rows it routed before (held, queued, or the rest of a transaction it was
+	// receiving then) are dropped here.
+	return item.kind != QueueItem::Kind::Fail && item.commit_lsn.value < route_->snapshot_lsn.load();
+}
+
 void FlushWorker::Hold(QueueItem item) {
 	// Popped from the queue, the item left the budget: it counts again while it is held, so a copy
 	// waiting for its slot makes the consumer stop reading instead of growing memory.
@@ -192,11 +199,9 @@ void FlushWorker::ReleaseHeld() {
 		held_.pop_front();
 		held_bytes_ -= item.bytes;
 		route_->queue.Budget().Release(item.bytes);
-		// Transactions committed before the snapshot LSN are in the copy.
-		if (item.commit_lsn.value < route_->snapshot_lsn.load() && item.kind != QueueItem::Kind::Fail) {
-			continue;
+		if (!InCopy(item)) {
+			Process(std::move(item));
 		}
-		Process(std::move(item));
 	}
 }
 

@@ -82,6 +82,7 @@ private:
 	void Hold(QueueItem item);
 	void ReleaseHeld();
 	void DropHeld();
+	bool InCopy(const QueueItem &item) const;
 	void RefreshSettings();
 	bool ShouldFlush(Clock::time_point now) const;
 	void Flush();
