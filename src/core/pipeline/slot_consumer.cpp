@@ -135,6 +135,7 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 			if (!in_txn_) {
 				idle_wal_end = ka->wal_end;
 			}
+			ServerWaitsForUs(*ka, stream.FlushPosition());
 		} else if (std::holds_alternative<EndOfStream>(event)) {
 			throw Error(ErrorKind::Source, "the server ended replication on slot " + options_.slot_name,
 			            {.hint = "check the server log; the slot may have been dropped"});
@@ -149,6 +150,27 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 	// The walsender may be in the middle of sending a large transaction: do not wait for all of it.
 	stream.Stop(2000);
 	log::Info("slot.stopped", "slot", options_.slot_name, "confirmed_lsn", Confirmed().ToString());
+}
+
+void SlotConsumer::ServerWaitsForUs(const Keepalive &keepalive, Lsn flushed) {
+	// A shutting-down server keeps its logical walsender until the client has confirmed everything
+	// sent, pinging it again after every reply. What is not durable in the lake cannot be confirmed
+	// (and the lake may well live on that very server, now refusing connections): let the server go,
+	// the stream resumes from the slot when it is back.
+	auto now = std::chrono::steady_clock::now();
+	if (!keepalive.reply_requested || flushed >= keepalive.wal_end) {
+		return;
+	}
+	if (now - pings_since_ > std::chrono::seconds(2)) {
+		pings_since_ = now;
+		pings_ = 0;
+	}
+	if (++pings_ >= 20) {
+		throw Error(ErrorKind::Connection,
+		            "the server is waiting for slot " + options_.slot_name + " to confirm " +
+		                keepalive.wal_end.ToString() + " before it shuts down, and only " + flushed.ToString() +
+		                " is durable in the lake; disconnecting (the rest is sent again once the server is back)");
+	}
 }
 
 Lsn SlotConsumer::SafeConfirmLsn(Lsn idle_wal_end) {

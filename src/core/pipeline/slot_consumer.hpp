@@ -6,6 +6,7 @@
 #include "core/pipeline/table_route.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,6 +15,7 @@
 
 namespace duckpipe {
 class ReplicationStream;
+struct Keepalive;
 }
 
 namespace duckpipe::pipeline {
@@ -98,6 +100,9 @@ private:
 	void PublishConfirmed(Lsn lsn);
 	static bool KeyChanged(const TxnTable &t, const cdc::TupleView &old_tuple, const cdc::TupleView &new_tuple);
 	Lsn SafeConfirmLsn(Lsn idle_wal_end);
+	// Throws when the server pings again and again for a position we cannot confirm (its shutdown
+	// waits for it).
+	void ServerWaitsForUs(const Keepalive &keepalive, Lsn flushed);
 
 	SlotConsumerOptions options_;
 	QueueBudget &budget_;
@@ -119,6 +124,8 @@ private:
 	std::atomic<bool> pause_requested_{false};
 	std::atomic<bool> paused_{false};
 	std::atomic<bool> streaming_{false};
+	int pings_ = 0;
+	std::chrono::steady_clock::time_point pings_since_{};
 	std::atomic<uint64_t> confirmed_{0};
 	std::atomic<uint64_t> received_{0};
 	std::atomic<uint64_t> server_wal_end_{0};

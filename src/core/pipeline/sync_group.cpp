@@ -72,6 +72,7 @@ void SyncGroup::Stop(bool finish) {
 		}
 		std::this_thread::sleep_for(std::chrono::milliseconds(20));
 	}
+	log::Info("group.stopping", "group", group_.name, "finish", finish);
 	stop_.store(true);
 	budget_.Interrupt();
 	signal_.Notify();
