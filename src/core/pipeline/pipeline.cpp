@@ -167,17 +167,21 @@ void Pipeline::Run() {
 			}
 		}
 		auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_sync - Clock::now()).count();
-		bool woken = signal_.Wait(conn ? conn->Socket() : -1, static_cast<int>(std::clamp<int64_t>(wait, 0, 60000)));
-		if (wake_.exchange(false)) {
-			for (auto &[name, group] : groups_) {
-				group->Wake();
-			}
-		}
+		bool woken = false;
 		try {
+			// A notification read along with a query's results is in libpq's buffer, not the socket.
+			woken = conn && !conn->DrainNotifications().empty();
+			woken = woken ||
+			        signal_.Wait(conn ? conn->Socket() : -1, static_cast<int>(std::clamp<int64_t>(wait, 0, 60000)));
 			sync = woken || (conn && !conn->DrainNotifications().empty());
 		} catch (const Error &) {
 			conn.reset();
 			sync = true;
+		}
+		if (wake_.exchange(false)) {
+			for (auto &[name, group] : groups_) {
+				group->Wake();
+			}
 		}
 	}
 	log::Info("pipeline.stopping", "groups", groups_.size());
