@@ -183,8 +183,12 @@ Rows PipelineTest::LakeQuery(const std::string &sql) {
 		result = std::make_unique<DuckResult>(duck->Query(sql));
 	} catch (const std::exception &e) {
 		std::string message = e.what();
-		if (message.find("Table with name") != std::string::npos &&
-		    message.find("does not exist") != std::string::npos) {
+		// The table, or a column the source just got, is not in the lake yet.
+		bool no_table =
+		    message.find("Table with name") != std::string::npos && message.find("does not exist") != std::string::npos;
+		bool no_column = message.find("Binder Error: Referenced column") != std::string::npos &&
+		                 message.find("not found") != std::string::npos;
+		if (no_table || no_column) {
 			throw NotYet(message);
 		}
 		throw;
