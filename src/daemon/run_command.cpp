@@ -128,6 +128,10 @@ int RunCommand::Run() const {
 				sig = sigtimedwait(&signals, nullptr, &ts);
 				if (sig < 0 && errno == EAGAIN) {
 					log::Error("pipeline.shutdown_timeout", "timeout_ms", shutdown_timeout_ms_);
+					if (!ready_file_.empty()) {
+						std::error_code ec;
+						std::filesystem::remove(ready_file_, ec);
+					}
 					std::fflush(nullptr);
 					_exit(1);
 				}

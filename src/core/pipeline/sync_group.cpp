@@ -54,9 +54,9 @@ void SyncGroup::Stop(bool finish) {
 	}
 	finish_.store(finish);
 	// Stop reading WAL at a transaction boundary first, so what the workers flush is final. A
-	// transaction still arriving gets a part of the shutdown timeout; a consumer that is not streaming (the source
-	// restarting) cannot pause and is not waited for. The mutex is never held while waiting: the
-	// consumer thread needs it to recover from a stream loss.
+	// transaction still arriving gets a quarter of the shutdown timeout; a consumer that is not
+	// streaming (the source restarting) cannot pause and is not waited for. The mutex is never held
+	// while waiting: the consumer thread needs it to recover from a stream loss.
 	auto deadline = Clock::now() + std::chrono::milliseconds(config_.shutdown_timeout_ms / 4);
 	while (finish && !stopped_.load() && Clock::now() < deadline) {
 		bool paused = true;
