@@ -1,6 +1,10 @@
 // A running daemon keeps its connections: no connection is opened per poll or per table start.
 #include "harness/pipeline_fixture.hpp"
 
+#include <gtest/gtest-spi.h>
+
+#include <filesystem>
+
 namespace duckpipe::test {
 
 class ConnectionsTest : public PipelineTest {
@@ -47,6 +51,36 @@ TEST_F(ConnectionsTest, IdleStreamingOpensNoConnections) {
 	    << Sessions() - before << " sessions opened while idle";
 	EXPECT_EQ(DaemonBackends(), backends);
 	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
+// A lake that cannot be read (its Parquet files gone) fails a wait at once, with DuckDB's reason,
+// instead of looking like a lake that is not there yet until the timeout.
+TEST_F(ConnectionsTest, AnUnreadableLakeFailsTheWaitAtOnce) {
+	Sql("CREATE TABLE public.u (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.u SELECT g, 'u' FROM generate_series(1, 100) g");
+	DuckpipeOk({"add-table", "public.u"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitLakeEqualsSource("public.u"));
+	EXPECT_EQ(daemon->Terminate(), 0);
+	for (const auto &entry : std::filesystem::recursive_directory_iterator(data_path_)) {
+		if (entry.path().extension() == ".parquet") {
+			std::filesystem::remove(entry.path());
+		}
+	}
+	::testing::TestPartResultArray failures;
+	bool ok = true;
+	auto start = std::chrono::steady_clock::now();
+	{
+		::testing::ScopedFakeTestPartResultReporter reporter(
+		    ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+		ok = WaitFor([&] { return LakeCount("public.u_ducklake") == 101; }, 30s);
+	}
+	EXPECT_FALSE(ok);
+	EXPECT_LT(std::chrono::steady_clock::now() - start, 10s) << "the wait ran into its timeout";
+	ASSERT_EQ(failures.size(), 1);
+	std::string message = failures.GetTestPartResult(0).message();
+	EXPECT_NE(message.find("awaited condition failed"), std::string::npos) << message;
+	EXPECT_NE(message.find(".parquet"), std::string::npos) << message;
 }
 
 } // namespace duckpipe::test
