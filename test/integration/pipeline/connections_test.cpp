@@ -1,4 +1,5 @@
-// A running daemon keeps its connections: no connection is opened per poll or per table start.
+// A running daemon keeps its connections (no connection per poll or per table start), and the
+// harness tells a lake that cannot be read from one that is not there yet.
 #include "harness/pipeline_fixture.hpp"
 
 #include <gtest/gtest-spi.h>
@@ -53,9 +54,11 @@ TEST_F(ConnectionsTest, IdleStreamingOpensNoConnections) {
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+class HarnessTest : public PipelineTest {};
+
 // A lake that cannot be read (its Parquet files gone) fails a wait at once, with DuckDB's reason,
 // instead of looking like a lake that is not there yet until the timeout.
-TEST_F(ConnectionsTest, AnUnreadableLakeFailsTheWaitAtOnce) {
+TEST_F(HarnessTest, AnUnreadableLakeFailsTheWaitAtOnce) {
 	Sql("CREATE TABLE public.u (id int PRIMARY KEY, v text)");
 	Sql("INSERT INTO public.u SELECT g, 'u' FROM generate_series(1, 100) g");
 	DuckpipeOk({"add-table", "public.u"});
