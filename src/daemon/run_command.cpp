@@ -5,17 +5,39 @@
 
 #include <CLI/CLI.hpp>
 
-#include <atomic>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <pthread.h>
+#include <thread>
+#include <unistd.h>
 
 namespace duckpipe::daemon {
 
 namespace {
-std::atomic<bool> g_stop{false};
 
-extern "C" void HandleStopSignal(int) {
-	g_stop.store(true);
+// Ends the signal thread once Run() returned (SIGUSR2 is not used otherwise).
+constexpr int kQuitSignal = SIGUSR2;
+
+void WriteReadyFile(const std::string &path) {
+	// Written whole then renamed, so a reader never sees a partial file.
+	std::string tmp = path + ".tmp";
+	{
+		std::ofstream out(tmp, std::ios::trunc);
+		out << getpid() << "\n";
+	}
+	std::error_code ec;
+	std::filesystem::rename(tmp, path, ec);
+	if (ec) {
+		log::Error("pipeline.ready_file_failed", "path", path, "error", ec.message());
+	}
 }
+
 } // namespace
 
 RunCommand::RunCommand(CLI::App &app, const GlobalOptions &global) : global_(global) {
@@ -39,13 +61,23 @@ RunCommand::RunCommand(CLI::App &app, const GlobalOptions &global) : global_(glo
 	    ->envname("DUCKPIPE_MAX_PARALLEL_SNAPSHOTS")
 	    ->check(CLI::PositiveNumber)
 	    ->capture_default_str();
+	sub_->add_option("--ready-file", ready_file_,
+	                 "File written (with the process id) once every group's control loop has started; removed "
+	                 "on exit")
+	    ->envname("DUCKPIPE_READY_FILE");
+	sub_->add_option("--shutdown-timeout", shutdown_timeout_ms_,
+	                 "Milliseconds a stop (SIGTERM) may take; past it the process exits with code 1 (nothing is "
+	                 "lost: what was not confirmed is replayed)")
+	    ->envname("DUCKPIPE_SHUTDOWN_TIMEOUT")
+	    ->check(CLI::PositiveNumber)
+	    ->capture_default_str();
 }
 
 bool RunCommand::Selected() const {
 	return sub_->parsed();
 }
 
-int RunCommand::Run() const {
+pipeline::PipelineConfig RunCommand::BuildConfig() const {
 	pipeline::PipelineConfig config;
 	config.source_conninfo = global_.SourceConninfo();
 	config.lake_catalog_conninfo = global_.lake_catalog;
@@ -61,16 +93,86 @@ int RunCommand::Run() const {
 	config.duckdb_flush_memory_mb = global_.duckdb_flush_memory_mb;
 	config.duckdb_threads = global_.duckdb_threads;
 	config.max_parallel_snapshots = max_parallel_snapshots_;
+	config.shutdown_timeout_ms = shutdown_timeout_ms_;
+	return config;
+}
 
-	struct sigaction sa {};
-	sa.sa_handler = HandleStopSignal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, nullptr);
-	sigaction(SIGINT, &sa, nullptr);
+int RunCommand::Run() const {
+	// Blocked before any thread exists, so every thread inherits the mask and the signals reach
+	// only the signal thread below, which turns them into Pipeline calls (no work in a handler).
+	sigset_t signals;
+	sigemptyset(&signals);
+	for (int sig : {SIGTERM, SIGINT, SIGHUP, kQuitSignal}) {
+		sigaddset(&signals, sig);
+	}
+	pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 	signal(SIGPIPE, SIG_IGN);
 
-	pipeline::Pipeline pipeline(config);
-	pipeline.Run(g_stop);
+	if (!ready_file_.empty()) {
+		std::error_code ec;
+		std::filesystem::remove(ready_file_, ec);
+	}
+	pipeline::Pipeline pipeline(BuildConfig());
+	if (!ready_file_.empty()) {
+		pipeline.OnReady([this] { WriteReadyFile(ready_file_); });
+	}
+	std::thread signal_thread([&] {
+		std::optional<std::chrono::steady_clock::time_point> give_up;
+		while (true) {
+			int sig = 0;
+			if (give_up) {
+				// Stopping: a stop that hangs must not keep the process (and its slot) forever.
+				auto left = std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+				                                     *give_up - std::chrono::steady_clock::now())
+				                                     .count());
+				timespec ts{.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000};
+				sig = sigtimedwait(&signals, nullptr, &ts);
+				if (sig < 0 && errno == EAGAIN) {
+					log::Error("pipeline.shutdown_timeout", "timeout_ms", shutdown_timeout_ms_);
+					if (!ready_file_.empty()) {
+						std::error_code ec;
+						std::filesystem::remove(ready_file_, ec);
+					}
+					std::fflush(nullptr);
+					_exit(1);
+				}
+				if (sig < 0) {
+					continue;
+				}
+			} else if (sigwait(&signals, &sig) != 0) {
+				continue;
+			}
+			if (sig == kQuitSignal) {
+				return;
+			}
+			if (sig == SIGHUP) {
+				try {
+					pipeline.Reload(BuildConfig());
+				} catch (const std::exception &e) {
+					log::Error("pipeline.reload_failed", "error", e.what());
+				}
+				continue;
+			}
+			log::Info("pipeline.signal", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			pipeline.RequestStop();
+			if (!give_up) {
+				give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(shutdown_timeout_ms_);
+			}
+		}
+	});
+	struct Joiner {
+		std::thread &thread;
+		const std::string &ready_file;
+		~Joiner() {
+			pthread_kill(thread.native_handle(), kQuitSignal);
+			thread.join();
+			if (!ready_file.empty()) {
+				std::error_code ec;
+				std::filesystem::remove(ready_file, ec);
+			}
+		}
+	} joiner{signal_thread, ready_file_};
+	pipeline.Run();
 	return 0;
 }
 

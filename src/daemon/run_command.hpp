@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/pipeline/pipeline_config.hpp"
 #include "daemon/global_options.hpp"
 
 #include <cstdint>
@@ -13,7 +14,9 @@ class App;
 namespace duckpipe::daemon {
 
 // `duckpipe run`: the long-running service. SIGTERM/SIGINT stop reading WAL, finish in-flight
-// flushes that end at a transaction boundary, send the final confirmed LSN and exit 0.
+// flushes that end at a transaction boundary, send the final confirmed LSN and exit 0. SIGHUP
+// reloads the settings from the flags and environment (Pipeline::Reload). --ready-file is written
+// once every group's control loop has started (tests and service managers wait for it).
 class RunCommand {
 public:
 	RunCommand(CLI::App &app, const GlobalOptions &global);
@@ -22,6 +25,8 @@ public:
 	int Run() const;
 
 private:
+	pipeline::PipelineConfig BuildConfig() const;
+
 	const GlobalOptions &global_;
 	CLI::App *sub_ = nullptr;
 	std::vector<std::string> groups_;
@@ -29,6 +34,8 @@ private:
 	int64_t flush_batch_threshold_ = 100000;
 	int64_t max_queued_bytes_ = 256LL << 20;
 	int max_parallel_snapshots_ = 2;
+	std::string ready_file_;
+	int64_t shutdown_timeout_ms_ = 10000;
 };
 
 } // namespace duckpipe::daemon

@@ -1,6 +1,8 @@
 #include "harness/daemon_process.hpp"
 #include "harness/build_paths.hpp"
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -195,7 +197,10 @@ bool WaitFor(const std::function<bool()> &predicate, std::chrono::milliseconds t
 			if (predicate()) {
 				return true;
 			}
-		} catch (const std::exception &) {
+		} catch (const NotYet &) {
+		} catch (const std::exception &e) {
+			ADD_FAILURE() << "the awaited condition failed: " << e.what();
+			return false;
 		}
 		if (std::chrono::steady_clock::now() >= deadline) {
 			return false;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -51,8 +52,15 @@ private:
 // Runs DUCKPIPE_BINARY with args to completion (a one-shot subcommand): exit code and stdout+stderr.
 CommandResult RunDuckpipe(const std::vector<std::string> &args, const std::map<std::string, std::string> &env = {});
 
-// Polls predicate every interval until it returns true (true) or timeout passes (false). Exceptions
-// thrown by the predicate count as false (e.g. the lake does not exist yet).
+// Thrown by a WaitFor predicate for "not there yet" (the lake or a table not created yet): the wait
+// goes on.
+struct NotYet : std::runtime_error {
+	using std::runtime_error::runtime_error;
+};
+
+// Polls predicate every interval until it returns true (true) or timeout passes (false). A NotYet
+// thrown by the predicate counts as false; any other exception (a lake that cannot be read, a
+// failed query) fails the test at once with its message and ends the wait (false).
 bool WaitFor(const std::function<bool()> &predicate, std::chrono::milliseconds timeout,
              std::chrono::milliseconds interval = std::chrono::milliseconds(100));
 

@@ -82,9 +82,16 @@ void PipelineTest::TearDown() {
 	// may need a moment to go away.
 	WaitFor(
 	    [&] {
-		    Sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-		        "WHERE database = current_database() AND NOT active");
-		    return Scalar("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()") == "0";
+		    try {
+			    if (!conn_->IsHealthy()) {
+				    conn_ = Connect();
+			    }
+			    Sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+			        "WHERE database = current_database() AND NOT active");
+			    return Scalar("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()") == "0";
+		    } catch (const std::exception &e) {
+			    throw NotYet(e.what()); // a slot turning active meanwhile, a restarted server
+		    }
 	    },
 	    10s, 200ms);
 	conn_.reset();
@@ -138,9 +145,13 @@ void PipelineTest::DuckpipeOk(const std::vector<std::string> &args) {
 
 std::unique_ptr<DaemonProcess> PipelineTest::StartDaemon(const std::vector<std::string> &extra,
                                                          const std::map<std::string, std::string> &env, int flush_ms) {
-	std::vector<std::string> args{"run", "--flush-interval", std::to_string(flush_ms)};
+	std::string ready = dir_->Path() + "/ready-" + std::to_string(++daemons_started_);
+	std::vector<std::string> args{"run", "--flush-interval", std::to_string(flush_ms), "--ready-file", ready};
 	args.insert(args.end(), extra.begin(), extra.end());
-	return std::make_unique<DaemonProcess>(WithGlobals(args), log_path_, env);
+	auto daemon = std::make_unique<DaemonProcess>(WithGlobals(args), log_path_, env);
+	bool ready_or_gone = WaitFor([&] { return std::filesystem::exists(ready) || !daemon->IsRunning(); }, 60s, 20ms);
+	EXPECT_TRUE(ready_or_gone) << "the daemon did not get ready in 60 s\n" << LogTail(20);
+	return daemon;
 }
 
 std::string PipelineTest::LogTail(size_t lines) const {
@@ -158,11 +169,30 @@ std::string PipelineTest::LogTail(size_t lines) const {
 
 Rows PipelineTest::LakeQuery(const std::string &sql) {
 	PgConnection catalog(Source());
+	if (catalog.Exec("SELECT 1 FROM pg_tables WHERE schemaname = 'ducklake' AND tablename = 'ducklake_snapshot'")
+	        .Rows() == 0) {
+		throw NotYet("the lake does not exist yet");
+	}
 	auto state = lake::LoadCatalog(catalog, "ducklake");
 	DuckDatabase db("", {{"threads", "1"}, {"memory_limit", "256MB"}});
 	auto duck = db.Connect();
 	lake::LakeReader::Attach(*duck, state);
-	auto r = duck->Query(sql);
+	std::unique_ptr<DuckResult> result;
+	try {
+		result = std::make_unique<DuckResult>(duck->Query(sql));
+	} catch (const std::exception &e) {
+		std::string message = e.what();
+		// The table, or a column the source just got, is not in the lake yet.
+		bool no_table =
+		    message.find("Table with name") != std::string::npos && message.find("does not exist") != std::string::npos;
+		bool no_column = message.find("Binder Error: Referenced column") != std::string::npos &&
+		                 message.find("not found") != std::string::npos;
+		if (no_table || no_column) {
+			throw NotYet(message);
+		}
+		throw;
+	}
+	auto &r = *result;
 	Rows out;
 	for (uint64_t i = 0; i < r.Rows(); i++) {
 		std::vector<std::string> row;
@@ -178,7 +208,7 @@ int64_t PipelineTest::LakeCount(const std::string &lake_table) {
 	try {
 		auto rows = LakeQuery("SELECT count(*) FROM " + lake_table);
 		return std::stoll(rows.at(0).at(0));
-	} catch (const std::exception &) {
+	} catch (const NotYet &) {
 		return -1;
 	}
 }

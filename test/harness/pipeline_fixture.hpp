@@ -46,16 +46,20 @@ protected:
 	CommandResult Duckpipe(const std::vector<std::string> &args, const std::map<std::string, std::string> &env = {});
 	// Runs a management subcommand and asserts exit code 0 (prints its output otherwise).
 	void DuckpipeOk(const std::vector<std::string> &args);
-	// `duckpipe run --flush-interval <flush_ms>` plus extra args, logging to this test's log file.
+	// `duckpipe run --flush-interval <flush_ms> --ready-file ...` plus extra args, logging to this
+	// test's log file. Returns once the daemon is ready (every group's control loop started) or has
+	// exited.
 	std::unique_ptr<DaemonProcess> StartDaemon(const std::vector<std::string> &extra = {},
 	                                           const std::map<std::string, std::string> &env = {}, int flush_ms = 300);
 	// The daemon log's last lines, for failure messages.
 	std::string LogTail(size_t lines = 60) const;
 
 	// SQL over the lake's latest snapshot (in process: LoadCatalog + LakeReader in an in-memory
-	// DuckDB); every value as DuckDB's VARCHAR text, NULL as "<null>".
+	// DuckDB); every value as DuckDB's VARCHAR text, NULL as "<null>". Throws NotYet while the lake
+	// or a queried table does not exist; any other failure as it is.
 	Rows LakeQuery(const std::string &sql);
-	// count(*) of a lake table, -1 when the lake or the table does not exist (yet).
+	// count(*) of a lake table, -1 when the lake or the table does not exist (yet); a lake that
+	// cannot be read throws.
 	int64_t LakeCount(const std::string &lake_table);
 
 	TableDigest SourceDigest(const std::string &table);
@@ -96,6 +100,7 @@ protected:
 	std::string temp_path_;
 	std::string log_path_;
 	std::unique_ptr<PgConnection> conn_;
+	int daemons_started_ = 0;
 };
 
 } // namespace duckpipe::test

@@ -232,9 +232,13 @@ void ReplicationStream::Stop(int timeout_ms) {
 	while (true) {
 		char *buf = nullptr;
 		int len = PQgetCopyData(pg, &buf, 1);
+		auto now = Clock::now();
 		if (len > 0) {
 			PQfreemem(buf);
-			continue;
+			// A large transaction may still be on its way: discarding it is bounded by the deadline too.
+			if (now < deadline) {
+				continue;
+			}
 		}
 		if (len == -1) {
 			break;
@@ -242,7 +246,6 @@ void ReplicationStream::Stop(int timeout_ms) {
 		if (len == -2) {
 			conn_.conn_.ThrowConnectionError("replication stream on slot " + options_.slot_name + " broke on stop");
 		}
-		auto now = Clock::now();
 		if (now >= deadline) {
 			throw Error(ErrorKind::Connection,
 			            "server did not end the replication stream on slot " + options_.slot_name + " in time",

@@ -54,6 +54,7 @@ public:
 	int64_t Bytes() const;
 	size_t Items() const;
 	int64_t Rows() const; // row changes queued
+	QueueBudget &Budget() const { return budget_; }
 
 private:
 	QueueBudget &budget_;

@@ -37,7 +37,9 @@ FlushWorker::FlushWorker(std::shared_ptr<TableRoute> route, meta::TableMapping m
                          FlushWorkerEvents events)
     : route_(std::move(route)), mapping_(std::move(mapping)), schema_(std::move(schema)), lake_schema_(schema_),
       source_conninfo_(std::move(source_conninfo)), config_(config), writer_(writer), events_(std::move(events)),
-      buffer_(mapping_.SourceName(), schema_.buffer_columns, BufferOptions(config, mapping_, schema_, writer)) {}
+      buffer_(mapping_.SourceName(), schema_.buffer_columns, BufferOptions(config, mapping_, schema_, writer)) {
+	RefreshSettings();
+}
 
 FlushWorker::~FlushWorker() {
 	Stop(false);
@@ -69,13 +71,18 @@ void FlushWorker::CopyDone(int64_t lake_table_id) {
 
 void FlushWorker::Reset() {
 	std::unique_lock lock(reset_mutex_);
-	reset_requested_.store(true);
-	if (!thread_.joinable()) {
-		DropEverything();
-		reset_requested_.store(false);
-		return;
+	if (thread_.joinable() && !exited_) {
+		reset_requested_.store(true);
+		// A worker stopping meanwhile (shutdown during a stream loss) never comes back to the request:
+		// it says so on its way out, and the reset is done here.
+		reset_done_.wait(lock, [this] { return !reset_requested_.load() || exited_; });
+		if (!reset_requested_.load()) {
+			return;
+		}
 	}
-	reset_done_.wait(lock, [this] { return !reset_requested_.load(); });
+	// No worker thread runs (never started, or gone): nothing touches the state concurrently.
+	DropEverything();
+	reset_requested_.store(false);
 }
 
 std::optional<std::chrono::steady_clock::time_point> FlushWorker::OldestPendingSince() const {
@@ -92,7 +99,7 @@ void FlushWorker::DropEverything() {
 		buffer_.Reconfigure(schema_.buffer_columns);
 		route_->SetKeyColumns(schema_.key_columns);
 	}
-	held_.clear();
+	DropHeld();
 	route_->queue.Discard();
 	at_boundary_ = true;
 	truncate_pending_ = false;
@@ -115,12 +122,13 @@ void FlushWorker::Run() {
 		if (stop_.load()) {
 			break;
 		}
+		RefreshSettings();
 		ReleaseHeld();
 		if (auto item = route_->queue.Pop(100)) {
 			if (!failed_.load()) {
 				if (route_->snapshot_lsn.load() == 0) {
-					held_.push_back(std::move(*item));
-				} else {
+					Hold(std::move(*item));
+				} else if (!InCopy(*item)) {
 					Process(std::move(*item));
 				}
 			}
@@ -138,23 +146,66 @@ void FlushWorker::Run() {
 		}
 	}
 	buffer_.Clear();
+	DropHeld();
+	catalog_.reset();
+	{
+		std::lock_guard lock(reset_mutex_);
+		exited_ = true;
+	}
+	reset_done_.notify_all();
 	log::Debug("worker.stopped", "table", mapping_.SourceName());
+}
+
+void FlushWorker::RefreshSettings() {
+	if (settings_ && config_.live && config_.live->Version() == settings_version_) {
+		return;
+	}
+	if (settings_ && !config_.live) {
+		return;
+	}
+	settings_version_ = config_.live ? config_.live->Version() : 0;
+	settings_ = config_.Live();
+}
+
+bool FlushWorker::InCopy(const QueueItem &item) const {
+	// Transactions committed before the snapshot LSN are in the copy. The consumer skips them once
+	// the LSN is known; the rows it routed before (held, queued, or the rest of a transaction it was
+	// receiving then) are dropped here.
+	return item.kind != QueueItem::Kind::Fail && item.commit_lsn.value < route_->snapshot_lsn.load();
+}
+
+void FlushWorker::Hold(QueueItem item) {
+	// Popped from the queue, the item left the budget: it counts again while it is held, so a copy
+	// waiting for its slot makes the consumer stop reading instead of growing memory.
+	route_->queue.Budget().Add(item.bytes);
+	held_bytes_ += item.bytes;
+	held_.push_back(std::move(item));
+}
+
+void FlushWorker::DropHeld() {
+	held_.clear();
+	if (held_bytes_ > 0) {
+		route_->queue.Budget().Release(held_bytes_);
+	}
+	held_bytes_ = 0;
 }
 
 void FlushWorker::ReleaseHeld() {
 	if (held_.empty() || route_->snapshot_lsn.load() == 0) {
 		return;
 	}
+	log::Info("table.held_released", "table", mapping_.SourceName(), "items", held_.size(), "bytes", held_bytes_,
+	          "budget_bytes", route_->queue.Budget().Limit());
 	// A stop or reset that interrupted a schema lookup ends the release: the rows after it must not
 	// be read with the old columns.
 	while (!held_.empty() && !failed_.load() && !stop_.load() && !reset_requested_.load()) {
 		auto item = std::move(held_.front());
 		held_.pop_front();
-		// Transactions committed before the snapshot LSN are in the copy.
-		if (item.commit_lsn.value < route_->snapshot_lsn.load() && item.kind != QueueItem::Kind::Fail) {
-			continue;
+		held_bytes_ -= item.bytes;
+		route_->queue.Budget().Release(item.bytes);
+		if (!InCopy(item)) {
+			Process(std::move(item));
 		}
-		Process(std::move(item));
 	}
 }
 
@@ -282,10 +333,10 @@ bool FlushWorker::ShouldFlush(Clock::time_point now) const {
 	if (buffer_.BufferedRows() == 0 && !truncate_pending_ && pending_lake_changes_.empty()) {
 		return false;
 	}
-	if (static_cast<int64_t>(buffer_.BufferedRows()) >= config_.flush_batch_threshold) {
+	if (static_cast<int64_t>(buffer_.BufferedRows()) >= settings_->flush_batch_threshold) {
 		return true;
 	}
-	return first_row_at_ && now - *first_row_at_ >= std::chrono::milliseconds(config_.flush_interval_ms);
+	return first_row_at_ && now - *first_row_at_ >= std::chrono::milliseconds(settings_->flush_interval_ms);
 }
 
 void FlushWorker::Flush() {
@@ -308,7 +359,7 @@ void FlushWorker::Flush() {
 		}
 		transient_failures_++;
 		auto backoff =
-		    std::min<int64_t>(1000LL << std::min(transient_failures_, 8), config_.max_retry_backoff_s * 1000LL);
+		    std::min<int64_t>(1000LL << std::min(transient_failures_, 8), settings_->max_retry_backoff_s * 1000LL);
 		retry_after_ = Clock::now() + std::chrono::milliseconds(backoff);
 		log::Warn("flush.retry", "table", mapping_.SourceName(), "error", e.what(), "retry_in_ms", backoff);
 		return;
@@ -408,8 +459,11 @@ std::string FlushWorker::AppendSelect(DuckConnection &duck, const std::string &r
 void FlushWorker::FillUnchangedFromLake(DuckConnection &duck, const flush::ChangeBuffer::Compacted &c) {
 	// An UPDATE that left a TOASTed column unchanged did not send it, and no earlier change in the
 	// buffer had it: take it from the row already in the lake.
-	PgConnection catalog(config_.LakeCatalogConninfo(), {.application_name = "pg_duckpipe flush"});
-	auto state = lake::LoadCatalog(catalog, config_.lake_schema);
+	if (!catalog_ || !catalog_->IsHealthy()) {
+		catalog_ = std::make_unique<PgConnection>(config_.LakeCatalogConninfo(),
+		                                          PgConnection::Options{.application_name = "pg_duckpipe flush"});
+	}
+	auto state = lake::LoadCatalog(*catalog_, config_.lake_schema);
 	const auto *table = state.FindTable(lake_table_id_.load());
 	if (!table) {
 		throw Error(ErrorKind::Lake, "lake table " + mapping_.TargetName() + " vanished during a flush",

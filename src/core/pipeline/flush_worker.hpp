@@ -19,6 +19,9 @@
 #include <utility>
 #include <vector>
 
+namespace duckpipe {
+class PgConnection;
+}
 namespace duckpipe::lake {
 class LakeWriter;
 }
@@ -56,7 +59,7 @@ public:
 	// always deletes by key.
 	void CopyDone(int64_t lake_table_id);
 	// Drops buffered and held rows (the group's stream restarts and sends them again). Blocks until
-	// the worker thread has done it.
+	// the worker thread has done it, or does it itself once that thread has left its loop.
 	void Reset();
 
 	const meta::TableMapping &Mapping() const { return mapping_; }
@@ -77,7 +80,13 @@ private:
 	// than failing the table. False when the table failed or the worker is stopping.
 	bool AppendRetrying(const flush::ChangeBatch &batch);
 	void ApplySchemaChange(SchemaChange change);
+	// Rows that arrive before the snapshot LSN is known wait in held_; their bytes stay counted
+	// against the group's budget until they are processed or dropped.
+	void Hold(QueueItem item);
 	void ReleaseHeld();
+	void DropHeld();
+	bool InCopy(const QueueItem &item) const;
+	void RefreshSettings();
 	bool ShouldFlush(Clock::time_point now) const;
 	void Flush();
 	void Apply(DuckConnection *duck, const flush::ChangeBuffer::Compacted *compacted, Lsn up_to);
@@ -105,11 +114,17 @@ private:
 	std::atomic<bool> reset_requested_{false};
 	std::mutex reset_mutex_;
 	std::condition_variable reset_done_;
+	bool exited_ = false; // the thread left its loop (guarded by reset_mutex_)
 	std::atomic<bool> failed_{false};
 	std::atomic<uint64_t> buffered_rows_{0};
 
 	// Worker-thread state.
 	std::deque<QueueItem> held_; // rows that arrived before the snapshot LSN was known
+	int64_t held_bytes_ = 0;
+	// The reloadable settings of this flush (PipelineConfig::Live), refreshed between items.
+	std::shared_ptr<const PipelineConfig> settings_;
+	uint64_t settings_version_ = 0;
+	std::unique_ptr<PgConnection> catalog_; // kept for the worker's catalog reads
 	bool at_boundary_ = true;
 	bool truncate_pending_ = false;
 	bool delete_always_ = true; // first flush after the copy

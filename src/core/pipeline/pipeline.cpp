@@ -10,11 +10,15 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 namespace duckpipe::pipeline {
 
-Pipeline::Pipeline(PipelineConfig config) : config_(std::move(config)) {}
+using Clock = std::chrono::steady_clock;
+
+Pipeline::Pipeline(PipelineConfig config) : config_(std::move(config)) {
+	live_ = std::make_shared<LiveConfig>(config_);
+	config_.live = live_;
+}
 
 Pipeline::~Pipeline() {
 	for (auto &[name, group] : groups_) {
@@ -22,8 +26,43 @@ Pipeline::~Pipeline() {
 	}
 }
 
-void Pipeline::SyncGroups() {
-	PgConnection conn(config_.source_conninfo, {.application_name = "pg_duckpipe"});
+void Pipeline::RequestStop() {
+	stop_.store(true);
+	signal_.Notify();
+}
+
+void Pipeline::Wake() {
+	wake_.store(true);
+	signal_.Notify();
+}
+
+void Pipeline::Reload(const PipelineConfig &config) {
+	auto current = live_->Get();
+	auto restart_needed = [&](const char *name, bool changed) {
+		if (changed) {
+			log::Warn("pipeline.reload_ignored", "setting", name, "reason", "takes effect after a restart");
+		}
+	};
+	restart_needed("source", config.source_conninfo != current->source_conninfo);
+	restart_needed("lake-catalog", config.LakeCatalogConninfo() != current->LakeCatalogConninfo());
+	restart_needed("lake-schema", config.lake_schema != current->lake_schema);
+	restart_needed("data-path", config.data_path != current->data_path);
+	restart_needed("temp-dir", config.temp_dir != current->temp_dir);
+	restart_needed("group", config.groups != current->groups);
+	restart_needed("max-parallel-snapshots", config.max_parallel_snapshots != current->max_parallel_snapshots);
+	PipelineConfig next = *current;
+	next.flush_interval_ms = config.flush_interval_ms;
+	next.flush_batch_threshold = config.flush_batch_threshold;
+	next.max_queued_bytes = config.max_queued_bytes;
+	next.max_retry_backoff_s = config.max_retry_backoff_s;
+	live_->Set(next);
+	log::Info("pipeline.reloaded", "flush_interval_ms", next.flush_interval_ms, "flush_batch_threshold",
+	          next.flush_batch_threshold, "max_queued_bytes", next.max_queued_bytes, "max_retry_backoff_s",
+	          next.max_retry_backoff_s);
+	Wake();
+}
+
+void Pipeline::SyncGroups(PgConnection &conn) {
 	meta::MetadataStore store(conn);
 	auto wanted = [&](const meta::SyncGroup &g) {
 		return g.enabled && (config_.groups.empty() ||
@@ -33,7 +72,7 @@ void Pipeline::SyncGroups() {
 	for (const auto &g : groups) {
 		if (wanted(g) && !groups_.count(g.name)) {
 			log::Info("group.starting", "group", g.name, "publication", g.publication, "slot", g.slot_name);
-			auto group = std::make_unique<SyncGroup>(config_, g, *writer_);
+			auto group = std::make_unique<SyncGroup>(config_, g, *writer_, &signal_);
 			group->Start();
 			groups_[g.name] = std::move(group);
 		}
@@ -49,7 +88,11 @@ void Pipeline::SyncGroups() {
 	}
 }
 
-void Pipeline::Run(const std::atomic<bool> &stop) {
+bool Pipeline::AllStarted() const {
+	return std::all_of(groups_.begin(), groups_.end(), [](const auto &g) { return g.second->Started(); });
+}
+
+void Pipeline::Start() {
 	// A data path that cannot hold files fails before any catalog (or the source) records anything.
 	if (!config_.data_path.empty()) {
 		lake::LakeConfig{.data_path = config_.data_path}.PrepareDataPath();
@@ -91,18 +134,59 @@ void Pipeline::Run(const std::atomic<bool> &stop) {
 	log::Info("pipeline.started", "data_path", writer_->DataPath(), "lake_schema", config_.lake_schema,
 	          "flush_interval_ms", config_.flush_interval_ms, "groups",
 	          config_.groups.empty() ? std::string("all enabled") : std::to_string(config_.groups.size()));
+}
 
-	auto next_sync = std::chrono::steady_clock::now();
-	while (!stop.load()) {
-		if (std::chrono::steady_clock::now() >= next_sync) {
+void Pipeline::Run() {
+	Start();
+	// One long-lived connection listens for metadata changes; groups are re-read on a notification,
+	// a Wake(), a group starting or stopping, and otherwise only now and then.
+	auto poll = std::chrono::milliseconds(std::max<int64_t>(config_.reconcile_interval_ms * 5, 1000));
+	std::unique_ptr<PgConnection> conn;
+	bool ready = false;
+	bool sync = true;
+	auto next_sync = Clock::now();
+	while (!stop_.load()) {
+		if (sync || Clock::now() >= next_sync) {
 			try {
-				SyncGroups();
+				if (!conn || !conn->IsHealthy()) {
+					conn = std::make_unique<PgConnection>(config_.source_conninfo,
+					                                      PgConnection::Options{.application_name = "pg_duckpipe"});
+					conn->Exec("LISTEN duckpipe_changed");
+				}
+				conn->DrainNotifications();
+				SyncGroups(*conn);
+				next_sync = Clock::now() + poll;
 			} catch (const Error &e) {
 				log::Error("pipeline.metadata_error", "error", e.what());
+				conn.reset();
+				next_sync = Clock::now() + std::chrono::seconds(1);
 			}
-			next_sync = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+			sync = false;
 		}
-		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		if (!ready && AllStarted()) {
+			ready = true;
+			log::Info("pipeline.ready", "groups", groups_.size());
+			if (on_ready_) {
+				on_ready_();
+			}
+		}
+		auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_sync - Clock::now()).count();
+		bool woken = false;
+		try {
+			// A notification read along with a query's results is in libpq's buffer, not the socket.
+			woken = conn && !conn->DrainNotifications().empty();
+			woken = woken ||
+			        signal_.Wait(conn ? conn->Socket() : -1, static_cast<int>(std::clamp<int64_t>(wait, 0, 60000)));
+			sync = woken || (conn && !conn->DrainNotifications().empty());
+		} catch (const Error &) {
+			conn.reset();
+			sync = true;
+		}
+		if (wake_.exchange(false)) {
+			for (auto &[name, group] : groups_) {
+				group->Wake();
+			}
+		}
 	}
 	log::Info("pipeline.stopping", "groups", groups_.size());
 	for (auto &[name, group] : groups_) {

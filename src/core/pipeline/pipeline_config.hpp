@@ -1,10 +1,15 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 namespace duckpipe::pipeline {
+
+class LiveConfig;
 
 // Everything a running pipeline needs, filled by the daemon from flags/environment and by the
 // extension from GUCs. Defaults are the documented ones.
@@ -17,20 +22,68 @@ struct PipelineConfig {
 	int64_t temp_dir_max_mb = 0;     // DuckDB's max_temp_directory_size per instance; 0 = the free disk space
 	std::vector<std::string> groups; // empty: every enabled group
 
+	// Reloadable (Pipeline::Reload): read through Live() where they are used.
 	int64_t flush_interval_ms = 5000;
 	int64_t flush_batch_threshold = 100000; // buffered rows that trigger a flush
 	int64_t max_queued_bytes = 256LL << 20; // per group; the slot consumer stops reading above it
+	int max_retry_backoff_s = 300;
+
 	int64_t duckdb_buffer_memory_mb = 16;
 	int64_t duckdb_flush_memory_mb = 512;
 	int duckdb_threads = 1;
 	int max_parallel_snapshots = 2;
 	int64_t status_interval_ms = 10000; // standby status updates to the server
-	int max_retry_backoff_s = 300;
 	int proto_version = 1;
+	// Metadata is re-read on a notification or a Wake() at once; this is the fallback period (table
+	// retries, state transitions that depend on time).
+	int64_t reconcile_interval_ms = 1000;
+	// How long a stop may take. A group waits up to a quarter of it for a transaction in flight to be
+	// received whole (so it is flushed rather than replayed); the daemon gives up after all of it.
+	int64_t shutdown_timeout_ms = 10000;
+
+	// Set by Pipeline: where Reload() publishes new settings. Components keep the config they were
+	// built with and read the reloadable settings through Live().
+	std::shared_ptr<LiveConfig> live;
 
 	std::string LakeCatalogConninfo() const {
 		return lake_catalog_conninfo.empty() ? source_conninfo : lake_catalog_conninfo;
 	}
+	// The settings in force now (the last reload's, or these): one snapshot per flush or loop
+	// iteration, so no setting changes under a reader's feet.
+	std::shared_ptr<const PipelineConfig> Live() const;
 };
+
+// The settings in force, replaced whole on reload (copy-on-reload).
+class LiveConfig {
+public:
+	explicit LiveConfig(const PipelineConfig &initial) { Set(initial); }
+
+	std::shared_ptr<const PipelineConfig> Get() const {
+		std::lock_guard guard(mutex_);
+		return current_;
+	}
+	void Set(const PipelineConfig &config) {
+		auto copy = std::make_shared<PipelineConfig>(config);
+		copy->live.reset(); // no cycle: the snapshot does not point back at its holder
+		std::lock_guard guard(mutex_);
+		current_ = std::move(copy);
+		version_.fetch_add(1);
+	}
+	// Bumped by every Set(): a reader refreshes its snapshot only when it moved.
+	uint64_t Version() const { return version_.load(); }
+
+private:
+	mutable std::mutex mutex_;
+	std::shared_ptr<const PipelineConfig> current_;
+	std::atomic<uint64_t> version_{0};
+};
+
+inline std::shared_ptr<const PipelineConfig> PipelineConfig::Live() const {
+	if (live) {
+		return live->Get();
+	}
+	auto copy = std::make_shared<PipelineConfig>(*this);
+	return copy;
+}
 
 } // namespace duckpipe::pipeline

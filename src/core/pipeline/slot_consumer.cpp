@@ -17,7 +17,41 @@ using flush::ChangeOp;
 SlotConsumer::SlotConsumer(SlotConsumerOptions options, QueueBudget &budget)
     : options_(std::move(options)), budget_(budget), decoder_(*this, options_.proto_version) {}
 
-SlotConsumer::~SlotConsumer() = default;
+SlotConsumer::~SlotConsumer() {
+	ReleaseReservations();
+}
+
+void SlotConsumer::ReleaseReservations() {
+	for (auto &[oid, t] : txn_tables_) {
+		if (t.reserved > 0) {
+			budget_.Release(t.reserved);
+		}
+		t.reserved = 0;
+	}
+}
+
+void SlotConsumer::Reserve(TxnTable &t) {
+	auto bytes = t.batch ? static_cast<int64_t>(t.batch->Bytes()) : 0;
+	if (bytes != t.reserved) {
+		budget_.Add(bytes - t.reserved);
+		t.reserved = bytes;
+	}
+}
+
+void SlotConsumer::FlushAllBatches() {
+	for (auto &[oid, t] : txn_tables_) {
+		FlushBatch(t);
+	}
+}
+
+void SlotConsumer::PublishConfirmed(Lsn lsn) {
+	confirmed_.store(lsn.value);
+	if (options_.confirmed_out) {
+		uint64_t prev = options_.confirmed_out->load();
+		while (prev < lsn.value && !options_.confirmed_out->compare_exchange_weak(prev, lsn.value)) {
+		}
+	}
+}
 
 void SlotConsumer::SetRoute(std::shared_ptr<TableRoute> route) {
 	std::lock_guard guard(routes_mutex_);
@@ -51,6 +85,11 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 	so.messages = false;
 	so.status_interval_ms = options_.status_interval_ms;
 	ReplicationStream stream(conn, so);
+	streaming_.store(true);
+	struct StreamingFlag {
+		std::atomic<bool> &flag;
+		~StreamingFlag() { flag.store(false); }
+	} streaming_flag{streaming_};
 	log::Info("slot.streaming", "slot", options_.slot_name, "publication", options_.publication, "proto",
 	          options_.proto_version);
 
@@ -71,16 +110,19 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 		if (pause_requested_.load() && !in_txn_) {
 			paused_.store(true);
 			stream.Confirm(SafeConfirmLsn({}));
-			confirmed_.store(stream.FlushPosition().value);
+			PublishConfirmed(stream.FlushPosition());
 			stream.SendStatus();
 			std::this_thread::sleep_for(std::chrono::milliseconds(50));
 			continue;
 		}
 		// Backpressure: with the budget full, read nothing more; the backlog stays in the WAL.
 		// Status updates keep going so the walsender does not time us out.
+		if (budget_.Full()) {
+			FlushAllBatches();
+		}
 		if (!budget_.WaitBelowLimit(200)) {
 			stream.Confirm(SafeConfirmLsn({}));
-			confirmed_.store(stream.FlushPosition().value);
+			PublishConfirmed(stream.FlushPosition());
 			stream.SendStatus();
 			continue;
 		}
@@ -93,19 +135,42 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 			if (!in_txn_) {
 				idle_wal_end = ka->wal_end;
 			}
+			ServerWaitsForUs(*ka, stream.FlushPosition());
 		} else if (std::holds_alternative<EndOfStream>(event)) {
 			throw Error(ErrorKind::Source, "the server ended replication on slot " + options_.slot_name,
 			            {.hint = "check the server log; the slot may have been dropped"});
 		}
 		stream.Confirm(SafeConfirmLsn(idle_wal_end));
-		confirmed_.store(stream.FlushPosition().value);
+		PublishConfirmed(stream.FlushPosition());
 		report_progress();
 	}
 	stream.Confirm(SafeConfirmLsn({}));
 	stream.SendStatus();
-	confirmed_.store(stream.FlushPosition().value);
-	stream.Stop();
+	PublishConfirmed(stream.FlushPosition());
+	// The walsender may be in the middle of sending a large transaction: do not wait for all of it.
+	stream.Stop(2000);
 	log::Info("slot.stopped", "slot", options_.slot_name, "confirmed_lsn", Confirmed().ToString());
+}
+
+void SlotConsumer::ServerWaitsForUs(const Keepalive &keepalive, Lsn flushed) {
+	// A shutting-down server keeps its logical walsender until the client has confirmed everything
+	// sent, pinging it again after every reply. What is not durable in the lake cannot be confirmed
+	// (and the lake may well live on that very server, now refusing connections): let the server go,
+	// the stream resumes from the slot when it is back.
+	auto now = std::chrono::steady_clock::now();
+	if (!keepalive.reply_requested || flushed >= keepalive.wal_end) {
+		return;
+	}
+	if (now - pings_since_ > std::chrono::seconds(2)) {
+		pings_since_ = now;
+		pings_ = 0;
+	}
+	if (++pings_ >= 20) {
+		throw Error(ErrorKind::Connection,
+		            "the server is waiting for slot " + options_.slot_name + " to confirm " +
+		                keepalive.wal_end.ToString() + " before it shuts down, and only " + flushed.ToString() +
+		                " is durable in the lake; disconnecting (the rest is sent again once the server is back)");
+	}
 }
 
 Lsn SlotConsumer::SafeConfirmLsn(Lsn idle_wal_end) {
@@ -135,6 +200,7 @@ void SlotConsumer::OnBegin(const cdc::BeginMessage &msg) {
 	in_txn_ = true;
 	txn_commit_lsn_ = msg.final_lsn;
 	txn_commit_time_us_ = msg.commit_time_us;
+	ReleaseReservations();
 	txn_tables_.clear();
 }
 
@@ -269,12 +335,17 @@ void SlotConsumer::AddRow(TxnTable &t, ChangeOp op, const cdc::TupleView &tuple,
 			break;
 		}
 	}
-	if (batch.Rows() >= options_.rows_per_batch) {
+	Reserve(t);
+	if (batch.Rows() >= options_.rows_per_batch || t.reserved >= budget_.BatchBytes()) {
 		FlushBatch(t);
 	}
 }
 
 void SlotConsumer::FlushBatch(TxnTable &t) {
+	if (t.reserved > 0) {
+		budget_.Release(t.reserved);
+		t.reserved = 0;
+	}
 	if (!t.batch || t.batch->Rows() == 0) {
 		return;
 	}
@@ -375,6 +446,7 @@ void SlotConsumer::OnTruncate(const cdc::TruncateMessage &msg) {
 			for (size_t i = 0; i < width; i++) {
 				t->batch->AddNull();
 			}
+			Reserve(*t);
 			continue;
 		}
 		FlushBatch(*t);

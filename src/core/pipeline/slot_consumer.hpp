@@ -6,6 +6,7 @@
 #include "core/pipeline/table_route.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,6 +15,7 @@
 
 namespace duckpipe {
 class ReplicationStream;
+struct Keepalive;
 }
 
 namespace duckpipe::pipeline {
@@ -26,6 +28,8 @@ struct SlotConsumerOptions {
 	int status_interval_ms = 10000;
 	size_t rows_per_batch = 8192; // rows a batch collects before it is queued mid-transaction
 	std::string application_name = "pg_duckpipe";
+	// When set, also receives every confirmed position (the group reads it without a poller thread).
+	std::atomic<uint64_t> *confirmed_out = nullptr;
 };
 
 // The one reader of a sync group's slot. Decodes pgoutput, routes each row change by relation OID
@@ -44,6 +48,8 @@ public:
 	// confirmation; Paused() turns true once no transaction is half received.
 	void RequestPause() { pause_requested_.store(true); }
 	bool Paused() const { return paused_.load(); }
+	// True while Run() is connected and reading; a consumer that is not cannot pause.
+	bool Streaming() const { return streaming_.load(); }
 
 	// Streams until `stop` becomes true (returns normally, after a final status update) or an
 	// error is thrown (connection lost, slot or publication missing, protocol error).
@@ -64,6 +70,7 @@ private:
 		const cdc::RelationInfo *relation = nullptr;
 		std::vector<bool> key;
 		bool row_match = false; // no key: rows are found by their full old value (RowMatchApply)
+		int64_t reserved = 0;   // bytes of `batch` counted against the budget while it is built
 	};
 
 	void OnBegin(const cdc::BeginMessage &msg) override;
@@ -86,8 +93,16 @@ private:
 	void AddRow(TxnTable &t, flush::ChangeOp op, const cdc::TupleView &tuple, bool key_only,
 	            const cdc::TupleView *fallback = nullptr);
 	void FlushBatch(TxnTable &t);
+	// Hands every half-built batch to its worker: with the budget full, they are what must drain.
+	void FlushAllBatches();
+	void Reserve(TxnTable &t);
+	void ReleaseReservations();
+	void PublishConfirmed(Lsn lsn);
 	static bool KeyChanged(const TxnTable &t, const cdc::TupleView &old_tuple, const cdc::TupleView &new_tuple);
 	Lsn SafeConfirmLsn(Lsn idle_wal_end);
+	// Throws when the server pings again and again for a position we cannot confirm (its shutdown
+	// waits for it).
+	void ServerWaitsForUs(const Keepalive &keepalive, Lsn flushed);
 
 	SlotConsumerOptions options_;
 	QueueBudget &budget_;
@@ -108,6 +123,9 @@ private:
 
 	std::atomic<bool> pause_requested_{false};
 	std::atomic<bool> paused_{false};
+	std::atomic<bool> streaming_{false};
+	int pings_ = 0;
+	std::chrono::steady_clock::time_point pings_since_{};
 	std::atomic<uint64_t> confirmed_{0};
 	std::atomic<uint64_t> received_{0};
 	std::atomic<uint64_t> server_wal_end_{0};

@@ -16,8 +16,9 @@ namespace duckpipe::pipeline {
 
 using Clock = std::chrono::steady_clock;
 
-SyncGroup::SyncGroup(const PipelineConfig &config, meta::SyncGroup group, lake::LakeWriter &writer)
-    : config_(config), group_(std::move(group)), writer_(writer), budget_(config.max_queued_bytes) {}
+SyncGroup::SyncGroup(const PipelineConfig &config, meta::SyncGroup group, lake::LakeWriter &writer, WakeSignal *owner)
+    : config_(config), group_(std::move(group)), writer_(writer), budget_(config.Live()->max_queued_bytes),
+      owner_(owner) {}
 
 SyncGroup::~SyncGroup() {
 	Stop(false);
@@ -37,6 +38,13 @@ void SyncGroup::Start() {
 
 void SyncGroup::Wake() {
 	wake_.store(true);
+	signal_.Notify();
+}
+
+void SyncGroup::MarkStarted() {
+	if (!started_.exchange(true) && owner_) {
+		owner_->Notify();
+	}
 }
 
 void SyncGroup::Stop(bool finish) {
@@ -44,28 +52,58 @@ void SyncGroup::Stop(bool finish) {
 		return;
 	}
 	finish_.store(finish);
-	// Stop reading WAL at a transaction boundary first, so what the workers flush is final.
-	{
-		std::lock_guard guard(consumer_mutex_);
-		if (consumer_) {
-			consumer_->RequestPause();
+	// Stop reading WAL at a transaction boundary first, so what the workers flush is final. A
+	// transaction still arriving gets a quarter of the shutdown timeout; a consumer that is not
+	// streaming (the source restarting) cannot pause and is not waited for. The mutex is never held
+	// while waiting: the consumer thread needs it to recover from a stream loss.
+	auto deadline = Clock::now() + std::chrono::milliseconds(config_.shutdown_timeout_ms / 4);
+	while (finish && !stopped_.load() && Clock::now() < deadline) {
+		bool paused = true;
+		{
+			std::lock_guard guard(consumer_mutex_);
+			if (consumer_) {
+				consumer_->RequestPause();
+				paused = consumer_->Paused() || !consumer_->Streaming();
+			}
 		}
-	}
-	for (int i = 0; i < 100; i++) {
-		std::lock_guard guard(consumer_mutex_);
-		if (!consumer_ || consumer_->Paused()) {
+		if (paused) {
 			break;
 		}
-		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
 	}
+	log::Info("group.stopping", "group", group_.name, "finish", finish);
 	stop_.store(true);
 	budget_.Interrupt();
+	signal_.Notify();
 	control_.join();
 }
 
 void SyncGroup::Post(Event event) {
-	std::lock_guard guard(events_mutex_);
-	events_.push_back(std::move(event));
+	{
+		std::lock_guard guard(events_mutex_);
+		events_.push_back(std::move(event));
+	}
+	signal_.Notify();
+}
+
+PgConnection &SyncGroup::CatalogConnection() {
+	if (!catalog_ || !catalog_->IsHealthy()) {
+		catalog_ = std::make_unique<PgConnection>(config_.LakeCatalogConninfo(),
+		                                          PgConnection::Options{.application_name = "pg_duckpipe control"});
+	}
+	return *catalog_;
+}
+
+void SyncGroup::ApplyLiveConfig() {
+	if (!config_.live || config_.live->Version() == config_version_) {
+		return;
+	}
+	config_version_ = config_.live->Version();
+	auto live = config_.Live();
+	if (live->max_queued_bytes != budget_.Limit()) {
+		log::Info("group.queue_budget", "group", group_.name, "max_queued_bytes", live->max_queued_bytes);
+		budget_.SetLimit(live->max_queued_bytes);
+	}
 }
 
 void SyncGroup::Prepare(meta::MetadataStore &store, PgConnection &source) {
@@ -105,7 +143,10 @@ void SyncGroup::ControlLoop() {
 			auto last_slot_check = Clock::now();
 			auto last_reconcile = Clock::time_point{};
 			bool notified = true;
+			int64_t reported_peak = 0;
+			uint64_t recorded_confirmed = 0;
 			while (!stop_.load()) {
+				ApplyLiveConfig();
 				HandleEvents(*store, src);
 				// The stream failing on the slot, or a periodic look: a slot dropped or invalidated
 				// while streaming is recreated here, with one resync of every table.
@@ -113,12 +154,14 @@ void SyncGroup::ControlLoop() {
 					EnsureSlot(*store, src);
 					last_slot_check = Clock::now();
 				}
-				// On a metadata notification at once; otherwise every second for retries and state
-				// transitions that depend on time or on the workers.
-				if (notified || Clock::now() - last_reconcile >= std::chrono::seconds(1)) {
+				// On a notification or Wake() at once; otherwise every reconcile interval for retries and
+				// state transitions that depend on time or on the workers.
+				if (notified ||
+				    Clock::now() - last_reconcile >= std::chrono::milliseconds(config_.reconcile_interval_ms)) {
 					Reconcile(*store, src);
 					last_reconcile = Clock::now();
 				}
+				MarkStarted();
 				if (stopped_.load()) {
 					break;
 				}
@@ -129,15 +172,24 @@ void SyncGroup::ControlLoop() {
 				}
 				if (Clock::now() - last_report >= std::chrono::seconds(2)) {
 					ReportRuntime(*meta);
-					if (confirmed_.load()) {
-						store->SetGroupConfirmedLsn(group_.name, Lsn(confirmed_.load()));
+					// Only when it moved: the write notifies every listener of the metadata.
+					if (confirmed_.load() != recorded_confirmed) {
+						recorded_confirmed = confirmed_.load();
+						store->SetGroupConfirmedLsn(group_.name, Lsn(recorded_confirmed));
+					}
+					// How much the group held in memory at most (queues, batches, rows held for a copy).
+					if (budget_.Peak() > reported_peak) {
+						reported_peak = budget_.Peak();
+						log::Info("group.queue_peak", "group", group_.name, "bytes", reported_peak, "limit",
+						          budget_.Limit());
 					}
 					last_report = Clock::now();
 				}
-				if (!wake_.exchange(false)) {
-					meta->WaitReadable(250);
-				}
-				notified = !meta->DrainNotifications().empty();
+				// Sleeps until a notification, a wake-up (metadata, a worker's event, Stop) or the next
+				// periodic step.
+				signal_.Wait(meta->Socket(), 250);
+				notified = wake_.exchange(false);
+				notified = !meta->DrainNotifications().empty() || notified;
 			}
 			failures = 0;
 			break;
@@ -146,8 +198,11 @@ void SyncGroup::ControlLoop() {
 			int backoff_s = std::min(1 << std::min(failures, 6), 60);
 			log::Error("group.error", "group", group_.name, "error", e.what(), "retry_in_s", backoff_s);
 			RecordGroupError(store.get(), meta.get(), e.what());
-			for (int i = 0; i < backoff_s * 10 && !stop_.load(); i++) {
-				std::this_thread::sleep_for(std::chrono::milliseconds(100));
+			MarkStarted();
+			catalog_.reset();
+			auto until = Clock::now() + std::chrono::seconds(backoff_s);
+			while (!stop_.load() && Clock::now() < until) {
+				signal_.Wait(-1, 100);
 			}
 		}
 	}
@@ -188,8 +243,13 @@ void SyncGroup::ControlLoop() {
 		routes_.clear();
 	}
 	tables_.clear();
+	catalog_.reset();
 	stopped_.store(true);
-	log::Info("group.stopped", "group", group_.name, "confirmed_lsn", Lsn(confirmed_.load()).ToString());
+	log::Info("group.stopped", "group", group_.name, "confirmed_lsn", Lsn(confirmed_.load()).ToString(),
+	          "queue_peak_bytes", budget_.Peak());
+	if (owner_) {
+		owner_->Notify();
+	}
 }
 
 void SyncGroup::ConsumerLoop() {
@@ -202,6 +262,7 @@ void SyncGroup::ConsumerLoop() {
 		options.proto_version = config_.proto_version;
 		options.status_interval_ms = static_cast<int>(config_.status_interval_ms);
 		options.application_name = "pg_duckpipe " + group_.name;
+		options.confirmed_out = &confirmed_;
 		SlotConsumer *consumer = nullptr;
 		{
 			std::lock_guard guard(consumer_mutex_);
@@ -211,13 +272,6 @@ void SyncGroup::ConsumerLoop() {
 				consumer_->SetRoute(route);
 			}
 		}
-		std::atomic<bool> done{false};
-		std::thread watcher([&] {
-			while (!done.load()) {
-				confirmed_.store(std::max(confirmed_.load(), consumer->Confirmed().value));
-				std::this_thread::sleep_for(std::chrono::milliseconds(100));
-			}
-		});
 		try {
 			consumer->Run(stop_consumer_);
 			failures = 0;
@@ -230,23 +284,24 @@ void SyncGroup::ConsumerLoop() {
 				slot_recreated_.store(true);
 			}
 		}
-		done.store(true);
-		watcher.join();
-		confirmed_.store(std::max(confirmed_.load(), consumer->Confirmed().value));
-		if (stop_consumer_.load()) {
+		// The group is stopping: its workers are (being) stopped, so there is nothing to reset and
+		// no reason to reconnect; what is not confirmed is replayed after a restart.
+		if (stop_consumer_.load() || stop_.load()) {
 			break;
 		}
 		// The stream restarts from the slot's confirmed position and sends again everything that is
 		// not durable yet: drop what the workers hold of it.
 		ResetAfterStreamLoss();
-		int backoff_ms = std::min(250 << std::min(failures, 8), 30000);
-		for (int i = 0; i < backoff_ms / 50 && !stop_consumer_.load(); i++) {
+		auto until = Clock::now() + std::chrono::milliseconds(std::min(250 << std::min(failures, 8), 30000));
+		while (!stop_consumer_.load() && !stop_.load() && Clock::now() < until) {
 			std::this_thread::sleep_for(std::chrono::milliseconds(50));
 		}
 	}
 }
 
 void SyncGroup::ResetAfterStreamLoss() {
+	// Under the mutex, so the control thread cannot stop and free a worker meanwhile; Reset returns
+	// at once for a worker that already left its loop.
 	std::lock_guard guard(consumer_mutex_);
 	for (auto &[id, worker] : workers_) {
 		worker->Reset();
@@ -255,10 +310,10 @@ void SyncGroup::ResetAfterStreamLoss() {
 }
 
 Lsn SyncGroup::LoadAppliedLsn(const meta::TableMapping &mapping, std::optional<SourceLayout> *layout) {
-	PgConnection catalog(config_.LakeCatalogConninfo(), {.application_name = "pg_duckpipe control"});
-	auto r = catalog.Exec("SELECT applied_lsn, source_columns FROM duckpipe.table_progress WHERE mapping_id = $1 AND "
-	                      "generation = $2",
-	                      {std::to_string(mapping.id), std::to_string(mapping.generation)});
+	auto r = CatalogConnection().Exec(
+	    "SELECT applied_lsn, source_columns FROM duckpipe.table_progress WHERE mapping_id = $1 AND "
+	    "generation = $2",
+	    {std::to_string(mapping.id), std::to_string(mapping.generation)});
 	if (r.Rows() == 0 || r.IsNull(0, 0)) {
 		return Lsn();
 	}
@@ -270,8 +325,7 @@ Lsn SyncGroup::LoadAppliedLsn(const meta::TableMapping &mapping, std::optional<S
 
 TableSchema SyncGroup::LakeTableSchema(const TableSchema &described, int64_t lake_table_id,
                                        const SourceLayout &layout) {
-	PgConnection catalog(config_.LakeCatalogConninfo(), {.application_name = "pg_duckpipe control"});
-	auto state = lake::LoadCatalog(catalog, config_.lake_schema);
+	auto state = lake::LoadCatalog(CatalogConnection(), config_.lake_schema);
 	const auto *table = state.FindTable(lake_table_id);
 	if (!table) {
 		throw Error(ErrorKind::Lake,

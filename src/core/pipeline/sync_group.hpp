@@ -5,6 +5,7 @@
 #include "core/pipeline/pipeline_config.hpp"
 #include "core/pipeline/queue_budget.hpp"
 #include "core/pipeline/slot_consumer.hpp"
+#include "core/pipeline/wake_signal.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -37,7 +38,9 @@ namespace duckpipe::pipeline {
 // copied or removed never stops the others.
 class SyncGroup {
 public:
-	SyncGroup(const PipelineConfig &config, meta::SyncGroup group, lake::LakeWriter &writer);
+	// `owner` (optional) is notified when the group has started its control loop or stopped.
+	SyncGroup(const PipelineConfig &config, meta::SyncGroup group, lake::LakeWriter &writer,
+	          WakeSignal *owner = nullptr);
 	~SyncGroup();
 	SyncGroup(const SyncGroup &) = delete;
 	SyncGroup &operator=(const SyncGroup &) = delete;
@@ -46,11 +49,13 @@ public:
 	// Stops reading WAL, lets the workers flush what ends at a transaction boundary (finish) or
 	// drops it, confirms the final position to the server and joins every thread.
 	void Stop(bool finish = true);
-	// Metadata changed: reconcile now.
+	// Metadata or configuration changed: reconcile now.
 	void Wake();
 
 	const std::string &Name() const { return group_.name; }
 	bool Stopped() const { return stopped_.load(); }
+	// The control loop has made its first pass (tables started), or failed it and is retrying.
+	bool Started() const { return started_.load(); }
 	Lsn Confirmed() const;
 
 private:
@@ -113,6 +118,11 @@ private:
 	Lsn LoadAppliedLsn(const meta::TableMapping &mapping, std::optional<SourceLayout> *layout = nullptr);
 	TableSchema LakeTableSchema(const TableSchema &described, int64_t lake_table_id, const SourceLayout &layout);
 	std::string SourceConninfo() const;
+	// The control thread's lake catalog connection, opened once and reopened only when broken.
+	PgConnection &CatalogConnection();
+	void MarkStarted();
+	// Applies reloaded settings (the queue budget) when the configuration moved.
+	void ApplyLiveConfig();
 
 	const PipelineConfig &config_;
 	meta::SyncGroup group_;
@@ -126,6 +136,11 @@ private:
 	std::atomic<bool> stopped_{false};
 	std::atomic<bool> finish_{true};
 	std::atomic<bool> wake_{false};
+	std::atomic<bool> started_{false};
+	WakeSignal signal_; // wakes the control loop: Wake(), Stop(), events posted by other threads
+	WakeSignal *owner_ = nullptr;
+	std::unique_ptr<PgConnection> catalog_; // control thread only
+	uint64_t config_version_ = 0;           // control thread only
 
 	// Guards consumer_ (replaced on restart) and the registries the consumer thread reads.
 	std::mutex consumer_mutex_;

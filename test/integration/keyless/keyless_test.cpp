@@ -144,9 +144,7 @@ TEST_F(KeylessTest, AwkwardTypesMatch) {
 		                 "count(*) FILTER (WHERE j IS NULL) FROM public.w_ducklake")[0];
 	};
 	std::vector<std::string> expected{"3", "1", "1", "1", "1", "1"};
-	for (int i = 0; i < 100 && counts() != expected; i++) {
-		std::this_thread::sleep_for(200ms);
-	}
+	WaitFor([&] { return counts() == expected; }, 20s, 200ms);
 	EXPECT_EQ(counts(), expected) << LogTail();
 	EXPECT_EQ(Scalar("SELECT count(*) FROM public.w"), "3");
 	EXPECT_EQ(TableState("public.w"), "STREAMING") << TableError("public.w");

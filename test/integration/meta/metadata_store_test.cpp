@@ -2,6 +2,7 @@
 #include "core/meta/metadata_store.hpp"
 #include "core/meta/migrations.hpp"
 #include "core/pg/pg_connection.hpp"
+#include "harness/daemon_process.hpp"
 #include "harness/pg_cluster.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 using namespace duckpipe;
 using namespace duckpipe::meta;
 using duckpipe::test::PgCluster;
+using duckpipe::test::WaitFor;
 
 class MetadataStoreTest : public ::testing::Test {
 protected:
@@ -36,8 +38,17 @@ TEST_F(MetadataStoreTest, ConcurrentMigrationsDoNotCollide) {
 	PgTransaction hold(other);
 	other.Exec("SELECT pg_advisory_xact_lock(7491550217301)");
 	std::thread t([&] { Migrate(*conn_); });
-	std::this_thread::sleep_for(std::chrono::milliseconds(200));
-	EXPECT_EQ(CurrentMetadataVersion(other), 0); // blocked behind the lock
+	// Blocked behind the lock: the migrating session waits on the advisory lock.
+	PgConnection watch(PgCluster::Shared().Conninfo(db_));
+	EXPECT_TRUE(WaitFor(
+	    [&] {
+		    return watch
+		               .Exec("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+		                     "wait_event_type = 'Lock' AND wait_event = 'advisory'")
+		               .GetInt(0, 0) == 1;
+	    },
+	    std::chrono::seconds(10)));
+	EXPECT_EQ(CurrentMetadataVersion(other), 0);
 	hold.Commit();
 	t.join();
 	EXPECT_EQ(CurrentMetadataVersion(other), LatestMigrationVersion());

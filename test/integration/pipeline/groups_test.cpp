@@ -101,7 +101,9 @@ TEST_F(GroupsTest, AddTableWhileOthersStream) {
 	ASSERT_TRUE(WaitTableState("public.late", "STREAMING", 90s)) << TableState("public.late");
 	// s1 kept flowing while late was copied.
 	EXPECT_TRUE(WaitFor([&] { return LakeCount("public.s1_ducklake") > s1_before; }, 20s));
-	std::this_thread::sleep_for(1s); // late streams for a while
+	// late streams for a while: more of its writer's rounds after it reached STREAMING.
+	int late_rounds = w2.rounds.load();
+	EXPECT_TRUE(WaitFor([&] { return w2.rounds.load() >= late_rounds + 30; }, 20s));
 	w1.Stop();
 	w2.Stop();
 	EXPECT_TRUE(WaitLakeEqualsSource("public.s1"));
@@ -134,7 +136,14 @@ TEST_F(GroupsTest, AddTableWithTransactionInFlight) {
 	inflight->Exec("COMMIT");
 	// The group's stream receives the transaction while the copy's slot still waits for a record of
 	// the running transactions; CHECKPOINT writes one, so the slot becomes consistent after it.
-	std::this_thread::sleep_for(1500ms);
+	Lsn committed = Lsn::Parse(Scalar("SELECT pg_current_wal_lsn()"));
+	EXPECT_TRUE(WaitFor(
+	    [&] {
+		    auto sent = Scalar("SELECT sent_lsn FROM pg_stat_replication WHERE application_name = "
+		                       "'pg_duckpipe default'");
+		    return sent != "<null>" && Lsn::Parse(sent) >= committed;
+	    },
+	    20s));
 	Sql("CHECKPOINT");
 	EXPECT_TRUE(WaitTableState("public.busy", "STREAMING", 30s)) << TableState("public.busy");
 	EXPECT_TRUE(WaitLakeEqualsSource("public.busy"));

@@ -1,3 +1,4 @@
+#include "harness/daemon_process.hpp"
 #include "replication_fixture.hpp"
 
 #include "core/common/error.hpp"
@@ -78,12 +79,8 @@ TEST(ReplicationConnection, SlotLifecycleAndExportedSnapshot) {
 		temp.CreateSlot("temp_slot", true, SlotSnapshot::Nothing);
 		EXPECT_TRUE(repl.QuerySlot("temp_slot").has_value());
 	}
-	bool dropped = false;
-	for (int i = 0; i < 100 && !dropped; i++) {
-		dropped = !repl.QuerySlot("temp_slot").has_value();
-		std::this_thread::sleep_for(std::chrono::milliseconds(50));
-	}
-	EXPECT_TRUE(dropped);
+	EXPECT_TRUE(WaitFor([&] { return !repl.QuerySlot("temp_slot").has_value(); }, std::chrono::seconds(5),
+	                    std::chrono::milliseconds(50)));
 }
 
 TEST(ReplicationConnection, CommandsAreRefusedWhileStreaming) {
