@@ -25,6 +25,10 @@ std::string &FailPoint() {
 	}();
 	return point;
 }
+int &FailHits() {
+	static int hits = 0;
+	return hits;
+}
 LakeWriter::ConnectionHook &Hook() {
 	static LakeWriter::ConnectionHook hook;
 	return hook;
@@ -88,9 +92,8 @@ LakeCommit LakeWriter::Begin() {
 	if (!unresolved_.empty()) {
 		ResolveUnresolvedLocked();
 	}
-	CatalogReads reads(conn, config_.catalog_schema, info_.data_path);
-	LakeCommit commit(*this, reads.Head());
-	commit.SetToken(*duck_->Query("SELECT CAST(uuidv7() AS VARCHAR)").GetString(0, 0));
+	auto head = CatalogReads(conn, config_.catalog_schema, info_.data_path).Head();
+	auto token = *duck_->Query("SELECT CAST(uuidv7() AS VARCHAR)").GetString(0, 0);
 	PendingFiles pending(conn, config_.catalog_schema);
 	// One round trip: registrations of abandoned commits and markers of committed ones go (except
 	// those whose outcome is still being asked), then this commit is registered.
@@ -100,9 +103,12 @@ LakeCommit LakeWriter::Begin() {
 	for (const auto &[t, pid] : unresolved_) {
 		sql += " AND token <> " + conn.QuoteLiteral(t);
 	}
-	sql += ";\n" + pending.RegisterCommitSql(commit.Token(), writer_id_, commit.BaseSnapshot());
+	sql += ";\n" + pending.RegisterCommitSql(token, writer_id_, head.snapshot_id);
 	conn.Exec(sql);
 	forget_.clear();
+	// Constructed last: a LakeCommit destroyed here would take the mutex this function holds.
+	LakeCommit commit(*this, head);
+	commit.SetToken(std::move(token));
 	return commit;
 }
 
@@ -150,6 +156,7 @@ PendingFiles::Outcome LakeWriter::ResolveCommit(const std::string &token) {
 void LakeWriter::SetFailPoint(const std::string &name) {
 	std::lock_guard guard(fail_mutex);
 	FailPoint() = name;
+	FailHits() = 0;
 }
 
 void LakeWriter::SetConnectionHook(ConnectionHook hook) {
@@ -159,10 +166,19 @@ void LakeWriter::SetConnectionHook(ConnectionHook hook) {
 
 void LakeWriter::MaybeFail(const char *point) {
 	std::lock_guard guard(fail_mutex);
-	if (!FailPoint().empty() && FailPoint() == point) {
-		FailPoint().clear();
-		throw Error(ErrorKind::Internal, std::string("fail point ") + point);
+	auto &armed = FailPoint();
+	// "name" fires the first time the point is reached, "name#N" the N-th time.
+	auto hash = armed.find('#');
+	if (armed.empty() || armed.compare(0, hash, point) != 0) {
+		return;
 	}
+	int nth = hash == std::string::npos ? 1 : std::atoi(armed.c_str() + hash + 1);
+	if (++FailHits() < nth) {
+		return;
+	}
+	FailHits() = 0;
+	armed.clear();
+	throw Error(ErrorKind::Internal, std::string("fail point ") + point);
 }
 
 void LakeWriter::AtConnectionPoint(const char *point, PgConnection &conn) {

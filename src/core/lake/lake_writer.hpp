@@ -44,7 +44,8 @@ public:
 
 	// Test hook: the named point throws Error(Internal, "fail point <name>") the next time it is reached
 	// (once; "" clears). Points: after_parquet_write, after_delete_file_write, before_catalog_transaction,
-	// before_catalog_commit, after_commit_sent (COMMIT sent, its answer not read). The env var
+	// before_catalog_commit, after_commit_sent (COMMIT sent, its answer not read); "name#N" fires at
+	// the N-th time the point is reached instead of the first. The env var
 	// DUCKPIPE_LAKE_FAIL_POINT sets one at process start. Only in builds with DUCKPIPE_FAULT_INJECTION;
 	// elsewhere SetFailPoint throws and MaybeFail does nothing.
 	static void SetFailPoint(const std::string &name);

@@ -148,6 +148,19 @@ TEST_P(CrashMatrixTest, LakeHoldsEveryChangeExactlyOnceAfterACrash) {
 	EXPECT_EQ(Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'duckpipe_copy_%'"), "0");
 }
 
+// The answer to a flush's COMMIT is lost (fail point after COMMIT was sent, here at the 8th lake
+// commit: after the copies): the commit did reach the catalog, so the flush must count as done and
+// never be applied again (an append-mode table would show it twice).
+TEST_F(CrashMatrixTest, LostCommitAnswerOfAFlushIsNotAppliedTwice) {
+	CreateTables();
+	auto daemon = StartDaemon({}, {{"DUCKPIPE_LAKE_FAIL_POINT", "after_commit_sent#8"}});
+	ASSERT_TRUE(AllStreaming());
+	WriteRounds(0, 80);
+	ExpectLakeMatchesSource();
+	EXPECT_EQ(CountLog("lake.commit_ambiguous"), 1) << LogTail();
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(CrashPoints, CrashMatrixTest,
                          ::testing::Values(CrashPointCase{"flush_before_commit", false},
                                            CrashPointCase{"flush_commit_sent", false},
