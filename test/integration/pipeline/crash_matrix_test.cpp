@@ -155,7 +155,11 @@ TEST_F(CrashMatrixTest, LostCommitAnswerOfAFlushIsNotAppliedTwice) {
 	CreateTables();
 	auto daemon = StartDaemon({}, {{"DUCKPIPE_LAKE_FAIL_POINT", "after_commit_sent#8"}});
 	ASSERT_TRUE(AllStreaming());
-	WriteRounds(0, 80);
+	// Batches flushed one after the other: at least 12 flush commits, whatever the timing.
+	for (int batch = 0; batch < 4; batch++) {
+		WriteRounds(batch * 20, batch * 20 + 20);
+		ASSERT_TRUE(WaitFor([&] { return LakeMatches(); }, 60s, 100ms)) << LogTail();
+	}
 	ExpectLakeMatchesSource();
 	EXPECT_EQ(CountLog("lake.commit_ambiguous"), 1) << LogTail();
 	EXPECT_EQ(daemon->Terminate(), 0);
