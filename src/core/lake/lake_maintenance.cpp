@@ -3,11 +3,14 @@
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 #include "core/lake/catalog_loader.hpp"
+#include "core/lake/write/pending_files.hpp"
 #include "core/pg/pg_connection.hpp"
 
 #include <chrono>
 #include <filesystem>
 #include <set>
+#include <utility>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -28,6 +31,7 @@ LakeMaintenance::LakeMaintenance(const LakeConfig &config) : config_(config) {
 	                                       PgConnection::Options{.application_name = "pg_duckpipe maintenance"});
 	// Refuses a missing catalog or another format version with the loader's clear messages.
 	data_path_ = LoadCatalog(*conn_, config_.catalog_schema).data_path;
+	PendingFiles(*conn_, config_.catalog_schema).Ensure();
 }
 
 LakeMaintenance::~LakeMaintenance() = default;
@@ -40,11 +44,16 @@ ExpireResult LakeMaintenance::ExpireSnapshots(const std::string &older_than) {
 	ExpireResult result;
 	auto &c = *conn_;
 	PgTransaction tx(c);
-	auto expired = c.Exec("DELETE FROM " + Table("ducklake_snapshot") +
-	                          " WHERE snapshot_time < now() - $1::interval AND snapshot_id < (SELECT max(snapshot_id) "
-	                          "FROM " +
-	                          Table("ducklake_snapshot") + ") RETURNING snapshot_id",
-	                      {older_than});
+	// Never the snapshot a commit in flight is based on, nor a later one: its conflict check reads them.
+	auto pending = PendingFiles(c, config_.catalog_schema).Table();
+	auto expired =
+	    c.Exec("DELETE FROM " + Table("ducklake_snapshot") +
+	               " WHERE snapshot_time < now() - $1::interval AND snapshot_id < (SELECT max(snapshot_id) "
+	               "FROM " +
+	               Table("ducklake_snapshot") + ") AND snapshot_id < coalesce((SELECT min(p.base_snapshot) FROM " +
+	               pending + " p WHERE p.path IS NULL AND p.committed_snapshot IS NULL AND NOT " +
+	               PendingFiles::StaleCondition("'0 seconds'") + "), 9223372036854775807) RETURNING snapshot_id",
+	           {older_than});
 	result.snapshots_expired = expired.Rows();
 	if (result.snapshots_expired == 0) {
 		tx.Commit();
@@ -135,7 +144,28 @@ CleanupResult LakeMaintenance::DeleteOrphanedFiles(const std::string &older_than
 	CleanupResult result;
 	auto age = conn_->Exec("SELECT extract(epoch FROM $1::interval)", {older_than});
 	auto min_age = std::chrono::seconds(static_cast<int64_t>(std::stod(std::string(age.Get(0, 0)))));
-	// Every path the catalog knows, resolved the way readers resolve them.
+	// The files first, the catalog after: a file listed here is either registered as in flight
+	// (registered before it was written), or referenced by the catalog (its commit removed the
+	// registration in the transaction that added the reference), or abandoned. The query below sees
+	// all of it in one snapshot.
+	std::vector<std::pair<std::string, fs::file_time_type>> files;
+	std::error_code ec;
+	if (!fs::exists(data_path_, ec)) {
+		return result;
+	}
+	for (auto it = fs::recursive_directory_iterator(data_path_, ec); it != fs::recursive_directory_iterator();
+	     it.increment(ec)) {
+		if (ec || !it->is_regular_file() || it->path().extension() != ".parquet") {
+			continue;
+		}
+		files.emplace_back(it->path().string(), it->last_write_time(ec));
+	}
+	auto pending = PendingFiles(*conn_, config_.catalog_schema).Table();
+	// Registrations of a writer that died long ago, and markers of commits long since committed.
+	conn_->Exec("DELETE FROM " + pending + " p WHERE " + PendingFiles::StaleCondition("$1") +
+	                " OR (p.committed_snapshot IS NOT NULL AND p.registered_at < now() - interval '1 hour')",
+	            {older_than});
+	// Every path the catalog knows, resolved the way readers resolve them, and every file in flight.
 	std::set<std::string> known;
 	auto refs =
 	    conn_->Exec("SELECT CASE WHEN NOT f.path_is_relative THEN f.path ELSE "
@@ -151,23 +181,15 @@ CleanupResult LakeMaintenance::DeleteOrphanedFiles(const std::string &older_than
 	                    Table("ducklake_schema") +
 	                    " ORDER BY schema_id, begin_snapshot DESC) s ON s.schema_id = t.schema_id "
 	                    "UNION ALL SELECT CASE WHEN path_is_relative THEN $1 || path ELSE path END FROM " +
-	                    Table("ducklake_files_scheduled_for_deletion"),
+	                    Table("ducklake_files_scheduled_for_deletion") + " UNION ALL SELECT path FROM " + pending +
+	                    " WHERE path IS NOT NULL",
 	                {data_path_});
 	for (int i = 0; i < refs.Rows(); i++) {
 		known.insert(std::string(refs.Get(i, 0)));
 	}
-	std::error_code ec;
-	if (!fs::exists(data_path_, ec)) {
-		return result;
-	}
 	auto now = fs::file_time_type::clock::now();
-	for (auto it = fs::recursive_directory_iterator(data_path_, ec); it != fs::recursive_directory_iterator();
-	     it.increment(ec)) {
-		if (ec || !it->is_regular_file() || it->path().extension() != ".parquet") {
-			continue;
-		}
-		std::string path = it->path().string();
-		if (known.count(path) || now - it->last_write_time() < min_age) {
+	for (const auto &[path, written] : files) {
+		if (known.count(path) || now - written < min_age) {
 			continue;
 		}
 		if (fs::remove(path, ec)) {

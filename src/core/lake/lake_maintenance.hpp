@@ -31,13 +31,16 @@ public:
 	~LakeMaintenance();
 
 	// Expires every snapshot taken more than `older_than` ago (a PostgreSQL interval such as
-	// '7 days'), never the latest one, in one catalog transaction. Rows no surviving snapshot can
+	// '7 days'), never the latest one nor any from the base of a commit in flight on, in one
+	// catalog transaction. Rows no surviving snapshot can
 	// see are deleted; their files are scheduled for deletion.
 	ExpireResult ExpireSnapshots(const std::string &older_than);
 	// Deletes the files scheduled for deletion more than `older_than` ago, then their rows.
 	CleanupResult CleanupOldFiles(const std::string &older_than = "0 seconds");
-	// Deletes Parquet files under the data path that no catalog row references and that are older
-	// than `older_than` (files of commits in flight are young, so they are spared).
+	// Deletes Parquet files under the data path that no catalog row references, that no commit in
+	// flight has registered (PendingFiles) and that are older than `older_than`. Registrations of a
+	// writer whose catalog session is gone and that are older than max(older_than, 1 day) are
+	// dropped first (their files are then orphans).
 	CleanupResult DeleteOrphanedFiles(const std::string &older_than = "1 hour");
 
 private:

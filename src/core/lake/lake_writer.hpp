@@ -3,10 +3,15 @@
 #include "core/lake/catalog_schema.hpp"
 #include "core/lake/lake_config.hpp"
 #include "core/lake/write/lake_commit.hpp"
+#include "core/lake/write/pending_files.hpp"
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace duckpipe {
 class PgConnection;
@@ -26,8 +31,12 @@ public:
 	LakeWriter(const LakeWriter &) = delete;
 	LakeWriter &operator=(const LakeWriter &) = delete;
 
-	// Starts a commit based on the current head snapshot.
+	// Starts a commit based on the current head snapshot (registered as in flight, see PendingFiles).
 	LakeCommit Begin();
+
+	// The outcome of a commit whose Commit() threw with OutcomeUnknown(): asks the catalog again.
+	// NotCommitted also removes the commit's files. Unknown while the catalog cannot tell.
+	PendingFiles::Outcome ResolveCommit(const std::string &token);
 
 	const LakeConfig &Config() const { return config_; }
 	const LakeInfo &Info() const { return info_; }
@@ -35,19 +44,45 @@ public:
 
 	// Test hook: the named point throws Error(Internal, "fail point <name>") the next time it is reached
 	// (once; "" clears). Points: after_parquet_write, after_delete_file_write, before_catalog_transaction,
-	// before_catalog_commit. The env var DUCKPIPE_LAKE_FAIL_POINT sets one at process start.
+	// before_catalog_commit, after_commit_sent (COMMIT sent, its answer not read); "name#N" fires at
+	// the N-th time the point is reached instead of the first. The env var
+	// DUCKPIPE_LAKE_FAIL_POINT sets one at process start. Only in builds with DUCKPIPE_FAULT_INJECTION;
+	// elsewhere SetFailPoint throws and MaybeFail does nothing.
 	static void SetFailPoint(const std::string &name);
+	// Test hook run (until cleared with nullptr) at "before_commit_sent" / "after_commit_sent" with the catalog
+	// session's backend pid and socket, e.g. to drop the connection there. Same builds only.
+	using ConnectionHook = std::function<void(const std::string &point, int backend_pid, int socket)>;
+	static void SetConnectionHook(ConnectionHook hook);
+#ifdef DUCKPIPE_FAULT_INJECTION
 	static void MaybeFail(const char *point);
+	static void AtConnectionPoint(const char *point, PgConnection &conn);
+#else
+	static void MaybeFail(const char *) {}
+	static void AtConnectionPoint(const char *, PgConnection &) {}
+#endif
 
 private:
 	friend class LakeCommit;
 
+	// The catalog session, reconnected when broken (registrations follow it). Caller holds mutex_.
+	PgConnection &Conn();
+	// Drops the session after an ambiguous COMMIT; returns its backend pid. Caller holds mutex_.
+	std::optional<int> DropConn();
+	// Caller holds mutex_.
+	void ForgetLater(const std::string &token);
+	void ResolveUnresolvedLocked();
+	PendingFiles::Verdict VerifyLocked(const std::string &token, std::optional<int> old_pid);
+
 	LakeConfig config_;
 	LakeInfo info_;
-	std::mutex mutex_; // guards conn_ and duck_
+	std::string writer_id_;
+	std::mutex mutex_; // guards everything below
 	std::unique_ptr<PgConnection> conn_;
 	std::unique_ptr<DuckDatabase> duck_db_;
 	std::unique_ptr<DuckConnection> duck_;
+	std::vector<std::string> forget_;                       // registrations to delete at the next Begin
+	std::map<std::string, std::optional<int>> unresolved_;  // commits whose outcome is unknown -> old pid
+	std::map<std::string, PendingFiles::Outcome> outcomes_; // resolved later, until asked for
 };
 
 } // namespace duckpipe::lake

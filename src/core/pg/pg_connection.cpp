@@ -237,6 +237,35 @@ int PgConnection::Socket() const {
 	return PQsocket(conn_);
 }
 
+int PgConnection::BackendPid() const {
+	return PQbackendPID(conn_);
+}
+
+void PgConnection::Send(const std::string &sql) {
+	if (!PQsendQuery(conn_, sql.c_str())) {
+		ThrowConnectionError("cannot send '" + StatementForError(sql) + "'");
+	}
+}
+
+PgResult PgConnection::Receive(const std::string &sql) {
+	pg_result *last = nullptr;
+	while (pg_result *res = PQgetResult(conn_)) {
+		if (last) {
+			auto status = PQresultStatus(last);
+			if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
+				PQclear(res);
+				continue; // keep the first error
+			}
+			PQclear(last);
+		}
+		last = res;
+	}
+	if (!last) {
+		ThrowConnectionError("no answer to '" + StatementForError(sql) + "'");
+	}
+	return Check(last, sql);
+}
+
 PgTransaction::PgTransaction(PgConnection &conn, std::string_view isolation) : conn_(conn) {
 	std::string sql = "BEGIN";
 	if (!isolation.empty()) {
@@ -259,6 +288,13 @@ PgTransaction::~PgTransaction() {
 void PgTransaction::Commit() {
 	open_ = false;
 	conn_.Exec("COMMIT");
+}
+
+void PgTransaction::Commit(const std::function<void()> &after_send) {
+	open_ = false;
+	conn_.Send("COMMIT");
+	after_send();
+	conn_.Receive("COMMIT");
 }
 
 void PgTransaction::Rollback() {

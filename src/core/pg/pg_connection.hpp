@@ -38,6 +38,10 @@ public:
 	PgResult Exec(const std::string &sql);
 	// Extended protocol with text parameters ($1, $2, ...); nullopt is SQL NULL.
 	PgResult Exec(const std::string &sql, const std::vector<std::optional<std::string>> &params);
+	// Exec in two steps, for a caller that must tell "not sent" from "sent, answer lost": Send
+	// queues the statement on the server; Receive waits for its results and returns the last one.
+	void Send(const std::string &sql);
+	PgResult Receive(const std::string &sql);
 
 	// Streams COPY ... TO STDOUT; the callback receives each row chunk as libpq returns it.
 	void CopyOut(const std::string &sql, const std::function<void(std::string_view)> &on_chunk);
@@ -58,6 +62,8 @@ public:
 	std::string RedactedConninfo() const { return redacted_; }
 	bool IsHealthy() const;
 	int Socket() const;
+	// The server process of this session (pg_backend_pid()).
+	int BackendPid() const;
 	pg_conn *Raw() const { return conn_; }
 
 	// Throws the Error for a failed result (used by the replication connection too).
@@ -79,6 +85,9 @@ public:
 	PgTransaction(const PgTransaction &) = delete;
 	PgTransaction &operator=(const PgTransaction &) = delete;
 	void Commit();
+	// COMMIT with a callback run after it was sent and before its answer is read (a failure after
+	// that point leaves the outcome unknown to this connection).
+	void Commit(const std::function<void()> &after_send);
 	void Rollback();
 
 private:

@@ -9,6 +9,8 @@
 
 namespace duckpipe::pipeline {
 
+#ifdef DUCKPIPE_FAULT_INJECTION
+
 void CrashPoint(const char *name) {
 	static const std::string armed = [] {
 		const char *v = std::getenv("DUCKPIPE_CRASH_POINT");
@@ -19,5 +21,7 @@ void CrashPoint(const char *name) {
 		_exit(137);
 	}
 }
+
+#endif
 
 } // namespace duckpipe::pipeline

@@ -124,7 +124,10 @@ void FlushWorker::Run() {
 		}
 		RefreshSettings();
 		ReleaseHeld();
-		if (auto item = route_->queue.Pop(100)) {
+		if (unresolved_commit_) {
+			// The buffer must stay the batch of that commit until its outcome is known.
+			std::this_thread::sleep_for(std::chrono::milliseconds(100));
+		} else if (auto item = route_->queue.Pop(100)) {
 			if (!failed_.load()) {
 				if (route_->snapshot_lsn.load() == 0) {
 					Hold(std::move(*item));
@@ -344,12 +347,14 @@ void FlushWorker::Flush() {
 	uint64_t rows = buffer_.BufferedRows();
 	auto started = Clock::now();
 	try {
-		if (rows > 0) {
-			buffer_.Flush([&](DuckConnection &duck, const flush::ChangeBuffer::Compacted &compacted) {
-				Apply(&duck, &compacted, up_to);
-			});
-		} else {
-			Apply(nullptr, nullptr, up_to);
+		if (!ResolveUnknownCommit(up_to)) {
+			if (rows > 0) {
+				buffer_.Flush([&](DuckConnection &duck, const flush::ChangeBuffer::Compacted &compacted) {
+					Apply(&duck, &compacted, up_to);
+				});
+			} else {
+				Apply(nullptr, nullptr, up_to);
+			}
 		}
 	} catch (const Error &e) {
 		bool transient = e.Retryable() || e.Kind() == ErrorKind::Io;
@@ -383,6 +388,34 @@ void FlushWorker::Flush() {
 	if (events_.flushed) {
 		events_.flushed(up_to, static_cast<int64_t>(rows));
 	}
+}
+
+// A commit of an earlier attempt whose COMMIT answer was lost and the catalog could not be asked:
+// re-applying the batch would duplicate it if it did commit. -> true when it committed this batch.
+bool FlushWorker::ResolveUnknownCommit(Lsn up_to) {
+	if (!unresolved_commit_) {
+		return false;
+	}
+	auto outcome = writer_.ResolveCommit(*unresolved_commit_);
+	if (outcome == lake::PendingFiles::Outcome::Unknown) {
+		throw Error(ErrorKind::Connection,
+		            "whether the last lake commit of " + mapping_.SourceName() + " committed is still unknown",
+		            {.table = mapping_.SourceName(),
+		             .lsn = unresolved_up_to_,
+		             .hint = "nothing to do: the flush waits until the lake catalog answers"});
+	}
+	auto batch = unresolved_up_to_;
+	unresolved_commit_.reset();
+	if (outcome == lake::PendingFiles::Outcome::NotCommitted) {
+		return false;
+	}
+	log::Warn("flush.lost_commit_was_durable", "table", mapping_.SourceName(), "applied_lsn", batch.ToString());
+	route_->applied_lsn.store(std::max(route_->applied_lsn.load(), batch.value));
+	if (batch.value != up_to.value) {
+		return false; // the buffer was reset meanwhile: it no longer holds that batch
+	}
+	buffer_.Clear();
+	return true;
 }
 
 void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compacted *c, Lsn up_to) {
@@ -431,8 +464,19 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 	auto layout = schema_.layout.ToJson();
 	commit.AddSql([progress, layout](PgConnection &catalog) { catalog.Exec(progress, {layout}); });
 	CrashPoint("flush_before_commit");
-	commit.Commit(
-	    {.author = std::string("duckpipe"), .message = "sync " + mapping_.SourceName() + " up to " + up_to.ToString()});
+#ifdef DUCKPIPE_FAULT_INJECTION
+	commit.OnCommitSent([] { CrashPoint("flush_commit_sent"); });
+#endif
+	try {
+		commit.Commit({.author = std::string("duckpipe"),
+		               .message = "sync " + mapping_.SourceName() + " up to " + up_to.ToString()});
+	} catch (const Error &) {
+		if (commit.OutcomeUnknown()) {
+			unresolved_commit_ = commit.Token();
+			unresolved_up_to_ = up_to;
+		}
+		throw;
+	}
 	CrashPoint("flush_after_commit");
 }
 

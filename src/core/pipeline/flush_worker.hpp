@@ -89,6 +89,7 @@ private:
 	void RefreshSettings();
 	bool ShouldFlush(Clock::time_point now) const;
 	void Flush();
+	bool ResolveUnknownCommit(Lsn up_to);
 	void Apply(DuckConnection *duck, const flush::ChangeBuffer::Compacted *compacted, Lsn up_to);
 	std::string AppendSelect(DuckConnection &duck, const std::string &relation);
 	void FillUnchangedFromLake(DuckConnection &duck, const flush::ChangeBuffer::Compacted &compacted);
@@ -105,6 +106,8 @@ private:
 	lake::LakeWriter &writer_;
 	FlushWorkerEvents events_;
 	flush::ChangeBuffer buffer_;
+	std::optional<std::string> unresolved_commit_; // token of a commit whose outcome is unknown
+	Lsn unresolved_up_to_;                         // the batch it carried
 
 	std::thread thread_;
 	std::atomic<bool> stop_{false};

@@ -292,6 +292,9 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 	auto layout = schema.layout.ToJson();
 	commit.AddSql([progress, layout](PgConnection &catalog) { catalog.Exec(progress, {layout}); });
 	CrashPoint("copy_before_commit");
+#ifdef DUCKPIPE_FAULT_INJECTION
+	commit.OnCommitSent([] { CrashPoint("copy_commit_sent"); });
+#endif
 	result.lake_snapshot =
 	    commit.Commit({.author = std::string("duckpipe"),
 	                   .message = "initial copy of " + mapping.SourceName() + " at " + result.snapshot_lsn.ToString()});

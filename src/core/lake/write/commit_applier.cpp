@@ -1,4 +1,5 @@
 #include "core/lake/write/commit_applier.hpp"
+#include "core/lake/write/pending_files.hpp"
 #include "core/lake/write/table_stats_merger.hpp"
 
 #include "core/common/error.hpp"
@@ -216,12 +217,29 @@ void CommitApplier::CheckConflicts(int64_t head) {
 	(void)head;
 }
 
+// Snapshots are numbered without gaps; one missing between the base and the head was expired while
+// this commit staged, and with it the changes the conflict check must see.
+void CommitApplier::CheckBaseSurvives(int64_t head) {
+	auto base = state_.base.snapshot_id;
+	auto r =
+	    conn_.Exec("SELECT count(*) FROM " + T("ducklake_snapshot") + " WHERE snapshot_id >= " + std::to_string(base) +
+	               " AND snapshot_id <= " + std::to_string(head));
+	if (r.GetInt(0, 0) != head - base + 1) {
+		throw Error(ErrorKind::Conflict,
+		            "lake snapshots after " + std::to_string(base) +
+		                ", the one this commit is based on, were expired while it was staged",
+		            {.hint = "redo the operation from the new snapshot (expire-snapshots with a shorter age than "
+		                     "the longest copy or flush forces this)"});
+	}
+}
+
 int64_t CommitApplier::Attempt(const CommitInfo &info) {
 	auto started = std::chrono::steady_clock::now();
 	PgTransaction txn(conn_, "REPEATABLE READ");
 	CatalogReads reads(conn_, schema_, data_path_);
 	auto head = reads.Head();
 	if (head.snapshot_id != state_.base.snapshot_id) {
+		CheckBaseSurvives(head.snapshot_id);
 		CheckConflicts(head.snapshot_id);
 	}
 	const int64_t snap = head.snapshot_id + 1;
@@ -388,12 +406,25 @@ int64_t CommitApplier::Attempt(const CommitInfo &info) {
 		       ", " + Opt(d.file.footer_size) + ", NULL, NULL);\n";
 	}
 	sql += stats_sql;
+	if (!state_.token.empty()) {
+		sql += PendingFiles(conn_, schema_).CommittedSql(state_.token, snap);
+	}
 	conn_.Exec(sql);
 	for (auto &cb : state_.callbacks) {
 		cb(conn_);
 	}
 	LakeWriter::MaybeFail("before_catalog_commit");
-	txn.Commit();
+	try {
+		LakeWriter::AtConnectionPoint("before_commit_sent", conn_);
+		txn.Commit([&] {
+			LakeWriter::AtConnectionPoint("after_commit_sent", conn_);
+			if (state_.on_commit_sent) {
+				state_.on_commit_sent();
+			}
+		});
+	} catch (const Error &e) {
+		throw AmbiguousCommitError(snap, e);
+	}
 	auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 	log::Debug("lake.commit", "snapshot", snap, "changes", changes, "ms", ms);
 	return snap;

@@ -69,6 +69,8 @@ struct MaterialisedDelete {
 
 struct CommitState {
 	SnapshotInfo base;
+	std::string token;                    // PendingFiles registration
+	std::function<void()> on_commit_sent; // crash tests
 	std::vector<StagedSchema> schemas;
 	std::vector<StagedTable> tables;
 	std::map<int64_t, TableBase> working; // table id or handle -> definition including staged changes

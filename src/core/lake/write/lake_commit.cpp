@@ -38,8 +38,30 @@ LakeCommit::LakeCommit(LakeWriter &writer, const SnapshotInfo &base)
 }
 
 LakeCommit::LakeCommit(LakeCommit &&other) noexcept
-    : writer_(other.writer_), state_(std::move(other.state_)), done_(other.done_) {
+    : writer_(other.writer_), state_(std::move(other.state_)), done_(other.done_),
+      outcome_unknown_(other.outcome_unknown_) {
 	other.done_ = true;
+}
+
+void LakeCommit::SetToken(std::string token) {
+	state_->token = std::move(token);
+}
+
+const std::string &LakeCommit::Token() const {
+	return state_->token;
+}
+
+void LakeCommit::OnCommitSent(std::function<void()> fn) {
+	state_->on_commit_sent = std::move(fn);
+}
+
+void LakeCommit::RegisterFile(const std::string &path, bool locked) {
+	std::unique_lock guard(writer_->mutex_, std::defer_lock);
+	if (!locked) {
+		guard.lock();
+	}
+	PendingFiles(writer_->Conn(), writer_->config_.catalog_schema)
+	    .RegisterFile(state_->token, writer_->writer_id_, path);
 }
 
 LakeCommit::~LakeCommit() {
@@ -79,6 +101,9 @@ void LakeCommit::RemoveFiles() {
 	}
 	state_->data_files.clear();
 	state_->delete_files.clear();
+	// The registrations go with the next Begin's round trip (the files are gone already).
+	std::lock_guard guard(writer_->mutex_);
+	writer_->ForgetLater(state_->token);
 }
 
 std::optional<int64_t> LakeCommit::FindTable(const std::string &schema, const std::string &name) {
@@ -88,7 +113,7 @@ std::optional<int64_t> LakeCommit::FindTable(const std::string &schema, const st
 		}
 	}
 	std::lock_guard guard(writer_->mutex_);
-	CatalogReads reads(*writer_->conn_, writer_->config_.catalog_schema, writer_->DataPath());
+	CatalogReads reads(writer_->Conn(), writer_->config_.catalog_schema, writer_->DataPath());
 	return reads.FindTableId(schema, name, state_->base.snapshot_id);
 }
 
@@ -104,7 +129,7 @@ TableBase &LakeCommit::Working(int64_t table) {
 		throw Error(ErrorKind::Internal, "table " + std::to_string(table) + " was dropped in this commit");
 	}
 	std::lock_guard guard(writer_->mutex_);
-	CatalogReads reads(*writer_->conn_, writer_->config_.catalog_schema, writer_->DataPath());
+	CatalogReads reads(writer_->Conn(), writer_->config_.catalog_schema, writer_->DataPath());
 	return state_->working.emplace(table, reads.LoadTable(table, state_->base.snapshot_id)).first->second;
 }
 
@@ -201,7 +226,7 @@ int64_t LakeCommit::CreateTable(const std::string &schema, const std::string &na
 	}
 	std::lock_guard guard(writer_->mutex_);
 	if (t.schema_ref == 0) {
-		CatalogReads reads(*writer_->conn_, writer_->config_.catalog_schema, writer_->DataPath());
+		CatalogReads reads(writer_->Conn(), writer_->config_.catalog_schema, writer_->DataPath());
 		auto found = reads.FindSchema(schema, state_->base.snapshot_id);
 		if (!found) {
 			throw Error(ErrorKind::Lake, "lake schema '" + schema + "' does not exist",

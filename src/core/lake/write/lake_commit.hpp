@@ -17,6 +17,7 @@ class DuckConnection;
 namespace duckpipe::lake {
 
 class LakeWriter;
+class AmbiguousCommitError;
 struct CommitState;
 struct TableBase;
 
@@ -93,7 +94,16 @@ public:
 	// Commits; returns the new snapshot id (the base snapshot when nothing changed in the lake: then
 	// only the AddSql callbacks run, in their own transaction). Throws Error(Conflict) when a concurrent
 	// commit conflicts (files removed), other Errors on failure (catalog unchanged, files removed).
+	// When the connection fails after COMMIT was sent, the catalog is asked on a new connection whether
+	// it committed: committed returns the snapshot; not committed fails as above; when the catalog
+	// cannot tell, throws Error(Connection) with OutcomeUnknown() true and the files kept (they may be
+	// referenced): LakeWriter::ResolveCommit(Token()) answers later.
 	int64_t Commit(const CommitInfo &info = {});
+	bool OutcomeUnknown() const { return outcome_unknown_; }
+	// This commit's unique id in the catalog's registry of commits in flight (PendingFiles).
+	const std::string &Token() const;
+	// Runs right after COMMIT was sent, before its answer is read (crash tests).
+	void OnCommitSent(std::function<void()> fn);
 	void Abort();
 	// A CreateSchema/CreateTable handle -> its id (ids pass through unchanged).
 	int64_t ResolveId(int64_t id_or_handle) const;
@@ -101,6 +111,9 @@ public:
 private:
 	friend class LakeWriter;
 	LakeCommit(LakeWriter &writer, const SnapshotInfo &base);
+	void SetToken(std::string token);
+	// Registers a file in the catalog before it is written; the caller holds the writer mutex or not.
+	void RegisterFile(const std::string &path, bool locked);
 
 	TableBase &Working(int64_t table);
 	LakeColumn *FindColumn(TableBase &table, const std::string &name);
@@ -117,10 +130,12 @@ private:
 	FilesAdmitting(int64_t table, DuckConnection &duck,
 	               const std::vector<std::pair<const LakeColumn *, std::string>> &bounds, const std::string &rows_from);
 	void RemoveFiles();
+	std::optional<int64_t> Resolve(const AmbiguousCommitError &e);
 
 	LakeWriter *writer_;
 	std::unique_ptr<CommitState> state_;
 	bool done_ = false;
+	bool outcome_unknown_ = false;
 };
 
 } // namespace duckpipe::lake

@@ -78,6 +78,7 @@ int64_t LakeCommit::Insert(int64_t table, DuckConnection &duck, const std::strin
 	EnsureDir(w.table.full_path);
 	auto stem = ParquetFileWriter::NewFileStem(duck);
 	auto path = w.table.full_path + stem + ".parquet";
+	RegisterFile(path, false); // before the file exists: maintenance never takes it for an orphan
 	WrittenFile file;
 	try {
 		file = ParquetFileWriter::Write(duck, "SELECT " + list + " FROM (" + select_sql + ") __dp_src", path,
@@ -128,7 +129,7 @@ LakeCommit::FilesAdmitting(int64_t table, DuckConnection &duck,
 	CatalogReads::KeyBounds stats;
 	{
 		std::lock_guard guard(writer_->mutex_);
-		CatalogReads reads(*writer_->conn_, writer_->config_.catalog_schema, writer_->DataPath());
+		CatalogReads reads(writer_->Conn(), writer_->config_.catalog_schema, writer_->DataPath());
 		stats = reads.KeyStats(table, file_ids, column_ids);
 	}
 	std::vector<const LakeDataFile *> out;
@@ -319,6 +320,7 @@ void LakeCommit::MaterialiseDeletes() {
 		auto stem = ParquetFileWriter::NewFileStem(duck) + "-delete.parquet";
 		m.file_name = stem;
 		m.file.full_path = dir + stem;
+		RegisterFile(m.file.full_path, true);
 		state_->delete_files.push_back(m);
 		state_->delete_files.back().file =
 		    ParquetFileWriter::WriteDeleteFile(duck, "SELECT pos FROM __dp_pos", df.full_path, dir + stem);
@@ -337,37 +339,39 @@ int64_t LakeCommit::Commit(const CommitInfo &info) {
 	}
 	try {
 		std::unique_lock guard(writer_->mutex_);
-		if (!writer_->conn_->IsHealthy()) {
-			writer_->conn_ =
-			    std::make_unique<PgConnection>(writer_->config_.catalog_conninfo,
-			                                   PgConnection::Options{.application_name = "pg_duckpipe lake writer"});
-		}
 		if (!state_->HasLakeChanges()) {
-			if (!state_->callbacks.empty()) {
-				PgTransaction txn(*writer_->conn_);
-				for (auto &cb : state_->callbacks) {
-					cb(*writer_->conn_);
-				}
-				txn.Commit();
+			auto &conn = writer_->Conn();
+			PgTransaction txn(conn);
+			for (auto &cb : state_->callbacks) {
+				cb(conn);
 			}
+			conn.Exec(PendingFiles(conn, writer_->config_.catalog_schema).ForgetSql({state_->token}));
+			txn.Commit();
 			done_ = true;
 			return state_->base.snapshot_id;
 		}
 		MaterialiseDeletes();
 		LakeWriter::MaybeFail("before_catalog_transaction");
-		CommitApplier applier(*writer_->conn_, *writer_->duck_, writer_->config_.catalog_schema, writer_->DataPath(),
-		                      *state_);
 		std::mt19937 rng(std::random_device{}());
 		const auto &cfg = writer_->config_;
 		for (int attempt = 0;; attempt++) {
 			try {
-				auto snapshot = applier.Attempt(info);
-				done_ = true;
-				return snapshot;
+				try {
+					CommitApplier applier(writer_->Conn(), *writer_->duck_, cfg.catalog_schema, writer_->DataPath(),
+					                      *state_);
+					auto snapshot = applier.Attempt(info);
+					done_ = true;
+					return snapshot;
+				} catch (const AmbiguousCommitError &e) {
+					if (auto snapshot = Resolve(e)) {
+						return *snapshot;
+					}
+					throw e.Cause();
+				}
 			} catch (const Error &e) {
 				const auto &code = e.Context().sqlstate;
 				bool retryable = code == "23505" || code == "40001" || code == "40P01";
-				if (!retryable) {
+				if (!retryable || outcome_unknown_) {
 					throw;
 				}
 				if (attempt >= cfg.max_commit_retries) {
@@ -385,10 +389,40 @@ int64_t LakeCommit::Commit(const CommitInfo &info) {
 			}
 		}
 	} catch (...) {
-		RemoveFiles();
-		done_ = true;
+		// An unknown outcome keeps its files: the catalog may reference them.
+		if (!done_) {
+			RemoveFiles();
+			done_ = true;
+		}
 		throw;
 	}
+}
+
+// COMMIT was sent and its answer lost. Caller holds the writer mutex. -> the snapshot when it committed;
+// nullopt when it did not (the caller handles the cause as any failed attempt); throws when unknown.
+std::optional<int64_t> LakeCommit::Resolve(const AmbiguousCommitError &e) {
+	auto old_pid = writer_->DropConn();
+	auto verdict = writer_->VerifyLocked(state_->token, old_pid);
+	switch (verdict.outcome) {
+	case PendingFiles::Outcome::Committed:
+		log::Warn("lake.commit_ambiguous", "outcome", "committed", "snapshot", verdict.snapshot, "error", e.what());
+		done_ = true;
+		return verdict.snapshot;
+	case PendingFiles::Outcome::NotCommitted:
+		log::Warn("lake.commit_ambiguous", "outcome", "not committed", "error", e.what());
+		return std::nullopt;
+	case PendingFiles::Outcome::Unknown:
+		break;
+	}
+	done_ = true;
+	outcome_unknown_ = true;
+	writer_->unresolved_[state_->token] = old_pid;
+	throw Error(ErrorKind::Connection,
+	            "the catalog connection failed after COMMIT of lake snapshot " + std::to_string(e.Snapshot()) +
+	                " was sent (" + e.Cause().what() + ") and whether it committed cannot be checked now (" +
+	                verdict.reason + "); its Parquet files are kept",
+	            {.hint = "nothing to do: the writer asks the catalog again (LakeWriter::ResolveCommit); maintenance "
+	                     "never deletes the files of a commit whose outcome is unknown"});
 }
 
 } // namespace duckpipe::lake
