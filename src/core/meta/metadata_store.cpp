@@ -411,18 +411,4 @@ bool MetadataStore::RetryDue(int64_t mapping_id) {
 	return r.Rows() > 0 && r.GetBool(0, 0);
 }
 
-std::optional<std::string> MetadataStore::GetConfig(const std::string &key) {
-	auto r = conn_.Exec("SELECT value FROM duckpipe.config WHERE key = $1", {key});
-	if (r.Rows() == 0) {
-		return std::nullopt;
-	}
-	return std::string(r.Get(0, 0));
-}
-
-void MetadataStore::SetConfig(const std::string &key, const std::string &value) {
-	conn_.Exec("INSERT INTO duckpipe.config(key, value) VALUES ($1, $2) "
-	           "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
-	           {key, value});
-}
-
 } // namespace duckpipe::meta

@@ -78,9 +78,6 @@ public:
 	// True when an ERRORED table's retry_at has passed.
 	bool RetryDue(int64_t mapping_id);
 
-	std::optional<std::string> GetConfig(const std::string &key);
-	void SetConfig(const std::string &key, const std::string &value);
-
 private:
 	TableMapping ReadMapping(int64_t id);
 

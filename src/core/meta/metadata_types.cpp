@@ -16,15 +16,13 @@ const char *TableStateName(TableState state) {
 		return "STREAMING";
 	case TableState::Errored:
 		return "ERRORED";
-	case TableState::Disabled:
-		return "DISABLED";
 	}
 	return "PENDING";
 }
 
 TableState ParseTableState(const std::string &text) {
-	for (auto s : {TableState::Pending, TableState::Snapshot, TableState::Catchup, TableState::Streaming,
-	               TableState::Errored, TableState::Disabled}) {
+	for (auto s :
+	     {TableState::Pending, TableState::Snapshot, TableState::Catchup, TableState::Streaming, TableState::Errored}) {
 		if (text == TableStateName(s)) {
 			return s;
 		}

@@ -12,7 +12,7 @@ namespace duckpipe::meta {
 //   PENDING -> SNAPSHOT -> CATCHUP -> STREAMING
 //   any -> ERRORED (retry_at set, failure_count+1) -> PENDING or back to where it failed
 //   any -> DISABLED (group disabled or table paused); resync: any -> PENDING with generation+1.
-enum class TableState { Pending, Snapshot, Catchup, Streaming, Errored, Disabled };
+enum class TableState { Pending, Snapshot, Catchup, Streaming, Errored };
 const char *TableStateName(TableState state);
 TableState ParseTableState(const std::string &text);
 

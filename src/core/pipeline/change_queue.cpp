@@ -105,9 +105,4 @@ std::optional<Lsn> PendingTransactions::Oldest() const {
 	return pending_.front();
 }
 
-size_t PendingTransactions::Count() const {
-	std::lock_guard guard(mutex_);
-	return pending_.size();
-}
-
 } // namespace duckpipe::pipeline

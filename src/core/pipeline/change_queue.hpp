@@ -75,7 +75,6 @@ public:
 	void Flushed(Lsn up_to_commit_lsn); // worker: everything committed at or before is durable
 	void Clear();                       // table dropped from the pipeline
 	std::optional<Lsn> Oldest() const;
-	size_t Count() const;
 
 private:
 	mutable std::mutex mutex_;

@@ -128,10 +128,8 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 		}
 		auto event = stream.Next(200);
 		if (auto *data = std::get_if<XLogData>(&event)) {
-			server_wal_end_.store(data->wal_end.value);
 			decoder_.Decode(data->payload, data->wal_start);
 		} else if (auto *ka = std::get_if<Keepalive>(&event)) {
-			server_wal_end_.store(ka->wal_end.value);
 			if (!in_txn_) {
 				idle_wal_end = ka->wal_end;
 			}

@@ -16,7 +16,7 @@
 namespace duckpipe {
 class ReplicationStream;
 struct Keepalive;
-}
+} // namespace duckpipe
 
 namespace duckpipe::pipeline {
 
@@ -59,7 +59,6 @@ public:
 	Lsn Confirmed() const { return Lsn(confirmed_.load()); }
 	// The end of the last transaction received.
 	Lsn Received() const { return Lsn(received_.load()); }
-	Lsn ServerWalEnd() const { return Lsn(server_wal_end_.load()); }
 
 private:
 	struct TxnTable {
@@ -128,7 +127,6 @@ private:
 	std::chrono::steady_clock::time_point pings_since_{};
 	std::atomic<uint64_t> confirmed_{0};
 	std::atomic<uint64_t> received_{0};
-	std::atomic<uint64_t> server_wal_end_{0};
 };
 
 } // namespace duckpipe::pipeline

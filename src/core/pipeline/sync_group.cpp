@@ -28,10 +28,6 @@ std::string SyncGroup::SourceConninfo() const {
 	return group_.conninfo ? *group_.conninfo : config_.source_conninfo;
 }
 
-Lsn SyncGroup::Confirmed() const {
-	return Lsn(confirmed_.load());
-}
-
 void SyncGroup::Start() {
 	control_ = std::thread([this] { ControlLoop(); });
 }

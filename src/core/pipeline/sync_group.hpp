@@ -56,7 +56,6 @@ public:
 	bool Stopped() const { return stopped_.load(); }
 	// The control loop has made its first pass (tables started), or failed it and is retrying.
 	bool Started() const { return started_.load(); }
-	Lsn Confirmed() const;
 
 private:
 	struct TableEntry {

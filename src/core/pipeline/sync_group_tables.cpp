@@ -32,7 +32,7 @@ void SyncGroup::Reconcile(meta::MetadataStore &store, PgConnection &source) {
 			StopTable(m.id, false, nullptr);
 			it = tables_.end();
 		}
-		if (it != tables_.end() || m.state == TableState::Disabled) {
+		if (it != tables_.end()) {
 			continue;
 		}
 		if (m.state == TableState::Errored) {

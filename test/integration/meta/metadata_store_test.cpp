@@ -163,11 +163,3 @@ TEST_F(MetadataStoreTest, ChangesNotifyListeners) {
 	ASSERT_FALSE(got.empty());
 	EXPECT_EQ(got[0].channel, "duckpipe_changed");
 }
-
-TEST_F(MetadataStoreTest, ConfigValues) {
-	MetadataStore store(*conn_);
-	EXPECT_FALSE(store.GetConfig("flush_interval_ms").has_value());
-	store.SetConfig("flush_interval_ms", "1000");
-	store.SetConfig("flush_interval_ms", "2000");
-	EXPECT_EQ(*store.GetConfig("flush_interval_ms"), "2000");
-}
