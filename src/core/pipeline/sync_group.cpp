@@ -166,6 +166,7 @@ void SyncGroup::ControlLoop() {
 				if (!consumer_thread_.joinable()) {
 					consumer_thread_ = std::thread([this] { ConsumerLoop(); });
 				}
+				RecordStreamError(*store);
 				if (Clock::now() - last_report >= std::chrono::seconds(2)) {
 					ReportRuntime(*meta);
 					// Only when it moved: the write notifies every listener of the metadata.
@@ -268,12 +269,19 @@ void SyncGroup::ConsumerLoop() {
 				consumer_->SetRoute(route);
 			}
 		}
+		stream_started_ms_.store(
+		    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count());
 		try {
 			consumer->Run(stop_consumer_);
 			failures = 0;
 		} catch (const std::exception &e) {
 			failures++;
 			log::Error("slot.error", "group", group_.name, "slot", group_.slot_name, "error", e.what());
+			{
+				std::lock_guard guard(stream_error_mutex_);
+				stream_error_ = std::string("replication stream of slot ") + group_.slot_name + ": " + e.what();
+			}
+			signal_.Notify();
 			const auto *err = dynamic_cast<const Error *>(&e);
 			if (err && err->Context().sqlstate == "42704" &&
 			    std::string(err->what()).find("replication slot") != std::string::npos) {

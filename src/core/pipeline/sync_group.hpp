@@ -98,6 +98,8 @@ private:
 	void EnsureSlot(meta::MetadataStore &store, PgConnection &source);
 	// The group's current failure, for `status` (best effort: the metadata may be what failed).
 	void RecordGroupError(meta::MetadataStore *store, PgConnection *meta, const std::string &message);
+	// Persists the stream's failure for `status`, and clears it once a stream has run for a while.
+	void RecordStreamError(meta::MetadataStore &store);
 	void Reconcile(meta::MetadataStore &store, PgConnection &source);
 	void StartTable(const meta::TableMapping &mapping, PgConnection &source);
 	// Adds the table to the group's publication; false (the table failed) when PostgreSQL refuses.
@@ -147,6 +149,12 @@ private:
 	std::map<uint32_t, std::shared_ptr<TableRoute>> routes_;
 	std::map<int64_t, FlushWorker *> workers_;
 	std::atomic<bool> slot_recreated_{false};
+	// The stream's last failure (publication dropped, connection refused, ...), shown in `status`
+	// until the stream runs again; the control thread persists it.
+	std::mutex stream_error_mutex_;
+	std::optional<std::string> stream_error_;
+	std::optional<std::string> recorded_stream_error_; // control thread only
+	std::atomic<int64_t> stream_started_ms_{0};        // steady clock, when the current stream began
 	std::atomic<uint64_t> confirmed_{0};
 
 	std::map<int64_t, std::unique_ptr<TableEntry>> tables_; // control thread only

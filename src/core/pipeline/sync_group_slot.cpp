@@ -89,4 +89,27 @@ void SyncGroup::RecordGroupError(meta::MetadataStore *store, PgConnection *meta,
 	}
 }
 
+void SyncGroup::RecordStreamError(meta::MetadataStore &store) {
+	std::optional<std::string> current;
+	{
+		std::lock_guard guard(stream_error_mutex_);
+		if (stream_error_) {
+			// A stream that has run for a while since its last failure is healthy again (a publication
+			// error, by contrast, ends each stream within a moment of its start).
+			auto started = std::chrono::steady_clock::time_point(std::chrono::milliseconds(stream_started_ms_.load()));
+			std::lock_guard consumer_guard(consumer_mutex_);
+			if (consumer_ && consumer_->Streaming() &&
+			    std::chrono::steady_clock::now() - started >= std::chrono::seconds(10)) {
+				stream_error_.reset();
+			}
+		}
+		current = stream_error_;
+	}
+	if (current == recorded_stream_error_) {
+		return;
+	}
+	store.SetGroupError(group_.name, current);
+	recorded_stream_error_ = current;
+}
+
 } // namespace duckpipe::pipeline

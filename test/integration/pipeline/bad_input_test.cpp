@@ -93,6 +93,29 @@ TEST_F(BadInputTest, GroupFailureShownInStatus) {
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+// A failure of the group's replication stream (here its publication dropped under the running
+// daemon) is shown by `status` on the group's row, not only in the log.
+TEST_F(BadInputTest, StreamFailureShownInStatus) {
+	allow_table_failures_ = true;
+	Sql("CREATE TABLE public.t (id int PRIMARY KEY, v text)");
+	DuckpipeOk({"add-table", "public.t"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitTableState("public.t", "STREAMING", 30s)) << LogTail();
+	Sql("DROP PUBLICATION duckpipe_pub_default");
+	Sql("INSERT INTO public.t VALUES (1, 'after the drop')");
+	std::string json;
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    json = Duckpipe({"status", "--format", "json"}).output;
+		    return json.find("duckpipe_pub_default") != std::string::npos &&
+		           json.find("does not exist") != std::string::npos;
+	    },
+	    30s))
+	    << json << LogTail();
+	EXPECT_NE(Duckpipe({"status"}).output.find("replication stream of slot duckpipe_slot_default"), std::string::npos);
+	daemon->Terminate();
+}
+
 // create-group writes metadata only: it says which of the publication and slot the daemon will
 // create, and never claims a slot that does not exist.
 TEST_F(BadInputTest, CreateGroupDoesNotClaimASlot) {
