@@ -7,6 +7,9 @@
 #include <memory>
 #include <string>
 
+namespace duckpipe {
+class PgConnection;
+}
 namespace duckpipe::lake {
 class LakeWriter;
 }
@@ -32,6 +35,8 @@ public:
 
 private:
 	void SyncGroups();
+	// A lake catalog of its own migrated to keyed progress: its rows are this source's.
+	void AdoptLegacyProgress(PgConnection &catalog);
 
 	PipelineConfig config_;
 	std::unique_ptr<lake::LakeWriter> writer_;
