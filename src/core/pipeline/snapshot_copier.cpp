@@ -149,8 +149,10 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 		for (size_t i = 0; i < schema.column_names.size(); i++) {
 			cols += (i ? ", " : "") + sql.QuoteIdent(schema.column_names[i]);
 		}
-		std::string from =
-		    (schema.relkind == 'p' ? "" : "ONLY ") + sql.QuoteQualified(schema.source.schema, schema.source.name);
+		// By OID: the table may have been renamed since it was described (regclass prints its
+		// current name, quoted and qualified as needed).
+		auto name = sql.Exec("SELECT $1::oid::regclass::text", {std::to_string(mapping.source_oid)});
+		std::string from = (schema.relkind == 'p' ? "" : "ONLY ") + std::string(name.Get(0, 0));
 		std::string copy_sql = "COPY (SELECT " + cols + " FROM " + from + ") TO STDOUT (FORMAT csv)";
 
 		std::string dir = UniqueDir(config_.temp_dir, SafeLabel(mapping.source_table));

@@ -55,6 +55,8 @@ public:
 
 private:
 	struct TableEntry {
+		// Read and written by the control thread only (a rename rewrites the names): other threads
+		// get their own copy when they start.
 		meta::TableMapping mapping;
 		std::shared_ptr<TableRoute> route;
 		std::unique_ptr<FlushWorker> worker;
@@ -88,7 +90,7 @@ private:
 	void Reconcile(meta::MetadataStore &store, PgConnection &source);
 	void StartTable(const meta::TableMapping &mapping, PgConnection &source);
 	void StopTable(int64_t mapping_id, bool leave_publication, PgConnection *source);
-	void RunSnapshot(TableEntry *entry, const TableSchema &schema);
+	void RunSnapshot(TableEntry *entry, const meta::TableMapping &mapping, const TableSchema &schema);
 	void HandleEvents(meta::MetadataStore &store, PgConnection &source);
 	void ReportRuntime(PgConnection &meta);
 	// Looks the running tables up by OID in the source catalog (one query): renamed ones get their

@@ -233,11 +233,13 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	          meta::TableStateName(m.state), "copy", needs_copy);
 	if (needs_copy) {
 		raw->snapshot_running.store(true);
-		raw->snapshot = std::thread([this, raw, schema = std::move(schema)] { RunSnapshot(raw, schema); });
+		// The copy gets its own mapping: this thread rewrites entry->mapping (a rename) while it runs.
+		raw->snapshot =
+		    std::thread([this, raw, mapping = m, schema = std::move(schema)] { RunSnapshot(raw, mapping, schema); });
 	}
 }
 
-void SyncGroup::RunSnapshot(TableEntry *entry, const TableSchema &schema) {
+void SyncGroup::RunSnapshot(TableEntry *entry, const meta::TableMapping &m, const TableSchema &schema) {
 	// At most max_parallel_snapshots copies at once per group.
 	while (!entry->cancel.load()) {
 		int running = snapshots_running_.load();
@@ -251,7 +253,6 @@ void SyncGroup::RunSnapshot(TableEntry *entry, const TableSchema &schema) {
 		entry->snapshot_running.store(false);
 		return;
 	}
-	const auto &m = entry->mapping;
 	try {
 		SnapshotCopier copier(config_, writer_);
 		auto result = copier.Run(
