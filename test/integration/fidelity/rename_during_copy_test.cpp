@@ -7,38 +7,26 @@ namespace duckpipe::test {
 
 class RenameDuringCopyTest : public PipelineTest {};
 
-TEST_F(RenameDuringCopyTest, QueuedCopyOfARenamedTableCopiesItByOid) {
-	Sql("CREATE TABLE public.first (id bigint PRIMARY KEY, v text)");
-	Sql("INSERT INTO public.first SELECT g, md5(g::text) FROM generate_series(1, 1000) g");
-	Sql("CREATE TABLE public.queued (id int PRIMARY KEY, v text)");
-	Sql("INSERT INTO public.queued SELECT g, 'v' || g FROM generate_series(1, 100) g");
-	auto daemon = StartDaemon({"--max-parallel-snapshots", "1"});
+TEST_F(RenameDuringCopyTest, ATableRenamedWhileItsCopyRunsIsCopiedByOid) {
+	Sql("CREATE TABLE public.moving (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.moving SELECT g, 'v' || g FROM generate_series(1, 100) g");
+	auto daemon = StartDaemon();
 	ASSERT_TRUE(WaitFor([&] { return CountLog("event=pipeline.started") == 1; }, 30s)) << LogTail();
-	// Lake commits wait behind this lock: the copy of public.first holds the only copy slot until
-	// the lock goes, so public.queued's copy waits for its turn meanwhile.
+	// Lake commits wait behind this lock: the copy has its snapshot (state SNAPSHOT) and waits to
+	// create the lake schema while the table is renamed.
 	auto lake_lock = Connect();
 	lake_lock->Exec("BEGIN");
 	lake_lock->Exec("LOCK TABLE ducklake.ducklake_snapshot IN EXCLUSIVE MODE");
-	DuckpipeOk({"add-table", "public.first"});
-	ASSERT_TRUE(WaitTableState("public.first", "SNAPSHOT", 60s)) << TableState("public.first") << LogTail();
-	DuckpipeOk({"add-table", "public.queued"});
-	ASSERT_TRUE(WaitFor([&] { return CountLog("event=table.started table=public.queued") == 1; }, 30s)) << LogTail();
-	Sql("ALTER TABLE public.queued RENAME TO renamed");
-	// The control thread writes the new name while the copy waits.
-	ASSERT_TRUE(WaitFor(
-	    [&] {
-		    return Scalar("SELECT source_table FROM duckpipe.table_mappings WHERE target_table = 'queued_ducklake'") ==
-		           "renamed";
-	    },
-	    30s))
-	    << LogTail();
-	EXPECT_EQ(TableState("public.first"), "SNAPSHOT");
+	DuckpipeOk({"add-table", "public.moving"});
+	ASSERT_TRUE(WaitTableState("public.moving", "SNAPSHOT", 60s)) << TableState("public.moving") << LogTail();
+	Sql("ALTER TABLE public.moving RENAME TO moved");
+	// The control thread writes the new name while the copy runs.
+	ASSERT_TRUE(WaitFor([&] { return TableState("public.moved") == "SNAPSHOT"; }, 30s)) << LogTail();
 	lake_lock->Exec("COMMIT");
 
-	Sql("INSERT INTO public.renamed VALUES (1000, 'after rename')");
-	ASSERT_TRUE(WaitTableState("public.renamed", "STREAMING", 120s)) << TableState("public.renamed") << LogTail();
-	EXPECT_TRUE(WaitLakeEqualsSource("public.renamed", 60s, "public.queued_ducklake"));
-	EXPECT_TRUE(WaitLakeEqualsSource("public.first", 60s));
+	Sql("INSERT INTO public.moved VALUES (1000, 'after rename')");
+	ASSERT_TRUE(WaitTableState("public.moved", "STREAMING", 120s)) << TableState("public.moved") << LogTail();
+	EXPECT_TRUE(WaitLakeEqualsSource("public.moved", 60s, "public.moving_ducklake"));
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
