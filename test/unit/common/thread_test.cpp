@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <pthread.h>
 #include <stdexcept>
@@ -95,9 +97,13 @@ TEST(StartTask, ResultAndExceptionComeBackThroughGet) {
 	    std::runtime_error);
 
 	// Reassigning waits for the previous thread; destruction waits for the last.
-	std::atomic<int> done{0};
-	ThreadTask<int> task = StartTask("dp-test-task", [&] { return ++done; });
-	task = StartTask("dp-test-task", [&] { return ++done; });
-	EXPECT_GE(done.load(), 1);
+	std::atomic<bool> first_done{false};
+	ThreadTask<int> task = StartTask("dp-test-task", [&] {
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		first_done.store(true);
+		return 1;
+	});
+	task = StartTask("dp-test-task", [] { return 2; });
+	EXPECT_TRUE(first_done.load());
 	EXPECT_EQ(task.Get(), 2);
 }
