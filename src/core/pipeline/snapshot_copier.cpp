@@ -11,6 +11,8 @@
 #include "core/pg/replication_connection.hpp"
 #include "core/pipeline/crash_point.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -151,8 +153,15 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 		}
 		// By OID: the table may have been renamed since it was described (regclass prints its
 		// current name, quoted and qualified as needed).
-		auto name = sql.Exec("SELECT $1::oid::regclass::text", {std::to_string(mapping.source_oid)});
-		std::string from = (schema.relkind == 'p' ? "" : "ONLY ") + std::string(name.Get(0, 0));
+		std::string current(sql.Exec("SELECT $1::oid::regclass::text", {std::to_string(mapping.source_oid)}).Get(0, 0));
+		if (std::all_of(current.begin(), current.end(),
+		                [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+			// regclass prints a bare OID for a table that no longer exists.
+			throw Error(ErrorKind::Source,
+			            "source table " + mapping.SourceName() + " (oid " + current + ") was dropped during its copy",
+			            {.table = mapping.SourceName(), .hint = "remove it with `duckpipe remove-table`"});
+		}
+		std::string from = (schema.relkind == 'p' ? "" : "ONLY ") + current;
 		std::string copy_sql = "COPY (SELECT " + cols + " FROM " + from + ") TO STDOUT (FORMAT csv)";
 
 		std::string dir = UniqueDir(config_.temp_dir, SafeLabel(mapping.source_table));
