@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test unit integration demo bench format lint clean
+.PHONY: all deps build test unit integration tsan demo bench format lint clean
 
 all: build
 
@@ -24,6 +24,16 @@ unit: build
 
 integration: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -R integration
+
+# ThreadSanitizer: an instrumented build in build-tsan, then the integration binaries one at a time
+# (TSAN_TESTS, default all); fails on any report (every process's reports land in build-tsan/tsan/).
+TSAN_DIR ?= build-tsan
+TSAN_TESTS ?=
+
+tsan: deps
+	cmake -S . -B $(TSAN_DIR) -DDUCKPIPE_SANITIZE=thread $(CMAKE_FLAGS)
+	cmake --build $(TSAN_DIR) -j $(JOBS)
+	@bash scripts/tsan.sh $(TSAN_DIR) $(TSAN_TESTS)
 
 demo: build
 	@bash scripts/demo.sh $(BUILD_DIR)/src/daemon/duckpipe

@@ -6,14 +6,18 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 
 namespace duckpipe::log {
 
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::Info)};
+// The mutex guards only the pointer: a sink runs outside it, so it may hand lines to another
+// thread that logs too (or call SetSink) without deadlocking. A sink replaced while it runs stays
+// alive until that call returns.
 std::mutex g_sink_mutex;
-Sink g_sink;
+std::shared_ptr<const Sink> g_sink;
 
 std::shared_ptr<spdlog::logger> DefaultLogger() {
 	static auto logger = [] {
@@ -71,8 +75,10 @@ bool Enabled(Level level) {
 }
 
 void SetSink(Sink sink) {
+	auto next = sink ? std::make_shared<const Sink>(std::move(sink)) : nullptr;
 	std::lock_guard guard(g_sink_mutex);
-	g_sink = std::move(sink);
+	g_sink.swap(next);
+	// The previous sink is released outside the lock (its destructor may log).
 }
 
 void AppendField(std::string &line, std::string_view key, std::string_view value) {
@@ -113,12 +119,14 @@ void AppendField(std::string &line, std::string_view key, std::string_view value
 }
 
 void Emit(Level level, std::string line) {
+	std::shared_ptr<const Sink> sink;
 	{
 		std::lock_guard guard(g_sink_mutex);
-		if (g_sink) {
-			g_sink(level, line);
-			return;
-		}
+		sink = g_sink;
+	}
+	if (sink) {
+		(*sink)(level, line);
+		return;
 	}
 	auto logger = DefaultLogger();
 	switch (level) {

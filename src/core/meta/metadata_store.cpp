@@ -3,6 +3,7 @@
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 #include "core/meta/migrations.hpp"
+#include "core/meta/progress_store.hpp"
 #include "core/pg/pg_connection.hpp"
 
 namespace duckpipe::meta {
@@ -12,10 +13,12 @@ namespace {
 constexpr const char *kGroupColumns =
     "name, publication, slot_name, enabled, conninfo, confirmed_lsn, last_error, last_error_at::text, notice";
 
-constexpr const char *kMappingColumns =
-    "id, group_name, source_oid, source_schema, source_table, target_schema, target_table, state, sync_mode, "
-    "copy_data, generation, snapshot_lsn, applied_lsn, lake_table_id, rows_synced, error_message, retry_at, "
-    "failure_count, last_sync_at, resync_reason";
+// The last two columns are this database's SourceIdentity (the mapping ids' namespace).
+const std::string kMappingColumns =
+    std::string("id, group_name, source_oid, source_schema, source_table, target_schema, target_table, state, "
+                "sync_mode, copy_data, generation, snapshot_lsn, applied_lsn, lake_table_id, rows_synced, "
+                "error_message, retry_at, failure_count, last_sync_at, resync_reason, ") +
+    ProgressStore::kLocalIdentitySql;
 
 TableMapping MappingFromRow(const PgResult &r, int row) {
 	TableMapping m;
@@ -45,6 +48,8 @@ TableMapping MappingFromRow(const PgResult &r, int row) {
 	m.failure_count = static_cast<int>(r.GetInt(row, 17));
 	m.last_sync_at = r.GetOptional(row, 18);
 	m.resync_reason = r.GetOptional(row, 19);
+	m.source_identity = {.system_identifier = r.GetInt(row, 20),
+	                     .database_oid = static_cast<uint32_t>(r.GetInt(row, 21))};
 	return m;
 }
 
@@ -139,9 +144,11 @@ void MetadataStore::DropGroup(const std::string &name, bool force) {
 		throw Error(ErrorKind::Config, "sync group '" + name + "' still has " + std::to_string(n) + " table(s)",
 		            {.hint = "remove them first (duckpipe remove-table) or drop with --force"});
 	}
-	conn_.Exec("DELETE FROM duckpipe.table_progress WHERE mapping_id IN "
-	           "(SELECT id FROM duckpipe.table_mappings WHERE group_name = $1)",
-	           {name});
+	std::vector<int64_t> ids;
+	for (const auto &t : ListTables(name)) {
+		ids.push_back(t.id);
+	}
+	ProgressStore(conn_).ForgetLocal(ids);
 	conn_.Exec("DELETE FROM duckpipe.table_mappings WHERE group_name = $1", {name});
 	conn_.Exec("DELETE FROM duckpipe.sync_groups WHERE name = $1", {name});
 	tx.Commit();
@@ -292,7 +299,7 @@ TableMapping MetadataStore::AddResolvedTable(const AddTableRequest &request, uin
 
 void MetadataStore::RemoveTable(int64_t mapping_id) {
 	PgTransaction tx(conn_);
-	conn_.Exec("DELETE FROM duckpipe.table_progress WHERE mapping_id = $1", {std::to_string(mapping_id)});
+	ProgressStore(conn_).ForgetLocal({mapping_id});
 	auto r = conn_.Exec("DELETE FROM duckpipe.table_mappings WHERE id = $1", {std::to_string(mapping_id)});
 	if (r.AffectedRows() == 0) {
 		throw Error(ErrorKind::Config, "no table mapping with id " + std::to_string(mapping_id));
@@ -302,7 +309,7 @@ void MetadataStore::RemoveTable(int64_t mapping_id) {
 
 void MetadataStore::ResyncTable(int64_t mapping_id, const std::optional<std::string> &reason) {
 	PgTransaction tx(conn_);
-	conn_.Exec("DELETE FROM duckpipe.table_progress WHERE mapping_id = $1", {std::to_string(mapping_id)});
+	ProgressStore(conn_).ForgetLocal({mapping_id});
 	auto r = conn_.Exec("UPDATE duckpipe.table_mappings SET generation = generation + 1, state = 'PENDING', "
 	                    "snapshot_lsn = NULL, applied_lsn = NULL, rows_synced = 0, error_message = NULL, "
 	                    "error_at = NULL, retry_at = NULL, failure_count = 0, resync_reason = $2, updated_at = now() "

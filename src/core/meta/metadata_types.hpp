@@ -32,6 +32,19 @@ struct SyncGroup {
 	std::optional<std::string> notice; // a lasting event (slot lost and recreated)
 };
 
+// Which duckpipe metadata a mapping id belongs to: the system identifier of the cluster and the OID
+// of the database holding the `duckpipe` schema (the daemon's --source, where mapping ids are
+// allocated). Mapping ids are only unique there, so the lake catalog keys a table's progress by
+// (identity, mapping id): several sources can share one lake catalog.
+struct SourceIdentity {
+	int64_t system_identifier = 0;
+	uint32_t database_oid = 0;
+
+	bool IsValid() const { return system_identifier != 0 && database_oid != 0; }
+	std::string ToString() const { return std::to_string(system_identifier) + "/" + std::to_string(database_oid); }
+	bool operator==(const SourceIdentity &) const = default;
+};
+
 struct TableMapping {
 	int64_t id = 0;
 	std::string group_name;
@@ -55,6 +68,7 @@ struct TableMapping {
 	// Why this generation was copied; kSlotLost: the group's slot was lost (see ResyncTable).
 	std::optional<std::string> resync_reason;
 	static constexpr const char *kSlotLost = "slot_lost";
+	SourceIdentity source_identity; // of the metadata that allocated `id`
 
 	std::string SourceName() const { return source_schema + "." + source_table; }
 	std::string TargetName() const { return target_schema + "." + target_table; }

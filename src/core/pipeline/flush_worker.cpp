@@ -2,10 +2,12 @@
 
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
+#include "core/common/thread.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/lake/catalog_loader.hpp"
 #include "core/lake/lake_reader.hpp"
 #include "core/lake/lake_writer.hpp"
+#include "core/meta/progress_store.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pipeline/crash_point.hpp"
 #include "core/pipeline/row_match_apply.hpp"
@@ -46,7 +48,10 @@ FlushWorker::~FlushWorker() {
 }
 
 void FlushWorker::Start() {
-	thread_ = std::thread([this] { Run(); });
+	// An exception escaping the loop fails this table alone, with its message.
+	thread_ = StartThread(
+	    "dp-flush-" + std::to_string(mapping_.id), [this] { Run(); },
+	    [this](const std::string &message) { Fail("flush worker stopped: " + message); });
 }
 
 void FlushWorker::Stop(bool finish) {
@@ -460,9 +465,11 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 			commit.Insert(table, *duck, "SELECT " + cols + " FROM " + relation + " WHERE _op <> 'D'");
 		}
 	}
-	auto progress = ProgressSql(mapping_, up_to, c ? static_cast<int64_t>(c->rows) : 0, false);
 	auto layout = schema_.layout.ToJson();
-	commit.AddSql([progress, layout](PgConnection &catalog) { catalog.Exec(progress, {layout}); });
+	commit.AddSql(
+	    [mapping = mapping_, up_to, rows = c ? static_cast<int64_t>(c->rows) : 0, layout](PgConnection &catalog) {
+		    meta::ProgressStore(catalog).Record(mapping, up_to, rows, false, layout);
+	    });
 	CrashPoint("flush_before_commit");
 #ifdef DUCKPIPE_FAULT_INJECTION
 	commit.OnCommitSent([] { CrashPoint("flush_commit_sent"); });

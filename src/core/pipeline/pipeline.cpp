@@ -5,6 +5,7 @@
 #include "core/lake/lake_writer.hpp"
 #include "core/meta/metadata_store.hpp"
 #include "core/meta/migrations.hpp"
+#include "core/meta/progress_store.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pipeline/sync_group.hpp"
 
@@ -88,6 +89,15 @@ void Pipeline::SyncGroups(PgConnection &conn) {
 	}
 }
 
+void Pipeline::AdoptLegacyProgress(PgConnection &catalog) {
+	PgConnection source(config_.source_conninfo, {.application_name = "pg_duckpipe"});
+	auto owner = meta::ProgressStore::LocalIdentity(source);
+	int adopted = meta::ProgressStore(catalog).AdoptLegacyRows(owner);
+	if (adopted > 0) {
+		log::Info("progress.adopted", "rows", adopted, "source", owner.ToString());
+	}
+}
+
 bool Pipeline::AllStarted() const {
 	return std::all_of(groups_.begin(), groups_.end(), [](const auto &g) { return g.second->Started(); });
 }
@@ -124,7 +134,10 @@ void Pipeline::Start() {
 	// The lake catalog's database records each table's progress in the lake commit itself.
 	if (config_.LakeCatalogConninfo() != config_.source_conninfo) {
 		PgConnection catalog(config_.LakeCatalogConninfo(), {.application_name = "pg_duckpipe"});
-		meta::Migrate(catalog);
+		auto applied = meta::Migrate(catalog);
+		if (std::find(applied.begin(), applied.end(), 3) != applied.end()) {
+			AdoptLegacyProgress(catalog);
+		}
 	}
 	lake::LakeConfig lake_config;
 	lake_config.catalog_conninfo = config_.LakeCatalogConninfo();

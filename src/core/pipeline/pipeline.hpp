@@ -55,6 +55,8 @@ private:
 	void Start();
 	void SyncGroups(PgConnection &conn);
 	bool AllStarted() const;
+	// A lake catalog of its own migrated to keyed progress: its rows are this source's.
+	void AdoptLegacyProgress(PgConnection &catalog);
 
 	PipelineConfig config_; // as started; reloaded settings live in live_
 	std::shared_ptr<LiveConfig> live_;

@@ -4,14 +4,18 @@
 #include "core/common/log.hpp"
 #include "core/common/private_dir.hpp"
 #include "core/common/source_values.hpp"
+#include "core/common/thread.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
 #include "core/duck/duck_sandbox.hpp"
 #include "core/lake/lake_writer.hpp"
+#include "core/meta/progress_store.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pg/replication_connection.hpp"
 #include "core/pipeline/crash_point.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -74,22 +78,6 @@ static void DiagnoseConversion(DuckConnection &duck, const std::string &relation
 			             .hint = "the PostgreSQL value does not fit the lake type; see docs/data-types.md"});
 		}
 	}
-}
-
-std::string ProgressSql(const meta::TableMapping &mapping, Lsn applied, int64_t rows, bool reset_rows) {
-	std::string id = std::to_string(mapping.id);
-	std::string gen = std::to_string(mapping.generation);
-	std::string lsn = "'" + applied.ToString() + "'";
-	std::string n = std::to_string(rows);
-	return "INSERT INTO duckpipe.table_progress(mapping_id, generation, applied_lsn, rows_synced, source_columns, "
-	       "updated_at) VALUES (" +
-	       id + ", " + gen + ", " + lsn + ", " + n +
-	       ", $1::jsonb, now()) ON CONFLICT (mapping_id) DO UPDATE SET generation = EXCLUDED.generation, "
-	       "applied_lsn = EXCLUDED.applied_lsn, source_columns = EXCLUDED.source_columns, rows_synced = " +
-	       (reset_rows ? std::string("EXCLUDED.rows_synced")
-	                   : "CASE WHEN duckpipe.table_progress.generation = EXCLUDED.generation THEN "
-	                     "duckpipe.table_progress.rows_synced + EXCLUDED.rows_synced ELSE EXCLUDED.rows_synced END") +
-	       ", updated_at = now()";
 }
 
 SnapshotCopier::SnapshotCopier(const PipelineConfig &config, lake::LakeWriter &writer)
@@ -189,8 +177,17 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 		for (size_t i = 0; i < schema.column_names.size(); i++) {
 			cols += (i ? ", " : "") + sql.QuoteIdent(schema.column_names[i]);
 		}
-		std::string from =
-		    (schema.relkind == 'p' ? "" : "ONLY ") + sql.QuoteQualified(schema.source.schema, schema.source.name);
+		// By OID: the table may have been renamed since it was described (regclass prints its
+		// current name, quoted and qualified as needed).
+		std::string current(sql.Exec("SELECT $1::oid::regclass::text", {std::to_string(mapping.source_oid)}).Get(0, 0));
+		if (std::all_of(current.begin(), current.end(),
+		                [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+			// regclass prints a bare OID for a table that no longer exists.
+			throw Error(ErrorKind::Source,
+			            "source table " + mapping.SourceName() + " (oid " + current + ") was dropped during its copy",
+			            {.table = mapping.SourceName(), .hint = "remove it with `duckpipe remove-table`"});
+		}
+		std::string from = (schema.relkind == 'p' ? "" : "ONLY ") + current;
 		std::string copy_sql = "COPY (SELECT " + cols + " FROM " + from + ") TO STDOUT (FORMAT csv)";
 
 		std::string dir = CreatePrivateDirectory(
@@ -222,7 +219,7 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 		}
 
 		// Chunk i is converted to Parquet on a helper thread while chunk i+1 is read from PostgreSQL.
-		std::future<int64_t> converting;
+		ThreadTask<int64_t> converting;
 		int chunk_no = 0;
 		auto convert = [&](const std::string &path) -> int64_t {
 			std::string relation = "read_csv(" + DuckConnection::QuoteLiteral(path) + ", columns = {" + columns_struct +
@@ -246,11 +243,11 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 		size_t bytes = 0;
 		auto rotate = [&]() {
 			out.close();
-			if (converting.valid()) {
-				result.rows += converting.get();
+			if (converting.Valid()) {
+				result.rows += converting.Get();
 			}
 			std::string done = path;
-			converting = std::async(std::launch::async, convert, done);
+			converting = StartTask("dp-copy-convert", [convert, done] { return convert(done); });
 			bytes = 0;
 			path.clear();
 		};
@@ -276,8 +273,8 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 		if (!path.empty()) {
 			rotate();
 		}
-		if (converting.valid()) {
-			result.rows += converting.get();
+		if (converting.Valid()) {
+			result.rows += converting.Get();
 		}
 		if (out.fail()) {
 			throw Error(ErrorKind::Io, "writing the copy of " + mapping.SourceName() + " to " + dir + " failed",
@@ -288,9 +285,10 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 
 	// Everything committed before C is in the copy: the applied position is just below it.
 	Lsn applied(result.snapshot_lsn.value - 1);
-	auto progress = ProgressSql(mapping, applied, result.rows, true);
 	auto layout = schema.layout.ToJson();
-	commit.AddSql([progress, layout](PgConnection &catalog) { catalog.Exec(progress, {layout}); });
+	commit.AddSql([mapping, applied, rows = result.rows, layout](PgConnection &catalog) {
+		meta::ProgressStore(catalog).Record(mapping, applied, rows, true, layout);
+	});
 	CrashPoint("copy_before_commit");
 #ifdef DUCKPIPE_FAULT_INJECTION
 	commit.OnCommitSent([] { CrashPoint("copy_commit_sent"); });

@@ -51,8 +51,4 @@ private:
 	bool keep_history_ = false;
 };
 
-// The SQL recording a table's progress in the lake catalog's database, run inside the lake commit;
-// $1 is the source layout (SourceLayout::ToJson) the lake table mirrors at `applied`.
-std::string ProgressSql(const meta::TableMapping &mapping, Lsn applied, int64_t rows, bool reset_rows);
-
 } // namespace duckpipe::pipeline

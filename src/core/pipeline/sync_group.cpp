@@ -5,6 +5,7 @@
 #include "core/lake/catalog_loader.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/meta/metadata_store.hpp"
+#include "core/meta/progress_store.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pg/replication_connection.hpp"
 #include "core/pipeline/snapshot_copier.hpp"
@@ -314,17 +315,14 @@ void SyncGroup::ResetAfterStreamLoss() {
 }
 
 Lsn SyncGroup::LoadAppliedLsn(const meta::TableMapping &mapping, std::optional<SourceLayout> *layout) {
-	auto r = CatalogConnection().Exec(
-	    "SELECT applied_lsn, source_columns FROM duckpipe.table_progress WHERE mapping_id = $1 AND "
-	    "generation = $2",
-	    {std::to_string(mapping.id), std::to_string(mapping.generation)});
-	if (r.Rows() == 0 || r.IsNull(0, 0)) {
+	auto progress = meta::ProgressStore(CatalogConnection()).Load(mapping);
+	if (!progress) {
 		return Lsn();
 	}
-	if (layout && !r.IsNull(0, 1)) {
-		*layout = SourceLayout::FromJson(std::string(r.Get(0, 1)));
+	if (layout && progress->source_columns) {
+		*layout = SourceLayout::FromJson(*progress->source_columns);
 	}
-	return Lsn::Parse(r.Get(0, 0));
+	return progress->applied;
 }
 
 TableSchema SyncGroup::LakeTableSchema(const TableSchema &described, int64_t lake_table_id,

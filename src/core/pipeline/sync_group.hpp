@@ -59,6 +59,8 @@ public:
 
 private:
 	struct TableEntry {
+		// Read and written by the control thread only (a rename rewrites the names): other threads
+		// get their own copy when they start.
 		meta::TableMapping mapping;
 		std::shared_ptr<TableRoute> route;
 		std::unique_ptr<FlushWorker> worker;
@@ -105,7 +107,7 @@ private:
 	// Adds the table to the group's publication; false (the table failed) when PostgreSQL refuses.
 	bool JoinPublication(const meta::TableMapping &mapping, const TableSchema &schema, PgConnection &source);
 	void StopTable(int64_t mapping_id, bool leave_publication, PgConnection *source);
-	void RunSnapshot(TableEntry *entry, const TableSchema &schema);
+	void RunSnapshot(TableEntry *entry, const meta::TableMapping &mapping, const TableSchema &schema);
 	void HandleEvents(meta::MetadataStore &store, PgConnection &source);
 	void ReportRuntime(PgConnection &meta);
 	// Looks the running tables up by OID in the source catalog (one query): renamed ones get their

@@ -269,7 +269,9 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 		raw->keep_history = m.sync_mode == meta::SyncMode::Append && m.resync_reason == meta::TableMapping::kSlotLost &&
 		                    m.lake_table_id && !LoadAppliedLsn(m).IsValid();
 		raw->snapshot_running.store(true);
-		raw->snapshot = std::thread([this, raw, schema = std::move(schema)] { RunSnapshot(raw, schema); });
+		// The copy gets its own mapping: this thread rewrites entry->mapping (a rename) while it runs.
+		raw->snapshot =
+		    std::thread([this, raw, mapping = m, schema = std::move(schema)] { RunSnapshot(raw, mapping, schema); });
 	}
 }
 
@@ -296,7 +298,7 @@ bool SyncGroup::JoinPublication(const meta::TableMapping &m, const TableSchema &
 	}
 }
 
-void SyncGroup::RunSnapshot(TableEntry *entry, const TableSchema &schema) {
+void SyncGroup::RunSnapshot(TableEntry *entry, const meta::TableMapping &m, const TableSchema &schema) {
 	// At most max_parallel_snapshots copies at once per group.
 	while (!entry->cancel.load()) {
 		int running = snapshots_running_.load();
@@ -310,7 +312,6 @@ void SyncGroup::RunSnapshot(TableEntry *entry, const TableSchema &schema) {
 		entry->snapshot_running.store(false);
 		return;
 	}
-	const auto &m = entry->mapping;
 	try {
 		SnapshotCopier copier(config_, writer_);
 		copier.KeepHistory(entry->keep_history);
