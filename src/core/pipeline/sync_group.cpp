@@ -2,6 +2,7 @@
 
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
+#include "core/common/thread.hpp"
 #include "core/lake/catalog_loader.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/meta/metadata_store.hpp"
@@ -30,7 +31,15 @@ std::string SyncGroup::SourceConninfo() const {
 }
 
 void SyncGroup::Start() {
-	control_ = std::thread([this] { ControlLoop(); });
+	// The control loop handles its own failures; what escapes it anyway stops the group, loudly.
+	control_ = StartThread(
+	    "dp-control", [this] { ControlLoop(); },
+	    [this](const std::string &) {
+		    stopped_.store(true);
+		    if (owner_) {
+			    owner_->Notify();
+		    }
+	    });
 }
 
 void SyncGroup::Wake() {
@@ -165,7 +174,12 @@ void SyncGroup::ControlLoop() {
 				// Only once the tables are routed: a consumer that streamed before would drop (and then
 				// confirm) the backlog of every table, as if no table were synced.
 				if (!consumer_thread_.joinable()) {
-					consumer_thread_ = std::thread([this] { ConsumerLoop(); });
+					consumer_thread_ = StartThread(
+					    "dp-consumer", [this] { ConsumerLoop(); },
+					    [this](const std::string &m) {
+						    std::lock_guard guard(stream_error_mutex_);
+						    stream_error_ = "replication stream of slot " + group_.slot_name + " stopped: " + m;
+					    });
 				}
 				RecordStreamError(*store);
 				if (Clock::now() - last_report >= std::chrono::seconds(2)) {

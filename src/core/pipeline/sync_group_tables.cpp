@@ -1,6 +1,7 @@
 // SyncGroup: the tables side (reconcile with the metadata, start/stop tables, copies, state).
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
+#include "core/common/thread.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/meta/metadata_store.hpp"
 #include "core/pg/pg_connection.hpp"
@@ -270,8 +271,12 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 		                    m.lake_table_id && !LoadAppliedLsn(m).IsValid();
 		raw->snapshot_running.store(true);
 		// The copy gets its own mapping: this thread rewrites entry->mapping (a rename) while it runs.
-		raw->snapshot =
-		    std::thread([this, raw, mapping = m, schema = std::move(schema)] { RunSnapshot(raw, mapping, schema); });
+		raw->snapshot = StartThread(
+		    "dp-copy", [this, raw, mapping = m, schema = std::move(schema)] { RunSnapshot(raw, mapping, schema); },
+		    [this, raw, id = m.id, generation = m.generation](const std::string &message) {
+			    raw->snapshot_running.store(false);
+			    Post({.kind = Event::Kind::Failed, .mapping_id = id, .generation = generation, .message = message});
+		    });
 	}
 }
 
