@@ -8,6 +8,7 @@
 #include "core/lake/lake_reader.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/lake/write/commit_applier.hpp"
+#include "core/lake/write/pending_files.hpp"
 #include "core/pg/pg_connection.hpp"
 
 #include <algorithm>
@@ -22,6 +23,8 @@
 namespace duckpipe::lake {
 
 namespace {
+
+constexpr const char *kApplicationName = "pg_duckpipe compaction";
 
 std::string Opt(const std::optional<int64_t> &v) {
 	return v ? std::to_string(*v) : "NULL";
@@ -43,13 +46,41 @@ std::string IdList(const std::vector<LakeDataFile> &files) {
 
 TableCompaction::TableCompaction(LakeWriter &writer, int64_t table_id, CompactionOptions options)
     : writer_(writer), table_id_(table_id), options_(std::move(options)) {
-	conn_ = std::make_unique<PgConnection>(writer_.Config().catalog_conninfo,
-	                                       PgConnection::Options{.application_name = "pg_duckpipe compaction"});
+	Conn();
 }
 
 TableCompaction::~TableCompaction() {
 	if (!done_) {
 		RemoveFiles();
+		Forget();
+	}
+}
+
+PgConnection &TableCompaction::Conn() {
+	if (conn_ && conn_->IsHealthy()) {
+		return *conn_;
+	}
+	conn_.reset();
+	auto conn = std::make_unique<PgConnection>(writer_.Config().catalog_conninfo,
+	                                           PgConnection::Options{.application_name = kApplicationName});
+	if (!token_.empty()) {
+		// Registrations stay owned by a live session, or maintenance takes them for a dead writer's.
+		PendingFiles(*conn, writer_.Config().catalog_schema).Adopt(token_);
+	}
+	conn_ = std::move(conn);
+	return *conn_;
+}
+
+void TableCompaction::Forget() noexcept {
+	if (token_.empty()) {
+		return;
+	}
+	try {
+		auto &conn = Conn();
+		conn.Exec(PendingFiles(conn, writer_.Config().catalog_schema).ForgetSql({token_}));
+		token_.clear();
+	} catch (const std::exception &e) {
+		log::Debug("lake.forget_failed", "error", e.what()); // stale rows are swept later
 	}
 }
 
@@ -68,15 +99,16 @@ void TableCompaction::RemoveFiles() {
 
 bool TableCompaction::Prepare() {
 	const auto &schema = writer_.Config().catalog_schema;
-	CatalogReads reads(*conn_, schema, writer_.DataPath());
+	auto &conn = Conn();
+	CatalogReads reads(conn, schema, writer_.DataPath());
 	base_ = reads.Head();
 	table_ = reads.LoadTable(table_id_, base_.snapshot_id);
 	const auto &table = table_.table;
 
 	// Files are merged only with files written under the same schema version of the table.
-	auto versions = conn_->Exec("SELECT begin_snapshot FROM " + reads.T("ducklake_schema_versions") +
-	                                " WHERE table_id = $1 ORDER BY begin_snapshot",
-	                            {std::to_string(table_id_)});
+	auto versions = conn.Exec("SELECT begin_snapshot FROM " + reads.T("ducklake_schema_versions") +
+	                              " WHERE table_id = $1 ORDER BY begin_snapshot",
+	                          {std::to_string(table_id_)});
 	std::vector<int64_t> version_starts;
 	for (int i = 0; i < versions.Rows(); i++) {
 		version_starts.push_back(versions.GetInt(i, 0));
@@ -148,6 +180,10 @@ bool TableCompaction::Prepare() {
 	    "", std::map<std::string, std::string>{{"memory_limit", options_.duck_memory_limit}, {"threads", "1"}});
 	duck_ = duck_db_->Connect();
 	DuckSandbox{.directories = {writer_.DataPath()}, .lock_configuration = false}.Lock(*duck_);
+	// In flight from here on: expiry keeps the base snapshot (CheckConflicts reads what follows it) and
+	// every file is registered before it is written (WriteOutput), so the orphan sweep spares it.
+	token_ = *duck_->Query("SELECT CAST(uuidv7() AS VARCHAR)").GetString(0, 0);
+	conn.Exec(PendingFiles(conn, schema).RegisterCommitSql(token_, token_, base_.snapshot_id));
 	std::error_code ec;
 	std::filesystem::create_directories(table.full_path, ec);
 	if (ec) {
@@ -182,6 +218,7 @@ void TableCompaction::WriteOutput(Output &output) {
 	}
 	auto stem = ParquetFileWriter::NewFileStem(*duck_) + ".parquet";
 	auto path = table.full_path + stem;
+	PendingFiles(Conn(), writer_.Config().catalog_schema).RegisterFile(token_, token_, path);
 	try {
 		output.file = ParquetFileWriter::Write(
 		    *duck_, "SELECT " + list + " FROM (" + LakeReader::TableQuery(state, subset) + ") __dp_live", path,
@@ -231,7 +268,7 @@ void TableCompaction::CheckConflicts(PgConnection &conn, const CatalogReads &rea
 }
 
 int64_t TableCompaction::Attempt() {
-	auto &conn = *conn_;
+	auto &conn = Conn();
 	PgTransaction txn(conn, "REPEATABLE READ");
 	CatalogReads reads(conn, writer_.Config().catalog_schema, writer_.DataPath());
 	auto head = reads.Head();
@@ -317,10 +354,50 @@ int64_t TableCompaction::Attempt() {
 		sql += "UPDATE " + reads.T("ducklake_table_stats") + " SET next_row_id = next_row_id + " +
 		       std::to_string(new_rows) + " WHERE table_id = " + T + ";\n";
 	}
+	// The marker tells a lost COMMIT's outcome (Resolve); the file registrations end with the commit.
+	sql += PendingFiles(conn, writer_.Config().catalog_schema).CommittedSql(token_, head.snapshot_id + 1);
 	conn.Exec(sql);
 	LakeWriter::MaybeFail("before_catalog_commit");
-	txn.Commit();
+	try {
+		LakeWriter::AtConnectionPoint("before_commit_sent", conn);
+		txn.Commit([&] { LakeWriter::AtConnectionPoint("after_commit_sent", conn); });
+	} catch (const Error &e) {
+		throw AmbiguousCommitError(head.snapshot_id + 1, e);
+	}
 	return head.snapshot_id + 1;
+}
+
+// COMMIT was sent (or being sent) and its answer lost: the catalog says on a new connection.
+int64_t TableCompaction::Resolve(const AmbiguousCommitError &e) {
+	std::optional<int> old_pid;
+	if (conn_) {
+		old_pid = conn_->BackendPid();
+		conn_.reset();
+	}
+	const auto &cfg = writer_.Config();
+	auto verdict = PendingFiles::Verify(cfg.catalog_conninfo, cfg.catalog_schema, token_, old_pid);
+	const auto name = table_.table.schema_name + "." + table_.table.name;
+	switch (verdict.outcome) {
+	case PendingFiles::Outcome::Committed:
+		log::Warn("lake.commit_ambiguous", "table", name, "outcome", "committed", "snapshot", verdict.snapshot, "error",
+		          e.what());
+		return verdict.snapshot;
+	case PendingFiles::Outcome::NotCommitted:
+		log::Warn("lake.commit_ambiguous", "table", name, "outcome", "not committed", "error", e.what());
+		throw e.Cause();
+	case PendingFiles::Outcome::Unknown:
+		break;
+	}
+	outcome_unknown_ = true;
+	throw Error(ErrorKind::Connection,
+	            "the catalog connection failed after COMMIT of the compaction of " + name + " (lake snapshot " +
+	                std::to_string(e.Snapshot()) + ") was sent (" + e.Cause().what() +
+	                ") and whether it committed cannot be checked now (" + verdict.reason +
+	                "); its Parquet files are kept",
+	            {.table = name,
+	             .hint = "nothing is lost: the files stay registered as in flight, so maintenance keeps them; if the "
+	                     "compaction did not commit, cleanup-files --orphans-older-than removes them after a day; "
+	                     "run the compaction again later"});
 }
 
 CompactionResult TableCompaction::Commit() {
@@ -336,11 +413,15 @@ CompactionResult TableCompaction::Commit() {
 		const auto &cfg = writer_.Config();
 		for (int attempt = 0;; attempt++) {
 			try {
-				result_.snapshot_id = Attempt();
+				try {
+					result_.snapshot_id = Attempt();
+				} catch (const AmbiguousCommitError &e) {
+					result_.snapshot_id = Resolve(e);
+				}
 				break;
 			} catch (const Error &e) {
 				const auto &code = e.Context().sqlstate;
-				if (code != "23505" && code != "40001" && code != "40P01") {
+				if (outcome_unknown_ || (code != "23505" && code != "40001" && code != "40P01")) {
 					throw;
 				}
 				if (attempt >= cfg.max_commit_retries) {
@@ -355,11 +436,16 @@ CompactionResult TableCompaction::Commit() {
 			}
 		}
 	} catch (...) {
-		RemoveFiles();
+		// An unknown outcome keeps its files and registrations: the catalog may reference the files.
+		if (!outcome_unknown_) {
+			RemoveFiles();
+			Forget();
+		}
 		done_ = true;
 		throw;
 	}
 	done_ = true;
+	Forget(); // the marker's answer is no longer needed
 	log::Info("lake.compacted", "table", table_.table.schema_name + "." + table_.table.name, "snapshot",
 	          *result_.snapshot_id, "files_merged", result_.files_merged, "files_rewritten", result_.files_rewritten,
 	          "files_written", result_.files_written, "rows", result_.rows_written);

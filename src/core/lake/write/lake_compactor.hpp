@@ -19,6 +19,7 @@ class DuckConnection;
 namespace duckpipe::lake {
 
 class LakeWriter;
+class AmbiguousCommitError;
 
 struct CompactionOptions {
 	// Files smaller than this are merged, in batches that stay below it.
@@ -48,7 +49,9 @@ struct CompactionResult {
 // are left alone, they remain true bounds. A snapshot since N that dropped, altered, deleted from
 // or compacted T makes Commit throw Error(Conflict) and remove the new files, as does a concurrent
 // delete that commits after us (it sees our rewrite_delete:T). Destroying an uncommitted
-// TableCompaction removes its files.
+// TableCompaction removes its files. Like a LakeCommit, it registers itself and each new file in
+// PendingFiles before writing it (maintenance never collects them), and when the answer to its COMMIT
+// is lost it asks the catalog whether it committed before removing anything.
 class TableCompaction {
 public:
 	TableCompaction(LakeWriter &writer, int64_t table_id, CompactionOptions options = {});
@@ -71,7 +74,13 @@ private:
 	void WriteOutput(Output &output);
 	void CheckConflicts(PgConnection &conn, const CatalogReads &reads);
 	int64_t Attempt();
+	// The committed snapshot; throws the cause when it did not commit, Error(Connection) when unknown.
+	int64_t Resolve(const AmbiguousCommitError &e);
+	// The catalog session, reconnected (registrations adopted) after a lost connection.
+	PgConnection &Conn();
 	void RemoveFiles();
+	// Drops this compaction's registrations (best effort: maintenance sweeps stale ones).
+	void Forget() noexcept;
 
 	LakeWriter &writer_;
 	int64_t table_id_;
@@ -83,7 +92,9 @@ private:
 	TableBase table_;
 	std::vector<Output> outputs_;
 	CompactionResult result_;
+	std::string token_; // PendingFiles registration (also its writer id); empty until registered
 	bool done_ = false;
+	bool outcome_unknown_ = false; // files and registrations kept: the catalog may reference them
 };
 
 // Prepare + Commit in one call.

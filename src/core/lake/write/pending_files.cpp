@@ -82,8 +82,10 @@ PendingFiles::Verdict PendingFiles::Verify(const std::string &conninfo, const st
 		conn.Exec("SET lock_timeout = '30s'");
 		if (old_pid) {
 			try {
+				// Only a session of ours that commits registered commits (a writer or a compaction).
 				conn.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND usename = "
-				          "current_user AND application_name = 'pg_duckpipe lake writer'",
+				          "current_user AND application_name IN ('pg_duckpipe lake writer', 'pg_duckpipe "
+				          "compaction')",
 				          {std::to_string(*old_pid)});
 			} catch (const Error &e) {
 				log::Warn("lake.verify_terminate_failed", "pid", *old_pid, "error", e.what());
