@@ -5,6 +5,7 @@
 #include "core/meta/metadata_store.hpp"
 #include "core/pg/conninfo.hpp"
 #include "core/pg/pg_connection.hpp"
+#include "core/pg/wal_level.hpp"
 #include "core/pipeline/row_match_apply.hpp"
 #include "core/pipeline/table_schema.hpp"
 
@@ -189,12 +190,7 @@ int ManageCommands::CreateGroup(std::ostream &out) const {
 	if (!conninfo.empty()) {
 		// Fail now, not in the daemon, when the remote source is unreachable or not logical.
 		check = std::make_unique<PgConnection>(conninfo);
-		auto level = check->Exec("SHOW wal_level");
-		if (level.Get(0, 0) != "logical") {
-			throw Error(ErrorKind::Source,
-			            "wal_level is '" + std::string(level.Get(0, 0)) + "' on " + check->RedactedConninfo(),
-			            {.hint = "set wal_level = logical in postgresql.conf and restart that server"});
-		}
+		RequireLogicalWalLevel(*check, check->RedactedConninfo());
 		remote = conninfo;
 	}
 	auto group = store.CreateGroup(group_name_, publication_.empty() ? std::nullopt : std::optional(publication_),

@@ -1,6 +1,7 @@
 #include "core/pg/replication_connection.hpp"
 
 #include "core/common/log.hpp"
+#include "core/pg/wal_level.hpp"
 
 #include <libpq-fe.h>
 
@@ -160,16 +161,7 @@ SystemIdentity ReplicationConnection::IdentifySystem() {
 
 void ReplicationConnection::CheckWalLevel() {
 	PgResult r = Command("SHOW wal_level");
-	std::string level(r.Get(0, 0));
-	if (level != "logical") {
-		throw Error(ErrorKind::Source,
-		            "the source server runs with wal_level = " + level +
-		                ", logical decoding needs "
-		                "wal_level = logical",
-		            {.statement = "SHOW wal_level",
-		             .hint = "set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and "
-		                     "restart PostgreSQL"});
-	}
+	RequireLogicalWalLevel(r.Get(0, 0), "the source server");
 }
 
 void ReplicationConnection::ValidateSlotName(const std::string &slot_name) {

@@ -1,5 +1,6 @@
 #include "core/pipeline/flush_worker.hpp"
 
+#include "core/common/backoff.hpp"
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 #include "core/common/thread.hpp"
@@ -265,7 +266,8 @@ void FlushWorker::Process(QueueItem item) {
 }
 
 bool FlushWorker::AppendRetrying(const flush::ChangeBatch &batch) {
-	for (int attempt = 0;; attempt++) {
+	Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(settings_->max_retry_backoff_s));
+	for (;;) {
 		try {
 			buffer_.Append(batch);
 			return true;
@@ -279,10 +281,10 @@ bool FlushWorker::AppendRetrying(const flush::ChangeBatch &batch) {
 			if (stop_.load() || reset_requested_.load()) {
 				return false;
 			}
-			auto backoff_ms = std::min<int64_t>(1000LL << std::min(attempt, 5), config_.max_retry_backoff_s * 1000LL);
+			auto delay = backoff.Failed();
 			log::Warn("flush.buffer_retry", "table", mapping_.SourceName(), "error", e.what(), "retry_in_ms",
-			          backoff_ms);
-			auto until = Clock::now() + std::chrono::milliseconds(backoff_ms);
+			          delay.count());
+			auto until = Clock::now() + delay;
 			while (Clock::now() < until && !stop_.load() && !reset_requested_.load()) {
 				std::this_thread::sleep_for(std::chrono::milliseconds(50));
 			}
@@ -294,7 +296,8 @@ void FlushWorker::ChangeSchema(const cdc::RelationInfo &relation) {
 	if (SchemaChange::Matches(schema_, relation)) {
 		return;
 	}
-	for (int attempt = 0;; attempt++) {
+	Backoff backoff(std::chrono::milliseconds(200), std::chrono::seconds(5));
+	for (;;) {
 		try {
 			PgConnection source(source_conninfo_, {.application_name = "pg_duckpipe schema"});
 			ApplySchemaChange(SchemaChange::Plan(source, schema_, relation));
@@ -312,7 +315,7 @@ void FlushWorker::ChangeSchema(const cdc::RelationInfo &relation) {
 			}
 			// The source is unreachable for now; the rows after the change must wait for it.
 			log::Warn("table.schema_lookup_retry", "table", mapping_.SourceName(), "error", e.what());
-			std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200 << std::min(attempt, 5), 5000)));
+			std::this_thread::sleep_for(backoff.Failed());
 		}
 	}
 }
@@ -368,10 +371,10 @@ void FlushWorker::Flush() {
 			return;
 		}
 		transient_failures_++;
-		auto backoff =
-		    std::min<int64_t>(1000LL << std::min(transient_failures_, 8), settings_->max_retry_backoff_s * 1000LL);
-		retry_after_ = Clock::now() + std::chrono::milliseconds(backoff);
-		log::Warn("flush.retry", "table", mapping_.SourceName(), "error", e.what(), "retry_in_ms", backoff);
+		auto backoff = Backoff(std::chrono::seconds(1), std::chrono::seconds(settings_->max_retry_backoff_s))
+		                   .Delay(transient_failures_ + 1);
+		retry_after_ = Clock::now() + backoff;
+		log::Warn("flush.retry", "table", mapping_.SourceName(), "error", e.what(), "retry_in_ms", backoff.count());
 		return;
 	}
 	transient_failures_ = 0;

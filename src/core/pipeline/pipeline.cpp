@@ -7,6 +7,7 @@
 #include "core/meta/migrations.hpp"
 #include "core/meta/progress_store.hpp"
 #include "core/pg/pg_connection.hpp"
+#include "core/pg/wal_level.hpp"
 #include "core/pipeline/sync_group.hpp"
 
 #include <algorithm>
@@ -123,12 +124,8 @@ void Pipeline::Start() {
 			               (config_.groups.empty() ||
 			                std::find(config_.groups.begin(), config_.groups.end(), g.name) != config_.groups.end()));
 		}
-		auto level = source.Exec("SHOW wal_level");
-		if (local_group && level.Get(0, 0) != "logical") {
-			throw Error(ErrorKind::Source,
-			            "wal_level is '" + std::string(level.Get(0, 0)) + "' on the source " +
-			                source.RedactedConninfo() + "; logical replication needs 'logical'",
-			            {.hint = "set wal_level = logical in postgresql.conf and restart the server"});
+		if (local_group) {
+			RequireLogicalWalLevel(source, "the source " + source.RedactedConninfo());
 		}
 	}
 	// The lake catalog's database records each table's progress in the lake commit itself.

@@ -1,5 +1,6 @@
 #include "core/pipeline/sync_group.hpp"
 
+#include "core/common/backoff.hpp"
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 #include "core/common/thread.hpp"
@@ -9,6 +10,7 @@
 #include "core/meta/progress_store.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pg/replication_connection.hpp"
+#include "core/pg/wal_level.hpp"
 #include "core/pipeline/snapshot_copier.hpp"
 
 #include <chrono>
@@ -113,12 +115,7 @@ void SyncGroup::ApplyLiveConfig() {
 }
 
 void SyncGroup::Prepare(meta::MetadataStore &store, PgConnection &source) {
-	auto level = source.Exec("SHOW wal_level");
-	if (level.Get(0, 0) != "logical") {
-		throw Error(ErrorKind::Source,
-		            "wal_level is '" + std::string(level.Get(0, 0)) + "' on the source of group " + group_.name,
-		            {.hint = "set wal_level = logical in postgresql.conf and restart the server"});
-	}
+	RequireLogicalWalLevel(source, "the source of group " + group_.name);
 	auto pub = source.Exec("SELECT 1 FROM pg_publication WHERE pubname = $1", {group_.publication});
 	if (pub.Rows() == 0) {
 		// Partitions publish as their root, so a partitioned table lands in one lake table.
@@ -207,7 +204,9 @@ void SyncGroup::ControlLoop() {
 			break;
 		} catch (const std::exception &e) {
 			failures++;
-			int backoff_s = std::min(1 << std::min(failures, 6), 60);
+			auto backoff_s = std::chrono::duration_cast<std::chrono::seconds>(
+			                     Backoff(std::chrono::seconds(2), std::chrono::seconds(60)).Delay(failures))
+			                     .count();
 			log::Error("group.error", "group", group_.name, "error", e.what(), "retry_in_s", backoff_s);
 			RecordGroupError(store.get(), meta.get(), e.what());
 			MarkStarted();
@@ -311,7 +310,8 @@ void SyncGroup::ConsumerLoop() {
 		// The stream restarts from the slot's confirmed position and sends again everything that is
 		// not durable yet: drop what the workers hold of it.
 		ResetAfterStreamLoss();
-		auto until = Clock::now() + std::chrono::milliseconds(std::min(250 << std::min(failures, 8), 30000));
+		auto until =
+		    Clock::now() + Backoff(std::chrono::milliseconds(250), std::chrono::seconds(30)).Delay(failures + 1);
 		while (!stop_consumer_.load() && !stop_.load() && Clock::now() < until) {
 			std::this_thread::sleep_for(std::chrono::milliseconds(50));
 		}

@@ -47,7 +47,9 @@ TEST_F(ProgressStoreTest, RowsWrittenBeforeMigration3BelongToThisDatabase) {
 	MigrateTo(2);
 	conn_->Exec("INSERT INTO duckpipe.table_progress(mapping_id, generation, applied_lsn, rows_synced, source_columns) "
 	            "VALUES (7, 2, '0/1234', 10, '[]'), (8, 1, '0/99', 5, NULL)");
-	EXPECT_EQ(Migrate(*conn_), std::vector<int>{3});
+	auto applied = Migrate(*conn_);
+	ASSERT_FALSE(applied.empty());
+	EXPECT_EQ(applied.front(), 3);
 	auto local = ProgressStore::LocalIdentity(*conn_);
 	ASSERT_TRUE(local.IsValid());
 	EXPECT_EQ(local.database_oid,

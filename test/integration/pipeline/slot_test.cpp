@@ -29,8 +29,16 @@ protected:
 		    [&] {
 			    Sql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
 			        "WHERE slot_name = 'duckpipe_slot_default' AND active_pid IS NOT NULL");
-			    Sql("SELECT pg_drop_replication_slot('duckpipe_slot_default')");
-			    return true;
+			    // The daemon may win the race and be streaming from the slot again: terminate again.
+			    try {
+				    Sql("SELECT pg_drop_replication_slot('duckpipe_slot_default')");
+				    return true;
+			    } catch (const std::exception &e) {
+				    if (std::string(e.what()).find("is active") == std::string::npos) {
+					    throw;
+				    }
+				    return false;
+			    }
 		    },
 		    30s, 20ms));
 	}
