@@ -7,6 +7,7 @@
 #include "core/lake/lake_type.hpp"
 #include "core/lake/write/lake_commit.hpp"
 #include "core/pg/pg_connection.hpp"
+#include "core/pg/source_table.hpp"
 
 #include <algorithm>
 #include <map>
@@ -101,7 +102,7 @@ public:
 
 	SchemaChange Plan() {
 		auto catalog = ReadCatalogColumns(source_, rel_.oid);
-		described_ = lake::DescribeTable(source_, std::to_string(rel_.oid));
+		described_ = DescribeTable(source_, std::to_string(rel_.oid));
 		auto attrs = MatchAttributes(catalog);
 		out_.schema.mode = current_.mode;
 		out_.schema.source = current_.source;
@@ -137,7 +138,7 @@ private:
 
 	void Note(const std::string &step) { out_.summary += (out_.summary.empty() ? "" : "; ") + step; }
 
-	const lake::PgColumn &DescribedColumn(int attnum) const {
+	const PgColumn &DescribedColumn(int attnum) const {
 		for (const auto &c : described_.columns) {
 			if (c.attnum == attnum) {
 				return c;
@@ -287,7 +288,7 @@ private:
 	const cdc::RelationInfo &rel_;
 	const std::string table_;
 	const bool upsert_;
-	lake::PgTableDescription described_;
+	PgTableDescription described_;
 	SchemaChange out_;
 };
 
