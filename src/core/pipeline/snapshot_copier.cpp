@@ -55,6 +55,116 @@ bool SameColumns(const lake::LakeTable &table, const TableSchema &schema) {
 	return true;
 }
 
+// Exports a snapshot at the consistent point of a temporary slot, which lives as long as the
+// returned connection; the snapshot itself until the next command on it, so the copy runs on
+// another connection while this one stays idle.
+std::unique_ptr<ReplicationConnection> ExportSnapshot(const std::string &source_conninfo, int64_t mapping_id,
+                                                      Lsn &consistent_point, std::string &snapshot_name) {
+	auto repl = std::make_unique<ReplicationConnection>(source_conninfo);
+	std::random_device rd;
+	std::string slot = "duckpipe_copy_" + std::to_string(mapping_id) + "_" + std::to_string(rd() % 1000000);
+	auto created = repl->CreateSlot(slot, true, SlotSnapshot::Export);
+	consistent_point = created.consistent_point;
+	snapshot_name = created.snapshot_name;
+	return repl;
+}
+
+// Opens the read-only transaction in the exported snapshot and returns the COPY that reads the
+// table there, after checking that the table still has the columns it was described with.
+std::string BeginCopyAtSnapshot(PgConnection &sql, const std::string &snapshot_name, const meta::TableMapping &mapping,
+                                const TableSchema &schema) {
+	sql.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	sql.Exec("SET TRANSACTION SNAPSHOT " + sql.QuoteLiteral(snapshot_name));
+	// The stream's rows after C have the columns of C; the copy must have them too.
+	auto at_snapshot = SourceLayout::Current(sql, mapping.source_oid);
+	auto expected = schema.layout;
+	for (auto &c : expected.columns) {
+		c.key = false;
+	}
+	if (!(at_snapshot == expected)) {
+		throw Error(ErrorKind::Source,
+		            "the columns of " + mapping.SourceName() + " changed while its copy was starting",
+		            {.table = mapping.SourceName(), .hint = "nothing to do: the copy is retried"});
+	}
+	std::string cols;
+	for (size_t i = 0; i < schema.column_names.size(); i++) {
+		cols += (i ? ", " : "") + sql.QuoteIdent(schema.column_names[i]);
+	}
+	// By OID: the table may have been renamed since it was described (regclass prints its
+	// current name, quoted and qualified as needed).
+	std::string current(sql.Exec("SELECT $1::oid::regclass::text", {std::to_string(mapping.source_oid)}).Get(0, 0));
+	if (std::all_of(current.begin(), current.end(),
+	                [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+		// regclass prints a bare OID for a table that no longer exists.
+		throw Error(ErrorKind::Source,
+		            "source table " + mapping.SourceName() + " (oid " + current + ") was dropped during its copy",
+		            {.table = mapping.SourceName(), .hint = "remove it with `duckpipe remove-table`"});
+	}
+	std::string from = (schema.relkind == 'p' ? "" : "ONLY ") + current;
+	return "COPY (SELECT " + cols + " FROM " + from + ") TO STDOUT (FORMAT csv)";
+}
+
+// Cuts COPY's CSV stream into chunk files of about kChunkBytes under `dir`: chunk i is converted
+// (by `convert`, which returns its row count) on a helper thread while chunk i+1 is read.
+class ChunkWriter {
+public:
+	ChunkWriter(std::string dir, std::string source_name, std::function<int64_t(const std::string &)> convert)
+	    : dir_(std::move(dir)), source_name_(std::move(source_name)), convert_(std::move(convert)) {}
+
+	void Write(std::string_view row) {
+		if (path_.empty()) {
+			path_ = dir_ + "/chunk-" + std::to_string(chunk_no_++) + ".csv";
+			out_.open(path_, std::ios::binary | std::ios::trunc);
+			if (!out_) {
+				throw Error(ErrorKind::Io, "cannot write " + path_,
+				            {.table = source_name_, .hint = "check --temp-dir: free space and permissions"});
+			}
+		}
+		out_.write(row.data(), static_cast<std::streamsize>(row.size()));
+		bytes_ += row.size();
+		if (bytes_ >= kChunkBytes) {
+			Rotate();
+		}
+	}
+
+	// Converts the last chunk and waits for every conversion; returns the rows converted.
+	int64_t Finish() {
+		if (!path_.empty()) {
+			Rotate();
+		}
+		if (converting_.Valid()) {
+			rows_ += converting_.Get();
+		}
+		if (out_.fail()) {
+			throw Error(ErrorKind::Io, "writing the copy of " + source_name_ + " to " + dir_ + " failed",
+			            {.table = source_name_, .hint = "check free space in --temp-dir"});
+		}
+		return rows_;
+	}
+
+private:
+	void Rotate() {
+		out_.close();
+		if (converting_.Valid()) {
+			rows_ += converting_.Get();
+		}
+		std::string done = path_;
+		converting_ = StartTask("dp-copy-convert", [convert = convert_, done] { return convert(done); });
+		bytes_ = 0;
+		path_.clear();
+	}
+
+	std::string dir_;
+	std::string source_name_;
+	std::function<int64_t(const std::string &)> convert_;
+	ThreadTask<int64_t> converting_;
+	int chunk_no_ = 0;
+	std::string path_;
+	std::ofstream out_;
+	size_t bytes_ = 0;
+	int64_t rows_ = 0;
+};
+
 } // namespace
 
 // DuckDB's conversion error quotes the value but not the column: convert each column on its own
@@ -113,24 +223,98 @@ void SnapshotCopier::EnsureLakeSchema(const std::string &name) {
 	}
 }
 
+// On resync the old lake table is replaced at the same snapshot that brings the new copy, unless
+// an append-mode history is kept (then the copy is appended to it as operation 'R').
+SnapshotCopier::LakeTarget SnapshotCopier::PrepareLakeTable(lake::LakeCommit &commit, const meta::TableMapping &mapping,
+                                                            const TableSchema &schema) {
+	auto existing = commit.FindTable(mapping.target_schema, mapping.target_table);
+	bool keep = keep_history_ && existing && SameColumns(commit.Table(*existing), schema);
+	if (keep_history_ && !keep) {
+		log::Warn("snapshot.history_replaced", "table", mapping.SourceName(), "target", mapping.TargetName(), "reason",
+		          existing ? "the lake table's columns differ from the source's" : "no lake table");
+	}
+	if (keep) {
+		return {.table = *existing, .op = 'R'};
+	}
+	if (existing) {
+		commit.DropTable(*existing);
+	}
+	if (!LakeSchemaExists(mapping.target_schema, commit.BaseSnapshot())) {
+		commit.CreateSchema(mapping.target_schema);
+	}
+	return {.table = commit.CreateTable(mapping.target_schema, mapping.target_table, schema.lake_columns), .op = 'I'};
+}
+
+// Streams `copy_sql` into chunk files in a private directory and inserts each into the lake table
+// through a sandboxed DuckDB; returns the rows copied.
+int64_t SnapshotCopier::CopyRows(PgConnection &sql, const std::string &copy_sql, lake::LakeCommit &commit,
+                                 const LakeTarget &target, Lsn snapshot_lsn, const meta::TableMapping &mapping,
+                                 const TableSchema &schema, const std::atomic<bool> &stop) {
+	std::string dir = CreatePrivateDirectory(config_.temp_dir, "duckpipe-copy-" + SafeLabel(mapping.source_table) + "-",
+	                                         mapping.SourceName());
+	struct DirGuard {
+		std::string path;
+		~DirGuard() {
+			std::error_code ec;
+			fs::remove_all(path, ec);
+		}
+	} dir_guard{dir};
+
+	std::map<std::string, std::string> duck_options{
+	    {"memory_limit", std::to_string(config_.duckdb_flush_memory_mb) + "MB"},
+	    {"threads", std::to_string(std::max(2, config_.duckdb_threads))},
+	    {"temp_directory", dir + "/tmp"}};
+	if (config_.temp_dir_max_mb > 0) {
+		duck_options["max_temp_directory_size"] = std::to_string(config_.temp_dir_max_mb) + "MiB";
+	}
+	DuckDatabase duck_db(dir + "/copy.duckdb", duck_options);
+	auto duck = duck_db.Connect();
+	// It reads its chunk files and writes the lake's, and opens nothing else: the insert executes
+	// catalog text (column defaults).
+	DuckSandbox{.directories = {dir, writer_.DataPath()}, .lock_configuration = false}.Lock(*duck);
+	lake::RegisterPgTextFunctions(*duck);
+	std::string columns_struct;
+	for (size_t i = 0; i < schema.column_names.size(); i++) {
+		columns_struct += (i ? ", " : "") + DuckConnection::QuoteLiteral(schema.column_names[i]) + ": 'VARCHAR'";
+	}
+
+	auto convert = [&](const std::string &path) -> int64_t {
+		std::string relation = "read_csv(" + DuckConnection::QuoteLiteral(path) + ", columns = {" + columns_struct +
+		                       "}, header = false, delim = ',', quote = '\"', escape = '\"', "
+		                       "allow_quoted_nulls = false, auto_detect = false, max_line_size = 67108864, "
+		                       "buffer_size = 67108864)";
+		int64_t n = 0;
+		try {
+			n = commit.Insert(target.table, *duck, schema.ConvertSelect(relation, snapshot_lsn, target.op));
+		} catch (const Error &e) {
+			if (e.Kind() == ErrorKind::Duck) { // a value DuckDB refused, not I/O or the catalog
+				DiagnoseConversion(*duck, relation, schema, mapping);
+			}
+			throw;
+		}
+		fs::remove(path);
+		return n;
+	};
+	ChunkWriter chunks(dir, mapping.SourceName(), convert);
+	sql.CopyOut(copy_sql, [&](std::string_view row) {
+		if (stop.load()) {
+			throw Error(ErrorKind::Internal, "copy of " + mapping.SourceName() + " interrupted by shutdown");
+		}
+		chunks.Write(row);
+	});
+	return chunks.Finish();
+}
+
 SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const meta::TableMapping &mapping,
                                    const TableSchema &schema, const std::function<void(Lsn)> &on_snapshot_lsn,
                                    const std::atomic<bool> &stop) {
 	SnapshotResult result;
 	auto started = std::chrono::steady_clock::now();
 	PgConnection sql(source_conninfo, {.application_name = "pg_duckpipe copy"});
-
-	// The temporary slot lives as long as this connection; its exported snapshot until the next
-	// command on it, so the copy runs on `sql` while `repl` stays idle.
 	std::unique_ptr<ReplicationConnection> repl;
 	std::string snapshot_name;
 	if (mapping.copy_data) {
-		repl = std::make_unique<ReplicationConnection>(source_conninfo);
-		std::random_device rd;
-		std::string slot = "duckpipe_copy_" + std::to_string(mapping.id) + "_" + std::to_string(rd() % 1000000);
-		auto created = repl->CreateSlot(slot, true, SlotSnapshot::Export);
-		result.snapshot_lsn = created.consistent_point;
-		snapshot_name = created.snapshot_name;
+		repl = ExportSnapshot(source_conninfo, mapping.id, result.snapshot_lsn, snapshot_name);
 	} else {
 		result.snapshot_lsn = Lsn::Parse(sql.Exec("SELECT pg_current_wal_lsn()").Get(0, 0));
 	}
@@ -138,148 +322,10 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 
 	EnsureLakeSchema(mapping.target_schema);
 	auto commit = writer_.Begin();
-	auto existing = commit.FindTable(mapping.target_schema, mapping.target_table);
-	bool keep = keep_history_ && existing && SameColumns(commit.Table(*existing), schema);
-	if (keep_history_ && !keep) {
-		log::Warn("snapshot.history_replaced", "table", mapping.SourceName(), "target", mapping.TargetName(), "reason",
-		          existing ? "the lake table's columns differ from the source's" : "no lake table");
-	}
-	char op = keep ? 'R' : 'I';
-	int64_t table = 0;
-	if (keep) {
-		table = *existing;
-	} else {
-		// On resync the old lake table is replaced at the same snapshot that brings the new copy.
-		if (existing) {
-			commit.DropTable(*existing);
-		}
-		if (!LakeSchemaExists(mapping.target_schema, commit.BaseSnapshot())) {
-			commit.CreateSchema(mapping.target_schema);
-		}
-		table = commit.CreateTable(mapping.target_schema, mapping.target_table, schema.lake_columns);
-	}
-
+	auto target = PrepareLakeTable(commit, mapping, schema);
 	if (mapping.copy_data) {
-		sql.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-		sql.Exec("SET TRANSACTION SNAPSHOT " + sql.QuoteLiteral(snapshot_name));
-		// The stream's rows after C have the columns of C; the copy must have them too.
-		auto at_snapshot = SourceLayout::Current(sql, mapping.source_oid);
-		auto expected = schema.layout;
-		for (auto &c : expected.columns) {
-			c.key = false;
-		}
-		if (!(at_snapshot == expected)) {
-			throw Error(ErrorKind::Source,
-			            "the columns of " + mapping.SourceName() + " changed while its copy was starting",
-			            {.table = mapping.SourceName(), .hint = "nothing to do: the copy is retried"});
-		}
-		std::string cols;
-		for (size_t i = 0; i < schema.column_names.size(); i++) {
-			cols += (i ? ", " : "") + sql.QuoteIdent(schema.column_names[i]);
-		}
-		// By OID: the table may have been renamed since it was described (regclass prints its
-		// current name, quoted and qualified as needed).
-		std::string current(sql.Exec("SELECT $1::oid::regclass::text", {std::to_string(mapping.source_oid)}).Get(0, 0));
-		if (std::all_of(current.begin(), current.end(),
-		                [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-			// regclass prints a bare OID for a table that no longer exists.
-			throw Error(ErrorKind::Source,
-			            "source table " + mapping.SourceName() + " (oid " + current + ") was dropped during its copy",
-			            {.table = mapping.SourceName(), .hint = "remove it with `duckpipe remove-table`"});
-		}
-		std::string from = (schema.relkind == 'p' ? "" : "ONLY ") + current;
-		std::string copy_sql = "COPY (SELECT " + cols + " FROM " + from + ") TO STDOUT (FORMAT csv)";
-
-		std::string dir = CreatePrivateDirectory(
-		    config_.temp_dir, "duckpipe-copy-" + SafeLabel(mapping.source_table) + "-", mapping.SourceName());
-		struct DirGuard {
-			std::string path;
-			~DirGuard() {
-				std::error_code ec;
-				fs::remove_all(path, ec);
-			}
-		} dir_guard{dir};
-
-		std::map<std::string, std::string> duck_options{
-		    {"memory_limit", std::to_string(config_.duckdb_flush_memory_mb) + "MB"},
-		    {"threads", std::to_string(std::max(2, config_.duckdb_threads))},
-		    {"temp_directory", dir + "/tmp"}};
-		if (config_.temp_dir_max_mb > 0) {
-			duck_options["max_temp_directory_size"] = std::to_string(config_.temp_dir_max_mb) + "MiB";
-		}
-		DuckDatabase duck_db(dir + "/copy.duckdb", duck_options);
-		auto duck = duck_db.Connect();
-		// It reads its chunk files and writes the lake's, and opens nothing else: the insert executes
-		// catalog text (column defaults).
-		DuckSandbox{.directories = {dir, writer_.DataPath()}, .lock_configuration = false}.Lock(*duck);
-		lake::RegisterPgTextFunctions(*duck);
-		std::string columns_struct;
-		for (size_t i = 0; i < schema.column_names.size(); i++) {
-			columns_struct += (i ? ", " : "") + DuckConnection::QuoteLiteral(schema.column_names[i]) + ": 'VARCHAR'";
-		}
-
-		// Chunk i is converted to Parquet on a helper thread while chunk i+1 is read from PostgreSQL.
-		ThreadTask<int64_t> converting;
-		int chunk_no = 0;
-		auto convert = [&](const std::string &path) -> int64_t {
-			std::string relation = "read_csv(" + DuckConnection::QuoteLiteral(path) + ", columns = {" + columns_struct +
-			                       "}, header = false, delim = ',', quote = '\"', escape = '\"', "
-			                       "allow_quoted_nulls = false, auto_detect = false, max_line_size = 67108864, "
-			                       "buffer_size = 67108864)";
-			int64_t n = 0;
-			try {
-				n = commit.Insert(table, *duck, schema.ConvertSelect(relation, result.snapshot_lsn, op));
-			} catch (const Error &e) {
-				if (e.Kind() == ErrorKind::Duck) { // a value DuckDB refused, not I/O or the catalog
-					DiagnoseConversion(*duck, relation, schema, mapping);
-				}
-				throw;
-			}
-			fs::remove(path);
-			return n;
-		};
-		std::string path;
-		std::ofstream out;
-		size_t bytes = 0;
-		auto rotate = [&]() {
-			out.close();
-			if (converting.Valid()) {
-				result.rows += converting.Get();
-			}
-			std::string done = path;
-			converting = StartTask("dp-copy-convert", [convert, done] { return convert(done); });
-			bytes = 0;
-			path.clear();
-		};
-		sql.CopyOut(copy_sql, [&](std::string_view row) {
-			if (stop.load()) {
-				throw Error(ErrorKind::Internal, "copy of " + mapping.SourceName() + " interrupted by shutdown");
-			}
-			if (path.empty()) {
-				path = dir + "/chunk-" + std::to_string(chunk_no++) + ".csv";
-				out.open(path, std::ios::binary | std::ios::trunc);
-				if (!out) {
-					throw Error(
-					    ErrorKind::Io, "cannot write " + path,
-					    {.table = mapping.SourceName(), .hint = "check --temp-dir: free space and permissions"});
-				}
-			}
-			out.write(row.data(), static_cast<std::streamsize>(row.size()));
-			bytes += row.size();
-			if (bytes >= kChunkBytes) {
-				rotate();
-			}
-		});
-		if (!path.empty()) {
-			rotate();
-		}
-		if (converting.Valid()) {
-			result.rows += converting.Get();
-		}
-		if (out.fail()) {
-			throw Error(ErrorKind::Io, "writing the copy of " + mapping.SourceName() + " to " + dir + " failed",
-			            {.table = mapping.SourceName(), .hint = "check free space in --temp-dir"});
-		}
+		auto copy_sql = BeginCopyAtSnapshot(sql, snapshot_name, mapping, schema);
+		result.rows = CopyRows(sql, copy_sql, commit, target, result.snapshot_lsn, mapping, schema, stop);
 		sql.Exec("COMMIT");
 	}
 
@@ -296,7 +342,7 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 	result.lake_snapshot =
 	    commit.Commit({.author = std::string("duckpipe"),
 	                   .message = "initial copy of " + mapping.SourceName() + " at " + result.snapshot_lsn.ToString()});
-	result.lake_table_id = commit.ResolveId(table);
+	result.lake_table_id = commit.ResolveId(target.table);
 	repl.reset(); // drops the temporary slot
 
 	auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

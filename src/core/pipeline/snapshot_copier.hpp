@@ -10,9 +10,13 @@
 #include <functional>
 #include <string>
 
-namespace duckpipe::lake {
-class LakeWriter;
+namespace duckpipe {
+class PgConnection;
 }
+namespace duckpipe::lake {
+class LakeCommit;
+class LakeWriter;
+} // namespace duckpipe::lake
 
 namespace duckpipe::pipeline {
 
@@ -43,6 +47,16 @@ public:
 	void KeepHistory(bool keep) { keep_history_ = keep; }
 
 private:
+	// The lake table the copy goes to and the operation its rows are marked with.
+	struct LakeTarget {
+		int64_t table = 0;
+		char op = 'I';
+	};
+
+	LakeTarget PrepareLakeTable(lake::LakeCommit &commit, const meta::TableMapping &mapping, const TableSchema &schema);
+	int64_t CopyRows(PgConnection &sql, const std::string &copy_sql, lake::LakeCommit &commit, const LakeTarget &target,
+	                 Lsn snapshot_lsn, const meta::TableMapping &mapping, const TableSchema &schema,
+	                 const std::atomic<bool> &stop);
 	bool LakeSchemaExists(const std::string &name, int64_t snapshot);
 	void EnsureLakeSchema(const std::string &name);
 

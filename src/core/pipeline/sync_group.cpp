@@ -142,64 +142,7 @@ void SyncGroup::ControlLoop() {
 			PgConnection &src = source ? *source : *meta;
 			Prepare(*store, src);
 			store->SetGroupError(group_.name, std::nullopt);
-			auto last_report = Clock::now();
-			auto last_slot_check = Clock::now();
-			auto last_reconcile = Clock::time_point{};
-			bool notified = true;
-			int64_t reported_peak = 0;
-			uint64_t recorded_confirmed = 0;
-			while (!stop_.load()) {
-				ApplyLiveConfig();
-				HandleEvents(*store, src);
-				// The stream failing on the slot, or a periodic look: a slot dropped or invalidated
-				// while streaming is recreated here, with one resync of every table.
-				if (slot_recreated_.exchange(false) || Clock::now() - last_slot_check >= std::chrono::seconds(5)) {
-					EnsureSlot(*store, src);
-					last_slot_check = Clock::now();
-				}
-				// On a notification or Wake() at once; otherwise every reconcile interval for retries and
-				// state transitions that depend on time or on the workers.
-				if (notified ||
-				    Clock::now() - last_reconcile >= std::chrono::milliseconds(config_.reconcile_interval_ms)) {
-					Reconcile(*store, src);
-					last_reconcile = Clock::now();
-				}
-				MarkStarted();
-				if (stopped_.load()) {
-					break;
-				}
-				// Only once the tables are routed: a consumer that streamed before would drop (and then
-				// confirm) the backlog of every table, as if no table were synced.
-				if (!consumer_thread_.joinable()) {
-					consumer_thread_ = StartThread(
-					    "dp-consumer", [this] { ConsumerLoop(); },
-					    [this](const std::string &m) {
-						    std::lock_guard guard(stream_error_mutex_);
-						    stream_error_ = "replication stream of slot " + group_.slot_name + " stopped: " + m;
-					    });
-				}
-				RecordStreamError(*store);
-				if (Clock::now() - last_report >= std::chrono::seconds(2)) {
-					ReportRuntime(*meta);
-					// Only when it moved: the write notifies every listener of the metadata.
-					if (confirmed_.load() != recorded_confirmed) {
-						recorded_confirmed = confirmed_.load();
-						store->SetGroupConfirmedLsn(group_.name, Lsn(recorded_confirmed));
-					}
-					// How much the group held in memory at most (queues, batches, rows held for a copy).
-					if (budget_.Peak() > reported_peak) {
-						reported_peak = budget_.Peak();
-						log::Info("group.queue_peak", "group", group_.name, "bytes", reported_peak, "limit",
-						          budget_.Limit());
-					}
-					last_report = Clock::now();
-				}
-				// Sleeps until a notification, a wake-up (metadata, a worker's event, Stop) or the next
-				// periodic step.
-				signal_.Wait(meta->Socket(), 250);
-				notified = wake_.exchange(false);
-				notified = !meta->DrainNotifications().empty() || notified;
-			}
+			RunControlPasses(*meta, *store, src);
 			failures = 0;
 			break;
 		} catch (const std::exception &e) {
@@ -218,8 +161,80 @@ void SyncGroup::ControlLoop() {
 		}
 	}
 
-	// Shutdown: copies are cancelled, workers flush what ends at a transaction boundary, then the
-	// consumer confirms the final position and stops.
+	ShutDown(store.get(), meta.get(), source.get());
+}
+
+// The control loop proper, on working connections: returns on Stop, throws when a step fails.
+void SyncGroup::RunControlPasses(PgConnection &meta, meta::MetadataStore &store, PgConnection &src) {
+	RuntimeReport report{.last = Clock::now()};
+	auto last_slot_check = Clock::now();
+	auto last_reconcile = Clock::time_point{};
+	bool notified = true;
+	while (!stop_.load()) {
+		ApplyLiveConfig();
+		HandleEvents(store, src);
+		// The stream failing on the slot, or a periodic look: a slot dropped or invalidated
+		// while streaming is recreated here, with one resync of every table.
+		if (slot_recreated_.exchange(false) || Clock::now() - last_slot_check >= std::chrono::seconds(5)) {
+			EnsureSlot(store, src);
+			last_slot_check = Clock::now();
+		}
+		// On a notification or Wake() at once; otherwise every reconcile interval for retries and
+		// state transitions that depend on time or on the workers.
+		if (notified || Clock::now() - last_reconcile >= std::chrono::milliseconds(config_.reconcile_interval_ms)) {
+			Reconcile(store, src);
+			last_reconcile = Clock::now();
+		}
+		MarkStarted();
+		if (stopped_.load()) {
+			break;
+		}
+		StartConsumer();
+		RecordStreamError(store);
+		if (Clock::now() - report.last >= std::chrono::seconds(2)) {
+			ReportProgress(meta, store, report);
+		}
+		// Sleeps until a notification, a wake-up (metadata, a worker's event, Stop) or the next
+		// periodic step.
+		signal_.Wait(meta.Socket(), 250);
+		notified = wake_.exchange(false);
+		notified = !meta.DrainNotifications().empty() || notified;
+	}
+}
+
+// Only once the tables are routed: a consumer that streamed before would drop (and then
+// confirm) the backlog of every table, as if no table were synced.
+void SyncGroup::StartConsumer() {
+	if (consumer_thread_.joinable()) {
+		return;
+	}
+	consumer_thread_ = StartThread(
+	    "dp-consumer", [this] { ConsumerLoop(); },
+	    [this](const std::string &m) {
+		    std::lock_guard guard(stream_error_mutex_);
+		    stream_error_ = "replication stream of slot " + group_.slot_name + " stopped: " + m;
+	    });
+}
+
+void SyncGroup::ReportProgress(PgConnection &meta, meta::MetadataStore &store, RuntimeReport &report) {
+	ReportRuntime(meta);
+	// Only when it moved: the write notifies every listener of the metadata.
+	if (confirmed_.load() != report.confirmed) {
+		report.confirmed = confirmed_.load();
+		store.SetGroupConfirmedLsn(group_.name, Lsn(report.confirmed));
+	}
+	// How much the group held in memory at most (queues, batches, rows held for a copy).
+	if (budget_.Peak() > report.peak) {
+		report.peak = budget_.Peak();
+		log::Info("group.queue_peak", "group", group_.name, "bytes", report.peak, "limit", budget_.Limit());
+	}
+	report.last = Clock::now();
+}
+
+// Copies are cancelled, workers flush what ends at a transaction boundary, then the consumer
+// confirms the final position and stops. The connections are those of the last control pass (any
+// may be missing or broken).
+void SyncGroup::ShutDown(meta::MetadataStore *store, PgConnection *meta, PgConnection *source) {
 	for (auto &[id, entry] : tables_) {
 		entry->cancel.store(true);
 	}

@@ -87,7 +87,18 @@ private:
 		std::string message;
 	};
 
+	// What the control loop last reported, to report only what moved.
+	struct RuntimeReport {
+		std::chrono::steady_clock::time_point last;
+		int64_t peak = 0;
+		uint64_t confirmed = 0;
+	};
+
 	void ControlLoop();
+	void RunControlPasses(PgConnection &meta, meta::MetadataStore &store, PgConnection &source);
+	void StartConsumer();
+	void ReportProgress(PgConnection &meta, meta::MetadataStore &store, RuntimeReport &report);
+	void ShutDown(meta::MetadataStore *store, PgConnection *meta, PgConnection *source);
 	void ConsumerLoop();
 	void ResetAfterStreamLoss();
 	// Checks wal_level, creates the publication and the slot when missing (EnsureSlot).

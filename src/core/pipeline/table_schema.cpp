@@ -12,7 +12,7 @@ namespace duckpipe::pipeline {
 TableSchema TableSchema::Describe(PgConnection &conn, uint32_t source_oid, meta::SyncMode mode) {
 	TableSchema s;
 	s.mode = mode;
-	s.source = lake::DescribeTable(conn, std::to_string(source_oid));
+	s.source = DescribeTable(conn, std::to_string(source_oid));
 	auto kind = conn.Exec("SELECT relkind FROM pg_class WHERE oid = $1", {std::to_string(source_oid)});
 	s.relkind = kind.Rows() ? kind.Get(0, 0)[0] : 'r';
 	auto published = SourceLayout::Current(conn, source_oid);

@@ -4,6 +4,7 @@
 #include "core/lake/catalog_model.hpp"
 #include "core/lake/pg_type_mapping.hpp"
 #include "core/meta/metadata_types.hpp"
+#include "core/pg/source_table.hpp"
 #include "core/pipeline/source_layout.hpp"
 
 #include <string>
@@ -16,7 +17,7 @@ namespace duckpipe::pipeline {
 // copy, from the lake table plus its recorded source layout on restart, and evolved by source DDL,
 // so the consumer, the copy and the flush agree.
 struct TableSchema {
-	lake::PgTableDescription source;
+	PgTableDescription source;
 	char relkind = 'r';                          // 'p' for a partitioned table (its partitions are read through it)
 	SourceLayout layout;                         // per source column, parallel to the vectors below
 	std::vector<lake::LakeTypeMapping> mappings; // per source column

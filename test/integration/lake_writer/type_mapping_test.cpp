@@ -2,6 +2,7 @@
 // PostgreSQL values (text output, as COPY/pgoutput send them) through DuckDB into the lake and back.
 #include "core/common/error.hpp"
 #include "core/lake/pg_type_mapping.hpp"
+#include "core/pg/source_table.hpp"
 #include "writer_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -40,13 +41,13 @@ INSERT INTO src VALUES
 
 struct Synced {
 	TestLake lake;
-	lake::PgTableDescription desc;
+	PgTableDescription desc;
 	std::vector<lake::LakeTypeMapping> mappings;
 
 	Synced() : lake("types") {
 		PgRows(lake.Conninfo(), kSourceDdl);
 		PgConnection conn(lake.Conninfo());
-		desc = lake::DescribeTable(conn, "public.src");
+		desc = DescribeTable(conn, "public.src");
 		lake::LakeWriter writer(lake.config);
 		Staging staging;
 		lake::RegisterPgTextFunctions(*staging.duck);
@@ -111,8 +112,8 @@ TEST(TypeMapping, DescribeTableFindsKeysAndResolvesDomains) {
 	EXPECT_TRUE(s.desc.columns[0].not_null);
 	EXPECT_EQ(s.desc.columns[0].key_position, 2);
 	PgConnection conn(s.lake.Conninfo());
-	EXPECT_EQ(lake::DescribeTable(conn, std::to_string(s.desc.oid)).name, "src");
-	EXPECT_THROW(lake::DescribeTable(conn, "public.nope"), Error);
+	EXPECT_EQ(DescribeTable(conn, std::to_string(s.desc.oid)).name, "src");
+	EXPECT_THROW(DescribeTable(conn, "public.nope"), Error);
 }
 
 TEST(TypeMapping, LakeTypes) {
@@ -205,9 +206,9 @@ TEST(TypeMapping, ArraysRoundTrip) {
 // Array conversions are plain SQL: the change buffer's DuckDB (which registers nothing) runs them too.
 TEST(TypeMapping, ArrayExpressionNeedsNoRegisteredFunction) {
 	Staging staging;
-	lake::PgColumnType ints{
+	PgColumnType ints{
 	    .oid = 1007, .name = "_int4", .typcategory = 'A', .ndims = 1, .elem_oid = 23, .elem_name = "int4"};
-	lake::PgColumnType texts{
+	PgColumnType texts{
 	    .oid = 1009, .name = "_text", .typcategory = 'A', .ndims = 1, .elem_oid = 25, .elem_name = "text"};
 	auto int_expr = lake::TextToDuckExpression(lake::MapPgType(ints), "x", "cells");
 	auto text_expr = lake::TextToDuckExpression(lake::MapPgType(texts), "x", "cells");

@@ -233,75 +233,79 @@ void CommitApplier::CheckBaseSurvives(int64_t head) {
 	}
 }
 
-int64_t CommitApplier::Attempt(const CommitInfo &info) {
-	auto started = std::chrono::steady_clock::now();
-	PgTransaction txn(conn_, "REPEATABLE READ");
-	CatalogReads reads(conn_, schema_, data_path_);
-	auto head = reads.Head();
-	if (head.snapshot_id != state_.base.snapshot_id) {
-		CheckBaseSurvives(head.snapshot_id);
-		CheckConflicts(head.snapshot_id);
-	}
-	const int64_t snap = head.snapshot_id + 1;
-	const auto S = std::to_string(snap);
-	int64_t next_catalog = head.next_catalog_id;
-	int64_t next_file = head.next_file_id;
-	int64_t schema_version = head.schema_version;
+std::string CommitApplier::EndRows(const char *table, const std::string &cond, int64_t snapshot) const {
+	return "UPDATE " + T(table) + " SET end_snapshot = " + std::to_string(snapshot) + " WHERE " + cond +
+	       " AND end_snapshot IS NULL;\n";
+}
+
+// Ids come from the head the transaction reads, so a retry after a serialization failure derives
+// fresh ones; staged handles (negative) resolve to catalog ids here.
+CommitApplier::Allocation CommitApplier::AllocateIds(const SnapshotInfo &head) {
+	Allocation a;
+	a.snapshot = head.snapshot_id + 1;
+	a.next_catalog = head.next_catalog_id;
+	a.next_file = head.next_file_id;
+	a.schema_version = head.schema_version;
 	state_.resolved.clear();
 	for (const auto &s : state_.schemas) {
-		state_.resolved[s.handle] = next_catalog++;
+		state_.resolved[s.handle] = a.next_catalog++;
 	}
 	for (const auto &t : state_.tables) {
-		state_.resolved[t.handle] = next_catalog++;
+		state_.resolved[t.handle] = a.next_catalog++;
 	}
 	bool schema_change = !state_.schemas.empty() || !state_.tables.empty() || !state_.column_rows.empty() ||
 	                     !state_.ended_columns.empty() || !state_.renamed_tables.empty() ||
 	                     !state_.dropped_tables.empty();
 	if (schema_change) {
-		schema_version++;
+		a.schema_version++;
 	}
-	std::vector<int64_t> data_file_ids, delete_file_ids;
 	for (size_t i = 0; i < state_.data_files.size(); i++) {
-		data_file_ids.push_back(next_file++);
+		a.data_file_ids.push_back(a.next_file++);
 	}
 	bool data_ended = !state_.truncated_tables.empty();
 	for (const auto &d : state_.delete_files) {
-		delete_file_ids.push_back(d.whole_file ? -1 : next_file++);
+		a.delete_file_ids.push_back(d.whole_file ? -1 : a.next_file++);
 		data_ended = data_ended || d.whole_file;
 	}
-	if (data_ended && data_file_ids.empty() &&
-	    std::count(delete_file_ids.begin(), delete_file_ids.end(), -1) == static_cast<long>(delete_file_ids.size())) {
-		next_file++; // every data change advances next_file_id (reader caches are keyed by it)
+	if (data_ended && a.data_file_ids.empty() &&
+	    std::count(a.delete_file_ids.begin(), a.delete_file_ids.end(), -1) ==
+	        static_cast<long>(a.delete_file_ids.size())) {
+		a.next_file++; // every data change advances next_file_id (reader caches are keyed by it)
 	}
-	std::map<int64_t, int64_t> row_id_start;
-	auto stats_sql = TableStatsMerger(conn_, duck_, schema_, state_).Sql(row_id_start);
+	return a;
+}
 
+std::string CommitApplier::SnapshotSql(const Allocation &a, const CommitInfo &info, const std::string &changes) const {
+	const auto S = std::to_string(a.snapshot);
 	std::string sql;
 	sql += "INSERT INTO " + T("ducklake_snapshot") +
 	       "(snapshot_id, snapshot_time, schema_version, next_catalog_id, next_file_id) VALUES (" + S + ", now(), " +
-	       std::to_string(schema_version) + ", " + std::to_string(next_catalog) + ", " + std::to_string(next_file) +
-	       ");\n";
-	auto changes = ChangesMade();
+	       std::to_string(a.schema_version) + ", " + std::to_string(a.next_catalog) + ", " +
+	       std::to_string(a.next_file) + ");\n";
 	sql += "INSERT INTO " + T("ducklake_snapshot_changes") +
 	       "(snapshot_id, changes_made, author, commit_message, commit_extra_info) VALUES (" + S + ", " +
 	       (changes.empty() ? "NULL" : Lit(changes)) + ", " + Lit(info.author) + ", " + Lit(info.message) + ", " +
 	       Lit(info.extra_info) + ");\n";
+	return sql;
+}
+
+// Schemas, tables (created, renamed, dropped), columns and the schema versions of the tables they touch.
+std::string CommitApplier::CatalogSql(const Allocation &a) const {
+	const auto S = std::to_string(a.snapshot);
+	std::string sql;
 	for (const auto &s : state_.schemas) {
 		sql += "INSERT INTO " + T("ducklake_schema") +
 		       "(schema_id, schema_uuid, begin_snapshot, end_snapshot, schema_name, path, path_is_relative) VALUES (" +
 		       std::to_string(Resolve(s.handle)) + ", " + Lit(s.uuid) + ", " + S + ", NULL, " + Lit(s.name) + ", " +
 		       Lit(s.path) + ", true);\n";
 	}
-	auto end_rows = [&](const char *table, const std::string &cond) {
-		sql += "UPDATE " + T(table) + " SET end_snapshot = " + S + " WHERE " + cond + " AND end_snapshot IS NULL;\n";
-	};
 	for (auto id : state_.dropped_tables) {
 		auto c = "table_id = " + std::to_string(id);
 		for (auto *t : {"ducklake_table", "ducklake_partition_info", "ducklake_column", "ducklake_column_tag",
 		                "ducklake_data_file", "ducklake_delete_file", "ducklake_sort_info"}) {
-			end_rows(t, c);
+			sql += EndRows(t, c, a.snapshot);
 		}
-		end_rows("ducklake_tag", "object_id = " + std::to_string(id));
+		sql += EndRows("ducklake_tag", "object_id = " + std::to_string(id), a.snapshot);
 	}
 	auto table_row = [&](int64_t id, const std::string &uuid, int64_t schema_id, const std::string &name,
 	                     const std::string &path, bool relative) {
@@ -313,18 +317,38 @@ int64_t CommitApplier::Attempt(const CommitInfo &info) {
 	};
 	for (const auto &[id, name] : state_.renamed_tables) {
 		const auto &w = state_.working.at(id).table;
-		end_rows("ducklake_table", "table_id = " + std::to_string(id));
+		sql += EndRows("ducklake_table", "table_id = " + std::to_string(id), a.snapshot);
 		table_row(id, w.table_uuid, w.schema_id, name, w.path, w.path_is_relative);
 	}
 	for (const auto &t : state_.tables) {
 		table_row(Resolve(t.handle), t.uuid, Resolve(t.schema_ref), t.name, t.path, true);
 	}
+	sql += ColumnSql(a);
+	std::set<int64_t> versioned;
+	for (const auto &t : state_.tables) {
+		versioned.insert(Resolve(t.handle));
+	}
+	versioned.insert(state_.altered_tables.begin(), state_.altered_tables.end());
+	for (const auto &[id, name] : state_.renamed_tables) {
+		versioned.insert(id);
+	}
+	for (auto id : versioned) {
+		sql += "INSERT INTO " + T("ducklake_schema_versions") + "(begin_snapshot, schema_version, table_id) VALUES (" +
+		       S + ", " + std::to_string(a.schema_version) + ", " + std::to_string(id) + ");\n";
+	}
+	return sql;
+}
+
+std::string CommitApplier::ColumnSql(const Allocation &a) const {
+	const auto S = std::to_string(a.snapshot);
+	std::string sql;
 	std::map<int64_t, std::string> ended;
 	for (const auto &[t, c] : state_.ended_columns) {
 		ended[t] += (ended[t].empty() ? "" : ",") + std::to_string(c);
 	}
 	for (const auto &[t, cols] : ended) {
-		end_rows("ducklake_column", "table_id = " + std::to_string(t) + " AND column_id IN (" + cols + ")");
+		sql += EndRows("ducklake_column", "table_id = " + std::to_string(t) + " AND column_id IN (" + cols + ")",
+		               a.snapshot);
 	}
 	std::string col_values;
 	for (const auto &r : state_.column_rows) {
@@ -342,26 +366,22 @@ int64_t CommitApplier::Attempt(const CommitInfo &info) {
 		       "default_value_dialect) VALUES " +
 		       col_values + ";\n";
 	}
-	std::set<int64_t> versioned;
-	for (const auto &t : state_.tables) {
-		versioned.insert(Resolve(t.handle));
-	}
-	versioned.insert(state_.altered_tables.begin(), state_.altered_tables.end());
-	for (const auto &[id, name] : state_.renamed_tables) {
-		versioned.insert(id);
-	}
-	for (auto id : versioned) {
-		sql += "INSERT INTO " + T("ducklake_schema_versions") + "(begin_snapshot, schema_version, table_id) VALUES (" +
-		       S + ", " + std::to_string(schema_version) + ", " + std::to_string(id) + ");\n";
-	}
+	return sql;
+}
+
+// Truncations, new data files with their column stats, and delete files (a whole-file delete ends the
+// data file instead).
+std::string CommitApplier::FileSql(const Allocation &a, const std::map<int64_t, int64_t> &row_id_start) const {
+	const auto S = std::to_string(a.snapshot);
+	std::string sql;
 	for (auto id : state_.truncated_tables) {
-		end_rows("ducklake_data_file", "table_id = " + std::to_string(id));
-		end_rows("ducklake_delete_file", "table_id = " + std::to_string(id));
+		sql += EndRows("ducklake_data_file", "table_id = " + std::to_string(id), a.snapshot);
+		sql += EndRows("ducklake_delete_file", "table_id = " + std::to_string(id), a.snapshot);
 	}
 	std::string files, file_stats;
 	for (size_t i = 0; i < state_.data_files.size(); i++) {
 		const auto &f = state_.data_files[i];
-		auto fid = std::to_string(data_file_ids[i]);
+		auto fid = std::to_string(a.data_file_ids[i]);
 		auto tid = std::to_string(Resolve(f.table_ref));
 		files += std::string(files.empty() ? "" : ", ") + "(" + fid + ", " + tid + ", " + S + ", NULL, NULL, " +
 		         Lit(f.file_name) + ", true, 'parquet', " + std::to_string(f.file.record_count) + ", " +
@@ -387,32 +407,38 @@ int64_t CommitApplier::Attempt(const CommitInfo &info) {
 		       "max_value, contains_nan, extra_stats) VALUES " +
 		       file_stats + ";\n";
 	}
+	sql += DeleteFileSql(a);
+	return sql;
+}
+
+std::string CommitApplier::DeleteFileSql(const Allocation &a) const {
+	const auto S = std::to_string(a.snapshot);
+	std::string sql;
 	for (size_t i = 0; i < state_.delete_files.size(); i++) {
 		const auto &d = state_.delete_files[i];
 		if (d.whole_file) {
-			end_rows("ducklake_data_file", "data_file_id = " + std::to_string(d.data_file_id));
+			sql += EndRows("ducklake_data_file", "data_file_id = " + std::to_string(d.data_file_id), a.snapshot);
 			continue;
 		}
 		if (d.old_delete_file_id) {
-			end_rows("ducklake_delete_file", "delete_file_id = " + std::to_string(*d.old_delete_file_id));
+			sql += EndRows("ducklake_delete_file", "delete_file_id = " + std::to_string(*d.old_delete_file_id),
+			               a.snapshot);
 		}
 		bool relative = d.file_name.find('/') == std::string::npos;
 		sql += "INSERT INTO " + T("ducklake_delete_file") +
 		       "(delete_file_id, table_id, begin_snapshot, end_snapshot, data_file_id, path, path_is_relative, "
 		       "format, delete_count, file_size_bytes, footer_size, encryption_key, partial_max) VALUES (" +
-		       std::to_string(delete_file_ids[i]) + ", " + std::to_string(d.table_id) + ", " + S + ", NULL, " +
+		       std::to_string(a.delete_file_ids[i]) + ", " + std::to_string(d.table_id) + ", " + S + ", NULL, " +
 		       std::to_string(d.data_file_id) + ", " + Lit(d.file_name) + ", " + (relative ? "true" : "false") +
 		       ", 'parquet', " + std::to_string(d.file.record_count) + ", " + std::to_string(d.file.file_size_bytes) +
 		       ", " + Opt(d.file.footer_size) + ", NULL, NULL);\n";
 	}
-	sql += stats_sql;
-	if (!state_.token.empty()) {
-		sql += PendingFiles(conn_, schema_).CommittedSql(state_.token, snap);
-	}
-	conn_.Exec(sql);
-	for (auto &cb : state_.callbacks) {
-		cb(conn_);
-	}
+	return sql;
+}
+
+// Once COMMIT is on its way, a failure leaves the outcome unknown: the caller must look before it
+// deletes files or retries.
+void CommitApplier::CommitOrAmbiguous(PgTransaction &txn, int64_t snapshot) {
 	LakeWriter::MaybeFail("before_catalog_commit");
 	try {
 		LakeWriter::AtConnectionPoint("before_commit_sent", conn_);
@@ -423,11 +449,35 @@ int64_t CommitApplier::Attempt(const CommitInfo &info) {
 			}
 		});
 	} catch (const Error &e) {
-		throw AmbiguousCommitError(snap, e);
+		throw AmbiguousCommitError(snapshot, e);
 	}
+}
+
+int64_t CommitApplier::Attempt(const CommitInfo &info) {
+	auto started = std::chrono::steady_clock::now();
+	PgTransaction txn(conn_, "REPEATABLE READ");
+	CatalogReads reads(conn_, schema_, data_path_);
+	auto head = reads.Head();
+	if (head.snapshot_id != state_.base.snapshot_id) {
+		CheckBaseSurvives(head.snapshot_id);
+		CheckConflicts(head.snapshot_id);
+	}
+	auto ids = AllocateIds(head);
+	std::map<int64_t, int64_t> row_id_start;
+	auto stats_sql = TableStatsMerger(conn_, duck_, schema_, state_).Sql(row_id_start);
+	auto changes = ChangesMade();
+	auto sql = SnapshotSql(ids, info, changes) + CatalogSql(ids) + FileSql(ids, row_id_start) + stats_sql;
+	if (!state_.token.empty()) {
+		sql += PendingFiles(conn_, schema_).CommittedSql(state_.token, ids.snapshot);
+	}
+	conn_.Exec(sql);
+	for (auto &cb : state_.callbacks) {
+		cb(conn_);
+	}
+	CommitOrAmbiguous(txn, ids.snapshot);
 	auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-	log::Debug("lake.commit", "snapshot", snap, "changes", changes, "ms", ms);
-	return snap;
+	log::Debug("lake.commit", "snapshot", ids.snapshot, "changes", changes, "ms", ms);
+	return ids.snapshot;
 }
 
 } // namespace duckpipe::lake

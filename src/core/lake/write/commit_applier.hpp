@@ -4,10 +4,13 @@
 #include "core/lake/write/commit_state.hpp"
 #include "core/lake/write/lake_commit.hpp"
 
+#include <map>
 #include <string>
+#include <vector>
 
 namespace duckpipe {
 class PgConnection;
+class PgTransaction;
 class DuckConnection;
 } // namespace duckpipe
 
@@ -43,8 +46,26 @@ public:
 	static std::vector<std::pair<std::string, std::string>> ParseChanges(const std::string &changes);
 
 private:
+	// Ids this attempt assigns, derived from the head it read.
+	struct Allocation {
+		int64_t snapshot = 0;
+		int64_t next_catalog = 0;
+		int64_t next_file = 0;
+		int64_t schema_version = 0;
+		std::vector<int64_t> data_file_ids;
+		std::vector<int64_t> delete_file_ids; // -1 where a whole data file is ended instead
+	};
+
 	void CheckBaseSurvives(int64_t head);
 	void CheckConflicts(int64_t head);
+	Allocation AllocateIds(const SnapshotInfo &head);
+	std::string SnapshotSql(const Allocation &a, const CommitInfo &info, const std::string &changes) const;
+	std::string CatalogSql(const Allocation &a) const;
+	std::string ColumnSql(const Allocation &a) const;
+	std::string FileSql(const Allocation &a, const std::map<int64_t, int64_t> &row_id_start) const;
+	std::string DeleteFileSql(const Allocation &a) const;
+	std::string EndRows(const char *table, const std::string &cond, int64_t snapshot) const;
+	void CommitOrAmbiguous(PgTransaction &txn, int64_t snapshot);
 	std::string ChangesMade() const;
 	int64_t Resolve(int64_t id_or_handle) const;
 	std::string T(const char *table) const;
