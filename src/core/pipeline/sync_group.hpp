@@ -128,6 +128,8 @@ private:
 	                        const std::map<uint32_t, std::pair<std::string, std::string>> &names);
 	void CheckDroppedTables(const std::set<uint32_t> &gone, Lsn now_lsn);
 	void Post(Event event);
+	// The table cannot start (unsupported, dropped, not publishable): it fails alone, with `message`.
+	void FailAtStart(const meta::TableMapping &mapping, const std::string &message);
 	// The table's applied LSN and, when recorded, the source layout its lake table mirrors.
 	Lsn LoadAppliedLsn(const meta::TableMapping &mapping, std::optional<SourceLayout> *layout = nullptr);
 	TableSchema LakeTableSchema(const TableSchema &described, int64_t lake_table_id, const SourceLayout &layout);

@@ -154,6 +154,20 @@ void SyncGroup::CheckDroppedTables(const std::set<uint32_t> &gone, Lsn now_lsn) 
 	}
 }
 
+namespace {
+
+std::string DroppedMessage(const meta::TableMapping &m) {
+	return "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
+	       ") was dropped; remove it with `duckpipe remove-table " + m.SourceName() + "`";
+}
+
+} // namespace
+
+void SyncGroup::FailAtStart(const meta::TableMapping &m, const std::string &message) {
+	log::Error("table.unsupported", "table", m.SourceName(), "error", message);
+	Post({.kind = Event::Kind::Failed, .mapping_id = m.id, .generation = m.generation, .lsn = {}, .message = message});
+}
+
 void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	bool needs_copy = m.state == TableState::Pending || m.state == TableState::Snapshot || !m.lake_table_id;
 	TableSchema schema;
@@ -168,15 +182,9 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 		source_dropped = e.Kind() == ErrorKind::Source && msg.find("does not exist") != std::string::npos;
 		if (!source_dropped || needs_copy) {
 			if (source_dropped) {
-				msg = "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
-				      ") was dropped; remove it with `duckpipe remove-table " + m.SourceName() + "`";
+				msg = DroppedMessage(m);
 			}
-			log::Error("table.unsupported", "table", m.SourceName(), "error", msg);
-			Post({.kind = Event::Kind::Failed,
-			      .mapping_id = m.id,
-			      .generation = m.generation,
-			      .lsn = {},
-			      .message = msg});
+			FailAtStart(m, msg);
 			return;
 		}
 		// Dropped while the daemon was away: its changes before the DROP may still be in the slot.
@@ -216,23 +224,11 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 				if (e.Retryable()) {
 					throw;
 				}
-				log::Error("table.unsupported", "table", m.SourceName(), "error", e.what());
-				Post({.kind = Event::Kind::Failed,
-				      .mapping_id = m.id,
-				      .generation = m.generation,
-				      .lsn = {},
-				      .message = e.what()});
+				FailAtStart(m, e.what());
 				return;
 			}
 		} else if (source_dropped) {
-			std::string msg = "source table " + m.SourceName() + " (oid " + std::to_string(m.source_oid) +
-			                  ") was dropped; remove it with `duckpipe remove-table " + m.SourceName() + "`";
-			log::Error("table.unsupported", "table", m.SourceName(), "error", msg);
-			Post({.kind = Event::Kind::Failed,
-			      .mapping_id = m.id,
-			      .generation = m.generation,
-			      .lsn = {},
-			      .message = msg});
+			FailAtStart(m, DroppedMessage(m));
 			return;
 		}
 	}
@@ -297,8 +293,7 @@ bool SyncGroup::JoinPublication(const meta::TableMapping &m, const TableSchema &
 			throw;
 		}
 		std::string msg = "cannot add " + m.SourceName() + " to publication " + group_.publication + ": " + e.what();
-		log::Error("table.unsupported", "table", m.SourceName(), "error", msg);
-		Post({.kind = Event::Kind::Failed, .mapping_id = m.id, .generation = m.generation, .lsn = {}, .message = msg});
+		FailAtStart(m, msg);
 		return false;
 	}
 }

@@ -9,6 +9,7 @@
 #include "core/lake/write/lake_compactor.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "harness/daemon_process.hpp"
+#include "harness/lake_files.hpp"
 
 #include <gtest/gtest.h>
 
@@ -26,24 +27,11 @@ using namespace std::chrono_literals;
 namespace {
 
 std::vector<std::string> ReferencedFiles(const CompactionLake &lake) {
-	PgConnection conn(lake.Conninfo());
-	auto state = lake::LoadCatalog(conn, "ducklake");
-	std::vector<std::string> out;
-	for (const auto &t : state.tables) {
-		for (const auto &f : t.files) {
-			out.push_back(f.full_path);
-			if (!f.delete_full_path.empty()) {
-				out.push_back(f.delete_full_path);
-			}
-		}
-	}
-	return out;
+	return ReferencedLakeFiles(lake.Conninfo());
 }
 
 void ExpectReferencedFilesExist(const CompactionLake &lake) {
-	for (const auto &path : ReferencedFiles(lake)) {
-		EXPECT_TRUE(fs::exists(path)) << "referenced file missing: " << path;
-	}
+	ExpectReferencedLakeFilesExist(lake.Conninfo());
 }
 
 // `cleanup-files --orphans-older-than '0 seconds'` in a loop on its own thread.

@@ -5,6 +5,7 @@
 #include "core/lake/lake_maintenance.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "harness/daemon_process.hpp"
+#include "harness/lake_files.hpp"
 #include "writer_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -36,25 +37,8 @@ struct InFlightFixture {
 		i.Commit();
 	}
 	Rows Read(const std::string &sql) { return LakeRows(lake.Conninfo(), sql); }
-	std::vector<std::string> ReferencedFiles() {
-		PgConnection conn(lake.Conninfo());
-		auto state = lake::LoadCatalog(conn, "ducklake");
-		std::vector<std::string> out;
-		for (const auto &t : state.tables) {
-			for (const auto &f : t.files) {
-				out.push_back(f.full_path);
-				if (!f.delete_full_path.empty()) {
-					out.push_back(f.delete_full_path);
-				}
-			}
-		}
-		return out;
-	}
-	void ExpectReferencedFilesExist() {
-		for (const auto &path : ReferencedFiles()) {
-			EXPECT_TRUE(std::filesystem::exists(path)) << "referenced file missing: " << path;
-		}
-	}
+	std::vector<std::string> ReferencedFiles() { return ReferencedLakeFiles(lake.Conninfo()); }
+	void ExpectReferencedFilesExist() { ExpectReferencedLakeFilesExist(lake.Conninfo()); }
 };
 
 } // namespace
