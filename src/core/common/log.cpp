@@ -118,7 +118,7 @@ void AppendField(std::string &line, std::string_view key, std::string_view value
 	line += '"';
 }
 
-void Emit(Level level, std::string line) {
+void Emit(Level level, const std::string &line) {
 	std::shared_ptr<const Sink> sink;
 	{
 		std::lock_guard guard(g_sink_mutex);

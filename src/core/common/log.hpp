@@ -25,7 +25,7 @@ void SetSink(Sink sink); // nullptr restores the default sink
 
 // Appends ` key=value` to a line, quoting the value when it needs it.
 void AppendField(std::string &line, std::string_view key, std::string_view value);
-void Emit(Level level, std::string line);
+void Emit(Level level, const std::string &line);
 
 template <class T>
 std::string FieldValue(const T &value) {
@@ -51,7 +51,7 @@ void Write(Level level, std::string_view event, Args &&...kv) {
 		}
 		(std::make_index_sequence<sizeof...(Args) / 2>{});
 	}
-	Emit(level, std::move(line));
+	Emit(level, line);
 }
 
 template <class... Args>

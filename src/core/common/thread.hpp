@@ -26,7 +26,7 @@ class ThreadTask {
 public:
 	ThreadTask() = default;
 	ThreadTask(std::future<T> future, std::thread thread) : future_(std::move(future)), thread_(std::move(thread)) {}
-	ThreadTask(ThreadTask &&) = default;
+	ThreadTask(ThreadTask &&) noexcept = default;
 	ThreadTask &operator=(ThreadTask &&other) noexcept {
 		Join();
 		future_ = std::move(other.future_);

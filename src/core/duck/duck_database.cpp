@@ -24,7 +24,8 @@ DuckDatabase::DuckDatabase(const std::string &path, const std::map<std::string, 
 		}
 		if (duckdb_set_config(config, key.c_str(), value.c_str()) == DuckDBError) {
 			duckdb_destroy_config(&config);
-			throw Error(ErrorKind::Config, "invalid DuckDB setting " + key + "='" + value + "'");
+			throw Error(ErrorKind::Config,
+			            std::string("invalid DuckDB setting ").append(key).append("='").append(value).append("'"));
 		}
 	}
 	char *err = nullptr;
