@@ -1,7 +1,7 @@
 #include "core/pg/replication_stream.hpp"
 
-#include "core/common/byte_reader.hpp"
 #include "core/cdc/pgoutput_messages.hpp"
+#include "core/common/byte_reader.hpp"
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 

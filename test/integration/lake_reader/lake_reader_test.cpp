@@ -1,6 +1,6 @@
 #include "core/common/error.hpp"
-#include "harness/pg_cluster.hpp"
 #include "harness/lake_text.hpp"
+#include "harness/pg_cluster.hpp"
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
