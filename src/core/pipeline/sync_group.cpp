@@ -175,7 +175,7 @@ void SyncGroup::RunControlPasses(PgConnection &meta, meta::MetadataStore &store,
 		HandleEvents(store, src);
 		// The stream failing on the slot, or a periodic look: a slot dropped or invalidated
 		// while streaming is recreated here, with one resync of every table.
-		if (slot_recreated_.exchange(false) || Clock::now() - last_slot_check >= std::chrono::seconds(5)) {
+		if (check_slot_.exchange(false) || Clock::now() - last_slot_check >= std::chrono::seconds(5)) {
 			EnsureSlot(store, src);
 			last_slot_check = Clock::now();
 		}
@@ -314,7 +314,7 @@ void SyncGroup::ConsumerLoop() {
 			const auto *err = dynamic_cast<const Error *>(&e);
 			if (err && err->Context().sqlstate == "42704" &&
 			    std::string(err->what()).find("replication slot") != std::string::npos) {
-				slot_recreated_.store(true);
+				check_slot_.store(true);
 			}
 		}
 		// The group is stopping: its workers are (being) stopped, so there is nothing to reset and

@@ -163,7 +163,8 @@ private:
 	std::unique_ptr<SlotConsumer> consumer_;
 	std::map<uint32_t, std::shared_ptr<TableRoute>> routes_;
 	std::map<int64_t, FlushWorker *> workers_;
-	std::atomic<bool> slot_recreated_{false};
+	// Set when the stream failed on the slot: the control loop looks at the slot now, not in 5 s.
+	std::atomic<bool> check_slot_{false};
 	// The stream's last failure (publication dropped, connection refused, ...), shown in `status`
 	// until the stream runs again; the control thread persists it.
 	std::mutex stream_error_mutex_;

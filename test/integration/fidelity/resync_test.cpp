@@ -42,22 +42,18 @@ TEST_F(ResyncTest, ResyncOneTableWhileAnotherStreams) {
 	int polls = 0;
 	int bad = 0;
 	std::string bad_example;
-	bool swapped = false;
-	auto deadline = std::chrono::steady_clock::now() + 90s;
-	while (std::chrono::steady_clock::now() < deadline) {
-		auto id = Scalar("SELECT lake_table_id FROM duckpipe.table_mappings WHERE source_table = 't1'");
-		int64_t n = LakeCount("public.t1_ducklake");
-		polls++;
-		if (n != 100000) {
-			bad++;
-			bad_example = std::to_string(n);
-		}
-		if (id != old_id && id != "<null>" && TableState("public.t1") == "STREAMING") {
-			swapped = true;
-			break;
-		}
-		std::this_thread::sleep_for(50ms);
-	}
+	bool swapped = WaitFor(
+	    [&] {
+		    auto id = Scalar("SELECT lake_table_id FROM duckpipe.table_mappings WHERE source_table = 't1'");
+		    int64_t n = LakeCount("public.t1_ducklake");
+		    polls++;
+		    if (n != 100000) {
+			    bad++;
+			    bad_example = std::to_string(n);
+		    }
+		    return id != old_id && id != "<null>" && TableState("public.t1") == "STREAMING";
+	    },
+	    90s, 50ms);
 	EXPECT_TRUE(swapped) << "t1 never finished its resync: state " << TableState("public.t1") << " "
 	                     << TableError("public.t1");
 	EXPECT_EQ(bad, 0) << bad << " of " << polls << " polls saw t1's lake table with " << bad_example

@@ -97,13 +97,20 @@ TEST(StartTask, ResultAndExceptionComeBackThroughGet) {
 	    std::runtime_error);
 
 	// Reassigning waits for the previous thread; destruction waits for the last.
+	// The first task can only finish once the second has started, i.e. while the assignment runs.
 	std::atomic<bool> first_done{false};
+	std::atomic<bool> second_started{false};
 	ThreadTask<int> task = StartTask("dp-test-task", [&] {
-		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		while (!second_started.load()) {
+			std::this_thread::yield();
+		}
 		first_done.store(true);
 		return 1;
 	});
-	task = StartTask("dp-test-task", [] { return 2; });
+	task = StartTask("dp-test-task", [&] {
+		second_started.store(true);
+		return 2;
+	});
 	EXPECT_TRUE(first_done.load());
 	EXPECT_EQ(task.Get(), 2);
 }
