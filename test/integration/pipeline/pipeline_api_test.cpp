@@ -73,7 +73,7 @@ TEST_F(PipelineApiTest, RunReturnsSoonAfterRequestStop) {
 	EXPECT_TRUE(WaitLakeEqualsSource("public.t"));
 	Sql("INSERT INTO public.t VALUES (1001, 'maybe buffered at the stop')");
 	auto took = Stop();
-	EXPECT_LT(took.count(), 2000) << "Run() took " << took.count() << " ms to return";
+	EXPECT_LT(took.count(), 5000) << "Run() took " << took.count() << " ms to return";
 	EXPECT_TRUE(error_.empty()) << error_;
 	// A stop requested before Run() even started makes it return at once too.
 	pipeline::Pipeline early(Config());
