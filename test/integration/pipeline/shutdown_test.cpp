@@ -15,13 +15,13 @@ protected:
 		extra.insert(extra.begin(), {"--shutdown-timeout", std::to_string(kShutdownTimeoutMs)});
 		return extra;
 	}
-	// SIGTERM; the daemon must exit 0 before its shutdown timeout (past it, it exits 1 by itself).
+	// SIGTERM; the daemon must exit 0, which it does only within its shutdown timeout (past it, it exits
+	// 1 by itself): the bound is checked by the daemon, not by a wall clock on a loaded machine.
 	void ExpectStopsInTime(DaemonProcess &daemon, const std::string &when) {
 		auto start = std::chrono::steady_clock::now();
 		int rc = daemon.Terminate(30s);
 		auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
 		EXPECT_EQ(rc, 0) << "SIGTERM " << when << ": exit " << rc << " after " << ms.count() << " ms\n" << LogTail(30);
-		EXPECT_LT(ms.count(), kShutdownTimeoutMs) << "SIGTERM " << when;
 	}
 	// What the running daemon reported last; ResetFigures() before a daemon starts, so a figure is
 	// this daemon's.
@@ -106,39 +106,61 @@ TEST_F(ShutdownTest, SigtermWhileTheSourceRestarts) {
 }
 
 // A 100k-row transaction is being received through a small queue budget when SIGTERM arrives: the
-// daemon does not wait for all of it, and the next run replays it whole.
+// daemon does not wait for all of it, and the next run replays it whole. The test holds a lock on
+// the lake catalog's snapshot table, so a flush is stuck, the worker stops taking changes, the
+// budget fills and the transaction cannot arrive whole; the lock goes once the group stopped waiting
+// for it. So every stop lands half way, on any machine.
 TEST_F(ShutdownTest, SigtermWhileALargeTransactionIsHalfDecoded) {
 	Sql("CREATE TABLE public.big (id bigint PRIMARY KEY, payload text)");
 	Sql("INSERT INTO public.big VALUES (0, 'seed')");
 	DuckpipeOk({"add-table", "public.big"});
 	int64_t total = 1;
-	int half_decoded = 0;
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 3; i++) {
 		ResetFigures();
 		auto daemon = StartDaemon(Flags({"--max-queued-bytes", "1000000"}));
 		ASSERT_TRUE(WaitTableState("public.big", "STREAMING")) << TableState("public.big");
 		// The previous iteration's transaction, replayed whole.
 		ASSERT_TRUE(WaitLakeCount("public.big_ducklake", total, 120s)) << LakeCount("public.big_ducklake");
-		Sql("INSERT INTO public.big SELECT g, repeat('x', 300) || g FROM generate_series(" +
-		    std::to_string(i * 100000 + 1) + ", " + std::to_string((i + 1) * 100000) + ") g");
-		total += 100000;
-		// Being received: the walsender waits for the consumer, which waits for the budget (or, rarely,
-		// it is all there already).
+		auto holder = Connect();
+		holder->Exec("BEGIN");
+		holder->Exec("LOCK TABLE ducklake.ducklake_snapshot IN SHARE ROW EXCLUSIVE MODE");
+		// One small transaction whose flush then waits for the lock.
+		int64_t small_id = 10000000 + i;
+		Sql("INSERT INTO public.big VALUES (" + std::to_string(small_id) + ", 'small')");
+		total += 1;
 		ASSERT_TRUE(WaitFor(
 		    [&] {
-			    return Scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender' AND "
-			                  "application_name = 'pg_duckpipe default' AND wait_event = 'WalSenderWriteData'") ==
-			               "1" ||
-			           BufferedRows("big") >= 100000;
+			    return Scalar("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE NOT "
+			                  "l.granted AND c.relname = 'ducklake_snapshot'") != "0";
 		    },
 		    60s, 10ms))
 		    << LogTail(20);
-		ExpectStopsInTime(*daemon, "in the middle of a large transaction");
-		half_decoded += LakeCount("public.big_ducklake") < total ? 1 : 0;
+		Sql("INSERT INTO public.big SELECT g, repeat('x', 300) || g FROM generate_series(" +
+		    std::to_string(i * 100000 + 1) + ", " + std::to_string((i + 1) * 100000) + ") g");
+		total += 100000;
+		// Being received: the walsender waits for the consumer, which waits for the budget.
+		ASSERT_TRUE(WaitFor(
+		    [&] {
+			    return Scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender' AND "
+			                  "application_name = 'pg_duckpipe default' AND wait_event = 'WalSenderWriteData'") == "1";
+		    },
+		    60s, 10ms))
+		    << LogTail(20);
+		int stopping = CountLog("event=group.stopping");
+		auto start = std::chrono::steady_clock::now();
+		kill(daemon->Pid(), SIGTERM);
+		ASSERT_TRUE(WaitFor([&] { return CountLog("event=group.stopping") > stopping; }, 10s, 5ms)) << LogTail(20);
+		holder->Exec("COMMIT");
+		int rc = daemon->Terminate(30s);
+		auto ms =
+		    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+		EXPECT_EQ(rc, 0) << "SIGTERM in the middle of a large transaction: exit " << rc << " after " << ms << " ms\n"
+		                 << LogTail(30);
+		// The small transaction was flushed at the stop; the large one was not half applied.
+		EXPECT_EQ(LakeQuery("SELECT count(*) FROM public.big_ducklake WHERE id = " + std::to_string(small_id)),
+		          (Rows{{"1"}}));
+		EXPECT_EQ(LakeCount("public.big_ducklake"), total - 100000);
 	}
-	// The scenario happened: some stops landed before the transaction was whole (otherwise the final
-	// flush writes it). The stop may wait a quarter of its timeout for the rest, so not every time.
-	EXPECT_GE(half_decoded, 1);
 	auto daemon = StartDaemon(Flags({"--max-queued-bytes", "1000000"}));
 	EXPECT_TRUE(WaitLakeMatches("big", "sum(id), sum(length(payload))"));
 	EXPECT_EQ(daemon->Terminate(), 0);
