@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test unit integration tsan demo bench format lint clean
+.PHONY: all deps build test unit integration installcheck install tsan demo bench format lint clean
 
 all: build
 
@@ -24,6 +24,17 @@ unit: build
 
 integration: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -R integration
+
+# The extension's pg_regress suite (also part of `make test`), on a throwaway cluster of the build's
+# private PostgreSQL tree.
+installcheck: build
+	@bash scripts/installcheck.sh $(BUILD_DIR)
+
+# pg_duckpipe.so, libduckdb.so, the control file and SQL scripts into the PostgreSQL that pg_config
+# names (root for the system one), then: shared_preload_libraries = 'pg_duckpipe', restart, and
+# CREATE EXTENSION pg_duckpipe. The daemon: cmake --install $(BUILD_DIR) --prefix /usr/local.
+install: build
+	cmake --install $(BUILD_DIR) --component extension
 
 # ThreadSanitizer: an instrumented build in build-tsan, then the integration binaries one at a time
 # (TSAN_TESTS, default all); fails on any report (every process's reports land in build-tsan/tsan/).

@@ -1,6 +1,8 @@
 # Sourced by demo.sh and bench.sh: a throwaway PostgreSQL 15 with wal_level=logical in $work/pg,
 # run as the postgres OS user when we are root. Sets DUCKPIPE_SOURCE unless it is already set.
-pg_bin=/usr/lib/postgresql/15/bin
+# PG_BIN: the server binaries to use (default the system ones; installcheck.sh points it at a
+# private tree holding the extension).
+pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 as_pg=()
 [ "$(id -u)" -eq 0 ] && as_pg=(runuser -u postgres --)
 own_cluster=""

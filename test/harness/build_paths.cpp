@@ -12,4 +12,9 @@ const std::string &SharedDir() {
 	return path;
 }
 
+const std::string &ExtensionPgBinDir() {
+	static const std::string path = DUCKPIPE_PG_TREE_BIN;
+	return path;
+}
+
 } // namespace duckpipe::test

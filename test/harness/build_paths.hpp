@@ -8,5 +8,8 @@ namespace duckpipe::test {
 // depend on the checkout's path (work trees then share compiled objects through ccache).
 const std::string &DuckpipeBinary();
 const std::string &SharedDir();
+// The server binaries of the build's private PostgreSQL tree, which has pg_duckpipe installed
+// (scripts/pg_private_tree.sh, run by the build).
+const std::string &ExtensionPgBinDir();
 
 } // namespace duckpipe::test

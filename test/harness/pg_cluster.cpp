@@ -1,5 +1,7 @@
 #include "harness/pg_cluster.hpp"
 
+#include "harness/build_paths.hpp"
+
 #include "harness/process.hpp"
 
 #include <arpa/inet.h>
@@ -86,6 +88,9 @@ PgCluster::PgCluster(const Options &options) {
 		bin_dir_ = "/usr/lib/postgresql/15/bin";
 	}
 	ReapStaleClusters(bin_dir_);
+	if (options.extension) {
+		bin_dir_ = ExtensionPgBinDir();
+	}
 
 	std::string tmpl = (fs::temp_directory_path() / (std::string(kDirPrefix) + "XXXXXX")).string();
 	if (!mkdtemp(tmpl.data())) {
@@ -144,6 +149,9 @@ void PgCluster::WriteConfig(const Options &options) {
 	    {"log_line_prefix", "'%m [%p] %a '"},
 	    {"wal_sender_timeout", "'60s'"},
 	};
+	if (options.extension) {
+		s["shared_preload_libraries"] = "'pg_duckpipe'";
+	}
 	for (const auto &[k, v] : options.settings) {
 		s[k] = v;
 	}

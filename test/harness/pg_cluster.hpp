@@ -14,6 +14,8 @@ public:
 	struct Options {
 		// postgresql.conf settings added to (or overriding) the defaults.
 		std::map<std::string, std::string> settings;
+		// Run the build's private PostgreSQL tree with pg_duckpipe preloaded (CREATE EXTENSION works).
+		bool extension = false;
 	};
 
 	explicit PgCluster(const Options &options);
