@@ -1,6 +1,7 @@
 # Generates the extension's control file and scripts from sql/migrations (shared with the daemon,
 # which applies the same files through meta::Migrate) and sql/extension. Invoked at build time with
-# -DSQL_DIR, -DOUT_DIR and -DVERSION.
+# -DSQL_DIR, -DOUT_DIR and -DVERSION. Tests of ALTER EXTENSION UPDATE also pass -DMAX_MIGRATION=N
+# and -DNO_EXTENSION_SQL=ON to write an older version's install script (metadata only).
 #
 # The install script applies the migrations that the `duckpipe` schema lacks, each recorded in
 # duckpipe.schema_migrations as the daemon records them, so CREATE EXTENSION on a database the
@@ -18,6 +19,9 @@ foreach(f ${migrations})
   file(READ ${f} content)
   string(REGEX MATCH "^[0-9]+" version ${name})
   math(EXPR version "${version} + 0")
+  if(DEFINED MAX_MIGRATION AND version GREATER MAX_MIGRATION)
+    continue()
+  endif()
   set(latest ${version})
   string(APPEND steps "    IF current < ${version} THEN\n"
                       "        EXECUTE $duckpipe_migration$\n${content}\n$duckpipe_migration$;\n"
@@ -83,6 +87,9 @@ BEGIN
 END
 $duckpipe_adopt$;
 ")
+if(NO_EXTENSION_SQL)
+  set(extension_files "")
+endif()
 foreach(f ${extension_files})
   get_filename_component(name ${f} NAME)
   file(READ ${f} content)
@@ -94,6 +101,9 @@ file(WRITE ${OUT_DIR}/pg_duckpipe--${VERSION}.sql.tmp "${script}")
 file(COPY_FILE ${OUT_DIR}/pg_duckpipe--${VERSION}.sql.tmp ${OUT_DIR}/pg_duckpipe--${VERSION}.sql ONLY_IF_DIFFERENT)
 file(REMOVE ${OUT_DIR}/pg_duckpipe--${VERSION}.sql.tmp)
 
+if(DEFINED MAX_MIGRATION)
+  return() # an old version's script only
+endif()
 file(STRINGS ${SQL_DIR}/extension/released_versions.txt released REGEX "^[^#]")
 foreach(old ${released})
   string(STRIP "${old}" old)

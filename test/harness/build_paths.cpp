@@ -17,4 +17,9 @@ const std::string &ExtensionPgBinDir() {
 	return path;
 }
 
+const std::string &SourceDir() {
+	static const std::string path = DUCKPIPE_SOURCE_DIR;
+	return path;
+}
+
 } // namespace duckpipe::test

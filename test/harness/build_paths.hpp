@@ -11,5 +11,7 @@ const std::string &SharedDir();
 // The server binaries of the build's private PostgreSQL tree, which has pg_duckpipe installed
 // (scripts/pg_private_tree.sh, run by the build).
 const std::string &ExtensionPgBinDir();
+// The checkout (for scripts and SQL sources).
+const std::string &SourceDir();
 
 } // namespace duckpipe::test
