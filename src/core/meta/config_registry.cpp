@@ -114,12 +114,13 @@ const ConfigKey &ConfigRegistry::CheckKey(const std::string &key, ConfigScope sc
 std::string ConfigRegistry::Validate(const std::string &key, const std::string &value, ConfigScope scope) {
 	const auto *k = &CheckKey(key, scope);
 	int64_t parsed = 0;
-	std::string range = "from " + std::to_string(k->min_value) +
-	                    (k->max_value == kNoLimit ? std::string(" up") : " to " + std::to_string(k->max_value));
+	std::string range = k->max_value == kNoLimit
+	                        ? ", at least " + std::to_string(k->min_value)
+	                        : " from " + std::to_string(k->min_value) + " to " + std::to_string(k->max_value);
 	if (!ParseInteger(value, parsed) || parsed < k->min_value || parsed > k->max_value) {
 		throw Error(ErrorKind::Config,
 		            std::string("invalid value '") + value + "' for configuration key '" + k->name + "'",
-		            {.hint = std::string("give an integer number of ") + k->unit + " " + range});
+		            {.hint = std::string("give an integer number of ") + k->unit + range});
 	}
 	return std::to_string(parsed);
 }
