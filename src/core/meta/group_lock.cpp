@@ -14,13 +14,26 @@ void GroupLock::Release(PgConnection &conn, int group_id) {
 	conn.Exec("SELECT pg_advisory_unlock($1::int4, $2::int4)", {std::to_string(kClassKey), std::to_string(group_id)});
 }
 
+namespace {
+
+// Two int4 keys: classid, objid, objsubid = 2 (pg_locks documentation).
+PgResult QueryHolder(PgConnection &conn, int group_id) {
+	return conn.Exec("SELECT l.pid, coalesce(a.application_name, '') FROM pg_locks l "
+	                 "LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+	                 "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+	                 "AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid AND l.objsubid = 2",
+	                 {std::to_string(GroupLock::kClassKey), std::to_string(group_id)});
+}
+
+} // namespace
+
+int GroupLock::HolderPid(PgConnection &conn, int group_id) {
+	auto r = QueryHolder(conn, group_id);
+	return r.Rows() == 0 ? 0 : static_cast<int>(r.GetInt(0, 0));
+}
+
 std::string GroupLock::Holder(PgConnection &conn, int group_id) {
-	// Two int4 keys: classid, objid, objsubid = 2 (pg_locks documentation).
-	auto r = conn.Exec("SELECT l.pid, coalesce(a.application_name, '') FROM pg_locks l "
-	                   "LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-	                   "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-	                   "AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid AND l.objsubid = 2",
-	                   {std::to_string(kClassKey), std::to_string(group_id)});
+	auto r = QueryHolder(conn, group_id);
 	if (r.Rows() == 0) {
 		return "";
 	}

@@ -23,6 +23,8 @@ public:
 	static void Release(PgConnection &conn, int group_id);
 	// Who holds the group's lock: "pid N, application_name X", or empty when nobody does.
 	static std::string Holder(PgConnection &conn, int group_id);
+	// The server process holding the group's lock; 0 when nobody does.
+	static int HolderPid(PgConnection &conn, int group_id);
 };
 
 } // namespace duckpipe::meta

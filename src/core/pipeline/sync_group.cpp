@@ -162,7 +162,14 @@ bool SyncGroup::WaitForRunnerLock(PgConnection &meta, meta::MetadataStore &store
 				log::Info("group.lock_acquired", "group", group_.name);
 			}
 			held_lock_ = true;
+			lock_backend_pid_ = meta.BackendPid();
 			return true;
+		}
+		int holder_pid = meta::GroupLock::HolderPid(meta, group_.id);
+		if (holder_pid == 0 || (held_lock_ && holder_pid == lock_backend_pid_)) {
+			// Free by now, or still held by this group's previous session, which is exiting: retry.
+			signal_.Wait(-1, 50);
+			continue;
 		}
 		if (held_lock_) {
 			// Lost with the connection that held it, and taken since: the other runner owns the group

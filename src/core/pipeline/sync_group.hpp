@@ -176,7 +176,8 @@ private:
 	bool settings_resolved_ = false;
 	meta::ConfigMap global_config_;
 	meta::ConfigMap group_config_;
-	bool held_lock_ = false; // this group has held its runner lock (control thread only)
+	bool held_lock_ = false;   // this group has held its runner lock (control thread only)
+	int lock_backend_pid_ = 0; // the server process of the session that held it
 
 	// Guards consumer_ (replaced on restart) and the registries the consumer thread reads.
 	std::mutex consumer_mutex_;

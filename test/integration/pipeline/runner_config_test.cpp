@@ -166,4 +166,47 @@ TEST_F(RunnerConfigTest, OneRunnerPerGroup) {
 	EXPECT_EQ(second->Terminate(), 0);
 }
 
+// The session holding the lock dies under the first daemon while a second one waits: whichever takes
+// the lock runs the group, the other stops it (group.lock_lost) or keeps waiting, and the lake still
+// has every row exactly once.
+TEST_F(RunnerConfigTest, LockSessionLostWhileAnotherWaits) {
+	allow_table_failures_ = true; // the stopped runner's consumer may see its stream cut
+	Sql("CREATE TABLE public.ev (id bigint, v text)");
+	Sql("ALTER TABLE public.ev REPLICA IDENTITY FULL");
+	Sql("INSERT INTO public.ev SELECT g, 'v' || g FROM generate_series(1, 100) g");
+	DuckpipeOk({"add-table", "public.ev"});
+	auto first = StartDaemon();
+	ASSERT_TRUE(WaitTableState("public.ev", "STREAMING"));
+	auto second = StartSecondDaemon(dir_->Path() + "/second.log");
+	ASSERT_TRUE(WaitFor([&] { return second->Log().find("event=group.locked") != std::string::npos; }, 30s))
+	    << second->Log();
+	auto holder = [&] {
+		return Scalar("SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+		              "classid = 1685090418");
+	};
+	std::string before = holder();
+	ASSERT_NE(before, "0");
+	Sql("SELECT pg_terminate_backend(" + before + ")");
+	Sql("INSERT INTO public.ev SELECT g, 'w' || g FROM generate_series(101, 200) g");
+	// Someone runs the group again, in a new session.
+	ASSERT_TRUE(WaitFor([&] { return holder() != "0" && holder() != before; }, 30s));
+	EXPECT_TRUE(WaitLakeEqualsSource("public.ev", 90s)) << LogTail() << second->Log();
+	bool second_runs = second->Log().find("event=group.lock_acquired") != std::string::npos;
+	if (second_runs) {
+		// The first one saw its lock taken and stopped the group.
+		EXPECT_TRUE(WaitFor([&] { return CountLog("event=group.lock_lost") > 0; }, 30s)) << LogTail();
+	}
+	Sql("INSERT INTO public.ev SELECT g, 'x' || g FROM generate_series(201, 300) g");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.ev", 90s)) << LogTail() << second->Log();
+	EXPECT_EQ(LakeQuery("SELECT count(*), count(DISTINCT id) FROM public.ev_ducklake"), (Rows{{"300", "300"}}));
+	EXPECT_TRUE(WaitFor(
+	    [&] {
+		    return Scalar("SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pg_duckpipe default'") ==
+		           "1";
+	    },
+	    30s));
+	EXPECT_EQ(first->Terminate(), 0);
+	EXPECT_EQ(second->Terminate(), 0);
+}
+
 } // namespace duckpipe::test
