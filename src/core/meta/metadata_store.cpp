@@ -220,6 +220,7 @@ SyncGroup MetadataStore::GetGroup(const std::string &name) {
 std::vector<SyncGroup> MetadataStore::ListGroups() {
 	auto r = conn_.Exec(std::string("SELECT ") + kGroupColumns + " FROM duckpipe.sync_groups ORDER BY name");
 	std::vector<SyncGroup> out;
+	out.reserve(r.Rows());
 	for (int i = 0; i < r.Rows(); i++) {
 		out.push_back(GroupFromRow(r, i));
 	}
@@ -382,6 +383,7 @@ std::vector<TableMapping> MetadataStore::ListTables(const std::optional<std::str
 	                            {*group})
 	               : conn_.Exec(std::string("SELECT ") + kMappingColumns + " FROM duckpipe.table_mappings ORDER BY id");
 	std::vector<TableMapping> out;
+	out.reserve(r.Rows());
 	for (int i = 0; i < r.Rows(); i++) {
 		out.push_back(MappingFromRow(r, i));
 	}

@@ -101,11 +101,14 @@ void Pipeline::RequireOwnMode(meta::MetadataStore &store) const {
 		                         ? "the pg_duckpipe extension's background worker (mode bgworker)"
 		                         : "the duckpipe daemon (mode daemon)";
 		std::string mine = meta::GroupModeName(config_.mode);
-		throw Error(ErrorKind::Config, "sync group '" + name + "' belongs to " + runner + ", not to this " + mine,
-		            {.hint = "run it there, create a group of mode " + mine + " (duckpipe create-group NAME --mode " +
-		                     mine + ", or SELECT duckpipe.create_group('NAME', mode => '" + mine +
-		                     "')), or hand this one over: UPDATE duckpipe.sync_groups SET mode = '" + mine +
-		                     "' WHERE name = '" + name + "'"});
+		std::string message = "sync group '";
+		message.append(name).append("' belongs to ").append(runner).append(", not to this ").append(mine);
+		std::string hint = "run it there, create a group of mode ";
+		hint.append(mine).append(" (duckpipe create-group NAME --mode ").append(mine);
+		hint.append(", or SELECT duckpipe.create_group('NAME', mode => '").append(mine).append("'))");
+		hint.append(", or hand this one over: UPDATE duckpipe.sync_groups SET mode = '").append(mine);
+		hint.append("' WHERE name = '").append(name).append("'");
+		throw Error(ErrorKind::Config, message, {.hint = hint});
 	}
 }
 
