@@ -2,6 +2,7 @@
 
 #include "core/common/log.hpp"
 #include "core/pg/conninfo.hpp"
+#include "daemon/config_commands.hpp"
 #include "daemon/global_options.hpp"
 #include "daemon/maintenance_command.hpp"
 #include "daemon/manage_commands.hpp"
@@ -88,6 +89,7 @@ int RunCli(int argc, char **argv) {
 	global.Register(app);
 	QueryCommand query(app, global);
 	ManageCommands manage(app, global);
+	ConfigCommands config(app, global);
 	RunCommand run(app, global);
 	StatusCommand status(app, global);
 	MaintenanceCommand maintenance(app, global);
@@ -103,6 +105,9 @@ int RunCli(int argc, char **argv) {
 	}
 	if (manage.Selected()) {
 		return manage.Run(std::cout);
+	}
+	if (config.Selected()) {
+		return config.Run(std::cout);
 	}
 	if (run.Selected()) {
 		return run.Run();

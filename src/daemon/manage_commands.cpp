@@ -39,6 +39,12 @@ ManageCommands::ManageCommands(CLI::App &app, const GlobalOptions &global) : glo
 	create_group_->add_option("name", group_name_, "Group name")->required();
 	create_group_->add_option("--publication", publication_, "Publication (default duckpipe_pub_<name>)");
 	create_group_->add_option("--slot", slot_, "Replication slot (default duckpipe_slot_<name>)");
+	create_group_
+	    ->add_option("--mode", mode_,
+	                 "Which process runs the group: daemon (`duckpipe run`) or bgworker (the pg_duckpipe extension's "
+	                 "background worker)")
+	    ->check(CLI::IsMember({"daemon", "bgworker"}))
+	    ->capture_default_str();
 	auto *conninfo = create_group_->add_option(
 	    "--conninfo", conninfo_, "Source database of the group, if not --source (a password here shows in ps)");
 	auto *conninfo_file = create_group_->add_option(
@@ -193,8 +199,9 @@ int ManageCommands::CreateGroup(std::ostream &out) const {
 		RequireLogicalWalLevel(*check, check->RedactedConninfo());
 		remote = conninfo;
 	}
-	auto group = store.CreateGroup(group_name_, publication_.empty() ? std::nullopt : std::optional(publication_),
-	                               slot_.empty() ? std::nullopt : std::optional(slot_), remote);
+	auto group =
+	    store.CreateGroup(group_name_, publication_.empty() ? std::nullopt : std::optional(publication_),
+	                      slot_.empty() ? std::nullopt : std::optional(slot_), remote, meta::ParseGroupMode(mode_));
 	// Only the metadata is written here: the publication and the slot are the daemon's to create,
 	// so say which exist and which it will create.
 	PgConnection &source = check ? *check : conn;
@@ -209,6 +216,10 @@ int ManageCommands::CreateGroup(std::ostream &out) const {
 	}
 	out << "created group " << group.name
 	    << (group.conninfo ? " (source " + Conninfo::Redact(*group.conninfo) + ")" : std::string());
+	if (group.mode == meta::GroupMode::Bgworker) {
+		out << "; mode bgworker: the pg_duckpipe extension's background worker runs it, not `duckpipe run`\n";
+		return 0;
+	}
 	if (pub || slot) {
 		out << "; uses the existing " << (pub ? "publication " + group.publication : std::string())
 		    << (pub && slot ? " and " : "") << (slot ? "replication slot " + group.slot_name : std::string());

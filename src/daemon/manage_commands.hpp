@@ -16,7 +16,7 @@ namespace duckpipe::daemon {
 // running daemon picks up within a second (LISTEN/NOTIFY).
 //   add-table SRC [TARGET] [--group G] [--no-copy] [--append]
 //   remove-table SRC [--drop-target]     resync-table SRC
-//   create-group NAME [--publication P] [--slot S] [--conninfo C]
+//   create-group NAME [--publication P] [--slot S] [--conninfo C] [--mode daemon|bgworker]
 //   drop-group NAME [--force]            enable-group NAME     disable-group NAME
 class ManageCommands {
 public:
@@ -51,6 +51,7 @@ private:
 	std::string group_name_;
 	std::string publication_;
 	std::string slot_;
+	std::string mode_ = "daemon";
 	std::string conninfo_;
 	std::string conninfo_file_;
 	bool force_ = false;

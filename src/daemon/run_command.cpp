@@ -86,6 +86,7 @@ pipeline::PipelineConfig RunCommand::BuildConfig() const {
 	config.temp_dir = global_.temp_dir;
 	config.temp_dir_max_mb = global_.temp_dir_max_mb;
 	config.groups = groups_;
+	config.mode = meta::GroupMode::Daemon; // groups of mode bgworker are the extension worker's
 	config.flush_interval_ms = flush_interval_ms_;
 	config.flush_batch_threshold = flush_batch_threshold_;
 	config.max_queued_bytes = max_queued_bytes_;

@@ -68,6 +68,14 @@ ChangeBuffer::ChangeBuffer(std::string table_label, std::vector<BufferColumn> co
 	unchanged_columns_.assign(columns_.size(), false);
 }
 
+void ChangeBuffer::SetResources(int64_t buffer_memory_mb, int64_t flush_memory_mb, int threads) {
+	if (buffer_memory_mb > 0 && flush_memory_mb > 0 && threads > 0) {
+		options_.buffer_memory_mb = buffer_memory_mb;
+		options_.flush_memory_mb = flush_memory_mb;
+		options_.threads = threads;
+	}
+}
+
 void ChangeBuffer::Configure() {
 	ErrorContext ctx{.table = label_};
 	if (columns_.empty()) {

@@ -120,6 +120,9 @@ public:
 	// apply throws, the buffer stays intact for a retry and the exception propagates. With nothing
 	// buffered, apply is not called.
 	void Flush(const ApplyFunction &apply);
+	// New memory limits and threads (positive): the flush limit applies from the next Flush, the
+	// others when the instance next opens (it closes after every flush).
+	void SetResources(int64_t buffer_memory_mb, int64_t flush_memory_mb, int threads);
 	// Drops everything without flushing (shutdown, error, resync) and closes the instance.
 	void Clear() noexcept;
 

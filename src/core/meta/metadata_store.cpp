@@ -10,15 +10,19 @@ namespace duckpipe::meta {
 
 namespace {
 
-constexpr const char *kGroupColumns =
-    "name, publication, slot_name, enabled, conninfo, confirmed_lsn, last_error, last_error_at::text, notice";
+constexpr const char *kGroupColumns = "name, publication, slot_name, enabled, conninfo, confirmed_lsn, last_error, "
+                                      "last_error_at::text, notice, id, mode, config::text";
 
 // The last two columns are this database's SourceIdentity (the mapping ids' namespace).
 const std::string kMappingColumns =
-    std::string("id, group_name, source_oid, source_schema, source_table, target_schema, target_table, state, "
+    std::string("id, (SELECT g.name FROM duckpipe.sync_groups g WHERE g.id = table_mappings.group_id), source_oid, "
+                "source_schema, source_table, target_schema, target_table, state, "
                 "sync_mode, copy_data, generation, snapshot_lsn, applied_lsn, lake_table_id, rows_synced, "
                 "error_message, retry_at, failure_count, last_sync_at, resync_reason, ") +
-    ProgressStore::kLocalIdentitySql;
+    ProgressStore::kLocalIdentitySql + ", group_id, config::text, snapshot_duration_ms, snapshot_rows";
+
+// The id of the group named $1, as a scalar subquery (NULL when there is none).
+constexpr const char *kGroupIdOfName = "(SELECT id FROM duckpipe.sync_groups WHERE name = $1)";
 
 TableMapping MappingFromRow(const PgResult &r, int row) {
 	TableMapping m;
@@ -50,6 +54,14 @@ TableMapping MappingFromRow(const PgResult &r, int row) {
 	m.resync_reason = r.GetOptional(row, 19);
 	m.source_identity = {.system_identifier = r.GetInt(row, 20),
 	                     .database_oid = static_cast<uint32_t>(r.GetInt(row, 21))};
+	m.group_id = static_cast<int>(r.GetInt(row, 22));
+	m.config = ParseConfigJson(std::string(r.Get(row, 23)));
+	if (!r.IsNull(row, 24)) {
+		m.snapshot_duration_ms = r.GetInt(row, 24);
+	}
+	if (!r.IsNull(row, 25)) {
+		m.snapshot_rows = r.GetInt(row, 25);
+	}
 	return m;
 }
 
@@ -66,6 +78,9 @@ SyncGroup GroupFromRow(const PgResult &r, int row) {
 	g.last_error = r.GetOptional(row, 6);
 	g.last_error_at = r.GetOptional(row, 7);
 	g.notice = r.GetOptional(row, 8);
+	g.id = static_cast<int>(r.GetInt(row, 9));
+	g.mode = ParseGroupMode(std::string(r.Get(row, 10)));
+	g.config = ParseConfigJson(std::string(r.Get(row, 11)));
 	return g;
 }
 
@@ -105,13 +120,14 @@ MetadataStore::MetadataStore(PgConnection &conn) : conn_(conn) {
 }
 
 SyncGroup MetadataStore::CreateGroup(const std::string &name, const std::optional<std::string> &publication,
-                                     const std::optional<std::string> &slot,
-                                     const std::optional<std::string> &conninfo) {
+                                     const std::optional<std::string> &slot, const std::optional<std::string> &conninfo,
+                                     GroupMode mode) {
 	std::string pub = publication.value_or("duckpipe_pub_" + name);
 	std::string slot_name = slot.value_or("duckpipe_slot_" + name);
 	try {
-		conn_.Exec("INSERT INTO duckpipe.sync_groups(name, publication, slot_name, conninfo) VALUES ($1, $2, $3, $4)",
-		           {name, pub, slot_name, conninfo});
+		conn_.Exec("INSERT INTO duckpipe.sync_groups(name, publication, slot_name, conninfo, mode) "
+		           "VALUES ($1, $2, $3, $4, $5)",
+		           {name, pub, slot_name, conninfo, std::string(GroupModeName(mode))});
 	} catch (const Error &e) {
 		if (e.Context().sqlstate == "23505") {
 			throw Error(ErrorKind::Config,
@@ -125,21 +141,25 @@ SyncGroup MetadataStore::CreateGroup(const std::string &name, const std::optiona
 		}
 		throw;
 	}
-	log::Info("group.created", "group", name, "publication", pub, "slot", slot_name);
+	log::Info("group.created", "group", name, "publication", pub, "slot", slot_name, "mode", GroupModeName(mode));
 	return GetGroup(name);
 }
 
-SyncGroup MetadataStore::EnsureDefaultGroup() {
-	conn_.Exec("INSERT INTO duckpipe.sync_groups(name, publication, slot_name) VALUES ($1, $2, $3) "
+SyncGroup MetadataStore::EnsureDefaultGroup(GroupMode mode) {
+	conn_.Exec("INSERT INTO duckpipe.sync_groups(name, publication, slot_name, mode) VALUES ($1, $2, $3, $4) "
 	           "ON CONFLICT (name) DO NOTHING",
-	           {std::string(kDefaultGroup), std::string("duckpipe_pub_default"), std::string("duckpipe_slot_default")});
+	           {std::string(kDefaultGroup), std::string("duckpipe_pub_default"), std::string("duckpipe_slot_default"),
+	            std::string(GroupModeName(mode))});
 	return GetGroup(kDefaultGroup);
 }
 
 void MetadataStore::DropGroup(const std::string &name, bool force) {
 	PgTransaction tx(conn_);
 	GetGroup(name);
-	auto n = conn_.Exec("SELECT count(*) FROM duckpipe.table_mappings WHERE group_name = $1", {name}).GetInt(0, 0);
+	auto n = conn_
+	             .Exec(std::string("SELECT count(*) FROM duckpipe.table_mappings WHERE group_id = ") + kGroupIdOfName,
+	                   {name})
+	             .GetInt(0, 0);
 	if (n > 0 && !force) {
 		throw Error(ErrorKind::Config, "sync group '" + name + "' still has " + std::to_string(n) + " table(s)",
 		            {.hint = "remove them first (duckpipe remove-table) or drop with --force"});
@@ -149,7 +169,7 @@ void MetadataStore::DropGroup(const std::string &name, bool force) {
 		ids.push_back(t.id);
 	}
 	ProgressStore(conn_).ForgetLocal(ids);
-	conn_.Exec("DELETE FROM duckpipe.table_mappings WHERE group_name = $1", {name});
+	conn_.Exec(std::string("DELETE FROM duckpipe.table_mappings WHERE group_id = ") + kGroupIdOfName, {name});
 	conn_.Exec("DELETE FROM duckpipe.sync_groups WHERE name = $1", {name});
 	tx.Commit();
 	log::Info("group.dropped", "group", name);
@@ -200,6 +220,7 @@ SyncGroup MetadataStore::GetGroup(const std::string &name) {
 std::vector<SyncGroup> MetadataStore::ListGroups() {
 	auto r = conn_.Exec(std::string("SELECT ") + kGroupColumns + " FROM duckpipe.sync_groups ORDER BY name");
 	std::vector<SyncGroup> out;
+	out.reserve(r.Rows());
 	for (int i = 0; i < r.Rows(); i++) {
 		out.push_back(GroupFromRow(r, i));
 	}
@@ -271,9 +292,9 @@ TableMapping MetadataStore::AddResolvedTable(const AddTableRequest &request, uin
 	}
 	PgResult r;
 	try {
-		r = conn_.Exec(std::string("INSERT INTO duckpipe.table_mappings(group_name, source_oid, source_schema, "
-		                           "source_table, target_schema, target_table, copy_data, sync_mode) "
-		                           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"),
+		r = conn_.Exec(std::string("INSERT INTO duckpipe.table_mappings(group_id, source_oid, source_schema, "
+		                           "source_table, target_schema, target_table, copy_data, sync_mode) VALUES (") +
+		                   kGroupIdOfName + ", $2, $3, $4, $5, $6, $7, $8) RETURNING id",
 		               {request.group, std::to_string(source_oid), schema, table, target_schema, target_table,
 		                std::string(request.copy_data ? "true" : "false"),
 		                std::string(SyncModeName(request.sync_mode))});
@@ -358,10 +379,11 @@ TableMapping MetadataStore::ReadMapping(int64_t id) {
 
 std::vector<TableMapping> MetadataStore::ListTables(const std::optional<std::string> &group) {
 	auto r = group ? conn_.Exec(std::string("SELECT ") + kMappingColumns +
-	                                " FROM duckpipe.table_mappings WHERE group_name = $1 ORDER BY id",
+	                                " FROM duckpipe.table_mappings WHERE group_id = " + kGroupIdOfName + " ORDER BY id",
 	                            {*group})
 	               : conn_.Exec(std::string("SELECT ") + kMappingColumns + " FROM duckpipe.table_mappings ORDER BY id");
 	std::vector<TableMapping> out;
+	out.reserve(r.Rows());
 	for (int i = 0; i < r.Rows(); i++) {
 		out.push_back(MappingFromRow(r, i));
 	}
@@ -416,6 +438,64 @@ bool MetadataStore::RetryDue(int64_t mapping_id) {
 	auto r = conn_.Exec("SELECT retry_at IS NULL OR retry_at <= now() FROM duckpipe.table_mappings WHERE id = $1",
 	                    {std::to_string(mapping_id)});
 	return r.Rows() > 0 && r.GetBool(0, 0);
+}
+
+void MetadataStore::RecordSnapshotStats(int64_t mapping_id, int generation, int64_t duration_ms, int64_t rows) {
+	conn_.Exec(
+	    "UPDATE duckpipe.table_mappings SET snapshot_duration_ms = $3, snapshot_rows = $4, updated_at = now() "
+	    "WHERE id = $1 AND generation = $2",
+	    {std::to_string(mapping_id), std::to_string(generation), std::to_string(duration_ms), std::to_string(rows)});
+}
+
+ConfigMap MetadataStore::GlobalConfig() {
+	auto r = conn_.Exec("SELECT key, value FROM duckpipe.global_config ORDER BY key");
+	ConfigMap out;
+	for (int i = 0; i < r.Rows(); i++) {
+		out[std::string(r.Get(i, 0))] = std::string(r.Get(i, 1));
+	}
+	return out;
+}
+
+void MetadataStore::SetGlobalConfig(const std::string &key, const std::optional<std::string> &value) {
+	if (!value) {
+		ConfigRegistry::CheckKey(key, ConfigScope::Global);
+		conn_.Exec("DELETE FROM duckpipe.global_config WHERE key = $1", {key});
+		return;
+	}
+	auto normalized = ConfigRegistry::Validate(key, *value, ConfigScope::Global);
+	conn_.Exec("INSERT INTO duckpipe.global_config(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET "
+	           "value = EXCLUDED.value, updated_at = now()",
+	           {key, normalized});
+}
+
+void MetadataStore::SetGroupConfig(const std::string &group, const std::string &key,
+                                   const std::optional<std::string> &value) {
+	ConfigRegistry::CheckKey(key, ConfigScope::Group);
+	auto normalized = value ? ConfigRegistry::Validate(key, *value, ConfigScope::Group) : std::string();
+	auto r =
+	    value ? conn_.Exec("UPDATE duckpipe.sync_groups SET config = jsonb_set(config, ARRAY[$2], to_jsonb($3::text)), "
+	                       "updated_at = now() WHERE name = $1",
+	                       {group, key, normalized})
+	          : conn_.Exec("UPDATE duckpipe.sync_groups SET config = config - $2, updated_at = now() WHERE name = $1",
+	                       {group, key});
+	if (r.AffectedRows() == 0) {
+		GetGroup(group); // throws the clear error
+	}
+}
+
+void MetadataStore::SetTableConfig(int64_t mapping_id, const std::string &key,
+                                   const std::optional<std::string> &value) {
+	ConfigRegistry::CheckKey(key, ConfigScope::Table);
+	auto normalized = value ? ConfigRegistry::Validate(key, *value, ConfigScope::Table) : std::string();
+	auto r = value ? conn_.Exec("UPDATE duckpipe.table_mappings SET config = jsonb_set(config, ARRAY[$2], "
+	                            "to_jsonb($3::text)), updated_at = now() WHERE id = $1",
+	                            {std::to_string(mapping_id), key, normalized})
+	               : conn_.Exec("UPDATE duckpipe.table_mappings SET config = config - $2, updated_at = now() "
+	                            "WHERE id = $1",
+	                            {std::to_string(mapping_id), key});
+	if (r.AffectedRows() == 0) {
+		throw Error(ErrorKind::Config, "no table mapping with id " + std::to_string(mapping_id));
+	}
 }
 
 } // namespace duckpipe::meta

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/meta/config_registry.hpp"
 #include "core/meta/metadata_types.hpp"
 
 #include <optional>
@@ -21,11 +22,13 @@ public:
 
 	static constexpr const char *kDefaultGroup = "default";
 
-	// Defaults: publication duckpipe_pub_<name>, slot duckpipe_slot_<name>.
+	// Defaults: publication duckpipe_pub_<name>, slot duckpipe_slot_<name>. The daemon makes groups of
+	// its own mode; the extension's API makes bgworker groups (the column's default).
 	SyncGroup CreateGroup(const std::string &name, const std::optional<std::string> &publication = {},
-	                      const std::optional<std::string> &slot = {}, const std::optional<std::string> &conninfo = {});
+	                      const std::optional<std::string> &slot = {}, const std::optional<std::string> &conninfo = {},
+	                      GroupMode mode = GroupMode::Daemon);
 	// Creates the default group when missing and returns it.
-	SyncGroup EnsureDefaultGroup();
+	SyncGroup EnsureDefaultGroup(GroupMode mode = GroupMode::Daemon);
 	// Refuses while the group still has tables unless force (which removes their mappings).
 	void DropGroup(const std::string &name, bool force = false);
 	void SetGroupEnabled(const std::string &name, bool enabled);
@@ -77,6 +80,15 @@ public:
 	void SetSourceName(int64_t mapping_id, const std::string &schema, const std::string &table);
 	// True when an ERRORED table's retry_at has passed.
 	bool RetryDue(int64_t mapping_id);
+	// What the copy of this generation took, for status.
+	void RecordSnapshotStats(int64_t mapping_id, int generation, int64_t duration_ms, int64_t rows);
+
+	// Settings (ConfigRegistry keys). Setters validate the key for their scope and the value, and
+	// notify running pipelines; a nullopt value removes the key (the lower layer applies again).
+	ConfigMap GlobalConfig();
+	void SetGlobalConfig(const std::string &key, const std::optional<std::string> &value);
+	void SetGroupConfig(const std::string &group, const std::string &key, const std::optional<std::string> &value);
+	void SetTableConfig(int64_t mapping_id, const std::string &key, const std::optional<std::string> &value);
 
 private:
 	TableMapping ReadMapping(int64_t id);

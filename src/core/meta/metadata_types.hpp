@@ -3,6 +3,7 @@
 #include "core/common/lsn.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -20,7 +21,19 @@ enum class SyncMode { Upsert, Append };
 const char *SyncModeName(SyncMode mode);
 SyncMode ParseSyncMode(const std::string &text);
 
+// Which process runs a group: the extension's background worker or the daemon (never both).
+enum class GroupMode { Bgworker, Daemon };
+const char *GroupModeName(GroupMode mode);
+GroupMode ParseGroupMode(const std::string &text);
+
+// A group's or table's settings (duckpipe.sync_groups.config / table_mappings.config, a JSON
+// object): key -> value as text. Keys and values are checked by ConfigRegistry.
+using ConfigMap = std::map<std::string, std::string>;
+ConfigMap ParseConfigJson(const std::string &json);
+std::string ConfigJson(const ConfigMap &config);
+
 struct SyncGroup {
+	int id = 0;
 	std::string name;
 	std::string publication;
 	std::string slot_name;
@@ -30,6 +43,8 @@ struct SyncGroup {
 	std::optional<std::string> last_error; // the group's current failure, cleared once it works again
 	std::optional<std::string> last_error_at;
 	std::optional<std::string> notice; // a lasting event (slot lost and recreated)
+	GroupMode mode = GroupMode::Daemon;
+	ConfigMap config;
 };
 
 // Which duckpipe metadata a mapping id belongs to: the system identifier of the cluster and the OID
@@ -47,7 +62,8 @@ struct SourceIdentity {
 
 struct TableMapping {
 	int64_t id = 0;
-	std::string group_name;
+	int group_id = 0;
+	std::string group_name; // of group_id, joined
 	uint32_t source_oid = 0;
 	std::string source_schema;
 	std::string source_table;
@@ -68,6 +84,10 @@ struct TableMapping {
 	// Why this generation was copied; kSlotLost: the group's slot was lost (see ResyncTable).
 	std::optional<std::string> resync_reason;
 	static constexpr const char *kSlotLost = "slot_lost";
+	ConfigMap config;
+	// What the last copy took (recorded by the snapshot copy), for status.
+	std::optional<int64_t> snapshot_duration_ms;
+	std::optional<int64_t> snapshot_rows;
 	SourceIdentity source_identity; // of the metadata that allocated `id`
 
 	std::string SourceName() const { return source_schema + "." + source_table; }

@@ -36,12 +36,29 @@ int CurrentMetadataVersion(PgConnection &conn) {
 	return static_cast<int>(r.GetInt(0, 0));
 }
 
+std::optional<Error> ExtensionOwnsSchema(const std::optional<std::string> &extension_version, int found, int latest) {
+	if (!extension_version || found >= latest) {
+		return std::nullopt;
+	}
+	return Error(ErrorKind::Config,
+	             "the duckpipe schema belongs to the pg_duckpipe extension at version " + *extension_version +
+	                 " (metadata version " + std::to_string(found) + ", this duckpipe needs " + std::to_string(latest) +
+	                 ")",
+	             {.hint = "run ALTER EXTENSION pg_duckpipe UPDATE in that database (with the extension of this "
+	                      "duckpipe's version installed); the daemon does not alter an extension's objects"});
+}
+
 std::vector<int> Migrate(PgConnection &conn) {
 	std::vector<int> applied;
 	// Up to date (the common case) costs one query and takes no lock.
 	int found = CurrentMetadataVersion(conn);
 	if (found == LatestMigrationVersion()) {
 		return applied;
+	}
+	auto extension = conn.Exec("SELECT extversion FROM pg_extension WHERE extname = 'pg_duckpipe'");
+	if (auto refusal = ExtensionOwnsSchema(extension.Rows() > 0 ? extension.GetOptional(0, 0) : std::nullopt, found,
+	                                       LatestMigrationVersion())) {
+		throw *refusal;
 	}
 	auto migrations = AllMigrations();
 	std::sort(migrations.begin(), migrations.end(),

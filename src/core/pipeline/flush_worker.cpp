@@ -174,6 +174,10 @@ void FlushWorker::RefreshSettings() {
 	}
 	settings_version_ = config_.live ? config_.live->Version() : 0;
 	settings_ = config_.Live();
+	// Per-table DuckDB resources: the buffer takes them when it next opens (after each flush) or
+	// flushes.
+	buffer_.SetResources(settings_->duckdb_buffer_memory_mb, settings_->duckdb_flush_memory_mb,
+	                     settings_->duckdb_threads);
 }
 
 bool FlushWorker::InCopy(const QueueItem &item) const {

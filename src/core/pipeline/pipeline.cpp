@@ -67,8 +67,9 @@ void Pipeline::Reload(const PipelineConfig &config) {
 void Pipeline::SyncGroups(PgConnection &conn) {
 	meta::MetadataStore store(conn);
 	auto wanted = [&](const meta::SyncGroup &g) {
-		return g.enabled && (config_.groups.empty() ||
-		                     std::find(config_.groups.begin(), config_.groups.end(), g.name) != config_.groups.end());
+		return g.enabled && g.mode == config_.mode &&
+		       (config_.groups.empty() ||
+		        std::find(config_.groups.begin(), config_.groups.end(), g.name) != config_.groups.end());
 	};
 	auto groups = store.ListGroups();
 	for (const auto &g : groups) {
@@ -87,6 +88,27 @@ void Pipeline::SyncGroups(PgConnection &conn) {
 		} else {
 			++it;
 		}
+	}
+}
+
+void Pipeline::RequireOwnMode(meta::MetadataStore &store) const {
+	for (const auto &name : config_.groups) {
+		auto g = store.FindGroup(name);
+		if (!g || g->mode == config_.mode) {
+			continue;
+		}
+		std::string runner = g->mode == meta::GroupMode::Bgworker
+		                         ? "the pg_duckpipe extension's background worker (mode bgworker)"
+		                         : "the duckpipe daemon (mode daemon)";
+		std::string mine = meta::GroupModeName(config_.mode);
+		std::string message = "sync group '";
+		message.append(name).append("' belongs to ").append(runner).append(", not to this ").append(mine);
+		std::string hint = "run it there, create a group of mode ";
+		hint.append(mine).append(" (duckpipe create-group NAME --mode ").append(mine);
+		hint.append(", or SELECT duckpipe.create_group('NAME', mode => '").append(mine).append("'))");
+		hint.append(", or hand this one over: UPDATE duckpipe.sync_groups SET mode = '").append(mine);
+		hint.append("' WHERE name = '").append(name).append("'");
+		throw Error(ErrorKind::Config, message, {.hint = hint});
 	}
 }
 
@@ -113,14 +135,15 @@ void Pipeline::Start() {
 		meta::Migrate(source);
 		meta::MetadataStore store(source);
 		if (store.ListGroups().empty()) {
-			store.EnsureDefaultGroup();
+			store.EnsureDefaultGroup(config_.mode);
 		}
+		RequireOwnMode(store);
 		// Groups streaming from this database cannot start without logical decoding: say so and stop
 		// instead of retrying forever (a group with its own source was checked by create-group).
 		bool local_group = false;
 		for (const auto &g : store.ListGroups()) {
 			local_group = local_group ||
-			              (g.enabled && !g.conninfo &&
+			              (g.enabled && !g.conninfo && g.mode == config_.mode &&
 			               (config_.groups.empty() ||
 			                std::find(config_.groups.begin(), config_.groups.end(), g.name) != config_.groups.end()));
 		}

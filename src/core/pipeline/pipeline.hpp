@@ -15,6 +15,9 @@ class PgConnection;
 namespace duckpipe::lake {
 class LakeWriter;
 }
+namespace duckpipe::meta {
+class MetadataStore;
+}
 
 namespace duckpipe::pipeline {
 
@@ -55,6 +58,8 @@ private:
 	void Start();
 	void SyncGroups(PgConnection &conn);
 	bool AllStarted() const;
+	// Refuses to run a group named in the config that another kind of process runs (its mode).
+	void RequireOwnMode(meta::MetadataStore &store) const;
 	// A lake catalog of its own migrated to keyed progress: its rows are this source's.
 	void AdoptLegacyProgress(PgConnection &catalog);
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/meta/metadata_types.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -20,9 +22,16 @@ struct PipelineConfig {
 	std::string data_path;           // absolute, ends in '/'
 	std::string temp_dir;            // DuckDB buffers spill here
 	int64_t temp_dir_max_mb = 0;     // DuckDB's max_temp_directory_size per instance; 0 = the free disk space
-	std::vector<std::string> groups; // empty: every enabled group
+	std::vector<std::string> groups; // empty: every enabled group (of this mode)
+	// The kind of process this is: it runs only groups of its mode (the daemon's, or the extension
+	// worker's), each under the group's runner lock (meta::GroupLock).
+	meta::GroupMode mode = meta::GroupMode::Daemon;
+	// How often a group whose runner lock is held elsewhere tries again.
+	int64_t lock_retry_ms = 1000;
 
-	// Reloadable (Pipeline::Reload): read through Live() where they are used.
+	// Reloadable (Pipeline::Reload): read through Live() where they are used. The first three and the
+	// duckdb_* ones are also the process layer of the stored settings (meta::ConfigRegistry): a group
+	// and a table run with them resolved over global_config and their own config (ResolveSettings).
 	int64_t flush_interval_ms = 5000;
 	int64_t flush_batch_threshold = 100000; // buffered rows that trigger a flush
 	int64_t max_queued_bytes = 256LL << 20; // per group; the slot consumer stops reading above it

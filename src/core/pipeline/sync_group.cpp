@@ -6,11 +6,13 @@
 #include "core/common/thread.hpp"
 #include "core/lake/catalog_loader.hpp"
 #include "core/lake/lake_writer.hpp"
+#include "core/meta/group_lock.hpp"
 #include "core/meta/metadata_store.hpp"
 #include "core/meta/progress_store.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pg/replication_connection.hpp"
 #include "core/pg/wal_level.hpp"
+#include "core/pipeline/settings_resolver.hpp"
 #include "core/pipeline/snapshot_copier.hpp"
 
 #include <chrono>
@@ -102,16 +104,96 @@ PgConnection &SyncGroup::CatalogConnection() {
 	return *catalog_;
 }
 
-void SyncGroup::ApplyLiveConfig() {
+bool SyncGroup::ApplyLiveConfig() {
 	if (!config_.live || config_.live->Version() == config_version_) {
-		return;
+		return false;
 	}
 	config_version_ = config_.live->Version();
-	auto live = config_.Live();
-	if (live->max_queued_bytes != budget_.Limit()) {
-		log::Info("group.queue_budget", "group", group_.name, "max_queued_bytes", live->max_queued_bytes);
-		budget_.SetLimit(live->max_queued_bytes);
+	settings_resolved_ = false;
+	return true;
+}
+
+PipelineConfig SyncGroup::TableSettings(const meta::ConfigMap &table_config) const {
+	return ResolveSettings(*config_.Live(), {.global = global_config_, .group = group_config_, .table = table_config},
+	                       meta::ConfigScope::Table);
+}
+
+void SyncGroup::RefreshSettings(meta::MetadataStore &store, const meta::SyncGroup &group,
+                                const std::vector<meta::TableMapping> &mappings) {
+	auto global = store.GlobalConfig();
+	bool layers_moved = !settings_resolved_ || global != global_config_ || group.config != group_config_;
+	global_config_ = std::move(global);
+	group_config_ = group.config;
+	if (layers_moved) {
+		auto resolved = ResolveSettings(*config_.Live(), {.global = global_config_, .group = group_config_},
+		                                meta::ConfigScope::Group);
+		if (resolved.max_queued_bytes != budget_.Limit()) {
+			log::Info("group.queue_budget", "group", group_.name, "max_queued_bytes", resolved.max_queued_bytes);
+			budget_.SetLimit(resolved.max_queued_bytes);
+		}
 	}
+	for (const auto &m : mappings) {
+		auto it = tables_.find(m.id);
+		if (it == tables_.end() || it->second->mapping.generation != m.generation) {
+			continue;
+		}
+		auto &entry = *it->second;
+		if (!layers_moved && entry.table_config == m.config) {
+			continue;
+		}
+		entry.table_config = m.config;
+		auto next = TableSettings(m.config);
+		if (!SameSettings(*entry.config.Live(), next)) {
+			log::Info("table.settings", "table", m.SourceName(), "flush_interval_ms", next.flush_interval_ms,
+			          "flush_batch_threshold", next.flush_batch_threshold, "duckdb_buffer_memory_mb",
+			          next.duckdb_buffer_memory_mb, "duckdb_flush_memory_mb", next.duckdb_flush_memory_mb,
+			          "duckdb_threads", next.duckdb_threads);
+			entry.config.live->Set(next); // the worker reads it before its next item (within 100 ms)
+		}
+	}
+	settings_resolved_ = true;
+}
+
+bool SyncGroup::WaitForRunnerLock(PgConnection &meta, meta::MetadataStore &store) {
+	bool logged = false;
+	while (!stop_.load()) {
+		if (meta::GroupLock::TryAcquire(meta, group_.id)) {
+			if (logged) {
+				log::Info("group.lock_acquired", "group", group_.name);
+			}
+			held_lock_ = true;
+			lock_backend_pid_ = meta.BackendPid();
+			return true;
+		}
+		int holder_pid = meta::GroupLock::HolderPid(meta, group_.id);
+		if (holder_pid == 0 || (held_lock_ && holder_pid == lock_backend_pid_)) {
+			// Free by now, or still held by this group's previous session, which is exiting: retry.
+			signal_.Wait(-1, 50);
+			continue;
+		}
+		if (held_lock_) {
+			// Lost with the connection that held it, and taken since: the other runner owns the group
+			// now. Stop (the pipeline starts this group afresh, waiting for the lock).
+			log::Warn("group.lock_lost", "group", group_.name, "holder", meta::GroupLock::Holder(meta, group_.id));
+			finish_.store(false);
+			return false;
+		}
+		if (!logged) {
+			auto holder = meta::GroupLock::Holder(meta, group_.id);
+			log::Warn("group.locked", "group", group_.name, "holder", holder.empty() ? "unknown" : holder);
+			store.SetGroupError(group_.name, "sync group " + group_.name + " is run by another process (" +
+			                                     (holder.empty() ? std::string("holder unknown") : holder) +
+			                                     "); this " + meta::GroupModeName(config_.mode) +
+			                                     " waits until it stops");
+			logged = true;
+		}
+		MarkStarted();
+		auto until = Clock::now() + std::chrono::milliseconds(config_.lock_retry_ms);
+		while (!stop_.load() && Clock::now() < until) {
+			signal_.Wait(-1, 100);
+		}
+	}
+	return false;
 }
 
 void SyncGroup::Prepare(meta::MetadataStore &store, PgConnection &source) {
@@ -134,9 +216,14 @@ void SyncGroup::ControlLoop() {
 	while (!stop_.load()) {
 		try {
 			store.reset(); // it refers to the connection replaced below
-			meta = std::make_unique<PgConnection>(config_.source_conninfo,
-			                                      PgConnection::Options{.application_name = "pg_duckpipe control"});
+			meta = std::make_unique<PgConnection>(
+			    config_.source_conninfo,
+			    PgConnection::Options{.application_name = std::string("pg_duckpipe ") +
+			                                              meta::GroupModeName(config_.mode) + " " + group_.name});
 			store = std::make_unique<meta::MetadataStore>(*meta);
+			if (!WaitForRunnerLock(*meta, *store)) {
+				break;
+			}
 			meta->Exec("LISTEN duckpipe_changed");
 			source = group_.conninfo ? std::make_unique<PgConnection>(*group_.conninfo) : nullptr;
 			PgConnection &src = source ? *source : *meta;
@@ -171,7 +258,7 @@ void SyncGroup::RunControlPasses(PgConnection &meta, meta::MetadataStore &store,
 	auto last_reconcile = Clock::time_point{};
 	bool notified = true;
 	while (!stop_.load()) {
-		ApplyLiveConfig();
+		notified = ApplyLiveConfig() || notified;
 		HandleEvents(store, src);
 		// The stream failing on the slot, or a periodic look: a slot dropped or invalidated
 		// while streaming is recreated here, with one resync of every table.

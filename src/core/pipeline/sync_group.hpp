@@ -59,6 +59,10 @@ public:
 
 private:
 	struct TableEntry {
+		// The table's settings (resolved over its group's and global_config); `config.live` is what
+		// its worker reads, replaced when a setting changes. Declared first: the worker refers to it.
+		PipelineConfig config;
+		meta::ConfigMap table_config; // the table layer config was last resolved with
 		// Read and written by the control thread only (a rename rewrites the names): other threads
 		// get their own copy when they start.
 		meta::TableMapping mapping;
@@ -85,6 +89,7 @@ private:
 		int64_t rows = 0;
 		int64_t lake_table_id = 0;
 		std::string message;
+		int64_t duration_ms = 0; // CopyDone: how long the copy took
 	};
 
 	// What the control loop last reported, to report only what moved.
@@ -137,8 +142,18 @@ private:
 	// The control thread's lake catalog connection, opened once and reopened only when broken.
 	PgConnection &CatalogConnection();
 	void MarkStarted();
-	// Applies reloaded settings (the queue budget) when the configuration moved.
-	void ApplyLiveConfig();
+	// True when the process's settings were reloaded since the last look (settings are resolved again).
+	bool ApplyLiveConfig();
+	// Resolves the stored settings (global_config, the group's and each table's config) over the
+	// process's and hands what changed to the queue budget and the running tables' workers.
+	void RefreshSettings(meta::MetadataStore &store, const meta::SyncGroup &group,
+	                     const std::vector<meta::TableMapping> &mappings);
+	// The settings a table starts with, from the layers last resolved.
+	PipelineConfig TableSettings(const meta::ConfigMap &table_config) const;
+	// The one-runner rule: takes the group's lock (meta::GroupLock) on `meta`, or waits for it (logged
+	// once, recorded as the group's error) until it is free. False when stopped while waiting, or
+	// when the lock this group held was lost (another process runs the group now).
+	bool WaitForRunnerLock(PgConnection &meta, meta::MetadataStore &store);
 
 	const PipelineConfig &config_;
 	meta::SyncGroup group_;
@@ -157,6 +172,12 @@ private:
 	WakeSignal *owner_ = nullptr;
 	std::unique_ptr<PgConnection> catalog_; // control thread only
 	uint64_t config_version_ = 0;           // control thread only
+	// The layers the settings were last resolved with (control thread only).
+	bool settings_resolved_ = false;
+	meta::ConfigMap global_config_;
+	meta::ConfigMap group_config_;
+	bool held_lock_ = false;   // this group has held its runner lock (control thread only)
+	int lock_backend_pid_ = 0; // the server process of the session that held it
 
 	// Guards consumer_ (replaced on restart) and the registries the consumer thread reads.
 	std::mutex consumer_mutex_;

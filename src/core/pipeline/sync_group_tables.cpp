@@ -18,12 +18,16 @@ using meta::TableState;
 
 void SyncGroup::Reconcile(meta::MetadataStore &store, PgConnection &source) {
 	auto group = store.FindGroup(group_.name);
-	if (!group || !group->enabled) {
-		log::Info("group.disabled", "group", group_.name, "reason", group ? "disabled" : "dropped");
+	if (!group || !group->enabled || group->mode != config_.mode) {
+		log::Info("group.disabled", "group", group_.name, "reason",
+		          !group            ? "dropped"
+		          : !group->enabled ? "disabled"
+		                            : "its mode changed");
 		stopped_.store(true);
 		return;
 	}
 	auto mappings = store.ListTables(group_.name);
+	RefreshSettings(store, *group, mappings);
 	std::set<int64_t> seen;
 	for (auto &m : mappings) {
 		seen.insert(m.id);
@@ -201,6 +205,9 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 		return;
 	}
 	auto entry = std::make_unique<TableEntry>();
+	entry->config = TableSettings(m.config);
+	entry->config.live = std::make_shared<LiveConfig>(entry->config);
+	entry->table_config = m.config;
 	entry->mapping = m;
 	entry->rows_synced = m.rows_synced;
 	auto route = std::make_shared<TableRoute>(budget_);
@@ -243,7 +250,7 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 		Post({.kind = Event::Kind::Failed, .mapping_id = id, .generation = generation, .lsn = {}, .message = message});
 	};
 	entry->worker =
-	    std::make_unique<FlushWorker>(route, m, schema, SourceConninfo(), config_, writer_, std::move(events));
+	    std::make_unique<FlushWorker>(route, m, schema, SourceConninfo(), entry->config, writer_, std::move(events));
 	entry->worker->Start();
 	if (!needs_copy) {
 		entry->worker->CopyDone(*m.lake_table_id);
@@ -313,7 +320,9 @@ void SyncGroup::RunSnapshot(TableEntry *entry, const meta::TableMapping &m, cons
 		return;
 	}
 	try {
-		SnapshotCopier copier(config_, writer_);
+		auto started = Clock::now();
+		auto settings = entry->config.Live(); // the table's settings as the copy starts
+		SnapshotCopier copier(*settings, writer_);
 		copier.KeepHistory(entry->keep_history);
 		auto result = copier.Run(
 		    SourceConninfo(), m, schema,
@@ -334,7 +343,8 @@ void SyncGroup::RunSnapshot(TableEntry *entry, const meta::TableMapping &m, cons
 		      .generation = m.generation,
 		      .lsn = Lsn(result.snapshot_lsn.value - 1),
 		      .rows = result.rows,
-		      .lake_table_id = result.lake_table_id});
+		      .lake_table_id = result.lake_table_id,
+		      .duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()});
 		entry->worker->CopyDone(result.lake_table_id);
 	} catch (const std::exception &e) {
 		if (!entry->cancel.load()) {
@@ -418,6 +428,7 @@ void SyncGroup::HandleEvents(meta::MetadataStore &store, PgConnection &) {
 		case Event::Kind::CopyDone:
 			store.SetLakeTableId(ev.mapping_id, ev.generation, ev.lake_table_id);
 			store.RecordProgress(ev.mapping_id, ev.generation, ev.lsn, ev.rows);
+			store.RecordSnapshotStats(ev.mapping_id, ev.generation, ev.duration_ms, ev.rows);
 			store.ClearError(ev.mapping_id, ev.generation);
 			store.SetState(ev.mapping_id, ev.generation, TableState::Catchup);
 			if (entry) {

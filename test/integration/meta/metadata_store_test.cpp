@@ -30,7 +30,7 @@ TEST_F(MetadataStoreTest, MigrationsCreateTheSchemaOnceAndAreIdempotent) {
 	EXPECT_TRUE(Migrate(*conn_).empty());
 	auto tables = conn_->Exec("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables "
 	                          "WHERE table_schema = 'duckpipe'");
-	EXPECT_EQ(tables.Get(0, 0), "schema_migrations,sync_groups,table_mappings,table_progress");
+	EXPECT_EQ(tables.Get(0, 0), "global_config,schema_migrations,sync_groups,table_mappings,table_progress");
 }
 
 TEST_F(MetadataStoreTest, ConcurrentMigrationsDoNotCollide) {

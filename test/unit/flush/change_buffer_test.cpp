@@ -476,5 +476,36 @@ TEST_F(ChangeBufferTest, QuotedIdentifiers) {
 	EXPECT_EQ(rows, (std::vector<std::string>{"1|y|U"}));
 }
 
+// A table's DuckDB settings changed at run time (its config): the flush limit applies from the next
+// flush, the others when the instance next opens (it closes after every flush).
+TEST_F(ChangeBufferTest, ResourcesChangedAtRunTimeApplyFromTheNextFlushOrOpen) {
+	ChangeBuffer buf("public.t", SimpleColumns(), Options());
+	ChangeBatch b(4);
+	AddRow(b, ChangeOp::Insert, 1, {"1", "a", "x", "1"});
+	buf.Append(b);
+	buf.SetResources(32, 64, 2);
+	// Still the instance opened with the old ones.
+	EXPECT_EQ(Rows(*buf.Connection(), "SELECT current_setting('memory_limit')"),
+	          (std::vector<std::string>{"16.0 MiB"}));
+	std::vector<std::string> during;
+	buf.Flush([&](DuckConnection &conn, const ChangeBuffer::Compacted &) {
+		during = Rows(conn, "SELECT current_setting('memory_limit')");
+	});
+	EXPECT_EQ(during, (std::vector<std::string>{"64.0 MiB"}));
+	ChangeBatch b2(4);
+	AddRow(b2, ChangeOp::Insert, 2, {"2", "a", "x", "1"}, Lsn(0x20));
+	buf.Append(b2);
+	EXPECT_EQ(Rows(*buf.Connection(), "SELECT current_setting('memory_limit'), current_setting('threads')"),
+	          (std::vector<std::string>{"32.0 MiB|2"}));
+	// Values that are not positive are ignored (the registry never hands them out).
+	buf.SetResources(0, 64, 2);
+	buf.Clear();
+	ChangeBatch b3(4);
+	AddRow(b3, ChangeOp::Insert, 3, {"3", "a", "x", "1"}, Lsn(0x30));
+	buf.Append(b3);
+	EXPECT_EQ(Rows(*buf.Connection(), "SELECT current_setting('memory_limit')"),
+	          (std::vector<std::string>{"32.0 MiB"}));
+}
+
 } // namespace
 } // namespace duckpipe::flush

@@ -1,0 +1,153 @@
+#include "core/meta/config_registry.hpp"
+
+#include "core/common/error.hpp"
+#include "core/common/log.hpp"
+
+#include <charconv>
+#include <limits>
+
+namespace duckpipe::meta {
+
+namespace {
+
+constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
+
+const std::vector<ConfigKey> kKeys = {
+    {"flush_interval_ms", true, true, true, 1, kNoLimit, 5000, "milliseconds",
+     "How long a table's changes may wait in its buffer before they are flushed to the lake"},
+    {"flush_batch_threshold", true, true, true, 1, kNoLimit, 100000, "rows",
+     "Buffered rows of a table that trigger a flush before the interval elapsed"},
+    {"max_queued_bytes", true, true, false, 1 << 20, kNoLimit, 256LL << 20, "bytes",
+     "Bytes of changes a group holds in memory before it stops reading WAL (backpressure)"},
+    {"duckdb_buffer_memory_mb", true, true, true, 1, 1 << 20, 16, "MB",
+     "Memory limit of a table's change buffer (beyond it the buffer spills to temp files)"},
+    {"duckdb_flush_memory_mb", true, true, true, 1, 1 << 20, 512, "MB",
+     "Memory limit of a table's DuckDB while it flushes or copies the table"},
+    {"duckdb_threads", true, true, true, 1, 256, 1, "threads", "Threads of a table's embedded DuckDB"},
+};
+
+std::string KnownKeys() {
+	std::string out;
+	for (const auto &k : kKeys) {
+		out += (out.empty() ? "" : ", ") + std::string(k.name);
+	}
+	return out;
+}
+
+bool ParseInteger(const std::string &text, int64_t &out) {
+	const char *begin = text.data();
+	const char *end = begin + text.size();
+	if (begin != end && *begin == '+') {
+		begin++;
+	}
+	auto [ptr, ec] = std::from_chars(begin, end, out);
+	return ec == std::errc() && ptr == end && begin != end;
+}
+
+} // namespace
+
+const char *ConfigScopeName(ConfigScope scope) {
+	switch (scope) {
+	case ConfigScope::Global:
+		return "global";
+	case ConfigScope::Group:
+		return "group";
+	case ConfigScope::Table:
+		return "table";
+	}
+	return "global";
+}
+
+bool ConfigKey::AllowedAt(ConfigScope scope) const {
+	switch (scope) {
+	case ConfigScope::Global:
+		return global;
+	case ConfigScope::Group:
+		return group;
+	case ConfigScope::Table:
+		return table;
+	}
+	return false;
+}
+
+std::string ConfigKey::ScopesText() const {
+	std::vector<std::string> scopes;
+	for (auto s : {ConfigScope::Global, ConfigScope::Group, ConfigScope::Table}) {
+		if (AllowedAt(s)) {
+			scopes.emplace_back(ConfigScopeName(s));
+		}
+	}
+	std::string out;
+	for (size_t i = 0; i < scopes.size(); i++) {
+		out += (i == 0 ? "" : i + 1 == scopes.size() ? " or " : ", ") + scopes[i];
+	}
+	return out;
+}
+
+const std::vector<ConfigKey> &ConfigRegistry::Keys() {
+	return kKeys;
+}
+
+const ConfigKey *ConfigRegistry::Find(const std::string &key) {
+	for (const auto &k : kKeys) {
+		if (key == k.name) {
+			return &k;
+		}
+	}
+	return nullptr;
+}
+
+const ConfigKey &ConfigRegistry::CheckKey(const std::string &key, ConfigScope scope) {
+	const auto *k = Find(key);
+	if (!k) {
+		throw Error(ErrorKind::Config, "unknown configuration key '" + key + "'",
+		            {.hint = "use one of: " + KnownKeys()});
+	}
+	if (!k->AllowedAt(scope)) {
+		throw Error(ErrorKind::Config,
+		            std::string("configuration key '") + k->name + "' cannot be set per " + ConfigScopeName(scope),
+		            {.hint = std::string("set it at the ") + k->ScopesText() + " level"});
+	}
+	return *k;
+}
+
+std::string ConfigRegistry::Validate(const std::string &key, const std::string &value, ConfigScope scope) {
+	const auto *k = &CheckKey(key, scope);
+	int64_t parsed = 0;
+	std::string range = k->max_value == kNoLimit
+	                        ? ", at least " + std::to_string(k->min_value)
+	                        : " from " + std::to_string(k->min_value) + " to " + std::to_string(k->max_value);
+	if (!ParseInteger(value, parsed) || parsed < k->min_value || parsed > k->max_value) {
+		throw Error(ErrorKind::Config,
+		            std::string("invalid value '") + value + "' for configuration key '" + k->name + "'",
+		            {.hint = std::string("give an integer number of ") + k->unit + range});
+	}
+	return std::to_string(parsed);
+}
+
+ConfigRegistry::Resolved ConfigRegistry::Resolve(const std::string &key, int64_t process_value,
+                                                 const ConfigLayers &layers, ConfigScope scope) {
+	Resolved out{.value = process_value, .source = "process"};
+	auto apply = [&](const ConfigMap &layer, ConfigScope at) {
+		auto it = layer.find(key);
+		if (it == layer.end()) {
+			return;
+		}
+		try {
+			out.value = std::stoll(Validate(key, it->second, at));
+			out.source = ConfigScopeName(at);
+		} catch (const Error &e) {
+			log::Warn("config.ignored", "key", key, "scope", ConfigScopeName(at), "error", e.what());
+		}
+	};
+	apply(layers.global, ConfigScope::Global);
+	if (scope != ConfigScope::Global) {
+		apply(layers.group, ConfigScope::Group);
+	}
+	if (scope == ConfigScope::Table) {
+		apply(layers.table, ConfigScope::Table);
+	}
+	return out;
+}
+
+} // namespace duckpipe::meta
