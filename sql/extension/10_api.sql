@@ -645,6 +645,8 @@ BEGIN
     FOR g IN SELECT name FROM duckpipe.sync_groups ORDER BY name LOOP
         PERFORM duckpipe.wake_worker(g.name);
     END LOOP;
+    -- A daemon listens here (the metadata triggers do the same for groups and tables).
+    PERFORM pg_notify('duckpipe_changed', 'global_config');
 END
 $$;
 
@@ -680,6 +682,7 @@ DECLARE
 BEGIN
     UPDATE duckpipe.table_mappings SET config = duckpipe._config_put(config, 'table', key, value), updated_at = now()
     WHERE id = m.id;
+    PERFORM pg_notify('duckpipe_changed', 'table_mappings');
     PERFORM duckpipe.wake_worker((SELECT name FROM duckpipe.sync_groups WHERE id = m.group_id));
 END
 $$;

@@ -3,6 +3,8 @@
 #include "core/common/error.hpp"
 #include "core/meta/migrations.hpp"
 #include "core/pg/pg_connection.hpp"
+#include "core/pg/replication_connection.hpp"
+#include "core/pg/replication_stream.hpp"
 #include "harness/daemon_process.hpp"
 #include "harness/pg_cluster.hpp"
 
@@ -13,6 +15,7 @@
 
 using namespace duckpipe;
 using duckpipe::test::PgCluster;
+using duckpipe::test::WaitFor;
 
 namespace {
 
@@ -113,6 +116,40 @@ TEST_F(ExtensionApiTest, DISABLED_CreateExtensionAdoptsWhatTheDaemonBinaryWrote)
 	                        "FROM duckpipe.tables()");
 	EXPECT_EQ(tables.Get(0, 0), "public.orders>public.orders_ducklake@default");
 	EXPECT_EQ(conn.Exec("SELECT mode FROM duckpipe.sync_groups WHERE name = 'default'").Get(0, 0), "daemon");
+}
+
+// A group's slot is in use while its pipeline streams: drop_group cuts the stream off and drops the
+// slot and publication all the same (the pipeline sees the group gone when the drop commits).
+TEST_F(ExtensionApiTest, DropGroupDropsTheSlotItsPipelineStreamsFrom) {
+	auto db = cluster_->CreateDatabase("dropbusy");
+	PgConnection conn(cluster_->Conninfo(db));
+	conn.Exec("CREATE EXTENSION pg_duckpipe");
+	conn.Exec("SELECT duckpipe.create_group('busy', mode => 'daemon')");
+	conn.Exec("CREATE PUBLICATION duckpipe_pub_busy");
+	ReplicationConnection repl(cluster_->Conninfo(db));
+	repl.CreateSlot("duckpipe_slot_busy", false, SlotSnapshot::Nothing);
+	auto stream = std::make_unique<ReplicationStream>(
+	    repl, StreamOptions{.slot_name = "duckpipe_slot_busy", .publications = {"duckpipe_pub_busy"}});
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    return conn.Exec("SELECT active FROM pg_replication_slots WHERE slot_name = 'duckpipe_slot_busy'")
+		        .GetBool(0, 0);
+	    },
+	    std::chrono::seconds(10)));
+
+	conn.Exec("SELECT duckpipe.drop_group('busy')");
+
+	EXPECT_EQ(
+	    conn.Exec("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'duckpipe_slot_busy'").GetInt(0, 0), 0);
+	EXPECT_EQ(conn.Exec("SELECT count(*) FROM pg_publication WHERE pubname = 'duckpipe_pub_busy'").GetInt(0, 0), 0);
+	EXPECT_EQ(conn.Exec("SELECT count(*) FROM duckpipe.sync_groups WHERE name = 'busy'").GetInt(0, 0), 0);
+	EXPECT_THROW(
+	    {
+		    for (int i = 0; i < 100; i++) {
+			    stream->Next(100);
+		    }
+	    },
+	    Error);
 }
 
 TEST(ExtensionApiWalLevelTest, AddTableAndCreateGroupNameTheSettingToChange) {
