@@ -140,7 +140,8 @@ BEGIN
     END IF;
     IF cardinality(matches) > 1 THEN
         RAISE EXCEPTION 'ambiguous: ''%'' names % synced tables (%)', source_table, cardinality(matches),
-                        (SELECT string_agg(format('%I.%I in group %s', x.source_schema, x.source_table, g.name), ', ')
+                        (SELECT string_agg(format('%I.%I in group %s', x.source_schema, x.source_table, g.name), ', '
+                                                   ORDER BY x.id)
                          FROM unnest(matches) x JOIN duckpipe.sync_groups g ON g.id = x.group_id)
             USING ERRCODE = 'ambiguous_parameter', HINT = 'qualify it with its schema, or pass sync_group';
     END IF;
