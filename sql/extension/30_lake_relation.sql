@@ -1,0 +1,98 @@
+-- The lake table as a PostgreSQL relation: the read-only table access method duckpipe_lake, the
+-- function that creates a target's relation, duckpipe.query, and the drop tracking. Re-runnable
+-- (every upgrade script runs this file again).
+
+CREATE OR REPLACE FUNCTION duckpipe.lake_am_handler(internal) RETURNS table_am_handler
+    LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'duckpipe_lake_am_handler';
+
+DO $duckpipe_am$
+BEGIN
+    -- Not DROP and CREATE: relations that use the access method depend on it.
+    IF NOT EXISTS (SELECT 1 FROM pg_am WHERE amname = 'duckpipe_lake') THEN
+        CREATE ACCESS METHOD duckpipe_lake TYPE TABLE HANDLER duckpipe.lake_am_handler;
+    END IF;
+END
+$duckpipe_am$;
+COMMENT ON ACCESS METHOD duckpipe_lake IS 'pg_duckpipe: read-only relations whose rows are a DuckLake table''s current snapshot';
+
+-- Creates target_schema.target_table USING duckpipe_lake with the columns of `source` (same names,
+-- types and collations, in order; append mode adds duckpipe_op, duckpipe_lsn and
+-- duckpipe_commit_time as the lake does) and grants SELECT on it to the source's owner. Runs in the
+-- caller's transaction: rolled back with it.
+CREATE OR REPLACE FUNCTION duckpipe.create_target_relation(source regclass, target_schema text, target_table text,
+                                                           sync_mode text DEFAULT 'upsert')
+RETURNS regclass LANGUAGE plpgsql AS $$
+DECLARE
+    columns text;
+    source_owner text;
+    target regclass;
+BEGIN
+    IF sync_mode IS NULL OR sync_mode NOT IN ('upsert', 'append') THEN
+        RAISE EXCEPTION 'unknown sync_mode %', coalesce(quote_literal(sync_mode), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'sync_mode is ''upsert'' or ''append''';
+    END IF;
+    SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod))
+                      || CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                              THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END,
+                      ', ' ORDER BY a.attnum)
+    INTO columns
+    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+    WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped;
+    IF sync_mode = 'append' THEN
+        columns := concat_ws(', ', columns, 'duckpipe_op text, duckpipe_lsn bigint, duckpipe_commit_time timestamptz');
+    END IF;
+    IF to_regnamespace(quote_ident(target_schema)) IS NULL THEN
+        EXECUTE format('CREATE SCHEMA %I', target_schema);
+    END IF;
+    EXECUTE format('CREATE TABLE %I.%I (%s) USING duckpipe_lake', target_schema, target_table, coalesce(columns, ''));
+    target := format('%I.%I', target_schema, target_table)::regclass;
+    EXECUTE format('COMMENT ON TABLE %s IS %L', target,
+                   format('pg_duckpipe: the lake copy of %s (read-only)', source));
+    SELECT pg_get_userbyid(relowner) INTO source_owner FROM pg_class WHERE oid = source;
+    EXECUTE format('GRANT SELECT ON %s TO %I', target, source_owner);
+    RETURN target;
+END
+$$;
+
+-- DuckDB SQL over the lake's tables (as schema.table), one JSON object per row; time travel with
+-- snapshot (an id) or as_of (the latest snapshot taken at or before it).
+CREATE OR REPLACE FUNCTION duckpipe.query(sql text, snapshot bigint DEFAULT NULL, as_of timestamptz DEFAULT NULL)
+RETURNS SETOF jsonb LANGUAGE C CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'duckpipe_query';
+
+-- DROP TABLE of a lake relation: its mapping is deleted in the DROP's transaction (the worker stops
+-- syncing it) and its lake table is dropped once that transaction commits (lake_drop.cpp).
+CREATE OR REPLACE FUNCTION duckpipe._lake_relation_drops(OUT schema_name text, OUT table_name text)
+RETURNS SETOF record LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'duckpipe_lake_relation_drops';
+REVOKE ALL ON FUNCTION duckpipe._lake_relation_drops() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION duckpipe.lake_relation_dropped() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    d record;
+    m record;
+    synced boolean;
+BEGIN
+    FOR d IN SELECT * FROM duckpipe._lake_relation_drops() LOOP
+        synced := false;
+        FOR m IN DELETE FROM duckpipe.table_mappings
+                 WHERE target_schema = d.schema_name AND target_table = d.table_name
+                 RETURNING id, source_schema, source_table LOOP
+            DELETE FROM duckpipe.table_progress
+            WHERE mapping_id = m.id
+              AND (source_system_id, source_database_oid) =
+                  ((SELECT system_identifier FROM pg_control_system()),
+                   (SELECT oid FROM pg_database WHERE datname = current_database()));
+            RAISE NOTICE 'pg_duckpipe stopped syncing %.% into %.% and drops its lake table when this transaction commits',
+                quote_ident(m.source_schema), quote_ident(m.source_table),
+                quote_ident(d.schema_name), quote_ident(d.table_name);
+            synced := true;
+        END LOOP;
+        IF NOT synced THEN
+            RAISE NOTICE 'pg_duckpipe drops the lake table %.% when this transaction commits',
+                quote_ident(d.schema_name), quote_ident(d.table_name);
+        END IF;
+    END LOOP;
+END
+$$;
+DROP EVENT TRIGGER IF EXISTS duckpipe_lake_relation_drop;
+CREATE EVENT TRIGGER duckpipe_lake_relation_drop ON sql_drop EXECUTE FUNCTION duckpipe.lake_relation_dropped();

@@ -1,0 +1,14 @@
+#pragma once
+
+// The table access method duckpipe_lake: a read-only relation whose rows are a lake table's
+// current snapshot (lake_am.cpp), and the guards that refuse writes to it.
+namespace duckpipe::ext {
+
+// Installs the executor hook that refuses INSERT/UPDATE/DELETE/MERGE/COPY FROM on lake relations
+// and the drop tracking (lake_drop.cpp). Called once from _PG_init.
+void RegisterLakeRelation();
+
+// Raises (as a PgError) the error for a write to the lake relation `relation` ("schema.name").
+[[noreturn]] void RefuseWrite(const char *relation);
+
+} // namespace duckpipe::ext
