@@ -30,9 +30,9 @@ std::string Render(const lake::LakeColumn &column, const std::string &expr, int 
 		// of its own (commas, braces, spaces, the word NULL).
 		std::string v = "__e" + std::to_string(depth);
 		std::string element = Render(column.children[0], v, depth + 1);
-		return "('{' || array_to_string(list_transform(" + expr + ", lambda " + v + ": CASE WHEN " + v +
-		       " IS NULL THEN 'NULL' ELSE '\"' || replace(replace(" + element + ", '\\', '\\\\'), '\"', '\\\"') || " +
-		       "'\"' END), ',') || '}')";
+		return "CASE WHEN " + expr + " IS NULL THEN NULL ELSE '{' || coalesce(array_to_string(list_transform(" + expr +
+		       ", lambda " + v + ": CASE WHEN " + v + " IS NULL THEN 'NULL' ELSE '\"' || replace(replace(" + element +
+		       ", '\\', '\\\\'), '\"', '\\\"') || '\"' END), ','), '') || '}' END";
 	}
 	return Scalar(column.type, expr);
 }
