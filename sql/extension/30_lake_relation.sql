@@ -96,3 +96,73 @@ END
 $$;
 DROP EVENT TRIGGER IF EXISTS duckpipe_lake_relation_drop;
 CREATE EVENT TRIGGER duckpipe_lake_relation_drop ON sql_drop EXECUTE FUNCTION duckpipe.lake_relation_dropped();
+
+-- Source DDL that the lake followed, followed by the lake relation: called by the pipeline (over
+-- libpq, on the lake catalog's connection) inside the transaction that commits the lake's schema
+-- change, so the relation and the lake change together. `changes` is an array of
+-- {"kind": "add"|"drop"|"rename"|"widen", "name", "new_name", "lake_type"} in order. Columns get the
+-- source column's type when the source is in this database, else the PostgreSQL type the lake type
+-- maps back to. Never a rewrite (the relation holds no rows): widening changes the catalog only.
+CREATE OR REPLACE FUNCTION duckpipe._set_column_type(relation regclass, column_name name, type regtype, typmod integer)
+RETURNS void LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'duckpipe_set_column_type';
+REVOKE ALL ON FUNCTION duckpipe._set_column_type(regclass, name, regtype, integer) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION duckpipe.sync_target_relation(target_schema text, target_table text, changes jsonb)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+    target regclass;
+    source regclass;
+    ch jsonb;
+    type_oid oid;
+    type_mod integer;
+    lake_type text;
+BEGIN
+    SELECT c.oid INTO target FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+    WHERE c.oid = to_regclass(format('%I.%I', target_schema, target_table)) AND a.amname = 'duckpipe_lake';
+    IF target IS NULL THEN
+        RETURN; -- no relation for this lake table (a daemon group, or dropped)
+    END IF;
+    SELECT to_regclass(format('%I.%I', m.source_schema, m.source_table)) INTO source
+    FROM duckpipe.table_mappings m WHERE m.target_schema = $1 AND m.target_table = $2 LIMIT 1;
+    FOR ch IN SELECT * FROM jsonb_array_elements(changes) LOOP
+        IF ch->>'kind' IN ('add', 'widen') THEN
+            type_oid := NULL;
+            SELECT a.atttypid, a.atttypmod INTO type_oid, type_mod FROM pg_attribute a
+            WHERE a.attrelid = source AND a.attname = coalesce(ch->>'new_name', ch->>'name') AND NOT a.attisdropped;
+            IF type_oid IS NULL THEN
+                lake_type := ch->>'lake_type';
+                type_mod := -1;
+                type_oid := CASE
+                    WHEN lake_type = 'boolean' THEN 'boolean'::regtype
+                    WHEN lake_type IN ('int8', 'int16', 'uint8') THEN 'smallint'::regtype
+                    WHEN lake_type IN ('int32', 'uint16') THEN 'integer'::regtype
+                    WHEN lake_type IN ('int64', 'uint32') THEN 'bigint'::regtype
+                    WHEN lake_type = 'float32' THEN 'real'::regtype
+                    WHEN lake_type = 'float64' THEN 'double precision'::regtype
+                    WHEN lake_type = 'blob' THEN 'bytea'::regtype
+                    WHEN lake_type IN ('date', 'time', 'timestamp', 'timestamptz', 'uuid') THEN lake_type::regtype
+                    WHEN lake_type = 'json' THEN 'jsonb'::regtype
+                    WHEN lake_type LIKE 'decimal(%' THEN 'numeric'::regtype
+                    ELSE 'text'::regtype END;
+                IF lake_type LIKE 'decimal(%' THEN
+                    type_mod := ((split_part(substr(lake_type, 9), ',', 1)::integer << 16)
+                                 | rtrim(split_part(lake_type, ',', 2), ')')::integer) + 4;
+                END IF;
+            END IF;
+            IF ch->>'kind' = 'add' THEN
+                EXECUTE format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', target, ch->>'name',
+                               format_type(type_oid, type_mod));
+            ELSE
+                PERFORM duckpipe._set_column_type(target, ch->>'name', type_oid, type_mod);
+            END IF;
+        ELSIF ch->>'kind' = 'drop' THEN
+            EXECUTE format('ALTER TABLE %s DROP COLUMN IF EXISTS %I', target, ch->>'name');
+        ELSIF ch->>'kind' = 'rename' THEN
+            IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = target AND attname = ch->>'name' AND NOT attisdropped) THEN
+                EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', target, ch->>'name', ch->>'new_name');
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION duckpipe.sync_target_relation(text, text, jsonb) FROM PUBLIC;

@@ -150,7 +150,9 @@ bool ScanGetNextSlot(TableScanDesc scan, ScanDirection, TupleTableSlot *slot) {
 		}
 		LakeScan &lake = *desc->scan;
 		// Cancels are seen between rows; values go through their types' input functions, which may
-		// raise (a value the type cannot read) like any PostgreSQL error.
+		// raise (a value the type cannot read) like any PostgreSQL error. No typmod: the lake's value is
+		// the source's, and a source change the lake need not follow (varchar(10) -> varchar(20)) must
+		// not make the relation unreadable.
 		PgCall([&] {
 			CHECK_FOR_INTERRUPTS();
 			MemoryContextReset(desc->row_context);
@@ -161,7 +163,7 @@ bool ScanGetNextSlot(TableScanDesc scan, ScanDirection, TupleTableSlot *slot) {
 				auto value = att->attisdropped ? std::nullopt : lake.Value(static_cast<size_t>(i));
 				slot->tts_isnull[i] = !value.has_value();
 				slot->tts_values[i] = value ? InputFunctionCall(&desc->input[i], pnstrdup(value->data(), value->size()),
-				                                                desc->ioparam[i], att->atttypmod)
+				                                                desc->ioparam[i], -1)
 				                            : static_cast<Datum>(0);
 			}
 			MemoryContextSwitchTo(caller);

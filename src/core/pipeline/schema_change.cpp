@@ -1,5 +1,7 @@
 #include "core/pipeline/schema_change.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "core/common/error.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
@@ -317,6 +319,27 @@ SchemaChange SchemaChange::Plan(PgConnection &source, const TableSchema &current
 }
 
 void SchemaChange::StageLake(lake::LakeCommit &commit, int64_t table, const std::vector<LakeColumnChange> &changes) {
+	if (changes.empty()) {
+		return;
+	}
+	// The lake table as a PostgreSQL relation (pg_duckpipe installed in the lake catalog's
+	// database) follows in the same transaction as the lake: both change or neither.
+	nlohmann::json list = nlohmann::json::array();
+	for (const auto &ch : changes) {
+		static const char *kKinds[] = {"add", "drop", "rename", "widen"};
+		list.push_back({{"kind", kKinds[static_cast<int>(ch.kind)]},
+		                {"name", ch.name},
+		                {"new_name", ch.new_name.empty() ? nlohmann::json() : nlohmann::json(ch.new_name)},
+		                {"lake_type", ch.kind == LakeColumnChange::Kind::Add ? ch.column.type : ch.new_type}});
+	}
+	const auto &lake_table = commit.Table(table);
+	commit.AddSql([schema = lake_table.schema_name, name = lake_table.name, text = list.dump()](PgConnection &catalog) {
+		auto present = catalog.Exec("SELECT p IS NOT NULL AND has_function_privilege(p, 'EXECUTE') FROM "
+		                            "to_regprocedure('duckpipe.sync_target_relation(text,text,jsonb)') p");
+		if (present.GetBool(0, 0)) {
+			catalog.Exec("SELECT duckpipe.sync_target_relation($1, $2, $3::jsonb)", {schema, name, text});
+		}
+	});
 	for (const auto &ch : changes) {
 		switch (ch.kind) {
 		case LakeColumnChange::Kind::Add:

@@ -214,6 +214,42 @@ TEST_F(LakeRelationTest, QueryTravelsInTimeAndDropRemovesTheLakeTable) {
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+TEST_F(LakeRelationTest, SourceDdlTheLakeFollowsIsFollowedByTheRelation) {
+	Sql("CREATE TABLE public.items (id int PRIMARY KEY, qty int, old_name text, gone text)");
+	Sql("INSERT INTO public.items VALUES (1, 10, 'a', 'x'), (2, 20, 'b', 'y')");
+	Sql("SELECT duckpipe.create_target_relation('public.items', 'public', 'items_ducklake', 'upsert')");
+	std::string relfilenode = Scalar("SELECT relfilenode FROM pg_class WHERE oid = 'public.items_ducklake'::regclass");
+	DuckpipeOk({"add-table", "public.items"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.items_ducklake") == "2"; }, 60s, 200ms))
+	    << LogTail();
+
+	Sql("ALTER TABLE public.items ADD COLUMN price numeric(10,2), ALTER COLUMN qty TYPE bigint");
+	Sql("ALTER TABLE public.items RENAME COLUMN old_name TO new_name");
+	Sql("ALTER TABLE public.items DROP COLUMN gone");
+	Sql("INSERT INTO public.items VALUES (3, 5000000000, 'c', 9.99)");
+	Sql("UPDATE public.items SET price = 1.25 WHERE id = 1");
+	auto columns = [&](const std::string &table) {
+		return Scalar("SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attname) "
+		              "FROM pg_attribute WHERE attrelid = '" +
+		              table + "'::regclass AND attnum > 0 AND NOT attisdropped");
+	};
+	EXPECT_TRUE(WaitFor([&] { return columns("public.items_ducklake") == columns("public.items"); }, 60s, 200ms))
+	    << columns("public.items_ducklake") << " vs " << columns("public.items") << "\n"
+	    << LogTail();
+	EXPECT_TRUE(WaitFor(
+	    [&] {
+		    return Differences("SELECT id, qty, new_name, price FROM public.items ORDER BY id",
+		                       "SELECT id, qty, new_name, price FROM public.items_ducklake ORDER BY id") == "";
+	    },
+	    60s, 200ms))
+	    << Differences("SELECT id, qty, new_name, price FROM public.items ORDER BY id",
+	                   "SELECT id, qty, new_name, price FROM public.items_ducklake ORDER BY id");
+	// Followed without a rewrite: the relation keeps its (empty) storage.
+	EXPECT_EQ(Scalar("SELECT relfilenode FROM pg_class WHERE oid = 'public.items_ducklake'::regclass"), relfilenode);
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
 TEST_F(LakeRelationTest, CancelledScanEndsPromptlyAndReleasesDuckDB) {
 	Sql("CREATE TABLE public.big (id int PRIMARY KEY, payload text)");
 	Sql("INSERT INTO public.big SELECT g, repeat('x', 100) || g FROM generate_series(1, 1000000) g");

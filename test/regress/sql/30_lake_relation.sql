@@ -62,6 +62,29 @@ SET ROLE lake_reader;
 SELECT count(*) FROM public.orders_ducklake;
 RESET ROLE;
 
+-- Source DDL the lake followed, as the pipeline reports it in the lake's commit: the relation
+-- follows without a rewrite (same storage), types from the source (or from the lake type).
+\set VERBOSITY default
+VACUUM FULL public.orders_ducklake;
+\set VERBOSITY terse
+SELECT relfilenode AS storage_before FROM pg_class WHERE oid = 'public.orders_ducklake'::regclass \gset
+ALTER TABLE public.orders ALTER COLUMN amount TYPE numeric(20,4);
+ALTER TABLE public.orders ADD COLUMN qty smallint;
+SELECT duckpipe.sync_target_relation('public', 'orders_ducklake', '[
+    {"kind": "widen", "name": "amount", "lake_type": "decimal(20,4)"},
+    {"kind": "add", "name": "qty", "lake_type": "int16"},
+    {"kind": "add", "name": "remote_only", "lake_type": "decimal(9,3)"},
+    {"kind": "rename", "name": "note", "new_name": "remark"},
+    {"kind": "drop", "name": "u"},
+    {"kind": "widen", "name": "id", "lake_type": "int64"}]');
+\d public.orders_ducklake
+SELECT relfilenode = :storage_before AS same_storage FROM pg_class WHERE oid = 'public.orders_ducklake'::regclass;
+SELECT * FROM public.orders_ducklake;
+-- Not for every role, and a table that is not a lake relation is left alone.
+SELECT has_function_privilege('lake_reader', 'duckpipe.sync_target_relation(text,text,jsonb)', 'EXECUTE');
+SELECT duckpipe.sync_target_relation('public', 'orders', '[{"kind": "drop", "name": "m"}]');
+SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.orders'::regclass AND attname = 'm';
+
 -- A rolled back creation leaves nothing behind.
 BEGIN;
 SELECT duckpipe.create_target_relation('public.orders', 'public', 'orders_rolled_back', 'upsert');
