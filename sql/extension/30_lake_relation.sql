@@ -17,11 +17,13 @@ COMMENT ON ACCESS METHOD duckpipe_lake IS 'pg_duckpipe: read-only relations whos
 
 -- Creates target_schema.target_table USING duckpipe_lake with the columns of `source` (same names,
 -- types and collations, in order; append mode adds duckpipe_op, duckpipe_lsn and
--- duckpipe_commit_time as the lake does) and grants SELECT on it to the source's owner. Runs in the
--- caller's transaction: rolled back with it.
+-- duckpipe_commit_time as the lake does), owned by the session user, and grants SELECT on it to
+-- the source's owner. Runs in the caller's transaction: rolled back with it. SECURITY DEFINER: a
+-- relation USING duckpipe_lake reads the lake with the catalog's rights, so only this function (not
+-- granted to PUBLIC) may create one.
 CREATE OR REPLACE FUNCTION duckpipe.create_target_relation(source regclass, target_schema text, target_table text,
                                                            sync_mode text DEFAULT 'upsert')
-RETURNS regclass LANGUAGE plpgsql AS $$
+RETURNS regclass LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE
     columns text;
     source_owner text;
@@ -48,11 +50,14 @@ BEGIN
     target := format('%I.%I', target_schema, target_table)::regclass;
     EXECUTE format('COMMENT ON TABLE %s IS %L', target,
                    format('pg_duckpipe: the lake copy of %s (read-only)', source));
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', target, session_user);
     SELECT pg_get_userbyid(relowner) INTO source_owner FROM pg_class WHERE oid = source;
     EXECUTE format('GRANT SELECT ON %s TO %I', target, source_owner);
     RETURN target;
 END
 $$;
+
+REVOKE ALL ON FUNCTION duckpipe.create_target_relation(regclass, text, text, text) FROM PUBLIC;
 
 -- DuckDB SQL over the lake's tables (as schema.table), one JSON object per row; time travel with
 -- snapshot (an id) or as_of (the latest snapshot taken at or before it).

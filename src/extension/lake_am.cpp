@@ -241,6 +241,14 @@ void SetNewFilenode(Relation rel, const RelFileNode *newrnode, char persistence,
 	if (!RelFileNodeEquals(*newrnode, rel->rd_node) || OidIsValid(RewriteOf(rel))) {
 		Refuse(rel);
 	}
+	// A lake relation reads the lake table of its own name with the lake catalog's rights: only
+	// duckpipe.create_target_relation (SECURITY DEFINER) makes one, for a table that is synced.
+	if (!superuser()) {
+		PgBoundary([&] {
+			throw PgError(ERRCODE_INSUFFICIENT_PRIVILEGE, "only pg_duckpipe creates relations USING duckpipe_lake", "",
+			              "duckpipe.add_table creates the relation of a synced table");
+		});
+	}
 	*freeze_xid = InvalidTransactionId;
 	*minmulti = InvalidMultiXactId;
 	// An empty main fork, so that everything that expects one (size functions, DROP) finds it.

@@ -60,7 +60,14 @@ RESET ROLE;
 GRANT SELECT ON public.orders_ducklake TO lake_reader;
 SET ROLE lake_reader;
 SELECT count(*) FROM public.orders_ducklake;
+-- Only pg_duckpipe creates lake relations (they read the lake with the catalog's rights).
 RESET ROLE;
+CREATE SCHEMA reader_own AUTHORIZATION lake_reader;
+SET ROLE lake_reader;
+CREATE TABLE reader_own.orders_ducklake (id bigint) USING duckpipe_lake;
+SELECT duckpipe.create_target_relation('public.orders', 'reader_own', 'x', 'upsert');
+RESET ROLE;
+DROP SCHEMA reader_own;
 
 -- Source DDL the lake followed, as the pipeline reports it in the lake's commit: the relation
 -- follows without a rewrite (same storage), types from the source (or from the lake type).
