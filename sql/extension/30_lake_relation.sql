@@ -63,6 +63,8 @@ REVOKE ALL ON FUNCTION duckpipe.create_target_relation(regclass, text, text, tex
 -- snapshot (an id) or as_of (the latest snapshot taken at or before it).
 CREATE OR REPLACE FUNCTION duckpipe.query(sql text, snapshot bigint DEFAULT NULL, as_of timestamptz DEFAULT NULL)
 RETURNS SETOF jsonb LANGUAGE C CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'duckpipe_query';
+-- It reads every lake table with the catalog's rights, whatever the GRANTs on their relations.
+REVOKE ALL ON FUNCTION duckpipe.query(text, bigint, timestamptz) FROM PUBLIC;
 
 -- DROP TABLE of a lake relation: its mapping is deleted in the DROP's transaction (the worker stops
 -- syncing it) and its lake table is dropped once that transaction commits (lake_drop.cpp).
