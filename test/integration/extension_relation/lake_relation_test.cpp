@@ -250,6 +250,26 @@ TEST_F(LakeRelationTest, SourceDdlTheLakeFollowsIsFollowedByTheRelation) {
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+TEST_F(LakeRelationTest, DropExtensionKeepsTheLake) {
+	Sql("CREATE TABLE public.kept (id int PRIMARY KEY)");
+	Sql("INSERT INTO public.kept VALUES (1), (2)");
+	Sql("SELECT duckpipe.create_target_relation('public.kept', 'public', 'kept_ducklake', 'upsert')");
+	DuckpipeOk({"add-table", "public.kept"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.kept_ducklake") == "2"; }, 60s, 200ms))
+	    << LogTail();
+	EXPECT_EQ(daemon->Terminate(), 0);
+	// The relations go with the extension (they use its access method); the lake tables stay.
+	Sql("DROP EXTENSION pg_duckpipe CASCADE");
+	EXPECT_EQ(Scalar("SELECT to_regclass('public.kept_ducklake') IS NULL"), "t");
+	EXPECT_EQ(Scalar("SELECT count(*) FROM ducklake.ducklake_table WHERE table_name = 'kept_ducklake' AND "
+	                 "end_snapshot IS NULL"),
+	          "1");
+	Sql("CREATE EXTENSION pg_duckpipe");
+	Sql("SELECT duckpipe.create_target_relation('public.kept', 'public', 'kept_ducklake', 'upsert')");
+	EXPECT_EQ(Scalar("SELECT count(*) FROM public.kept_ducklake"), "2");
+}
+
 TEST_F(LakeRelationTest, CancelledScanEndsPromptlyAndReleasesDuckDB) {
 	Sql("CREATE TABLE public.big (id int PRIMARY KEY, payload text)");
 	Sql("INSERT INTO public.big SELECT g, repeat('x', 100) || g FROM generate_series(1, 1000000) g");
