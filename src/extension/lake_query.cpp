@@ -66,6 +66,45 @@ std::string JsonString(const std::string &text) {
 	return out + "\"";
 }
 
+// DuckDB's to_json writes non-finite doubles as bare Infinity, -Infinity and NaN, which JSON (and
+// jsonb) has no literal for: they become strings.
+std::string QuoteNonFinite(const std::string &json) {
+	std::string out;
+	out.reserve(json.size());
+	bool in_string = false;
+	for (size_t i = 0; i < json.size(); i++) {
+		char c = json[i];
+		if (in_string) {
+			out += c;
+			if (c == '\\' && i + 1 < json.size()) {
+				out += json[++i];
+			} else if (c == '"') {
+				in_string = false;
+			}
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+			out += c;
+			continue;
+		}
+		bool matched = false;
+		for (const char *token : {"-Infinity", "Infinity", "NaN"}) {
+			size_t n = std::char_traits<char>::length(token);
+			if (json.compare(i, n, token) == 0) {
+				out += std::string("\"") + token + "\"";
+				i += n - 1;
+				matched = true;
+				break;
+			}
+		}
+		if (!matched) {
+			out += c;
+		}
+	}
+	return out;
+}
+
 // One JSON object text per row. SELECTs go through DuckDB's to_json (typed values: numbers,
 // booleans, nested lists and structs); what cannot be wrapped (DESCRIBE, SHOW, CALL, EXPLAIN ...)
 // has its values as strings.
@@ -79,7 +118,7 @@ std::vector<std::string> RunQuery(DuckConnection &duck, const std::string &sql) 
 	}
 	if (result) {
 		for (uint64_t r = 0; r < result->Rows(); r++) {
-			rows.push_back(result->GetString(0, r).value_or("null"));
+			rows.push_back(QuoteNonFinite(result->GetString(0, r).value_or("null")));
 		}
 		return rows;
 	}

@@ -182,6 +182,13 @@ TEST_F(LakeRelationTest, QueryTravelsInTimeAndDropRemovesTheLakeTable) {
 	                 "as_of => '" +
 	                 before_time + "') q"),
 	          "n1");
+	// Values JSON has no literal for, nested values, and statements that are not a SELECT.
+	EXPECT_EQ(Scalar("SELECT string_agg(q::text, ';') FROM duckpipe.query('SELECT ''inf''::DOUBLE AS x, "
+	                 "''nan''::FLOAT AS y, [1, NULL] AS l, {''a'': ''b''} AS s, ''\\xff''::BLOB AS b') q"),
+	          R"({"b": "\\xFF", "l": [1, null], "s": {"a": "b"}, "x": "Infinity", "y": "NaN"})");
+	EXPECT_EQ(Scalar("SELECT string_agg((q->>'column_name') || ' ' || (q->>'column_type'), ', ') "
+	                 "FROM duckpipe.query('DESCRIBE public.orders_ducklake') q"),
+	          "id INTEGER, amount DECIMAL(12,2), note VARCHAR");
 	// Errors name the problem: a missing table lists those there are; writes and file access are refused.
 	auto error = [&](const std::string &sql) {
 		try {
