@@ -48,6 +48,8 @@ COPY public.orders_ducklake (id) FROM STDIN;
 SELECT * FROM public.orders_ducklake FOR UPDATE;
 CREATE INDEX ON public.orders_ducklake (id);
 ALTER TABLE public.orders_ducklake ALTER COLUMN amount TYPE text;
+ALTER TABLE public.orders_ducklake RENAME TO renamed;
+ALTER TABLE public.orders_ducklake SET SCHEMA analytics;
 VACUUM public.orders_ducklake;
 ANALYZE public.orders_ducklake;
 \set VERBOSITY terse
