@@ -7,6 +7,8 @@
 #include "core/pg/pg_connection.hpp"
 #include "extension/signal_block.hpp"
 
+#include <filesystem>
+
 namespace duckpipe::ext {
 
 LakeSession::LakeSession(const LakeSettings &settings, const lake::SnapshotSelector &selector) {
@@ -20,9 +22,14 @@ LakeSession::LakeSession(const LakeSettings &settings, const lake::SnapshotSelec
 		}
 		state_ = lake::LoadCatalog(conn, settings.catalog_schema, selector);
 	}
+	std::error_code ignored; // DuckDB names the directory if it cannot spill there
+	std::filesystem::create_directories(std::filesystem::path(settings.temp_directory).parent_path(), ignored);
 	SignalBlock blocked;
 	// One thread: a scan is one backend's work, and no DuckDB thread is left running between calls.
-	db_ = std::make_unique<DuckDatabase>("", std::map<std::string, std::string>{{"threads", "1"}});
+	db_ = std::make_unique<DuckDatabase>(
+	    "", std::map<std::string, std::string>{{"threads", "1"},
+	                                           {"memory_limit", std::to_string(settings.memory_mb) + "MB"},
+	                                           {"temp_directory", settings.temp_directory}});
 	duck_ = db_->Connect();
 	lake::LakeReader::Attach(*duck_, state_);
 	// The SQL that runs here reads the snapshot's files through the views and nothing else.

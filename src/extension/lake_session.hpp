@@ -19,6 +19,10 @@ struct LakeSettings {
 	std::string catalog_conninfo;
 	std::string catalog_schema = "ducklake";
 	std::string data_path;
+	// DuckDB of a scan or query: memory limit (duckpipe.duckdb_flush_memory_mb, default 512) and
+	// where it spills ($PGDATA/pg_duckpipe/tmp/).
+	int memory_mb = 512;
+	std::string temp_directory;
 
 	// duckpipe.lake_catalog (default 'ducklake'), duckpipe.data_path (default
 	// $PGDATA/pg_duckpipe/lake/) and duckpipe.conninfo (default: this database over the Unix socket

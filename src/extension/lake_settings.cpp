@@ -1,6 +1,9 @@
 // LakeSettings::Current: the lake of this database, from the session's settings.
 #include "extension/lake_session.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <string>
 
 #include "extension/pg_boundary.hpp"
@@ -46,6 +49,13 @@ LakeSettings LakeSettings::Current() {
 	if (settings.data_path.empty()) {
 		settings.data_path = std::string(DataDir) + "/pg_duckpipe/lake/";
 	}
+	auto memory = Setting("duckpipe.duckdb_flush_memory_mb");
+	if (!memory.empty() && std::isdigit(static_cast<unsigned char>(memory[0]))) {
+		settings.memory_mb = std::max(16, std::atoi(memory.c_str()));
+	}
+	// One directory per backend: DuckDB's spill file names are not unique across instances. DuckDB
+	// creates it and removes it when the instance closes.
+	settings.temp_directory = std::string(DataDir) + "/pg_duckpipe/tmp/backend_" + std::to_string(MyProcPid);
 	settings.catalog_conninfo = Setting("duckpipe.conninfo");
 	if (settings.catalog_conninfo.empty()) {
 		// This database over the first Unix socket directory, as the bootstrap superuser (who owns

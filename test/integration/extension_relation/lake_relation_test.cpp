@@ -314,6 +314,13 @@ TEST_F(LakeRelationTest, CancelledScanEndsPromptlyAndReleasesDuckDB) {
 	EXPECT_EQ(std::string(scanner->Exec("SELECT count(*) FROM public.big_ducklake").Get(0, 0)), "1000000");
 	// No DuckDB thread left behind in the backend.
 	EXPECT_EQ(ThreadsOf(pid), 1);
+	// A query larger than its DuckDB's memory spills under $PGDATA/pg_duckpipe/tmp (the sandbox lets it).
+	scanner->Exec("SET duckpipe.duckdb_flush_memory_mb = '128'");
+	EXPECT_EQ(std::string(scanner
+	                          ->Exec("SELECT q->>'n' FROM duckpipe.query('SELECT count(*) AS n FROM (SELECT "
+	                                 "payload || id FROM public.big_ducklake ORDER BY 1)') q")
+	                          .Get(0, 0)),
+	          "1000000");
 }
 
 } // namespace duckpipe::test
