@@ -257,6 +257,28 @@ TEST_F(LakeRelationTest, SourceDdlTheLakeFollowsIsFollowedByTheRelation) {
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+TEST_F(LakeRelationTest, AppendModeRelationShowsTheChangelog) {
+	Sql("CREATE TABLE public.events (id int PRIMARY KEY, v text)");
+	Sql("SELECT duckpipe.create_target_relation('public.events', 'public', 'events_ducklake', 'append')");
+	DuckpipeOk({"add-table", "public.events", "--append"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitTableState("public.events", "STREAMING", 60s)) << LogTail();
+	Sql("INSERT INTO public.events VALUES (1, 'a'), (2, 'b')");
+	Sql("UPDATE public.events SET v = 'c' WHERE id = 1");
+	Sql("DELETE FROM public.events WHERE id = 2");
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.events_ducklake") == "4"; }, 60s, 200ms))
+	    << LogTail();
+	EXPECT_EQ(
+	    Sql("SELECT id::text, coalesce(v, '<null>'), duckpipe_op FROM public.events_ducklake "
+	        "ORDER BY duckpipe_lsn, duckpipe_op DESC, id"),
+	    (Rows{
+	        {"1", "a", "I"}, {"2", "b", "I"}, {"1", "c", "U"}, {"2", "<null>", "D"}})); // a delete carries the key only
+	EXPECT_EQ(Scalar("SELECT count(*) FROM public.events_ducklake WHERE duckpipe_lsn > 0 AND "
+	                 "duckpipe_commit_time BETWEEN now() - interval '1 hour' AND now() + interval '1 hour'"),
+	          "4");
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
 TEST_F(LakeRelationTest, DropExtensionKeepsTheLake) {
 	Sql("CREATE TABLE public.kept (id int PRIMARY KEY)");
 	Sql("INSERT INTO public.kept VALUES (1), (2)");
