@@ -456,8 +456,6 @@ void RefuseWrite(const char *relation) {
 	              "relation reads the lake.");
 }
 
-void RegisterLakeDrop(); // lake_drop.cpp
-
 void RegisterLakeRelation() {
 	previous_check_perms = ExecutorCheckPerms_hook;
 	ExecutorCheckPerms_hook = CheckPerms;
@@ -466,7 +464,7 @@ void RegisterLakeRelation() {
 	RegisterLakeDrop();
 }
 
-bool IsLakeRelation(Relation rel) {
+bool IsLakeRelation(RelationData *rel) {
 	return rel->rd_tableam == &kLakeAm;
 }
 

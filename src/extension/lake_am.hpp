@@ -1,5 +1,7 @@
 #pragma once
 
+struct RelationData; // PostgreSQL's Relation is a RelationData *
+
 // The table access method duckpipe_lake: a read-only relation whose rows are a lake table's
 // current snapshot (lake_am.cpp), and the guards that refuse writes to it.
 namespace duckpipe::ext {
@@ -7,6 +9,12 @@ namespace duckpipe::ext {
 // Installs the executor hook that refuses INSERT/UPDATE/DELETE/MERGE/COPY FROM on lake relations
 // and the drop tracking (lake_drop.cpp). Called once from _PG_init.
 void RegisterLakeRelation();
+
+// Drop tracking of lake relations (lake_drop.cpp), registered by RegisterLakeRelation.
+void RegisterLakeDrop();
+
+// Whether the relation uses duckpipe_lake.
+bool IsLakeRelation(RelationData *rel);
 
 // Raises (as a PgError) the error for a write to the lake relation `relation` ("schema.name").
 [[noreturn]] void RefuseWrite(const char *relation);

@@ -32,8 +32,6 @@ PG_FUNCTION_INFO_V1(duckpipe_lake_relation_drops);
 
 namespace duckpipe::ext {
 
-bool IsLakeRelation(Relation rel); // lake_am.cpp
-
 namespace {
 
 struct PendingDrop {

@@ -23,10 +23,6 @@ extern "C" {
 PG_FUNCTION_INFO_V1(duckpipe_set_column_type);
 }
 
-namespace duckpipe::ext {
-bool IsLakeRelation(Relation rel); // lake_am.cpp
-}
-
 Datum duckpipe_set_column_type(PG_FUNCTION_ARGS) {
 	using namespace duckpipe::ext;
 	return PgBoundary([&] {
