@@ -114,15 +114,50 @@ CREATE OR REPLACE FUNCTION duckpipe._set_column_type(relation regclass, column_n
 RETURNS void LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'duckpipe_set_column_type';
 REVOKE ALL ON FUNCTION duckpipe._set_column_type(regclass, name, regtype, integer) FROM PUBLIC;
 
+-- The PostgreSQL type of a lake relation's column: the source column's when the source is in this
+-- database and has it, else the type the lake type maps back to.
+CREATE OR REPLACE FUNCTION duckpipe._relation_column_type(source regclass, column_name text, lake_type text,
+                                                          OUT type_oid oid, OUT type_mod integer)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
+BEGIN
+    SELECT a.atttypid, a.atttypmod INTO type_oid, type_mod FROM pg_attribute a
+    WHERE a.attrelid = source AND a.attname = column_name AND a.attnum > 0 AND NOT a.attisdropped;
+    IF type_oid IS NOT NULL THEN
+        RETURN;
+    END IF;
+    type_mod := -1;
+    type_oid := CASE
+        WHEN lake_type = 'boolean' THEN 'boolean'::regtype
+        WHEN lake_type IN ('int8', 'int16', 'uint8') THEN 'smallint'::regtype
+        WHEN lake_type IN ('int32', 'uint16') THEN 'integer'::regtype
+        WHEN lake_type IN ('int64', 'uint32') THEN 'bigint'::regtype
+        WHEN lake_type = 'float32' THEN 'real'::regtype
+        WHEN lake_type = 'float64' THEN 'double precision'::regtype
+        WHEN lake_type = 'blob' THEN 'bytea'::regtype
+        WHEN lake_type IN ('date', 'time', 'timestamp', 'timestamptz', 'uuid') THEN lake_type::regtype
+        WHEN lake_type = 'json' THEN 'jsonb'::regtype
+        WHEN lake_type LIKE 'decimal(%' THEN 'numeric'::regtype
+        ELSE 'text'::regtype END;
+    IF lake_type LIKE 'decimal(%' THEN
+        type_mod := ((split_part(substr(lake_type, 9), ',', 1)::integer << 16)
+                     | rtrim(split_part(lake_type, ',', 2), ')')::integer) + 4;
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION duckpipe._relation_column_type(regclass, text, text) FROM PUBLIC;
+
+-- `changes` may also hold {"kind": "columns", "columns": [{"name", "lake_type"}, ...]}: the lake
+-- table was created again (resync) with these columns; the relation drops the others, adds the
+-- missing ones, and takes the source's type where it differs (built-in types, in the catalog only).
 CREATE OR REPLACE FUNCTION duckpipe.sync_target_relation(target_schema text, target_table text, changes jsonb)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE
     target regclass;
     source regclass;
     ch jsonb;
-    type_oid oid;
-    type_mod integer;
-    lake_type text;
+    col jsonb;
+    att record;
+    t record;
 BEGIN
     SELECT c.oid INTO target FROM pg_class c JOIN pg_am a ON a.oid = c.relam
     WHERE c.oid = to_regclass(format('%I.%I', target_schema, target_table)) AND a.amname = 'duckpipe_lake';
@@ -132,42 +167,38 @@ BEGIN
     SELECT to_regclass(format('%I.%I', m.source_schema, m.source_table)) INTO source
     FROM duckpipe.table_mappings m WHERE m.target_schema = $1 AND m.target_table = $2 LIMIT 1;
     FOR ch IN SELECT * FROM jsonb_array_elements(changes) LOOP
-        IF ch->>'kind' IN ('add', 'widen') THEN
-            type_oid := NULL;
-            SELECT a.atttypid, a.atttypmod INTO type_oid, type_mod FROM pg_attribute a
-            WHERE a.attrelid = source AND a.attname = coalesce(ch->>'new_name', ch->>'name') AND NOT a.attisdropped;
-            IF type_oid IS NULL THEN
-                lake_type := ch->>'lake_type';
-                type_mod := -1;
-                type_oid := CASE
-                    WHEN lake_type = 'boolean' THEN 'boolean'::regtype
-                    WHEN lake_type IN ('int8', 'int16', 'uint8') THEN 'smallint'::regtype
-                    WHEN lake_type IN ('int32', 'uint16') THEN 'integer'::regtype
-                    WHEN lake_type IN ('int64', 'uint32') THEN 'bigint'::regtype
-                    WHEN lake_type = 'float32' THEN 'real'::regtype
-                    WHEN lake_type = 'float64' THEN 'double precision'::regtype
-                    WHEN lake_type = 'blob' THEN 'bytea'::regtype
-                    WHEN lake_type IN ('date', 'time', 'timestamp', 'timestamptz', 'uuid') THEN lake_type::regtype
-                    WHEN lake_type = 'json' THEN 'jsonb'::regtype
-                    WHEN lake_type LIKE 'decimal(%' THEN 'numeric'::regtype
-                    ELSE 'text'::regtype END;
-                IF lake_type LIKE 'decimal(%' THEN
-                    type_mod := ((split_part(substr(lake_type, 9), ',', 1)::integer << 16)
-                                 | rtrim(split_part(lake_type, ',', 2), ')')::integer) + 4;
-                END IF;
-            END IF;
-            IF ch->>'kind' = 'add' THEN
-                EXECUTE format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', target, ch->>'name',
-                               format_type(type_oid, type_mod));
-            ELSE
-                PERFORM duckpipe._set_column_type(target, ch->>'name', type_oid, type_mod);
-            END IF;
+        IF ch->>'kind' = 'add' THEN
+            t := duckpipe._relation_column_type(source, ch->>'name', ch->>'lake_type');
+            EXECUTE format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', target, ch->>'name',
+                           format_type(t.type_oid, t.type_mod));
+        ELSIF ch->>'kind' = 'widen' THEN
+            t := duckpipe._relation_column_type(source, ch->>'name', ch->>'lake_type');
+            PERFORM duckpipe._set_column_type(target, ch->>'name', t.type_oid, t.type_mod);
         ELSIF ch->>'kind' = 'drop' THEN
             EXECUTE format('ALTER TABLE %s DROP COLUMN IF EXISTS %I', target, ch->>'name');
         ELSIF ch->>'kind' = 'rename' THEN
             IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = target AND attname = ch->>'name' AND NOT attisdropped) THEN
                 EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', target, ch->>'name', ch->>'new_name');
             END IF;
+        ELSIF ch->>'kind' = 'columns' THEN
+            FOR att IN SELECT a.attname, a.atttypid, a.atttypmod FROM pg_attribute a
+                       WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped
+                         AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(ch->'columns') c
+                                         WHERE c->>'name' = a.attname) LOOP
+                EXECUTE format('ALTER TABLE %s DROP COLUMN %I', target, att.attname);
+            END LOOP;
+            FOR col IN SELECT * FROM jsonb_array_elements(ch->'columns') LOOP
+                t := duckpipe._relation_column_type(source, col->>'name', col->>'lake_type');
+                SELECT a.atttypid, a.atttypmod INTO att FROM pg_attribute a
+                WHERE a.attrelid = target AND a.attname = col->>'name' AND NOT a.attisdropped;
+                IF NOT FOUND THEN
+                    EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', target, col->>'name',
+                                   format_type(t.type_oid, t.type_mod));
+                ELSIF (att.atttypid, att.atttypmod) <> (t.type_oid, t.type_mod)
+                      AND att.atttypid < 16384 AND t.type_oid < 16384 THEN
+                    PERFORM duckpipe._set_column_type(target, col->>'name', t.type_oid, t.type_mod);
+                END IF;
+            END LOOP;
         END IF;
     END LOOP;
 END

@@ -318,6 +318,25 @@ SchemaChange SchemaChange::Plan(PgConnection &source, const TableSchema &current
 	return SchemaPlanner(source, current, rel).Plan();
 }
 
+void SchemaChange::FollowInRelation(lake::LakeCommit &commit, const std::string &schema, const std::string &table,
+                                    const std::string &changes_json) {
+	commit.AddSql([schema, table, changes_json](PgConnection &catalog) {
+		auto present = catalog.Exec("SELECT p IS NOT NULL AND has_function_privilege(p, 'EXECUTE') FROM "
+		                            "to_regprocedure('duckpipe.sync_target_relation(text,text,jsonb)') p");
+		if (present.GetBool(0, 0)) {
+			catalog.Exec("SELECT duckpipe.sync_target_relation($1, $2, $3::jsonb)", {schema, table, changes_json});
+		}
+	});
+}
+
+std::string SchemaChange::ColumnsJson(const std::vector<lake::LakeColumn> &columns) {
+	nlohmann::json list = nlohmann::json::array();
+	for (const auto &c : columns) {
+		list.push_back({{"name", c.name}, {"lake_type", c.type}});
+	}
+	return nlohmann::json::array({{{"kind", "columns"}, {"columns", list}}}).dump();
+}
+
 void SchemaChange::StageLake(lake::LakeCommit &commit, int64_t table, const std::vector<LakeColumnChange> &changes) {
 	if (changes.empty()) {
 		return;
@@ -333,13 +352,7 @@ void SchemaChange::StageLake(lake::LakeCommit &commit, int64_t table, const std:
 		                {"lake_type", ch.kind == LakeColumnChange::Kind::Add ? ch.column.type : ch.new_type}});
 	}
 	const auto &lake_table = commit.Table(table);
-	commit.AddSql([schema = lake_table.schema_name, name = lake_table.name, text = list.dump()](PgConnection &catalog) {
-		auto present = catalog.Exec("SELECT p IS NOT NULL AND has_function_privilege(p, 'EXECUTE') FROM "
-		                            "to_regprocedure('duckpipe.sync_target_relation(text,text,jsonb)') p");
-		if (present.GetBool(0, 0)) {
-			catalog.Exec("SELECT duckpipe.sync_target_relation($1, $2, $3::jsonb)", {schema, name, text});
-		}
-	});
+	FollowInRelation(commit, lake_table.schema_name, lake_table.name, list.dump());
 	for (const auto &ch : changes) {
 		switch (ch.kind) {
 		case LakeColumnChange::Kind::Add:

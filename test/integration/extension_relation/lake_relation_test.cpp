@@ -257,6 +257,38 @@ TEST_F(LakeRelationTest, SourceDdlTheLakeFollowsIsFollowedByTheRelation) {
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+TEST_F(LakeRelationTest, ResyncAfterDdlTheLakeCannotFollowGivesTheRelationTheNewColumns) {
+	allow_table_failures_ = true; // the type change stops the table until it is copied again
+	Sql("CREATE TABLE public.codes (id int PRIMARY KEY, code text, note text)");
+	Sql("INSERT INTO public.codes VALUES (1, '10', 'a'), (2, '20', 'b')");
+	Sql("SELECT duckpipe.create_target_relation('public.codes', 'public', 'codes_ducklake', 'upsert')");
+	DuckpipeOk({"add-table", "public.codes"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.codes_ducklake") == "2"; }, 60s, 200ms))
+	    << LogTail();
+	Sql("ALTER TABLE public.codes ALTER COLUMN code TYPE int USING code::int, DROP COLUMN note");
+	Sql("INSERT INTO public.codes VALUES (3, 30)");
+	ASSERT_FALSE(WaitTableError("public.codes").empty()) << LogTail();
+	DuckpipeOk({"resync-table", "public.codes"});
+	auto columns = [&](const std::string &table) {
+		return Scalar("SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
+		              "FROM pg_attribute WHERE attrelid = '" +
+		              table + "'::regclass AND attnum > 0 AND NOT attisdropped");
+	};
+	EXPECT_TRUE(WaitFor([&] { return columns("public.codes_ducklake") == "id integer, code integer"; }, 60s, 200ms))
+	    << columns("public.codes_ducklake") << "\n"
+	    << LogTail();
+	EXPECT_TRUE(WaitFor(
+	    [&] {
+		    return Differences("SELECT * FROM public.codes ORDER BY id",
+		                       "SELECT * FROM public.codes_ducklake ORDER BY id")
+		        .empty();
+	    },
+	    60s, 200ms))
+	    << Differences("SELECT * FROM public.codes ORDER BY id", "SELECT * FROM public.codes_ducklake ORDER BY id");
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
 TEST_F(LakeRelationTest, AppendModeRelationShowsTheChangelog) {
 	Sql("CREATE TABLE public.events (id int PRIMARY KEY, v text)");
 	Sql("SELECT duckpipe.create_target_relation('public.events', 'public', 'events_ducklake', 'append')");
