@@ -3,11 +3,11 @@
 struct RelationData; // PostgreSQL's Relation is a RelationData *
 
 // The table access method duckpipe_lake: a read-only relation whose rows are a lake table's
-// current snapshot (lake_am.cpp), and the guards that refuse writes to it.
+// current snapshot (lake_am.cpp), and the guards around it (lake_guards.cpp, lake_drop.cpp).
 namespace duckpipe::ext {
 
-// Installs the executor hook that refuses INSERT/UPDATE/DELETE/MERGE/COPY FROM on lake relations
-// and the drop tracking (lake_drop.cpp). Called once from _PG_init.
+// Installs the hooks that refuse INSERT/UPDATE/DELETE/MERGE/COPY FROM and renames of lake
+// relations, and the drop tracking. Called once from _PG_init.
 void RegisterLakeRelation();
 
 // Drop tracking of lake relations (lake_drop.cpp), registered by RegisterLakeRelation.
