@@ -46,14 +46,13 @@ Oid RewriteOf(Relation rel) {
 }
 
 std::string RelationName(Relation rel) {
-	std::string out;
+	const char *name = nullptr; // no C++ allocation inside PgCall: an exception must not cross its PG_TRY
 	PgCall([&] {
 		Oid original = RewriteOf(rel);
 		Oid relid = OidIsValid(original) ? original : RelationGetRelid(rel);
-		char *name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
-		out = name;
+		name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 	});
-	return out;
+	return name;
 }
 
 // The scan state. PostgreSQL frees it with the memory context the scan began in; the reset callback
@@ -141,7 +140,9 @@ bool ScanGetNextSlot(TableScanDesc scan, ScanDirection, TupleTableSlot *slot) {
 				columns.emplace_back(att->attisdropped ? "" : NameStr(att->attname));
 			}
 			std::string schema;
-			PgCall([&] { schema = get_namespace_name(RelationGetNamespace(rel)); });
+			const char *namespace_name = nullptr;
+			PgCall([&] { namespace_name = get_namespace_name(RelationGetNamespace(rel)); });
+			schema = namespace_name;
 			desc->scan = new LakeScan(LakeSettings::Current(), schema, RelationGetRelationName(rel), columns);
 		}
 		if (!desc->scan->Next()) {

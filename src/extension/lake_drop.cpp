@@ -53,22 +53,20 @@ void OnObjectAccess(ObjectAccessType access, Oid class_id, Oid object_id, int su
 		return;
 	}
 	PgBoundary([&] {
-		bool lake = false;
-		std::string schema;
-		std::string table;
+		const char *schema = nullptr; // copied out of the relation cache entry before it is closed
+		const char *table = nullptr;
 		PgCall([&] {
 			Relation rel = RelationIdGetRelation(object_id);
 			if (!RelationIsValid(rel)) {
 				return;
 			}
 			if (rel->rd_rel->relkind == RELKIND_RELATION && IsLakeRelation(rel)) {
-				lake = true;
 				schema = get_namespace_name(RelationGetNamespace(rel));
-				table = RelationGetRelationName(rel);
+				table = pstrdup(RelationGetRelationName(rel));
 			}
 			RelationClose(rel);
 		});
-		if (lake) {
+		if (table) {
 			pending.push_back({schema, table, GetCurrentSubTransactionId(), false, {}});
 		}
 	});

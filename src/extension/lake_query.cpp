@@ -147,10 +147,9 @@ Datum duckpipe_query(PG_FUNCTION_ARGS) {
 		}
 		std::string sql;
 		auto selector = lake::SnapshotSelector::Latest();
-		PgCall([&] {
-			char *arg = text_to_cstring(PG_GETARG_TEXT_PP(0));
-			sql = arg;
-		});
+		const char *arg = nullptr;
+		PgCall([&] { arg = text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+		sql = arg;
 		if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2)) {
 			throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "snapshot and as_of cannot both be given", "",
 			              "read the lake either at a snapshot id or as of a time");
@@ -158,11 +157,8 @@ Datum duckpipe_query(PG_FUNCTION_ARGS) {
 		if (!PG_ARGISNULL(1)) {
 			selector = lake::SnapshotSelector::Id(PG_GETARG_INT64(1));
 		} else if (!PG_ARGISNULL(2)) {
-			std::string as_of;
-			PgCall([&] {
-				char *text = DatumGetCString(DirectFunctionCall1(timestamptz_out, PG_GETARG_DATUM(2)));
-				as_of = text;
-			});
+			const char *as_of = nullptr;
+			PgCall([&] { as_of = DatumGetCString(DirectFunctionCall1(timestamptz_out, PG_GETARG_DATUM(2))); });
 			selector = lake::SnapshotSelector::AsOf(as_of);
 		}
 		auto settings = LakeSettings::Current();

@@ -27,8 +27,7 @@ Datum duckpipe_set_column_type(PG_FUNCTION_ARGS) {
 	using namespace duckpipe::ext;
 	return PgBoundary([&] {
 		Oid relid = PG_GETARG_OID(0);
-		std::string column;
-		PgCall([&] { column = NameStr(*PG_GETARG_NAME(1)); });
+		std::string column = NameStr(*PG_GETARG_NAME(1));
 		Oid type = PG_GETARG_OID(2);
 		int32 typmod = PG_GETARG_INT32(3);
 		PgCall([&] {
