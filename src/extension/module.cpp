@@ -1,5 +1,6 @@
 // The module's entry points: _PG_init (settings, shared memory, background workers, hooks) and the
 // SQL-callable basics. Each concern registers itself from its own file.
+#include "extension/lake_am.hpp"
 #include "extension/pg_boundary.hpp"
 
 #include <string>
@@ -13,7 +14,9 @@ void _PG_init(void);
 PG_FUNCTION_INFO_V1(duckpipe_version);
 }
 
-void _PG_init(void) {}
+void _PG_init(void) {
+	duckpipe::ext::RegisterLakeRelation();
+}
 
 // duckpipe.version(): the module's version, which may differ from the installed SQL's
 // (pg_extension.extversion) between a package upgrade and ALTER EXTENSION UPDATE.

@@ -121,8 +121,13 @@ PgCluster::~PgCluster() {
 	fs::remove_all(dir_, ec);
 }
 
+PgCluster::Options &PgCluster::SharedOptions() {
+	static Options options;
+	return options;
+}
+
 PgCluster &PgCluster::Shared() {
-	static PgCluster cluster;
+	static PgCluster cluster(SharedOptions());
 	return cluster;
 }
 

@@ -26,6 +26,9 @@ public:
 
 	// One cluster per test binary, shared by suites that each use their own database.
 	static PgCluster &Shared();
+	// The options Shared() starts its cluster with: a binary that needs the extension sets
+	// `.extension = true` before the first Shared() (e.g. from a static initializer).
+	static Options &SharedOptions();
 
 	// keyword=value conninfo over the unix socket, as superuser `postgres`.
 	std::string Conninfo(const std::string &dbname = "postgres") const;

@@ -1,5 +1,7 @@
 #include "core/pipeline/schema_change.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "core/common/error.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
@@ -316,7 +318,41 @@ SchemaChange SchemaChange::Plan(PgConnection &source, const TableSchema &current
 	return SchemaPlanner(source, current, rel).Plan();
 }
 
+void SchemaChange::FollowInRelation(lake::LakeCommit &commit, const std::string &schema, const std::string &table,
+                                    const std::string &changes_json) {
+	commit.AddSql([schema, table, changes_json](PgConnection &catalog) {
+		auto present = catalog.Exec("SELECT p IS NOT NULL AND has_function_privilege(p, 'EXECUTE') FROM "
+		                            "to_regprocedure('duckpipe.sync_target_relation(text,text,jsonb)') p");
+		if (present.GetBool(0, 0)) {
+			catalog.Exec("SELECT duckpipe.sync_target_relation($1, $2, $3::jsonb)", {schema, table, changes_json});
+		}
+	});
+}
+
+std::string SchemaChange::ColumnsJson(const std::vector<lake::LakeColumn> &columns) {
+	nlohmann::json list = nlohmann::json::array();
+	for (const auto &c : columns) {
+		list.push_back({{"name", c.name}, {"lake_type", c.type}});
+	}
+	return nlohmann::json::array({{{"kind", "columns"}, {"columns", list}}}).dump();
+}
+
 void SchemaChange::StageLake(lake::LakeCommit &commit, int64_t table, const std::vector<LakeColumnChange> &changes) {
+	if (changes.empty()) {
+		return;
+	}
+	// The lake table as a PostgreSQL relation (pg_duckpipe installed in the lake catalog's
+	// database) follows in the same transaction as the lake: both change or neither.
+	nlohmann::json list = nlohmann::json::array();
+	for (const auto &ch : changes) {
+		static const char *kKinds[] = {"add", "drop", "rename", "widen"};
+		list.push_back({{"kind", kKinds[static_cast<int>(ch.kind)]},
+		                {"name", ch.name},
+		                {"new_name", ch.new_name.empty() ? nlohmann::json() : nlohmann::json(ch.new_name)},
+		                {"lake_type", ch.kind == LakeColumnChange::Kind::Add ? ch.column.type : ch.new_type}});
+	}
+	const auto &lake_table = commit.Table(table);
+	FollowInRelation(commit, lake_table.schema_name, lake_table.name, list.dump());
 	for (const auto &ch : changes) {
 		switch (ch.kind) {
 		case LakeColumnChange::Kind::Add:

@@ -51,6 +51,12 @@ struct SchemaChange {
 
 	// Stages the lake steps into `commit` for lake table `table`.
 	static void StageLake(lake::LakeCommit &commit, int64_t table, const std::vector<LakeColumnChange> &changes);
+	// Adds to `commit` the call that makes the lake table's PostgreSQL relation follow (when the lake
+	// catalog's database has pg_duckpipe: duckpipe.sync_target_relation), in the same transaction.
+	static void FollowInRelation(lake::LakeCommit &commit, const std::string &schema, const std::string &table,
+	                             const std::string &changes_json);
+	// The sync_target_relation change of a lake table created with `columns` (a new copy).
+	static std::string ColumnsJson(const std::vector<lake::LakeColumn> &columns);
 };
 
 } // namespace duckpipe::pipeline

@@ -13,6 +13,7 @@
 #include "core/pg/pg_connection.hpp"
 #include "core/pg/replication_connection.hpp"
 #include "core/pipeline/crash_point.hpp"
+#include "core/pipeline/schema_change.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -242,6 +243,10 @@ SnapshotCopier::LakeTarget SnapshotCopier::PrepareLakeTable(lake::LakeCommit &co
 	if (!LakeSchemaExists(mapping.target_schema, commit.BaseSnapshot())) {
 		commit.CreateSchema(mapping.target_schema);
 	}
+	// A new copy may have other columns than the relation of the table (a resync after DDL the
+	// lake could not follow): the relation takes the new table's.
+	SchemaChange::FollowInRelation(commit, mapping.target_schema, mapping.target_table,
+	                               SchemaChange::ColumnsJson(schema.lake_columns));
 	return {.table = commit.CreateTable(mapping.target_schema, mapping.target_table, schema.lake_columns), .op = 'I'};
 }
 

@@ -1,0 +1,42 @@
+#pragma once
+
+#include "extension/lake_session.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct _duckdb_prepared_statement;
+struct _duckdb_data_chunk;
+
+namespace duckpipe::ext {
+
+// The rows of one lake table at the current snapshot, streamed from DuckDB a chunk at a time, each
+// value as the text its PostgreSQL type's input function reads (PgTextExpression). Knows nothing of
+// PostgreSQL: the access method turns the texts into datums.
+class LakeScan {
+public:
+	// `columns`: the relation's attribute names in order ("" for a dropped attribute). A column the
+	// lake table lacks reads as NULL; a lake table that does not exist (yet) has no rows.
+	LakeScan(const LakeSettings &settings, const std::string &schema, const std::string &table,
+	         std::vector<std::string> columns);
+	~LakeScan();
+	LakeScan(const LakeScan &) = delete;
+	LakeScan &operator=(const LakeScan &) = delete;
+
+	// Moves to the next row; false at the end.
+	bool Next();
+	// The current row's value of column `col` (nullopt is NULL); valid until the next Next().
+	std::optional<std::string_view> Value(size_t col) const;
+
+private:
+	struct Stream;
+	std::unique_ptr<LakeSession> session_;
+	std::unique_ptr<Stream> stream_;
+	size_t columns_ = 0;
+};
+
+} // namespace duckpipe::ext

@@ -1,0 +1,81 @@
+// LakeSettings::Current: the lake of this database, from the session's settings.
+#include "extension/lake_session.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <string>
+
+#include "extension/pg_boundary.hpp"
+#include "extension/pg_includes.hpp"
+
+extern "C" {
+#include "catalog/pg_authid.h"
+#include "commands/dbcommands.h"
+#include "utils/guc.h"
+}
+
+namespace duckpipe::ext {
+
+namespace {
+
+std::string Setting(const char *name) {
+	const char *value = nullptr;
+	PgCall([&] { value = GetConfigOption(name, true, false); });
+	return value ? value : "";
+}
+
+// A libpq keyword value, quoted (libpq's rules: backslash escapes ' and \).
+std::string ConnValue(const std::string &value) {
+	std::string out = "'";
+	for (char c : value) {
+		if (c == '\'' || c == '\\') {
+			out += '\\';
+		}
+		out += c;
+	}
+	return out + "'";
+}
+
+} // namespace
+
+LakeSettings LakeSettings::Current() {
+	LakeSettings settings;
+	auto schema = Setting("duckpipe.lake_catalog");
+	if (!schema.empty()) {
+		settings.catalog_schema = schema;
+	}
+	settings.data_path = Setting("duckpipe.data_path");
+	if (settings.data_path.empty()) {
+		settings.data_path = std::string(DataDir) + "/pg_duckpipe/lake/";
+	}
+	auto memory = Setting("duckpipe.duckdb_flush_memory_mb");
+	if (!memory.empty() && std::isdigit(static_cast<unsigned char>(memory[0]))) {
+		settings.memory_mb = std::max(16, std::atoi(memory.c_str()));
+	}
+	// One directory per backend: DuckDB's spill file names are not unique across instances. DuckDB
+	// creates it and removes it when the instance closes.
+	settings.temp_directory = std::string(DataDir) + "/pg_duckpipe/tmp/backend_" + std::to_string(MyProcPid);
+	settings.catalog_conninfo = Setting("duckpipe.conninfo");
+	if (settings.catalog_conninfo.empty()) {
+		// This database over the first Unix socket directory, as the bootstrap superuser (who owns
+		// the lake catalog the worker creates); peer or trust authentication as Debian configures it.
+		std::string sockets = Setting("unix_socket_directories");
+		std::string host = sockets.substr(0, sockets.find(','));
+		while (!host.empty() && host.front() == ' ') {
+			host.erase(0, 1);
+		}
+		char *database = nullptr;
+		char *user = nullptr;
+		PgCall([&] {
+			database = get_database_name(MyDatabaseId);
+			user = GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false);
+		});
+		settings.catalog_conninfo = "host=" + ConnValue(host.empty() ? "localhost" : host) +
+		                            " port=" + ConnValue(Setting("port")) + " dbname=" + ConnValue(database) +
+		                            " user=" + ConnValue(user);
+	}
+	return settings;
+}
+
+} // namespace duckpipe::ext
