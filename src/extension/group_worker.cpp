@@ -155,7 +155,10 @@ pipeline::PipelineConfig BuildConfig(const Settings &settings, const GroupRow &r
 	}
 	config.lake_catalog_conninfo = settings.lake_catalog;
 	std::string base = std::string(DataDir) + "/pg_duckpipe/";
-	config.data_path = settings.data_path.empty() ? PrivateDir(base + "lake") : settings.data_path;
+	// One directory per database: each database has its own lake catalog, and one lake's cleanup
+	// of unreferenced files must never see another lake's files.
+	config.data_path =
+	    settings.data_path.empty() ? PrivateDir(base + "lake/" + std::to_string(MyDatabaseId)) : settings.data_path;
 	config.temp_dir = PrivateDir(base + "tmp");
 	config.groups = {group};
 	// TODO(merge): config.mode = "bgworker"; (PipelineConfig mode from the metadata helper)
