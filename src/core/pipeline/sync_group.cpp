@@ -138,6 +138,14 @@ void SyncGroup::ControlLoop() {
 			                                      PgConnection::Options{.application_name = "pg_duckpipe control"});
 			store = std::make_unique<meta::MetadataStore>(*meta);
 			meta->Exec("LISTEN duckpipe_changed");
+			// Exactly one runner per group, a daemon or a PostgreSQL background worker: a session
+			// lock on this connection, held while the group runs and released with the connection.
+			if (meta->Exec("SELECT pg_try_advisory_lock(hashtext('pg_duckpipe.group'), hashtext($1))", {group_.name})
+			        .Get(0, 0) != "t") {
+				throw Error(ErrorKind::Conflict, "sync group " + group_.name + " is already run by another process",
+				            {.hint = "a duckpipe daemon or a pg_duckpipe background worker runs it: stop that one (or "
+				                     "run only the groups of mode daemon in the daemon)"});
+			}
 			source = group_.conninfo ? std::make_unique<PgConnection>(*group_.conninfo) : nullptr;
 			PgConnection &src = source ? *source : *meta;
 			Prepare(*store, src);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <sys/stat.h>
 #include <vector>
 
 namespace duckpipe::test {
@@ -133,6 +134,12 @@ protected:
 		return at == std::string::npos ? log : log.substr(at);
 	}
 
+	// The worker's lake data path (the default: one directory per database under $PGDATA).
+	std::string LakePath() {
+		return Cluster().DataDir() + "/pg_duckpipe/lake/" +
+		       Scalar("SELECT oid FROM pg_database WHERE datname = current_database()") + "/";
+	}
+
 	void AddTable(const std::string &table) {
 		auto result = RunDuckpipe({"--source", Conninfo(), "add-table", table});
 		ASSERT_EQ(result.exit_code, 0) << result.output;
@@ -239,6 +246,55 @@ TEST_F(ExtensionWorkerTest, FailingWorkerIsRestartedWithoutTheCluster) {
 	EXPECT_TRUE(WaitLakeEqualsSource("public.broken", 60s));
 	EXPECT_EQ(Scalar("SELECT pg_postmaster_start_time()"), started);
 	EXPECT_FALSE(Cluster().LogHasCrash());
+}
+
+// Exactly one runner per group: a daemon started for a group its worker runs leaves it alone (the
+// group's advisory lock), and the worker keeps streaming.
+TEST_F(ExtensionWorkerTest, DaemonLeavesAGroupItsWorkerRuns) {
+	Sql("CREATE TABLE public.shared (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.shared VALUES (1, 'a')");
+	AddTable("public.shared");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.shared"));
+	TempDir dir("duckpipe-ext-daemon");
+	DaemonProcess daemon({"run", "--source", Conninfo(), "--data-path", LakePath(), "--temp-dir", dir.Path(), "--group",
+	                      "default", "--flush-interval", "200"},
+	                     dir.Path() + "/daemon.log");
+	ASSERT_TRUE(WaitFor([&] { return daemon.Log().find("already run by another process") != std::string::npos; }, 30s))
+	    << daemon.Log();
+	Sql("INSERT INTO public.shared VALUES (2, 'b')");
+	Sql("UPDATE public.shared SET v = 'c' WHERE id = 1");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.shared"));
+	EXPECT_EQ(daemon.Log().find("flush.done"), std::string::npos) << daemon.Log();
+	EXPECT_EQ(daemon.Terminate(), 0) << daemon.Log();
+}
+
+// And the other way: while a daemon runs the group, its worker waits (retrying), then takes over
+// once the daemon stops, with nothing lost.
+TEST_F(ExtensionWorkerTest, WorkerWaitsWhileTheDaemonRunsTheGroup) {
+	// The daemon runs as this test's user: what it creates in the lake must stay writable for the
+	// server's user that takes over.
+	struct Umask {
+		mode_t old = ::umask(0);
+		~Umask() { ::umask(old); }
+	} umask_zero;
+	Sql("CREATE TABLE public.handed (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.handed VALUES (1, 'a')");
+	auto added = RunDuckpipe({"--source", Conninfo(), "add-table", "public.handed"});
+	ASSERT_EQ(added.exit_code, 0) << added.output;
+	TempDir dir("duckpipe-ext-daemon");
+	auto daemon = std::make_unique<DaemonProcess>(
+	    std::vector<std::string>{"run", "--source", Conninfo(), "--data-path", LakePath(), "--temp-dir", dir.Path(),
+	                             "--group", "default", "--flush-interval", "200"},
+	    dir.Path() + "/daemon.log");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.handed")) << daemon->Log();
+	Sql("SELECT duckpipe.wake_worker('default')");
+	ASSERT_TRUE(WaitFor([&] { return LogTail().find("already run by another process") != std::string::npos; }, 30s))
+	    << LogTail();
+	EXPECT_EQ(Workers(), 1);
+	EXPECT_EQ(daemon->Terminate(), 0) << daemon->Log();
+	daemon.reset();
+	Sql("INSERT INTO public.handed VALUES (2, 'b')");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.handed", 90s)) << LogTail();
 }
 
 } // namespace
