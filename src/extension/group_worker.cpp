@@ -264,16 +264,24 @@ void RunWorker(const WorkerArgs &args) {
 
 	WaitEventSet *events = CreateWaitEventSet(CurrentMemoryContext, 3);
 	AddWaitEventToSet(events, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, nullptr);
-	AddWaitEventToSet(events, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, nullptr, nullptr);
+	// Not WL_EXIT_ON_PM_DEATH: exiting from inside the wait would leave the core's threads running
+	// while the process tears down; the pipeline is stopped (without final flushes) first.
+	AddWaitEventToSet(events, WL_POSTMASTER_DEATH, PGINVALID_SOCKET, nullptr, nullptr);
 	AddWaitEventToSet(events, WL_SOCKET_READABLE, relay.Fd(), nullptr, nullptr);
 	bool stopping = false;
+	bool postmaster_died = false;
 	while (!done.load()) {
 		// Live figures refresh at least every second, whatever the poll interval.
 		long timeout = std::min(settings.poll_interval_ms, 1000);
 		WaitEvent event;
-		WaitEventSetWait(events, timeout, &event, 1, PG_WAIT_EXTENSION);
+		int fired = WaitEventSetWait(events, timeout, &event, 1, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		relay.Drain();
+		if (fired > 0 && (event.events & WL_POSTMASTER_DEATH) && !postmaster_died) {
+			postmaster_died = true;
+			stopping = true;
+			pipeline.RequestStop();
+		}
 		if (got_sigterm && !stopping) {
 			ereport(LOG, (errmsg("pg_duckpipe worker of group \"%s\" stopping (SIGTERM)", args.group)));
 			stopping = true;
@@ -313,6 +321,9 @@ void RunWorker(const WorkerArgs &args) {
 	FreeWaitEventSet(events);
 	runner.join();
 	relay.Drain();
+	if (postmaster_died) {
+		throw Error(ErrorKind::Internal, "the postmaster died: the pg_duckpipe worker exits");
+	}
 	if (failure) {
 		release_slot = false;
 		throw ExplainFailure(failure);

@@ -62,7 +62,9 @@ void OnXact(XactEvent event, void *) {
 		auto actions = std::move(pending);
 		pending.clear();
 		RunPending(actions);
-	} else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
+	} else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE) {
+		// A prepared transaction commits later, in another session: its actions are dropped (the
+		// worker still sees its metadata changes through their notifications once it commits).
 		pending.clear();
 	}
 }

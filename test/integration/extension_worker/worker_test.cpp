@@ -248,6 +248,27 @@ TEST_F(ExtensionWorkerTest, FailingWorkerIsRestartedWithoutTheCluster) {
 	EXPECT_FALSE(Cluster().LogHasCrash());
 }
 
+// A worker that cannot reach its server says which setting to change.
+TEST_F(ExtensionWorkerTest, UnreachableServerNamesTheConninfoSetting) {
+	size_t log_start = Cluster().ServerLog().size();
+	Reload("ALTER SYSTEM SET duckpipe.conninfo = 'host=/nonexistent-duckpipe-socket-dir'");
+	Sql("CREATE TABLE public.lonely (id int PRIMARY KEY, v text)");
+	AddTable("public.lonely");
+	bool hinted = WaitFor(
+	    [&] {
+		    auto log = Cluster().ServerLog().substr(log_start);
+		    return log.find("nonexistent-duckpipe-socket-dir") != std::string::npos &&
+		           log.find("HINT:  the worker connects to this server") != std::string::npos &&
+		           log.find("set duckpipe.conninfo") != std::string::npos;
+	    },
+	    30s);
+	Reload("ALTER SYSTEM RESET duckpipe.conninfo");
+	EXPECT_TRUE(hinted) << LogTail();
+	// Once the setting is fixed the worker's next restart streams.
+	Sql("INSERT INTO public.lonely VALUES (1, 'x')");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.lonely", 60s)) << LogTail();
+}
+
 // Exactly one runner per group: a daemon started for a group its worker runs leaves it alone (the
 // group's advisory lock), and the worker keeps streaming.
 TEST_F(ExtensionWorkerTest, DaemonLeavesAGroupItsWorkerRuns) {
@@ -287,8 +308,11 @@ TEST_F(ExtensionWorkerTest, WorkerWaitsWhileTheDaemonRunsTheGroup) {
 	                             "--group", "default", "--flush-interval", "200"},
 	    dir.Path() + "/daemon.log");
 	ASSERT_TRUE(WaitLakeEqualsSource("public.handed")) << daemon->Log();
+	size_t log_start = Cluster().ServerLog().size();
 	Sql("SELECT duckpipe.wake_worker('default')");
-	ASSERT_TRUE(WaitFor([&] { return LogTail().find("already run by another process") != std::string::npos; }, 30s))
+	ASSERT_TRUE(WaitFor(
+	    [&] { return Cluster().ServerLog().find("already run by another process", log_start) != std::string::npos; },
+	    30s))
 	    << LogTail();
 	EXPECT_EQ(Workers(), 1);
 	EXPECT_EQ(daemon->Terminate(), 0) << daemon->Log();
