@@ -220,6 +220,29 @@ TEST_F(ExtensionWorkerTest, RestartRecoveryLosesAndDuplicatesNothing) {
 	}
 }
 
+// SIGTERM to the worker alone (pg_terminate_backend) mid-stream: it stops cleanly, is not restarted
+// by the postmaster, and start_worker() resumes with nothing lost or duplicated.
+TEST_F(ExtensionWorkerTest, TerminatedWorkerResumesWithStartWorker) {
+	Sql("CREATE TABLE public.orders (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.orders SELECT g, 'snap' FROM generate_series(1, 20) g");
+	AddTable("public.orders");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.orders"));
+	for (int t = 0; t < 10; t++) {
+		Sql("INSERT INTO public.orders SELECT g, 'w' FROM generate_series(" + std::to_string(100 + t * 100) + ", " +
+		    std::to_string(199 + t * 100) + ") g");
+	}
+	EXPECT_EQ(Scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = "
+	                 "'pg_duckpipe: default' AND datname = current_database()"),
+	          "t");
+	ASSERT_TRUE(WaitFor([&] { return Workers() == 0; }, 30s));
+	EXPECT_EQ(Scalar("SELECT running FROM duckpipe.worker_status() WHERE sync_group = 'default'"), "f");
+	Sql("UPDATE public.orders SET v = 'after' WHERE id % 3 = 0");
+	Sql("SELECT duckpipe.start_worker()");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.orders")) << LogTail();
+	EXPECT_EQ(Lake("SELECT count(*) = count(DISTINCT id) FROM public.orders_ducklake"), Rows({{"true"}}));
+	EXPECT_EQ(Workers(), 1);
+}
+
 // A worker that fails (an unwritable lake path) exits and is restarted alone: the postmaster keeps
 // running and nothing crashes; once the setting is fixed the next restart streams.
 TEST_F(ExtensionWorkerTest, FailingWorkerIsRestartedWithoutTheCluster) {
