@@ -69,7 +69,9 @@ void LogRelay::Drain() {
 		        (errmsg("pg_duckpipe: %zu log lines dropped (the worker logged faster than it could write)", dropped)));
 	}
 	for (const auto &[level, line] : lines) {
-		int elevel = level == log::Level::Debug ? DEBUG1 : level == log::Level::Info ? LOG : WARNING;
+		// The core filters by level already (duckpipe.debug_log): debug lines it lets through are
+		// wanted in the server log, where DEBUG1 would be dropped by the default log_min_messages.
+		int elevel = level == log::Level::Warn || level == log::Level::Error ? WARNING : LOG;
 		ereport(elevel, (errmsg_internal("pg_duckpipe: %s", line.c_str())));
 	}
 }
