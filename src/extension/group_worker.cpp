@@ -177,6 +177,7 @@ void ApplyLogLevel(const Settings &settings) {
 
 // The slot is kept reserved when the worker fails (it is restarted), freed on a clean stop.
 int attached_slot = -1;
+WorkerArgs worker_args;
 bool release_slot = false;
 
 void DetachAtExit(int, Datum) {
@@ -184,7 +185,10 @@ void DetachAtExit(int, Datum) {
 		return;
 	}
 	try {
-		DetachGroupWorker(attached_slot, release_slot);
+		// A successor that cannot be registered leaves the slot reserved: it is reclaimed as stale.
+		if (DetachGroupWorker(attached_slot, release_slot)) {
+			RegisterGroupWorker(worker_args.dboid, worker_args.group);
+		}
 	} catch (...) {
 	}
 	attached_slot = -1;
@@ -364,6 +368,7 @@ void duckpipe_group_worker_main(Datum) {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
+	worker_args = args;
 	PgBoundary([&] {
 		attached_slot = AttachGroupWorker(args.dboid, args.group);
 		if (attached_slot < 0) {

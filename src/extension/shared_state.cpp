@@ -47,6 +47,8 @@ struct WorkerSlot {
 	Latch *latch;
 	TimestampTz touched_at;
 	bool stop_requested;
+	// start_worker() after stop_worker(): the stopping worker has a successor registered at exit.
+	bool restart_after_stop;
 	bool wake_requested;
 	int64_t queued_bytes;
 	int64_t queued_changes;
@@ -181,7 +183,11 @@ bool StartGroupWorker(uint32_t dboid, const std::string &group) {
 		SlotLock lock(LW_EXCLUSIVE);
 		if (auto *slot = Find(dboid, group)) {
 			if (!Stale(*slot)) {
-				slot->stop_requested = false;
+				if (slot->stop_requested) {
+					// It may already be stopping: then it starts its successor as it exits.
+					slot->stop_requested = false;
+					slot->restart_after_stop = true;
+				}
 				Wake(*slot);
 				return false;
 			}
@@ -217,6 +223,7 @@ bool StopGroupWorker(uint32_t dboid, const std::string &group) {
 	}
 	// A worker waiting to be restarted sees the request when it starts, and exits at once.
 	slot->stop_requested = true;
+	slot->restart_after_stop = false;
 	Wake(*slot);
 	return true;
 }
@@ -281,12 +288,14 @@ void PublishFigures(int index, const std::vector<pipeline::GroupFigures> &figure
 	}
 }
 
-void DetachGroupWorker(int index, bool release) {
+bool DetachGroupWorker(int index, bool release) {
 	SlotLock lock(LW_EXCLUSIVE);
 	auto &slot = State().slots[index];
 	if (slot.pid != MyProcPid) {
-		return;
+		return false;
 	}
+	bool successor = release && slot.restart_after_stop;
+	slot.restart_after_stop = false;
 	slot.pid = 0;
 	slot.latch = nullptr;
 	slot.touched_at = GetCurrentTimestamp();
@@ -294,9 +303,10 @@ void DetachGroupWorker(int index, bool release) {
 	slot.queued_bytes = slot.queued_changes = 0;
 	slot.backpressured = false;
 	slot.active_flushes = 0;
-	if (release) {
+	if (release && !successor) {
 		slot.in_use = false;
 	}
+	return successor;
 }
 
 } // namespace duckpipe::ext

@@ -39,6 +39,7 @@ struct WorkerRequests {
 WorkerRequests TakeWorkerRequests(int slot);
 void PublishFigures(int slot, const std::vector<pipeline::GroupFigures> &figures);
 // At exit: release frees the slot (a clean stop); otherwise it stays reserved for the restart.
-void DetachGroupWorker(int slot, bool release);
+// Returns true when a start came after the stop: the slot stays reserved, register a successor.
+bool DetachGroupWorker(int slot, bool release);
 
 } // namespace duckpipe::ext

@@ -46,6 +46,17 @@ SELECT duckpipe.start_worker('regress_w');
 ALTER SYSTEM RESET duckpipe.enabled;
 SELECT pg_reload_conf();
 \c
+-- start_worker right after stop_worker: the group ends up with one running worker, whether the
+-- stopping one saw the stop or not.
+SELECT duckpipe.start_worker('regress_w');
+CALL duckpipe_test.wait_for($$SELECT count(*) = 1 FROM pg_replication_slots WHERE slot_name = 'regress_w_slot' AND active$$);
+SELECT duckpipe.stop_worker('regress_w');
+SELECT duckpipe.start_worker('regress_w');
+CALL duckpipe_test.wait_for($$SELECT count(*) = 1 FROM pg_replication_slots WHERE slot_name = 'regress_w_slot' AND active$$);
+SELECT count(*) AS workers FROM pg_stat_activity WHERE backend_type = 'pg_duckpipe: regress_w';
+SELECT duckpipe.stop_worker('regress_w');
+CALL duckpipe_test.wait_for($$SELECT count(*) = 0 FROM pg_stat_activity
+    WHERE backend_type = 'pg_duckpipe: regress_w'$$);
 -- Monitoring shapes.
 SELECT * FROM duckpipe.status() LIMIT 0;
 SELECT jsonb_typeof(duckpipe.metrics()->'tables') AS tables, jsonb_typeof(duckpipe.metrics()->'groups') AS groups;
