@@ -65,11 +65,9 @@ void ReadGroupsToStart(ProbeRow *row) {
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_duckpipe'", true, 1);
 	if (SPI_processed == 1) {
-		// One place for the group <-> table join (group_name today; group_id after migration 0006).
-		SPI_execute("SELECT g.name FROM duckpipe.sync_groups g "
-		            "WHERE g.enabled AND coalesce(to_jsonb(g)->>'mode', 'bgworker') = 'bgworker' "
-		            "AND EXISTS (SELECT 1 FROM duckpipe.table_mappings m WHERE m.group_name = g.name) "
-		            "ORDER BY g.name",
+		// The group <-> table join lives in duckpipe._group_tables() (sql/extension/20_worker.sql).
+		SPI_execute("SELECT g.name FROM duckpipe.sync_groups g WHERE duckpipe._runs_in_bgworker(g) "
+		            "AND EXISTS (SELECT 1 FROM duckpipe._group_tables() t WHERE (t.g).name = g.name) ORDER BY g.name",
 		            true, 64);
 		for (uint64 i = 0; i < SPI_processed; i++) {
 			char *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
