@@ -24,9 +24,9 @@ struct LakeSettings {
 	int memory_mb = 512;
 	std::string temp_directory;
 
-	// duckpipe.lake_catalog (default 'ducklake'), duckpipe.data_path (default
-	// $PGDATA/pg_duckpipe/lake/) and duckpipe.conninfo (default: this database over the Unix socket
-	// as the extension's owner). Calls PostgreSQL: main thread, inside PgBoundary.
+	// duckpipe.lake_catalog (a connection string; default this database through duckpipe.conninfo or
+	// the Unix socket), schema ducklake, duckpipe.data_path (default DefaultDataPath()). Calls
+	// PostgreSQL: main thread, inside PgBoundary.
 	static LakeSettings Current();
 };
 

@@ -8,6 +8,7 @@
 
 #include "extension/pg_boundary.hpp"
 #include "extension/pg_includes.hpp"
+#include "extension/settings.hpp"
 
 extern "C" {
 #include "catalog/pg_authid.h"
@@ -41,13 +42,9 @@ std::string ConnValue(const std::string &value) {
 
 LakeSettings LakeSettings::Current() {
 	LakeSettings settings;
-	auto schema = Setting("duckpipe.lake_catalog");
-	if (!schema.empty()) {
-		settings.catalog_schema = schema;
-	}
 	settings.data_path = Setting("duckpipe.data_path");
 	if (settings.data_path.empty()) {
-		settings.data_path = std::string(DataDir) + "/pg_duckpipe/lake/";
+		settings.data_path = DefaultDataPath();
 	}
 	auto memory = Setting("duckpipe.duckdb_flush_memory_mb");
 	if (!memory.empty() && std::isdigit(static_cast<unsigned char>(memory[0]))) {
@@ -56,7 +53,12 @@ LakeSettings LakeSettings::Current() {
 	// One directory per backend: DuckDB's spill file names are not unique across instances. DuckDB
 	// creates it and removes it when the instance closes.
 	settings.temp_directory = std::string(DataDir) + "/pg_duckpipe/tmp/backend_" + std::to_string(MyProcPid);
-	settings.catalog_conninfo = Setting("duckpipe.conninfo");
+	// The lake catalog's database (duckpipe.lake_catalog), else this one (through duckpipe.conninfo
+	// when set), as the worker writes it.
+	settings.catalog_conninfo = Setting("duckpipe.lake_catalog");
+	if (settings.catalog_conninfo.empty()) {
+		settings.catalog_conninfo = Setting("duckpipe.conninfo");
+	}
 	if (settings.catalog_conninfo.empty()) {
 		// This database over the first Unix socket directory, as the bootstrap superuser (who owns
 		// the lake catalog the worker creates); peer or trust authentication as Debian configures it.

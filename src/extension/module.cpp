@@ -1,7 +1,10 @@
 // The module's entry points: _PG_init (settings, shared memory, background workers, hooks) and the
 // SQL-callable basics. Each concern registers itself from its own file.
 #include "extension/lake_am.hpp"
+#include "extension/launcher.hpp"
 #include "extension/pg_boundary.hpp"
+#include "extension/settings.hpp"
+#include "extension/shared_state.hpp"
 
 #include <string>
 
@@ -15,6 +18,16 @@ PG_FUNCTION_INFO_V1(duckpipe_version);
 }
 
 void _PG_init(void) {
+	// Shared memory, the launcher and the workers' settings exist only in a preloaded library.
+	if (!process_shared_preload_libraries_in_progress) {
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+		                errmsg("pg_duckpipe must be loaded through shared_preload_libraries"),
+		                errhint("add pg_duckpipe to shared_preload_libraries in postgresql.conf (ALTER SYSTEM SET "
+		                        "shared_preload_libraries = 'pg_duckpipe') and restart the server")));
+	}
+	duckpipe::ext::DefineSettings();
+	duckpipe::ext::RequestSharedState();
+	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();
 }
 

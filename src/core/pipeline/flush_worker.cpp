@@ -358,6 +358,11 @@ void FlushWorker::Flush() {
 	Lsn up_to = last_commit_lsn_;
 	uint64_t rows = buffer_.BufferedRows();
 	auto started = Clock::now();
+	flushing_.store(true);
+	struct FlushingFlag {
+		std::atomic<bool> &flag;
+		~FlushingFlag() { flag.store(false); }
+	} flushing_flag{flushing_};
 	try {
 		if (!ResolveUnknownCommit(up_to)) {
 			if (rows > 0) {
@@ -396,6 +401,8 @@ void FlushWorker::Flush() {
 	route_->applied_lsn.store(std::max(route_->applied_lsn.load(), up_to.value));
 	route_->pending.Flushed(up_to);
 	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+	flush_count_.fetch_add(1);
+	last_flush_ms_.store(ms);
 	log::Info("flush.done", "table", mapping_.SourceName(), "rows", rows, "applied_lsn", up_to.ToString(), "ms", ms);
 	if (events_.flushed) {
 		events_.flushed(up_to, static_cast<int64_t>(rows));

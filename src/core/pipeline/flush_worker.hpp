@@ -66,6 +66,10 @@ public:
 	const std::shared_ptr<TableRoute> &Route() const { return route_; }
 	uint64_t BufferedRows() const { return buffered_rows_.load(); }
 	bool Failed() const { return failed_.load(); }
+	// Live figures for monitoring (any thread): flushes done, the last one's duration, one running.
+	int64_t FlushCount() const { return flush_count_.load(); }
+	int64_t LastFlushMs() const { return last_flush_ms_.load(); }
+	bool Flushing() const { return flushing_.load(); }
 	// When the oldest change not yet in the lake arrived (steady clock), if any.
 	std::optional<std::chrono::steady_clock::time_point> OldestPendingSince() const;
 
@@ -120,6 +124,9 @@ private:
 	bool exited_ = false; // the thread left its loop (guarded by reset_mutex_)
 	std::atomic<bool> failed_{false};
 	std::atomic<uint64_t> buffered_rows_{0};
+	std::atomic<int64_t> flush_count_{0};
+	std::atomic<int64_t> last_flush_ms_{0};
+	std::atomic<bool> flushing_{false};
 
 	// Worker-thread state.
 	std::deque<QueueItem> held_; // rows that arrived before the snapshot LSN was known

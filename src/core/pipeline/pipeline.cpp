@@ -64,6 +64,15 @@ void Pipeline::Reload(const PipelineConfig &config) {
 	Wake();
 }
 
+std::vector<GroupFigures> Pipeline::Figures() const {
+	std::vector<GroupFigures> figures;
+	std::lock_guard guard(groups_mutex_);
+	for (const auto &[name, group] : groups_) {
+		figures.push_back(group->Figures());
+	}
+	return figures;
+}
+
 void Pipeline::SyncGroups(PgConnection &conn) {
 	meta::MetadataStore store(conn);
 	auto wanted = [&](const meta::SyncGroup &g) {
@@ -77,6 +86,7 @@ void Pipeline::SyncGroups(PgConnection &conn) {
 			log::Info("group.starting", "group", g.name, "publication", g.publication, "slot", g.slot_name);
 			auto group = std::make_unique<SyncGroup>(config_, g, *writer_, &signal_);
 			group->Start();
+			std::lock_guard guard(groups_mutex_);
 			groups_[g.name] = std::move(group);
 		}
 	}
@@ -84,6 +94,7 @@ void Pipeline::SyncGroups(PgConnection &conn) {
 	for (auto it = groups_.begin(); it != groups_.end();) {
 		if (it->second->Stopped()) {
 			it->second->Stop(true);
+			std::lock_guard guard(groups_mutex_);
 			it = groups_.erase(it);
 		} else {
 			++it;
@@ -225,7 +236,10 @@ void Pipeline::Run() {
 	for (auto &[name, group] : groups_) {
 		group->Stop(true);
 	}
-	groups_.clear();
+	{
+		std::lock_guard guard(groups_mutex_);
+		groups_.clear();
+	}
 	log::Info("pipeline.stopped");
 }
 

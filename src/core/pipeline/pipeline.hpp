@@ -1,13 +1,16 @@
 #pragma once
 
 #include "core/pipeline/pipeline_config.hpp"
+#include "core/pipeline/pipeline_figures.hpp"
 #include "core/pipeline/wake_signal.hpp"
 
 #include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace duckpipe {
 class PgConnection;
@@ -50,6 +53,8 @@ public:
 	// budget, retry backoff) apply from each table's next flush; a change of any other is logged as
 	// needing a restart. Not for signal handlers (allocates, locks).
 	void Reload(const PipelineConfig &config);
+	// The running groups' live figures (any thread).
+	std::vector<GroupFigures> Figures() const;
 	// Called once on Run()'s thread when every group has started its control loop (the daemon
 	// writes its ready file there). Set before Run().
 	void OnReady(std::function<void()> callback) { on_ready_ = std::move(callback); }
@@ -66,6 +71,8 @@ private:
 	PipelineConfig config_; // as started; reloaded settings live in live_
 	std::shared_ptr<LiveConfig> live_;
 	std::unique_ptr<lake::LakeWriter> writer_;
+	// Written by Run()'s thread only, under groups_mutex_ so that Figures() may read it.
+	mutable std::mutex groups_mutex_;
 	std::map<std::string, std::unique_ptr<SyncGroup>> groups_;
 	std::function<void()> on_ready_;
 	std::atomic<bool> stop_{false};

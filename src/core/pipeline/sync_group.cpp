@@ -278,6 +278,7 @@ void SyncGroup::RunControlPasses(PgConnection &meta, meta::MetadataStore &store,
 		}
 		StartConsumer();
 		RecordStreamError(store);
+		RefreshFigures();
 		if (Clock::now() - report.last >= std::chrono::seconds(2)) {
 			ReportProgress(meta, store, report);
 		}

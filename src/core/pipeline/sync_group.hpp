@@ -3,6 +3,7 @@
 #include "core/meta/metadata_types.hpp"
 #include "core/pipeline/flush_worker.hpp"
 #include "core/pipeline/pipeline_config.hpp"
+#include "core/pipeline/pipeline_figures.hpp"
 #include "core/pipeline/queue_budget.hpp"
 #include "core/pipeline/slot_consumer.hpp"
 #include "core/pipeline/wake_signal.hpp"
@@ -56,6 +57,8 @@ public:
 	bool Stopped() const { return stopped_.load(); }
 	// The control loop has made its first pass (tables started), or failed it and is retrying.
 	bool Started() const { return started_.load(); }
+	// The live figures as the control loop last refreshed them (any thread).
+	GroupFigures Figures() const;
 
 private:
 	struct TableEntry {
@@ -154,6 +157,8 @@ private:
 	// once, recorded as the group's error) until it is free. False when stopped while waiting, or
 	// when the lock this group held was lost (another process runs the group now).
 	bool WaitForRunnerLock(PgConnection &meta, meta::MetadataStore &store);
+	// Control thread: copies the tables' live figures for Figures().
+	void RefreshFigures();
 
 	const PipelineConfig &config_;
 	meta::SyncGroup group_;
@@ -195,6 +200,8 @@ private:
 	std::atomic<uint64_t> confirmed_{0};
 
 	std::map<int64_t, std::unique_ptr<TableEntry>> tables_; // control thread only
+	mutable std::mutex figures_mutex_;
+	GroupFigures figures_;
 	std::mutex events_mutex_;
 	std::vector<Event> events_;
 	std::atomic<int> snapshots_running_{0};

@@ -455,6 +455,32 @@ void SyncGroup::HandleEvents(meta::MetadataStore &store, PgConnection &) {
 	}
 }
 
+void SyncGroup::RefreshFigures() {
+	GroupFigures figures;
+	figures.name = group_.name;
+	figures.queued_bytes = budget_.Used();
+	figures.backpressured = budget_.Full();
+	for (const auto &[id, entry] : tables_) {
+		TableFigures table;
+		table.mapping_id = id;
+		table.queued_changes = entry->route->queue.Rows();
+		table.buffered_rows = static_cast<int64_t>(entry->worker->BufferedRows());
+		table.flush_count = entry->worker->FlushCount();
+		table.last_flush_ms = entry->worker->LastFlushMs();
+		table.flushing = entry->worker->Flushing();
+		figures.queued_changes += table.queued_changes;
+		figures.active_flushes += table.flushing ? 1 : 0;
+		figures.tables.push_back(table);
+	}
+	std::lock_guard guard(figures_mutex_);
+	figures_ = std::move(figures);
+}
+
+GroupFigures SyncGroup::Figures() const {
+	std::lock_guard guard(figures_mutex_);
+	return figures_;
+}
+
 void SyncGroup::ReportRuntime(PgConnection &meta) {
 	if (tables_.empty()) {
 		return;

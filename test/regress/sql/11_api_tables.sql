@@ -142,3 +142,10 @@ SELECT duckpipe.drop_group('other_held');
 SELECT duckpipe.drop_group('remote');
 SELECT count(*) AS mappings_left FROM duckpipe.table_mappings;
 SELECT name FROM duckpipe.groups();
+-- Clean up for the tests after this one (they share the database).
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS public.orders, public.items, public.events, public.full_rows, public.keyless,
+    public.keyless_remote, public.remote_only, public.orders_ducklake, public.items_ducklake,
+    public.events_ducklake, public.full_rows_ducklake, public.keyless_ducklake CASCADE;
+DROP SCHEMA s1, s2 CASCADE;
+RESET client_min_messages;

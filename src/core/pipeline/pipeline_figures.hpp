@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace duckpipe::pipeline {
+
+// Live figures of a running pipeline, for monitoring (the extension copies them into shared
+// memory). A snapshot: each group's control loop refreshes its own a few times a second.
+struct TableFigures {
+	int64_t mapping_id = 0;
+	int64_t queued_changes = 0; // changes routed to the table, not yet taken by its flush worker
+	int64_t buffered_rows = 0;  // rows in the table's change buffer, not yet in the lake
+	int64_t flush_count = 0;
+	int64_t last_flush_ms = 0;
+	bool flushing = false;
+};
+
+struct GroupFigures {
+	std::string name;
+	int64_t queued_bytes = 0;
+	int64_t queued_changes = 0;
+	bool backpressured = false; // reading WAL is paused: the queues are full
+	int active_flushes = 0;
+	std::vector<TableFigures> tables;
+};
+
+} // namespace duckpipe::pipeline

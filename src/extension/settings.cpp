@@ -1,0 +1,96 @@
+// The GUCs, in one place. The globals' initializers are the boot values; units are declared so
+// that '5s' and '16MB' work and pg_settings shows them.
+#include "extension/settings.hpp"
+
+#include <climits>
+
+#include "extension/pg_includes.hpp"
+
+extern "C" {
+#include "utils/guc.h"
+}
+
+namespace duckpipe::ext {
+
+namespace {
+
+bool enabled = true;
+int poll_interval_ms = 1000;
+int flush_interval_ms = 5000;
+int flush_batch_threshold = 100000;
+int max_queued_bytes = 256 * 1024 * 1024;
+int duckdb_buffer_memory_mb = 16;
+int duckdb_flush_memory_mb = 512;
+int duckdb_threads = 1;
+char *data_path = nullptr;
+char *lake_catalog = nullptr;
+char *conninfo = nullptr;
+bool debug_log = false;
+
+std::string Text(const char *value) {
+	return value ? std::string(value) : std::string();
+}
+
+} // namespace
+
+void DefineSettings() {
+	DefineCustomBoolVariable("duckpipe.enabled", "Runs the pg_duckpipe background workers.",
+	                         "Off: workers stop and none is started; the metadata and slots stay.", &enabled, true,
+	                         PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("duckpipe.poll_interval",
+	                        "Longest sleep of a worker's main loop between checks of its settings and live figures.",
+	                        "Changes made through the duckpipe.* functions wake the worker at once.", &poll_interval_ms,
+	                        1000, 100, 3600000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("duckpipe.flush_interval", "Time between flushes of a table's changes into the lake.",
+	                        nullptr, &flush_interval_ms, 5000, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
+	                        nullptr);
+	DefineCustomIntVariable("duckpipe.flush_batch_threshold", "Buffered rows of a table that trigger a flush.", nullptr,
+	                        &flush_batch_threshold, 100000, 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("duckpipe.max_queued_bytes",
+	                        "Memory a group's queued changes may use before reading WAL pauses (backpressure).",
+	                        nullptr, &max_queued_bytes, 256 * 1024 * 1024, 1024 * 1024, INT_MAX, PGC_SIGHUP,
+	                        GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("duckpipe.duckdb_buffer_memory_mb",
+	                        "Memory limit of each table's embedded DuckDB change buffer (spills to disk above it).",
+	                        nullptr, &duckdb_buffer_memory_mb, 16, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_MB, nullptr,
+	                        nullptr, nullptr);
+	DefineCustomIntVariable(
+	    "duckpipe.duckdb_flush_memory_mb", "Memory limit of the embedded DuckDB while flushing to the lake.", nullptr,
+	    &duckdb_flush_memory_mb, 512, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_MB, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("duckpipe.duckdb_threads", "Threads of each embedded DuckDB.", nullptr, &duckdb_threads, 1,
+	                        1, 1024, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable("duckpipe.data_path", "Where the lake's data files are written (directory or URI).",
+	                           "Empty: $PGDATA/pg_duckpipe/lake/<database oid>/. Used when the lake is created.",
+	                           &data_path, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable("duckpipe.lake_catalog", "libpq connection string of the DuckLake catalog database.",
+	                           "Empty: the worker's own database (schema ducklake).", &lake_catalog, "", PGC_SIGHUP,
+	                           GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable(
+	    "duckpipe.conninfo", "libpq connection string the workers use to reach this server.",
+	    "Empty: the Unix socket, as the extension's owner. Put passwords in ~/.pgpass, not here.", &conninfo, "",
+	    PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("duckpipe.debug_log", "Logs the workers' debug events.", nullptr, &debug_log, false,
+	                         PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	MarkGUCPrefixReserved("duckpipe");
+}
+
+Settings CurrentSettings() {
+	return Settings{.enabled = enabled,
+	                .poll_interval_ms = poll_interval_ms,
+	                .flush_interval_ms = flush_interval_ms,
+	                .flush_batch_threshold = flush_batch_threshold,
+	                .max_queued_bytes = max_queued_bytes,
+	                .duckdb_buffer_memory_mb = duckdb_buffer_memory_mb,
+	                .duckdb_flush_memory_mb = duckdb_flush_memory_mb,
+	                .duckdb_threads = duckdb_threads,
+	                .data_path = Text(data_path),
+	                .lake_catalog = Text(lake_catalog),
+	                .conninfo = Text(conninfo),
+	                .debug_log = debug_log};
+}
+
+std::string DefaultDataPath() {
+	return std::string(DataDir) + "/pg_duckpipe/lake/" + std::to_string(MyDatabaseId) + "/";
+}
+
+} // namespace duckpipe::ext

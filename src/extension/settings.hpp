@@ -1,0 +1,32 @@
+#pragma once
+
+#include <string>
+
+// The duckpipe.* settings (GUCs): defined once in _PG_init, read by the background workers on
+// their main thread (at start and after SIGHUP). All are PGC_SIGHUP: ALTER SYSTEM + pg_reload_conf().
+namespace duckpipe::ext {
+
+struct Settings {
+	bool enabled;
+	int poll_interval_ms;
+	int flush_interval_ms;
+	int flush_batch_threshold;
+	int max_queued_bytes;
+	int duckdb_buffer_memory_mb;
+	int duckdb_flush_memory_mb;
+	int duckdb_threads;
+	std::string data_path;    // empty: DefaultDataPath()
+	std::string lake_catalog; // empty: this database
+	std::string conninfo;     // empty: this server over its Unix socket
+	bool debug_log;
+};
+
+void DefineSettings();
+// Where this database's lake keeps its data files unless duckpipe.data_path says otherwise:
+// $PGDATA/pg_duckpipe/lake/<database oid>/ (one lake's cleanup must never see another's files).
+// The worker writes there and the lake relation reads there.
+std::string DefaultDataPath();
+// The values in force in this process (main thread only).
+Settings CurrentSettings();
+
+} // namespace duckpipe::ext

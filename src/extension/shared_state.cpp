@@ -1,0 +1,312 @@
+// One slot per group worker in shared memory, under one LWLock. A slot is claimed by whoever
+// starts the worker (before registering it, so two starters never register two workers), taken
+// over by the worker when it attaches, and kept while the worker waits to be restarted after a
+// failure; a clean stop frees it.
+#include "extension/shared_state.hpp"
+
+#include "core/common/error.hpp"
+#include "extension/group_worker.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "extension/pg_includes.hpp"
+
+extern "C" {
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+}
+
+namespace duckpipe::ext {
+
+namespace {
+
+constexpr int kMaxWorkers = 64;
+constexpr int kMaxTables = 256;
+// A slot reserved by a starter whose worker never attached (registration lost) is reclaimed after.
+constexpr int64_t kStaleReservationMs = 60000;
+
+struct LiveTable {
+	int64_t mapping_id;
+	int64_t queued_changes;
+	int64_t buffered_rows;
+	int64_t flush_count;
+	int64_t last_flush_ms;
+	bool flushing;
+};
+
+struct WorkerSlot {
+	bool in_use;
+	Oid dboid;
+	char group[NAMEDATALEN];
+	pid_t pid;
+	Latch *latch;
+	TimestampTz touched_at;
+	bool stop_requested;
+	// start_worker() after stop_worker(): the stopping worker has a successor registered at exit.
+	bool restart_after_stop;
+	bool wake_requested;
+	int64_t queued_bytes;
+	int64_t queued_changes;
+	bool backpressured;
+	int active_flushes;
+	int ntables;
+	LiveTable tables[kMaxTables];
+};
+
+struct SharedState {
+	LWLock *lock;
+	WorkerSlot slots[kMaxWorkers];
+};
+
+SharedState *state = nullptr;
+shmem_request_hook_type prev_shmem_request_hook = nullptr;
+shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
+
+void RequestHook() {
+	if (prev_shmem_request_hook) {
+		prev_shmem_request_hook();
+	}
+	RequestAddinShmemSpace(sizeof(SharedState));
+	RequestNamedLWLockTranche("pg_duckpipe", 1);
+}
+
+void StartupHook() {
+	if (prev_shmem_startup_hook) {
+		prev_shmem_startup_hook();
+	}
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	bool found = false;
+	state = static_cast<SharedState *>(ShmemInitStruct("pg_duckpipe", sizeof(SharedState), &found));
+	if (!found) {
+		std::memset(state, 0, sizeof(SharedState));
+		state->lock = &(GetNamedLWLockTranche("pg_duckpipe"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+SharedState &State() {
+	if (!state) {
+		throw Error(ErrorKind::Internal, "pg_duckpipe's shared memory is not initialized",
+		            {.hint = "add pg_duckpipe to shared_preload_libraries and restart the server"});
+	}
+	return *state;
+}
+
+// The lock is released by the destructor; nothing between may raise a PostgreSQL ERROR.
+class SlotLock {
+public:
+	explicit SlotLock(LWLockMode mode) : lock_(State().lock) { LWLockAcquire(lock_, mode); }
+	~SlotLock() { LWLockRelease(lock_); }
+	SlotLock(const SlotLock &) = delete;
+	SlotLock &operator=(const SlotLock &) = delete;
+
+private:
+	LWLock *lock_;
+};
+
+bool Stale(const WorkerSlot &slot) {
+	return slot.pid == 0 &&
+	       TimestampDifferenceExceeds(slot.touched_at, GetCurrentTimestamp(), static_cast<int>(kStaleReservationMs));
+}
+
+WorkerSlot *Find(uint32_t dboid, const std::string &group) {
+	for (auto &slot : State().slots) {
+		if (slot.in_use && slot.dboid == dboid && group == slot.group) {
+			return &slot;
+		}
+	}
+	return nullptr;
+}
+
+WorkerSlot *Claim(uint32_t dboid, const std::string &group) {
+	for (auto &slot : State().slots) {
+		if (!slot.in_use) {
+			std::memset(&slot, 0, sizeof(WorkerSlot));
+			slot.in_use = true;
+			slot.dboid = dboid;
+			strlcpy(slot.group, group.c_str(), NAMEDATALEN);
+			slot.touched_at = GetCurrentTimestamp();
+			return &slot;
+		}
+	}
+	return nullptr;
+}
+
+void Wake(WorkerSlot &slot) {
+	slot.wake_requested = true;
+	if (slot.latch) {
+		SetLatch(slot.latch);
+	}
+}
+
+} // namespace
+
+void RequestSharedState() {
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = RequestHook;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = StartupHook;
+}
+
+std::vector<LiveWorker> ReadLiveWorkers(uint32_t dboid) {
+	std::vector<LiveWorker> out;
+	SlotLock lock(LW_SHARED);
+	for (const auto &slot : State().slots) {
+		if (!slot.in_use || slot.dboid != dboid) {
+			continue;
+		}
+		LiveWorker worker;
+		worker.group = slot.group;
+		worker.pid = slot.pid;
+		worker.figures.name = slot.group;
+		worker.figures.queued_bytes = slot.queued_bytes;
+		worker.figures.queued_changes = slot.queued_changes;
+		worker.figures.backpressured = slot.backpressured;
+		worker.figures.active_flushes = slot.active_flushes;
+		for (int i = 0; i < slot.ntables; i++) {
+			const auto &t = slot.tables[i];
+			worker.figures.tables.push_back(
+			    {t.mapping_id, t.queued_changes, t.buffered_rows, t.flush_count, t.last_flush_ms, t.flushing});
+		}
+		out.push_back(std::move(worker));
+	}
+	return out;
+}
+
+bool StartGroupWorker(uint32_t dboid, const std::string &group) {
+	{
+		SlotLock lock(LW_EXCLUSIVE);
+		if (auto *slot = Find(dboid, group)) {
+			if (!Stale(*slot)) {
+				if (slot->stop_requested) {
+					// It may already be stopping: then it starts its successor as it exits.
+					slot->stop_requested = false;
+					slot->restart_after_stop = true;
+				}
+				Wake(*slot);
+				return false;
+			}
+			slot->in_use = false;
+		}
+		if (!Claim(dboid, group)) {
+			throw Error(ErrorKind::Config, "no free pg_duckpipe worker slot for group " + group,
+			            {.hint = "at most 64 groups run at once per server; disable or drop groups you do not use"});
+		}
+	}
+	// Registering may fail (no free background worker slot): the claim is undone.
+	bool registered = RegisterGroupWorker(dboid, group);
+	if (!registered) {
+		SlotLock lock(LW_EXCLUSIVE);
+		if (auto *slot = Find(dboid, group); slot && slot->pid == 0) {
+			slot->in_use = false;
+		}
+		throw Error(ErrorKind::Config, "could not start the pg_duckpipe worker of group " + group,
+		            {.hint = "no background worker slot is free: raise max_worker_processes (needs a restart)"});
+	}
+	return true;
+}
+
+bool StopGroupWorker(uint32_t dboid, const std::string &group) {
+	SlotLock lock(LW_EXCLUSIVE);
+	auto *slot = Find(dboid, group);
+	if (!slot) {
+		return false;
+	}
+	if (Stale(*slot)) {
+		slot->in_use = false;
+		return false;
+	}
+	// A worker waiting to be restarted sees the request when it starts, and exits at once.
+	slot->stop_requested = true;
+	slot->restart_after_stop = false;
+	Wake(*slot);
+	return true;
+}
+
+bool WakeGroupWorker(uint32_t dboid, const std::string &group) {
+	SlotLock lock(LW_EXCLUSIVE);
+	auto *slot = Find(dboid, group);
+	if (!slot || Stale(*slot)) {
+		return false;
+	}
+	Wake(*slot);
+	return true;
+}
+
+int AttachGroupWorker(uint32_t dboid, const std::string &group) {
+	SlotLock lock(LW_EXCLUSIVE);
+	auto *slot = Find(dboid, group);
+	if (slot && slot->pid != 0 && slot->pid != MyProcPid) {
+		return -1;
+	}
+	if (!slot) {
+		slot = Claim(dboid, group);
+		if (!slot) {
+			return -1;
+		}
+	}
+	slot->pid = MyProcPid;
+	slot->latch = MyLatch;
+	slot->touched_at = GetCurrentTimestamp();
+	slot->wake_requested = false;
+	return static_cast<int>(slot - State().slots);
+}
+
+WorkerRequests TakeWorkerRequests(int index) {
+	SlotLock lock(LW_EXCLUSIVE);
+	auto &slot = State().slots[index];
+	WorkerRequests requests{slot.stop_requested, slot.wake_requested};
+	slot.wake_requested = false;
+	return requests;
+}
+
+void PublishFigures(int index, const std::vector<pipeline::GroupFigures> &figures) {
+	SlotLock lock(LW_EXCLUSIVE);
+	auto &slot = State().slots[index];
+	slot.queued_bytes = 0;
+	slot.queued_changes = 0;
+	slot.backpressured = false;
+	slot.active_flushes = 0;
+	slot.ntables = 0;
+	for (const auto &group : figures) {
+		slot.queued_bytes += group.queued_bytes;
+		slot.queued_changes += group.queued_changes;
+		slot.backpressured = slot.backpressured || group.backpressured;
+		slot.active_flushes += group.active_flushes;
+		for (const auto &t : group.tables) {
+			if (slot.ntables == kMaxTables) {
+				break;
+			}
+			slot.tables[slot.ntables++] = {t.mapping_id,  t.queued_changes, t.buffered_rows,
+			                               t.flush_count, t.last_flush_ms,  t.flushing};
+		}
+	}
+}
+
+bool DetachGroupWorker(int index, bool release) {
+	SlotLock lock(LW_EXCLUSIVE);
+	auto &slot = State().slots[index];
+	if (slot.pid != MyProcPid) {
+		return false;
+	}
+	bool successor = release && slot.restart_after_stop;
+	slot.restart_after_stop = false;
+	slot.pid = 0;
+	slot.latch = nullptr;
+	slot.touched_at = GetCurrentTimestamp();
+	slot.ntables = 0;
+	slot.queued_bytes = slot.queued_changes = 0;
+	slot.backpressured = false;
+	slot.active_flushes = 0;
+	if (release && !successor) {
+		slot.in_use = false;
+	}
+	return successor;
+}
+
+} // namespace duckpipe::ext

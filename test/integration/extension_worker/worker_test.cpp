@@ -1,0 +1,348 @@
+// The extension's background workers on a real server with pg_duckpipe preloaded: streaming into
+// the lake, wake-ups, restart recovery (fast and immediate stops mid-stream) and a failing worker
+// restarted alone. Tables are added with the daemon's add-table (the SQL add_table is another
+// part of the extension) and the worker is woken with duckpipe.wake_worker(), as add_table does.
+#include "core/lake/catalog_loader.hpp"
+#include "core/lake/lake_reader.hpp"
+#include "core/pg/pg_connection.hpp"
+#include "harness/daemon_process.hpp"
+#include "harness/lake_text.hpp"
+#include "harness/pg_cluster.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+namespace duckpipe::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Rows = std::vector<std::vector<std::string>>;
+
+class ExtensionWorkerTest : public ::testing::Test {
+protected:
+	static PgCluster &Cluster() {
+		static PgCluster cluster(PgCluster::Options{
+		    .settings = {{"duckpipe.flush_interval", "'200ms'"}, {"max_worker_processes", "32"}}, .extension = true});
+		return cluster;
+	}
+
+	void SetUp() override {
+		db_ = Cluster().CreateDatabase("ext_worker");
+		Cluster().Psql(db_, "CREATE EXTENSION pg_duckpipe");
+	}
+
+	void TearDown() override {
+		// Leaves no worker and no slot behind for the next tests (nor after a restart).
+		try {
+			Sql("UPDATE duckpipe.sync_groups SET enabled = false");
+			Sql("SELECT duckpipe.stop_worker()");
+			WaitFor([&] { return Workers() == 0; }, 30s);
+			// Slot names are per cluster: the next test's default group needs the name.
+			Sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = "
+			    "current_database() AND NOT active");
+		} catch (const std::exception &e) {
+			ADD_FAILURE() << "teardown: " << e.what();
+		}
+		EXPECT_FALSE(Cluster().LogHasCrash()) << Cluster().ServerLog();
+	}
+
+	std::string Conninfo() const { return Cluster().Conninfo(db_); }
+
+	Rows Sql(const std::string &sql) {
+		PgConnection conn(Conninfo());
+		auto r = conn.Exec(sql);
+		Rows out;
+		for (int i = 0; i < r.Rows(); i++) {
+			std::vector<std::string> row;
+			for (int j = 0; j < r.Columns(); j++) {
+				row.push_back(r.IsNull(i, j) ? std::string("<null>") : std::string(r.Get(i, j)));
+			}
+			out.push_back(std::move(row));
+		}
+		return out;
+	}
+
+	std::string Scalar(const std::string &sql) { return Sql(sql).at(0).at(0); }
+
+	// Workers of this test's database.
+	int Workers() {
+		return std::stoi(Scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'pg_duckpipe:%' AND "
+		                        "datname = current_database()"));
+	}
+
+	// The lake's latest snapshot, read in process; NotYet while the lake or the table is missing.
+	Rows Lake(const std::string &sql) {
+		PgConnection catalog(Conninfo());
+		if (catalog.Exec("SELECT 1 FROM pg_tables WHERE schemaname = 'ducklake' AND tablename = 'ducklake_snapshot'")
+		        .Rows() == 0) {
+			throw NotYet("no lake yet");
+		}
+		auto state = lake::LoadCatalog(catalog, "ducklake");
+		DuckDatabase db("", {{"threads", "1"}, {"memory_limit", "256MB"}});
+		auto duck = db.Connect();
+		lake::LakeReader::Attach(*duck, state);
+		Table table;
+		try {
+			table = QueryAsText(*duck, sql);
+		} catch (const std::exception &e) {
+			if (std::string(e.what()).find("does not exist") != std::string::npos) {
+				throw NotYet(e.what());
+			}
+			throw;
+		}
+		return Rows(table.begin() + 1, table.end());
+	}
+
+	// Waits until the lake table holds exactly the source table's rows (id, v as text).
+	::testing::AssertionResult WaitLakeEqualsSource(const std::string &table, std::chrono::milliseconds timeout = 60s) {
+		Rows source;
+		Rows lake;
+		bool same = WaitFor(
+		    [&] {
+			    source = Sql("SELECT id::text, coalesce(v, 'NULL') FROM " + table + " ORDER BY id");
+			    // QueryAsText wraps the query: its order is lost, compare as sorted multisets.
+			    lake = Lake("SELECT CAST(id AS VARCHAR), v FROM " + table + "_ducklake");
+			    std::sort(source.begin(), source.end());
+			    std::sort(lake.begin(), lake.end());
+			    return source == lake;
+		    },
+		    timeout);
+		if (same) {
+			return ::testing::AssertionSuccess();
+		}
+		auto first = [](const Rows &rows) {
+			return rows.empty() ? std::string("(none)") : rows[0][0] + "|" + rows[0][1];
+		};
+		return ::testing::AssertionFailure()
+		       << "source has " << source.size() << " rows, lake " << lake.size() << "; first source row "
+		       << first(source) << ", first lake row " << first(lake);
+	}
+
+	// The server log's last lines, for failure messages.
+	static std::string LogTail(size_t lines = 150) {
+		auto log = Cluster().ServerLog();
+		size_t at = log.size();
+		for (size_t n = 0; n <= lines && at != std::string::npos && at > 0; n++) {
+			at = log.rfind('\n', at - 1);
+		}
+		return at == std::string::npos ? log : log.substr(at);
+	}
+
+	// The worker's lake data path (the default: one directory per database under $PGDATA).
+	std::string LakePath() {
+		return Cluster().DataDir() + "/pg_duckpipe/lake/" +
+		       Scalar("SELECT oid FROM pg_database WHERE datname = current_database()") + "/";
+	}
+
+	void AddTable(const std::string &table) {
+		auto result = RunDuckpipe({"--source", Conninfo(), "add-table", table});
+		ASSERT_EQ(result.exit_code, 0) << result.output;
+		Sql("SELECT duckpipe.wake_worker('default')");
+	}
+
+	void Reload(const std::string &alter) {
+		Cluster().Psql(db_, alter);
+		Cluster().Psql(db_, "SELECT pg_reload_conf()");
+	}
+
+	std::string db_;
+};
+
+TEST_F(ExtensionWorkerTest, StreamsSnapshotUpdatesAndDeletes) {
+	Sql("CREATE TABLE public.items (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.items SELECT g, 'v' || g FROM generate_series(1, 50) g");
+	AddTable("public.items");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.items"));
+	EXPECT_EQ(Workers(), 1);
+	Sql("UPDATE public.items SET v = 'u' || id WHERE id <= 10");
+	Sql("DELETE FROM public.items WHERE id > 40");
+	Sql("INSERT INTO public.items VALUES (100, 'new'), (101, NULL)");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.items"));
+	EXPECT_EQ(Lake("SELECT count(*) FROM public.items_ducklake WHERE v LIKE 'u%'"), Rows({{"10"}}));
+	// Monitoring sees the table and the running worker.
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT state FROM duckpipe.status()") == "STREAMING"; }, 30s));
+	EXPECT_EQ(Sql("SELECT sync_group, source_table, target_table FROM duckpipe.status()"),
+	          Rows({{"default", "public.items", "public.items_ducklake"}}));
+	EXPECT_EQ(Scalar("SELECT running FROM duckpipe.worker_status() WHERE sync_group = 'default'"), "t");
+	EXPECT_EQ(Scalar("SELECT jsonb_array_length(duckpipe.metrics()->'tables')"), "1");
+	// Live figures come from shared memory, refreshed by the worker every second at most.
+	EXPECT_TRUE(WaitFor(
+	    [&] { return Scalar("SELECT (duckpipe.metrics()->'tables'->0->>'flush_count')::int > 0") == "t"; }, 10s));
+}
+
+// A change through the API reaches a running worker at once, whatever duckpipe.poll_interval says.
+TEST_F(ExtensionWorkerTest, WakeReachesWorkerWithLongPollInterval) {
+	Reload("ALTER SYSTEM SET duckpipe.poll_interval = '1h'");
+	Sql("CREATE TABLE public.first (id int PRIMARY KEY, v text)");
+	Sql("CREATE TABLE public.second (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.first VALUES (1, 'a')");
+	Sql("INSERT INTO public.second VALUES (1, 'b'), (2, 'c')");
+	AddTable("public.first");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.first", 30s));
+	AddTable("public.second");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.second", 30s));
+	Reload("ALTER SYSTEM RESET duckpipe.poll_interval");
+}
+
+// pg_ctl stop -m fast and -m immediate while changes are in flight: the worker comes back by
+// itself after each start, and the lake ends with every row exactly once.
+TEST_F(ExtensionWorkerTest, RestartRecoveryLosesAndDuplicatesNothing) {
+	Sql("CREATE TABLE public.events (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.events SELECT g, 'snap' FROM generate_series(1, 100) g");
+	AddTable("public.events");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.events"));
+	int next = 101;
+	auto write = [&](int transactions) {
+		for (int t = 0; t < transactions; t++, next += 50) {
+			Sql("INSERT INTO public.events SELECT g, 'w' || g FROM generate_series(" + std::to_string(next) + ", " +
+			    std::to_string(next + 49) + ") g");
+			Sql("UPDATE public.events SET v = 'u' || id WHERE id % 7 = " + std::to_string(t % 7));
+		}
+	};
+	for (const char *mode : {"fast", "immediate"}) {
+		SCOPED_TRACE(mode);
+		auto started = Scalar("SELECT pg_postmaster_start_time()");
+		write(20);
+		Cluster().Stop(mode);
+		Cluster().Start();
+		ASSERT_NE(Scalar("SELECT pg_postmaster_start_time()"), started);
+		// Nobody calls start_worker: the launcher brings the worker back.
+		ASSERT_TRUE(WaitFor([&] { return Workers() == 1; }, 60s)) << Cluster().ServerLog();
+		write(5);
+		ASSERT_TRUE(WaitLakeEqualsSource("public.events")) << LogTail();
+		EXPECT_EQ(Lake("SELECT count(*) = count(DISTINCT id) FROM public.events_ducklake"), Rows({{"true"}}));
+	}
+}
+
+// SIGTERM to the worker alone (pg_terminate_backend) mid-stream: it stops cleanly, is not restarted
+// by the postmaster, and start_worker() resumes with nothing lost or duplicated.
+TEST_F(ExtensionWorkerTest, TerminatedWorkerResumesWithStartWorker) {
+	Sql("CREATE TABLE public.orders (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.orders SELECT g, 'snap' FROM generate_series(1, 20) g");
+	AddTable("public.orders");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.orders"));
+	for (int t = 0; t < 10; t++) {
+		Sql("INSERT INTO public.orders SELECT g, 'w' FROM generate_series(" + std::to_string(100 + t * 100) + ", " +
+		    std::to_string(199 + t * 100) + ") g");
+	}
+	EXPECT_EQ(Scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = "
+	                 "'pg_duckpipe: default' AND datname = current_database()"),
+	          "t");
+	ASSERT_TRUE(WaitFor([&] { return Workers() == 0; }, 30s));
+	EXPECT_EQ(Scalar("SELECT running FROM duckpipe.worker_status() WHERE sync_group = 'default'"), "f");
+	Sql("UPDATE public.orders SET v = 'after' WHERE id % 3 = 0");
+	Sql("SELECT duckpipe.start_worker()");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.orders")) << LogTail();
+	EXPECT_EQ(Lake("SELECT count(*) = count(DISTINCT id) FROM public.orders_ducklake"), Rows({{"true"}}));
+	EXPECT_EQ(Workers(), 1);
+}
+
+// A worker that fails (an unwritable lake path) exits and is restarted alone: the postmaster keeps
+// running and nothing crashes; once the setting is fixed the next restart streams.
+TEST_F(ExtensionWorkerTest, FailingWorkerIsRestartedWithoutTheCluster) {
+	auto started = Scalar("SELECT pg_postmaster_start_time()");
+	// The postmaster's lines for exits of a group worker with status 1, from this test on.
+	size_t log_start = Cluster().ServerLog().size();
+	auto exits = [&] {
+		std::istringstream log(Cluster().ServerLog().substr(log_start));
+		int n = 0;
+		for (std::string line; std::getline(log, line);) {
+			n += line.find("background worker \"pg_duckpipe: default\"") != std::string::npos &&
+			     line.find("exited with exit code 1") != std::string::npos;
+		}
+		return n;
+	};
+	Reload("ALTER SYSTEM SET duckpipe.data_path = '/proc/duckpipe-unwritable/'");
+	Sql("CREATE TABLE public.broken (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.broken VALUES (1, 'x')");
+	AddTable("public.broken");
+	// Two failures: the second is the restart of the first (bgw_restart_time), not a new start.
+	ASSERT_TRUE(WaitFor([&] { return exits() >= 2; }, 60s)) << Cluster().ServerLog();
+	EXPECT_NE(Cluster().ServerLog().find("duckpipe-unwritable"), std::string::npos);
+	Reload("ALTER SYSTEM RESET duckpipe.data_path");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.broken", 60s));
+	EXPECT_EQ(Scalar("SELECT pg_postmaster_start_time()"), started);
+	EXPECT_FALSE(Cluster().LogHasCrash());
+}
+
+// A worker that cannot reach its server says which setting to change.
+TEST_F(ExtensionWorkerTest, UnreachableServerNamesTheConninfoSetting) {
+	size_t log_start = Cluster().ServerLog().size();
+	Reload("ALTER SYSTEM SET duckpipe.conninfo = 'host=/nonexistent-duckpipe-socket-dir'");
+	Sql("CREATE TABLE public.lonely (id int PRIMARY KEY, v text)");
+	AddTable("public.lonely");
+	bool hinted = WaitFor(
+	    [&] {
+		    auto log = Cluster().ServerLog().substr(log_start);
+		    return log.find("nonexistent-duckpipe-socket-dir") != std::string::npos &&
+		           log.find("HINT:  the worker connects to this server") != std::string::npos &&
+		           log.find("set duckpipe.conninfo") != std::string::npos;
+	    },
+	    30s);
+	Reload("ALTER SYSTEM RESET duckpipe.conninfo");
+	EXPECT_TRUE(hinted) << LogTail();
+	// Once the setting is fixed the worker's next restart streams.
+	Sql("INSERT INTO public.lonely VALUES (1, 'x')");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.lonely", 60s)) << LogTail();
+}
+
+// Exactly one runner per group: a daemon started for a group its worker runs leaves it alone (the
+// group's advisory lock), and the worker keeps streaming.
+TEST_F(ExtensionWorkerTest, DaemonLeavesAGroupItsWorkerRuns) {
+	Sql("CREATE TABLE public.shared (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.shared VALUES (1, 'a')");
+	AddTable("public.shared");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.shared"));
+	TempDir dir("duckpipe-ext-daemon");
+	DaemonProcess daemon({"run", "--source", Conninfo(), "--data-path", LakePath(), "--temp-dir", dir.Path(), "--group",
+	                      "default", "--flush-interval", "200"},
+	                     dir.Path() + "/daemon.log");
+	ASSERT_TRUE(WaitFor([&] { return daemon.Log().find("already run by another process") != std::string::npos; }, 30s))
+	    << daemon.Log();
+	Sql("INSERT INTO public.shared VALUES (2, 'b')");
+	Sql("UPDATE public.shared SET v = 'c' WHERE id = 1");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.shared"));
+	EXPECT_EQ(daemon.Log().find("flush.done"), std::string::npos) << daemon.Log();
+	EXPECT_EQ(daemon.Terminate(), 0) << daemon.Log();
+}
+
+// And the other way: while a daemon runs the group, its worker waits (retrying), then takes over
+// once the daemon stops, with nothing lost.
+TEST_F(ExtensionWorkerTest, WorkerWaitsWhileTheDaemonRunsTheGroup) {
+	// The daemon runs as this test's user: what it creates in the lake must stay writable for the
+	// server's user that takes over.
+	struct Umask {
+		mode_t old = ::umask(0);
+		~Umask() { ::umask(old); }
+	} umask_zero;
+	Sql("CREATE TABLE public.handed (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.handed VALUES (1, 'a')");
+	auto added = RunDuckpipe({"--source", Conninfo(), "add-table", "public.handed"});
+	ASSERT_EQ(added.exit_code, 0) << added.output;
+	TempDir dir("duckpipe-ext-daemon");
+	auto daemon = std::make_unique<DaemonProcess>(
+	    std::vector<std::string>{"run", "--source", Conninfo(), "--data-path", LakePath(), "--temp-dir", dir.Path(),
+	                             "--group", "default", "--flush-interval", "200"},
+	    dir.Path() + "/daemon.log");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.handed")) << daemon->Log();
+	size_t log_start = Cluster().ServerLog().size();
+	Sql("SELECT duckpipe.wake_worker('default')");
+	ASSERT_TRUE(WaitFor(
+	    [&] { return Cluster().ServerLog().find("already run by another process", log_start) != std::string::npos; },
+	    30s))
+	    << LogTail();
+	EXPECT_EQ(Workers(), 1);
+	EXPECT_EQ(daemon->Terminate(), 0) << daemon->Log();
+	daemon.reset();
+	Sql("INSERT INTO public.handed VALUES (2, 'b')");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.handed", 90s)) << LogTail();
+}
+
+} // namespace
+} // namespace duckpipe::test
