@@ -59,16 +59,19 @@ void DefineSettings() {
 	    &duckdb_flush_memory_mb, 512, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_MB, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.duckdb_threads", "Threads of each embedded DuckDB.", nullptr, &duckdb_threads, 1,
 	                        1, 1024, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
-	DefineCustomStringVariable("duckpipe.data_path", "Where the lake's data files are written (directory or URI).",
-	                           "Empty: $PGDATA/pg_duckpipe/lake/<database oid>/. Used when the lake is created.",
-	                           &data_path, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
-	DefineCustomStringVariable("duckpipe.lake_catalog", "libpq connection string of the DuckLake catalog database.",
-	                           "Empty: the worker's own database (schema ducklake).", &lake_catalog, "", PGC_SIGHUP,
-	                           GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable(
+	    "duckpipe.data_path", "Where the lake's data files are written (directory or URI).",
+	    "Empty: $PGDATA/pg_duckpipe/lake/<database oid>/. Used when the lake is created. Per database: "
+	    "ALTER DATABASE ... SET.",
+	    &data_path, "", PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable(
+	    "duckpipe.lake_catalog", "libpq connection string of the DuckLake catalog database.",
+	    "Empty: the worker's own database (schema ducklake). Per database: ALTER DATABASE ... SET.", &lake_catalog, "",
+	    PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
 	DefineCustomStringVariable(
 	    "duckpipe.conninfo", "libpq connection string the workers use to reach this server.",
 	    "Empty: the Unix socket, as the extension's owner. Put passwords in ~/.pgpass, not here.", &conninfo, "",
-	    PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+	    PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
 	DefineCustomBoolVariable("duckpipe.debug_log", "Logs the workers' debug events.", nullptr, &debug_log, false,
 	                         PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("duckpipe");

@@ -3,7 +3,8 @@
 #include <string>
 
 // The duckpipe.* settings (GUCs): defined once in _PG_init, read by the background workers on
-// their main thread (at start and after SIGHUP). All are PGC_SIGHUP: ALTER SYSTEM + pg_reload_conf().
+// their main thread (at start and after SIGHUP). PGC_SIGHUP (ALTER SYSTEM + pg_reload_conf()), except
+// where the lake lives and how to connect, which superusers may also set per database (PGC_SUSET).
 namespace duckpipe::ext {
 
 struct Settings {

@@ -1,4 +1,5 @@
--- Every duckpipe.* setting is in pg_settings, reloadable (sighup), with its unit and a description.
+-- Every duckpipe.* setting is in pg_settings, reloadable (sighup; where the lake lives and how to
+-- connect: superuser, settable per database), with its unit and a description.
 SELECT name, setting, unit, context, vartype, short_desc <> '' AS described
 FROM pg_settings WHERE name LIKE 'duckpipe.%' ORDER BY name;
 -- Units are accepted as PostgreSQL spells them, bad values are refused, and a reload applies them.
