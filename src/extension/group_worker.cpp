@@ -271,6 +271,7 @@ void RunWorker(const WorkerArgs &args) {
 	AddWaitEventToSet(events, WL_SOCKET_READABLE, relay.Fd(), nullptr, nullptr);
 	bool stopping = false;
 	bool postmaster_died = false;
+	bool had_group = false; // the pipeline ran its group since the last look at the group's row
 	while (!done.load()) {
 		// Live figures refresh at least every second, whatever the poll interval.
 		long timeout = std::min(settings.poll_interval_ms, 1000);
@@ -317,7 +318,27 @@ void RunWorker(const WorkerArgs &args) {
 		if (requests.wake) {
 			pipeline.Wake();
 		}
-		PublishFigures(attached_slot, pipeline.Figures());
+		auto figures = pipeline.Figures();
+		if (!figures.empty()) {
+			had_group = true;
+		} else if (had_group && !stopping) {
+			// The pipeline let its group go: disabled, dropped or handed to the daemon (its mode
+			// changed by an UPDATE, which wakes no worker). Leave rather than idle in a worker slot;
+			// anything else (a lost lock, a restart of the group) gets the group back by itself.
+			GroupRow now;
+			PgCall([&] { ReadGroupRow(args.group, &now); });
+			if (!now.exists || !now.enabled || std::string(now.mode) != "bgworker") {
+				ereport(LOG, (errmsg("pg_duckpipe worker of group \"%s\" exits: the group is %s", args.group,
+				                     !now.exists    ? "dropped"
+				                     : !now.enabled ? "disabled"
+				                                    : "run by the duckpipe daemon now (mode daemon)")));
+				stopping = true;
+				release_slot = true;
+				pipeline.RequestStop();
+			}
+			had_group = false;
+		}
+		PublishFigures(attached_slot, figures);
 	}
 	FreeWaitEventSet(events);
 	runner.join();

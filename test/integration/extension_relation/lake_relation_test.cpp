@@ -58,6 +58,18 @@ protected:
 		// The relation reads the lake the daemon writes: same catalog (this database), same files.
 		Sql("ALTER DATABASE \"" + Db() + "\" SET duckpipe.data_path = '" + data_path_ + "'");
 		conn_ = Connect();
+		// CREATE EXTENSION's `default` group is the background worker's (mode bgworker): the daemon
+		// runs a group of its own.
+		DuckpipeOk({"create-group", kGroup, "--mode", "daemon"});
+	}
+
+	static constexpr const char *kGroup = "lake";
+
+	// The daemon's add-table, into the daemon's group.
+	void AddTable(std::vector<std::string> args) {
+		args.insert(args.begin(), "add-table");
+		args.insert(args.end(), {"--group", kGroup});
+		DuckpipeOk(args);
 	}
 
 	// Rows of a query on the source side and on the relation side that differ (empty when none).
@@ -114,7 +126,7 @@ TEST_F(LakeRelationTest, EveryTypeReadsBackEqualToTheSource) {
 	Sql("SELECT duckpipe.create_target_relation('public.alltypes', 'public', 'alltypes_ducklake', 'upsert')");
 	EXPECT_EQ(Scalar("SELECT count(*) FROM public.alltypes_ducklake"), "0");
 
-	DuckpipeOk({"add-table", "public.alltypes"});
+	AddTable({"public.alltypes"});
 	auto daemon = StartDaemon();
 	ASSERT_TRUE(WaitTableState("public.alltypes", "STREAMING", 60s)) << TableError("public.alltypes") << LogTail();
 	for (const auto &row : TypeRows()) {
@@ -155,7 +167,7 @@ TEST_F(LakeRelationTest, QueryTravelsInTimeAndDropRemovesTheLakeTable) {
 	Sql("CREATE TABLE public.orders (id int PRIMARY KEY, amount numeric(12,2), note text)");
 	Sql("INSERT INTO public.orders SELECT g, g * 1.5, 'n' || g FROM generate_series(1, 10) g");
 	Sql("SELECT duckpipe.create_target_relation('public.orders', 'public', 'orders_ducklake', 'upsert')");
-	DuckpipeOk({"add-table", "public.orders"});
+	AddTable({"public.orders"});
 	auto daemon = StartDaemon();
 	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.orders_ducklake") == "10"; }, 60s, 200ms))
 	    << LogTail();
@@ -226,7 +238,7 @@ TEST_F(LakeRelationTest, SourceDdlTheLakeFollowsIsFollowedByTheRelation) {
 	Sql("INSERT INTO public.items VALUES (1, 10, 'a', 'x'), (2, 20, 'b', 'y')");
 	Sql("SELECT duckpipe.create_target_relation('public.items', 'public', 'items_ducklake', 'upsert')");
 	std::string relfilenode = Scalar("SELECT relfilenode FROM pg_class WHERE oid = 'public.items_ducklake'::regclass");
-	DuckpipeOk({"add-table", "public.items"});
+	AddTable({"public.items"});
 	auto daemon = StartDaemon();
 	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.items_ducklake") == "2"; }, 60s, 200ms))
 	    << LogTail();
@@ -262,7 +274,7 @@ TEST_F(LakeRelationTest, ResyncAfterDdlTheLakeCannotFollowGivesTheRelationTheNew
 	Sql("CREATE TABLE public.codes (id int PRIMARY KEY, code text, note text)");
 	Sql("INSERT INTO public.codes VALUES (1, '10', 'a'), (2, '20', 'b')");
 	Sql("SELECT duckpipe.create_target_relation('public.codes', 'public', 'codes_ducklake', 'upsert')");
-	DuckpipeOk({"add-table", "public.codes"});
+	AddTable({"public.codes"});
 	auto daemon = StartDaemon();
 	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.codes_ducklake") == "2"; }, 60s, 200ms))
 	    << LogTail();
@@ -292,7 +304,7 @@ TEST_F(LakeRelationTest, ResyncAfterDdlTheLakeCannotFollowGivesTheRelationTheNew
 TEST_F(LakeRelationTest, AppendModeRelationShowsTheChangelog) {
 	Sql("CREATE TABLE public.events (id int PRIMARY KEY, v text)");
 	Sql("SELECT duckpipe.create_target_relation('public.events', 'public', 'events_ducklake', 'append')");
-	DuckpipeOk({"add-table", "public.events", "--append"});
+	AddTable({"public.events", "--append"});
 	auto daemon = StartDaemon();
 	ASSERT_TRUE(WaitTableState("public.events", "STREAMING", 60s)) << LogTail();
 	Sql("INSERT INTO public.events VALUES (1, 'a'), (2, 'b')");
@@ -315,7 +327,7 @@ TEST_F(LakeRelationTest, DropExtensionKeepsTheLake) {
 	Sql("CREATE TABLE public.kept (id int PRIMARY KEY)");
 	Sql("INSERT INTO public.kept VALUES (1), (2)");
 	Sql("SELECT duckpipe.create_target_relation('public.kept', 'public', 'kept_ducklake', 'upsert')");
-	DuckpipeOk({"add-table", "public.kept"});
+	AddTable({"public.kept"});
 	auto daemon = StartDaemon();
 	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.kept_ducklake") == "2"; }, 60s, 200ms))
 	    << LogTail();
@@ -335,7 +347,7 @@ TEST_F(LakeRelationTest, CancelledScanEndsPromptlyAndReleasesDuckDB) {
 	Sql("CREATE TABLE public.big (id int PRIMARY KEY, payload text)");
 	Sql("INSERT INTO public.big SELECT g, repeat('x', 100) || g FROM generate_series(1, 1000000) g");
 	Sql("SELECT duckpipe.create_target_relation('public.big', 'public', 'big_ducklake', 'upsert')");
-	DuckpipeOk({"add-table", "public.big"});
+	AddTable({"public.big"});
 	auto daemon = StartDaemon();
 	ASSERT_TRUE(WaitTableState("public.big", "STREAMING", 120s)) << LogTail();
 	EXPECT_EQ(daemon->Terminate(), 0);
@@ -369,12 +381,20 @@ TEST_F(LakeRelationTest, CancelledScanEndsPromptlyAndReleasesDuckDB) {
 	// No DuckDB thread left behind in the backend.
 	EXPECT_EQ(ThreadsOf(pid), 1);
 	// A query larger than its DuckDB's memory spills under $PGDATA/pg_duckpipe/tmp (the sandbox lets it).
-	scanner->Exec("SET duckpipe.duckdb_flush_memory_mb = '128'");
-	EXPECT_EQ(std::string(scanner
-	                          ->Exec("SELECT q->>'n' FROM duckpipe.query('SELECT count(*) AS n FROM (SELECT "
-	                                 "payload || id FROM public.big_ducklake ORDER BY 1)') q")
-	                          .Get(0, 0)),
-	          "1000000");
+	// The memory limit is a server setting (SIGHUP): a new session reads it after the reload.
+	Sql("ALTER SYSTEM SET duckpipe.duckdb_flush_memory_mb = '128'");
+	Sql("SELECT pg_reload_conf()");
+	auto small = Connect();
+	ASSERT_TRUE(
+	    WaitFor([&] { return std::string(small->Exec("SHOW duckpipe.duckdb_flush_memory_mb").Get(0, 0)) == "128MB"; },
+	            10s, 50ms));
+	auto spilled = std::string(small
+	                               ->Exec("SELECT q->>'n' FROM duckpipe.query('SELECT count(*) AS n FROM (SELECT "
+	                                      "payload || id FROM public.big_ducklake ORDER BY 1)') q")
+	                               .Get(0, 0));
+	Sql("ALTER SYSTEM RESET duckpipe.duckdb_flush_memory_mb");
+	Sql("SELECT pg_reload_conf()");
+	EXPECT_EQ(spilled, "1000000");
 }
 
 } // namespace duckpipe::test

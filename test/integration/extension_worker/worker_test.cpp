@@ -4,6 +4,7 @@
 // part of the extension) and the worker is woken with duckpipe.wake_worker(), as add_table does.
 #include "core/lake/catalog_loader.hpp"
 #include "core/lake/lake_reader.hpp"
+#include "core/meta/group_lock.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "harness/daemon_process.hpp"
 #include "harness/lake_text.hpp"
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -292,56 +294,128 @@ TEST_F(ExtensionWorkerTest, UnreachableServerNamesTheConninfoSetting) {
 	EXPECT_TRUE(WaitLakeEqualsSource("public.lonely", 60s)) << LogTail();
 }
 
-// Exactly one runner per group: a daemon started for a group its worker runs leaves it alone (the
-// group's advisory lock), and the worker keeps streaming.
-TEST_F(ExtensionWorkerTest, DaemonLeavesAGroupItsWorkerRuns) {
-	Sql("CREATE TABLE public.shared (id int PRIMARY KEY, v text)");
-	Sql("INSERT INTO public.shared VALUES (1, 'a')");
-	AddTable("public.shared");
-	ASSERT_TRUE(WaitLakeEqualsSource("public.shared"));
-	TempDir dir("duckpipe-ext-daemon");
-	DaemonProcess daemon({"run", "--source", Conninfo(), "--data-path", LakePath(), "--temp-dir", dir.Path(), "--group",
-	                      "default", "--flush-interval", "200"},
-	                     dir.Path() + "/daemon.log");
-	ASSERT_TRUE(WaitFor([&] { return daemon.Log().find("already run by another process") != std::string::npos; }, 30s))
-	    << daemon.Log();
-	Sql("INSERT INTO public.shared VALUES (2, 'b')");
-	Sql("UPDATE public.shared SET v = 'c' WHERE id = 1");
-	EXPECT_TRUE(WaitLakeEqualsSource("public.shared"));
-	EXPECT_EQ(daemon.Log().find("flush.done"), std::string::npos) << daemon.Log();
-	EXPECT_EQ(daemon.Terminate(), 0) << daemon.Log();
-}
-
-// And the other way: while a daemon runs the group, its worker waits (retrying), then takes over
-// once the daemon stops, with nothing lost.
-TEST_F(ExtensionWorkerTest, WorkerWaitsWhileTheDaemonRunsTheGroup) {
+// Exactly one runner per group, and a group handed over between the worker and the daemon (its mode
+// changed) and back: while the old runner still holds the group's lock (frozen with SIGSTOP here, so
+// it cannot notice the change) the new one waits, says so in its log and in the group's last_error,
+// and streams nothing; once the old one lets go the new one takes over with every row exactly once.
+TEST_F(ExtensionWorkerTest, GroupHandedFromWorkerToDaemonAndBackWaitsForTheLockAndLosesNothing) {
 	// The daemon runs as this test's user: what it creates in the lake must stay writable for the
-	// server's user that takes over.
+	// server's user that takes over again.
 	struct Umask {
 		mode_t old = ::umask(0);
 		~Umask() { ::umask(old); }
 	} umask_zero;
 	Sql("CREATE TABLE public.handed (id int PRIMARY KEY, v text)");
-	Sql("INSERT INTO public.handed VALUES (1, 'a')");
-	auto added = RunDuckpipe({"--source", Conninfo(), "add-table", "public.handed"});
-	ASSERT_EQ(added.exit_code, 0) << added.output;
+	Sql("INSERT INTO public.handed SELECT g, 'snap' FROM generate_series(1, 20) g");
+	AddTable("public.handed");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.handed")) << LogTail();
+	std::string group_id = Scalar("SELECT id FROM duckpipe.sync_groups WHERE name = 'default'");
+	// The application_name of the session holding the group's lock (meta::GroupLock), or "" when free.
+	auto holder = [&] {
+		auto rows = Sql("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+		                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = " +
+		                std::to_string(meta::GroupLock::kClassKey) + " AND l.objid = " + group_id);
+		return rows.empty() ? std::string() : rows[0][0];
+	};
+	auto last_error = [&] {
+		return Scalar("SELECT coalesce(last_error, '') FROM duckpipe.sync_groups WHERE id = " + group_id);
+	};
+	auto lake_rows = [&] { return Lake("SELECT count(*) FROM public.handed_ducklake")[0][0]; };
+	auto exactly_once = [&] {
+		EXPECT_EQ(Lake("SELECT count(*) = count(DISTINCT id) FROM public.handed_ducklake"), Rows({{"true"}}));
+	};
+	EXPECT_EQ(holder(), "pg_duckpipe: default");
+
+	// A daemon for every group of mode daemon (none yet).
 	TempDir dir("duckpipe-ext-daemon");
-	auto daemon = std::make_unique<DaemonProcess>(
-	    std::vector<std::string>{"run", "--source", Conninfo(), "--data-path", LakePath(), "--temp-dir", dir.Path(),
-	                             "--group", "default", "--flush-interval", "200"},
+	DaemonProcess daemon(
+	    {"run", "--source", Conninfo(), "--data-path", LakePath(), "--temp-dir", dir.Path(), "--flush-interval", "200"},
 	    dir.Path() + "/daemon.log");
-	ASSERT_TRUE(WaitLakeEqualsSource("public.handed")) << daemon->Log();
+	ASSERT_TRUE(WaitFor([&] { return daemon.Log().find("pipeline.ready") != std::string::npos; }, 30s)) << daemon.Log();
+
+	// Worker -> daemon, while the worker still holds the lock.
+	std::string worker_pid =
+	    Scalar("SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_duckpipe: default' AND datname = "
+	           "current_database()");
+	ASSERT_EQ(::kill(std::stoi(worker_pid), SIGSTOP), 0);
+	Sql("UPDATE duckpipe.sync_groups SET mode = 'daemon' WHERE name = 'default'");
+	ASSERT_TRUE(
+	    WaitFor([&] { return daemon.Log().find("event=group.locked group=default") != std::string::npos; }, 30s))
+	    << daemon.Log();
+	EXPECT_NE(last_error().find("is run by another process"), std::string::npos) << last_error();
+	EXPECT_NE(last_error().find("this daemon waits"), std::string::npos) << last_error();
+	Sql("INSERT INTO public.handed SELECT g, 'while-daemon-waits' FROM generate_series(21, 30) g");
+	Sql("UPDATE public.handed SET v = 'u1' WHERE id <= 5");
+	// The waiting daemon streams nothing (a bounded look at the absence, over several lock retries).
+	EXPECT_FALSE(WaitFor([&] { return lake_rows() != "20"; }, 3s));
+	EXPECT_EQ(holder(), "pg_duckpipe: default");
+	EXPECT_EQ(daemon.Log().find("event=table.started"), std::string::npos) << daemon.Log();
+	ASSERT_EQ(::kill(std::stoi(worker_pid), SIGCONT), 0);
+	// The worker sees the group is the daemon's now, stops at a transaction boundary and lets go.
+	ASSERT_TRUE(WaitFor([&] { return Workers() == 0; }, 30s)) << LogTail();
+	ASSERT_TRUE(
+	    WaitFor([&] { return daemon.Log().find("event=group.lock_acquired group=default") != std::string::npos; }, 30s))
+	    << daemon.Log();
+	Sql("INSERT INTO public.handed SELECT g, 'daemon' FROM generate_series(31, 40) g");
+	Sql("DELETE FROM public.handed WHERE id IN (2, 22)");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.handed")) << daemon.Log();
+	exactly_once();
+	EXPECT_TRUE(WaitFor([&] { return last_error().empty(); }, 10s)) << last_error();
+	EXPECT_EQ(holder(), "pg_duckpipe daemon default");
+
+	// Daemon -> worker, while the daemon still holds the lock.
 	size_t log_start = Cluster().ServerLog().size();
-	Sql("SELECT duckpipe.wake_worker('default')");
+	ASSERT_EQ(::kill(daemon.Pid(), SIGSTOP), 0);
+	Sql("UPDATE duckpipe.sync_groups SET mode = 'bgworker' WHERE name = 'default'");
+	Sql("SELECT duckpipe.start_worker('default')");
 	ASSERT_TRUE(WaitFor(
-	    [&] { return Cluster().ServerLog().find("already run by another process", log_start) != std::string::npos; },
+	    [&] { return Cluster().ServerLog().find("event=group.locked group=default", log_start) != std::string::npos; },
 	    30s))
 	    << LogTail();
+	EXPECT_NE(last_error().find("this bgworker waits"), std::string::npos) << last_error();
 	EXPECT_EQ(Workers(), 1);
-	EXPECT_EQ(daemon->Terminate(), 0) << daemon->Log();
-	daemon.reset();
-	Sql("INSERT INTO public.handed VALUES (2, 'b')");
-	EXPECT_TRUE(WaitLakeEqualsSource("public.handed", 90s)) << LogTail();
+	Sql("INSERT INTO public.handed SELECT g, 'while-worker-waits' FROM generate_series(41, 50) g");
+	Sql("UPDATE public.handed SET v = 'u2' WHERE id BETWEEN 30 AND 35");
+	EXPECT_FALSE(WaitFor([&] { return lake_rows() != "38"; }, 3s));
+	EXPECT_EQ(holder(), "pg_duckpipe daemon default");
+	EXPECT_EQ(Cluster().ServerLog().find("event=table.started", log_start), std::string::npos) << LogTail();
+	ASSERT_EQ(::kill(daemon.Pid(), SIGCONT), 0);
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    return Cluster().ServerLog().find("event=group.lock_acquired group=default", log_start) !=
+		           std::string::npos;
+	    },
+	    30s))
+	    << LogTail() << daemon.Log();
+	Sql("INSERT INTO public.handed SELECT g, 'worker' FROM generate_series(51, 60) g");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.handed")) << LogTail();
+	exactly_once();
+	EXPECT_EQ(holder(), "pg_duckpipe: default");
+	// The daemon let the group go and keeps running (no group of mode daemon left).
+	EXPECT_NE(daemon.Log().find("reason=\"its mode changed\""), std::string::npos) << daemon.Log();
+	EXPECT_TRUE(daemon.IsRunning());
+	EXPECT_EQ(daemon.Terminate(), 0) << daemon.Log();
+}
+
+// The daemon runs only groups of mode daemon: asked for the worker's group it refuses, naming how to
+// hand the group over, and the worker keeps streaming.
+TEST_F(ExtensionWorkerTest, DaemonRefusesAGroupOfModeBgworker) {
+	Sql("CREATE TABLE public.mine (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.mine VALUES (1, 'a')");
+	AddTable("public.mine");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.mine"));
+	TempDir dir("duckpipe-ext-daemon");
+	DaemonProcess daemon({"run", "--source", Conninfo(), "--data-path", LakePath(), "--temp-dir", dir.Path(), "--group",
+	                      "default", "--flush-interval", "200"},
+	                     dir.Path() + "/daemon.log");
+	EXPECT_NE(daemon.Wait(30s), 0) << daemon.Log();
+	EXPECT_NE(daemon.Log().find("belongs to the pg_duckpipe extension's background worker"), std::string::npos)
+	    << daemon.Log();
+	EXPECT_NE(daemon.Log().find("SET mode = 'daemon'"), std::string::npos) << daemon.Log();
+	Sql("INSERT INTO public.mine VALUES (2, 'b')");
+	Sql("UPDATE public.mine SET v = 'c' WHERE id = 1");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.mine"));
+	EXPECT_EQ(Workers(), 1);
 }
 
 } // namespace
