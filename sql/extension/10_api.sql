@@ -5,17 +5,26 @@
 -- publication, copies and streams; these functions write the metadata and wake it.
 -- Re-runnable (every upgrade script runs this file again): CREATE OR REPLACE only.
 
--- The `default` group exists after CREATE EXTENSION (once: an upgrade does not bring back a default
--- group the user dropped). Adopted daemon metadata keeps its own default group (mode 'daemon').
-DO $duckpipe_default_group$
+-- Replication slot names are shared by every database of a server, so two databases' `default`
+-- groups cannot both have duckpipe_slot_default: a group's default slot name is
+-- duckpipe_slot_<group> unless another database of its source server has a slot by that name, then
+-- duckpipe_slot_<group>_<database oid> (the group name cut to 38 characters: slot names have 63 at
+-- most). Two databases that both choose before either slot exists are told apart by the group's
+-- pipeline: it takes the second name when it finds the first one taken (SyncGroup::ClaimSlotName).
+CREATE OR REPLACE FUNCTION duckpipe._default_slot_name(group_name text, conninfo text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql AS $$
 BEGIN
-    IF to_regprocedure('duckpipe.add_table(text,text,text,boolean,boolean,text)') IS NULL THEN
-        INSERT INTO duckpipe.sync_groups(name, publication, slot_name, mode)
-        VALUES ('default', 'duckpipe_pub_default', 'duckpipe_slot_default', 'bgworker')
-        ON CONFLICT DO NOTHING;
-    END IF;
+    RETURN duckpipe._on_source(conninfo, $sql$
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots s
+                                 WHERE s.slot_name = 'duckpipe_slot_' || $1
+                                   AND s.database IS DISTINCT FROM current_database())
+                    THEN 'duckpipe_slot_' || left($1, 38) || '_'
+                         || (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+                    ELSE 'duckpipe_slot_' || $1 END
+        $sql$, group_name);
 END
-$duckpipe_default_group$;
+$$;
+
 
 -- Internal helpers (not executable by PUBLIC, see 90_grants.sql) -------------------------------------
 
@@ -159,6 +168,18 @@ LANGUAGE sql AS $$
       AND table_progress.mapping_id = _forget_progress.mapping_id;
 $$;
 
+-- The `default` group exists after CREATE EXTENSION (once: an upgrade does not bring back a default
+-- group the user dropped). Adopted daemon metadata keeps its own default group (mode 'daemon').
+DO $duckpipe_default_group$
+BEGIN
+    IF to_regprocedure('duckpipe.add_table(text,text,text,boolean,boolean,text)') IS NULL THEN
+        INSERT INTO duckpipe.sync_groups(name, publication, slot_name, mode)
+        VALUES ('default', 'duckpipe_pub_default', duckpipe._default_slot_name('default'), 'bgworker')
+        ON CONFLICT DO NOTHING;
+    END IF;
+END
+$duckpipe_default_group$;
+
 -- Groups --------------------------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION duckpipe.create_group(name text, publication text DEFAULT NULL,
@@ -183,7 +204,7 @@ BEGIN
     END IF;
     g.name := name;
     g.publication := coalesce(publication, 'duckpipe_pub_' || name);
-    g.slot_name := coalesce(slot_name, 'duckpipe_slot_' || name);
+    g.slot_name := coalesce(slot_name, duckpipe._default_slot_name(name, conninfo));
     g.conninfo := conninfo;
     g.mode := mode;
     SELECT CASE WHEN s.name = g.name THEN format('a sync group named %L already exists', g.name)
@@ -232,7 +253,7 @@ BEGIN
     FOR i IN 1..100 LOOP
         slot_state := duckpipe._on_source(g.conninfo, $sql$
             SELECT coalesce((SELECT coalesce(active_pid::text, 'idle') FROM pg_catalog.pg_replication_slots
-                             WHERE slot_name = $1), 'gone')
+                             WHERE slot_name = $1 AND database = current_database()), 'gone')
             $sql$, g.slot_name);
         EXIT WHEN slot_state = 'gone';
         IF slot_state = 'idle' THEN

@@ -188,6 +188,10 @@ void MetadataStore::SetGroupConfirmedLsn(const std::string &name, Lsn lsn) {
 	           {name, lsn.ToString()});
 }
 
+void MetadataStore::SetGroupSlot(const std::string &name, const std::string &slot_name) {
+	conn_.Exec("UPDATE duckpipe.sync_groups SET slot_name = $2, updated_at = now() WHERE name = $1", {name, slot_name});
+}
+
 void MetadataStore::SetGroupError(const std::string &name, const std::optional<std::string> &message) {
 	conn_.Exec("UPDATE duckpipe.sync_groups SET last_error = $2, last_error_at = CASE WHEN $2 IS NULL THEN NULL "
 	           "ELSE now() END, updated_at = now() WHERE name = $1 AND last_error IS DISTINCT FROM $2",

@@ -33,6 +33,7 @@ public:
 	void DropGroup(const std::string &name, bool force = false);
 	void SetGroupEnabled(const std::string &name, bool enabled);
 	void SetGroupConfirmedLsn(const std::string &name, Lsn lsn);
+	void SetGroupSlot(const std::string &name, const std::string &slot_name);
 	// The group's current failure for `status` (nullopt clears it; a no-op when nothing changes).
 	void SetGroupError(const std::string &name, const std::optional<std::string> &message);
 	void SetGroupNotice(const std::string &name, const std::string &notice);

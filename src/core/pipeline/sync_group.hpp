@@ -113,6 +113,8 @@ private:
 	void Prepare(meta::MetadataStore &store, PgConnection &source);
 	enum class SlotProblem { Missing, Invalidated };
 	std::optional<SlotProblem> FindSlotProblem(PgConnection &source);
+	// Slot names are per cluster: the group's slot name, when another database's slot has it.
+	void ClaimSlotName(meta::MetadataStore &store, PgConnection &source);
 	// Creates the slot when missing, or drops and recreates it when invalidated. A slot lost while
 	// tables were synced means the changes since its position are gone: every table is copied again
 	// (once; append-mode ones keep their changelog), said in the log and in the group's notice.

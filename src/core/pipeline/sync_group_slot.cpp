@@ -24,7 +24,37 @@ std::optional<SyncGroup::SlotProblem> SyncGroup::FindSlotProblem(PgConnection &s
 	return std::nullopt;
 }
 
+void SyncGroup::ClaimSlotName(meta::MetadataStore &store, PgConnection &source) {
+	auto r = source.Exec("SELECT s.database, current_database(), (SELECT oid FROM pg_database WHERE datname = "
+	                     "current_database())::text FROM pg_replication_slots s WHERE s.slot_name = $1 AND "
+	                     "s.database IS DISTINCT FROM current_database()",
+	                     {group_.slot_name});
+	if (r.Rows() == 0) {
+		return;
+	}
+	std::string other = r.IsNull(0, 0) ? std::string("(a physical slot)") : std::string(r.Get(0, 0));
+	// The documented default name (two databases' `default` groups both want duckpipe_slot_default):
+	// the later one takes duckpipe_slot_<group>_<database oid>, as create_group picks it. Only before
+	// this group streamed: a slot it streamed from is never renamed.
+	std::string default_name = "duckpipe_slot_" + group_.name;
+	if (group_.slot_name == default_name && !consumer_thread_.joinable()) {
+		std::string claimed = "duckpipe_slot_" + group_.name.substr(0, 38) + "_" + std::string(r.Get(0, 2));
+		log::Info("slot.renamed", "group", group_.name, "slot", group_.slot_name, "owner_database", other, "new_slot",
+		          claimed);
+		store.SetGroupSlot(group_.name, claimed);
+		group_.slot_name = claimed;
+		return;
+	}
+	throw Error(ErrorKind::Config,
+	            "replication slot " + group_.slot_name + " of sync group " + group_.name + " belongs to database " +
+	                other + ", not to " + std::string(r.Get(0, 1)),
+	            {.hint = "replication slot names are shared by every database of a server: give the group a slot name "
+	                     "of its own (UPDATE duckpipe.sync_groups SET slot_name = '...' WHERE name = '" +
+	                     group_.name + "')"});
+}
+
 void SyncGroup::EnsureSlot(meta::MetadataStore &store, PgConnection &source) {
+	ClaimSlotName(store, source);
 	auto problem = FindSlotProblem(source);
 	if (!problem) {
 		return;

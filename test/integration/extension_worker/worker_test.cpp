@@ -14,7 +14,9 @@
 
 #include <algorithm>
 #include <csignal>
+#include <functional>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <sys/stat.h>
@@ -54,10 +56,11 @@ protected:
 		EXPECT_FALSE(Cluster().LogHasCrash()) << Cluster().ServerLog();
 	}
 
-	std::string Conninfo() const { return Cluster().Conninfo(db_); }
+	std::string Conninfo(const std::string &db = "") const { return Cluster().Conninfo(db.empty() ? db_ : db); }
 
-	Rows Sql(const std::string &sql) {
-		PgConnection conn(Conninfo());
+	// On this test's database, or on db.
+	Rows Sql(const std::string &sql, const std::string &db = "") {
+		PgConnection conn(Conninfo(db));
 		auto r = conn.Exec(sql);
 		Rows out;
 		for (int i = 0; i < r.Rows(); i++) {
@@ -70,7 +73,7 @@ protected:
 		return out;
 	}
 
-	std::string Scalar(const std::string &sql) { return Sql(sql).at(0).at(0); }
+	std::string Scalar(const std::string &sql, const std::string &db = "") { return Sql(sql, db).at(0).at(0); }
 
 	// Workers of this test's database.
 	int Workers() {
@@ -79,15 +82,15 @@ protected:
 	}
 
 	// The lake's latest snapshot, read in process; NotYet while the lake or the table is missing.
-	Rows Lake(const std::string &sql) {
-		PgConnection catalog(Conninfo());
+	Rows Lake(const std::string &sql, const std::string &db = "") {
+		PgConnection catalog(Conninfo(db));
 		if (catalog.Exec("SELECT 1 FROM pg_tables WHERE schemaname = 'ducklake' AND tablename = 'ducklake_snapshot'")
 		        .Rows() == 0) {
 			throw NotYet("no lake yet");
 		}
 		auto state = lake::LoadCatalog(catalog, "ducklake");
-		DuckDatabase db("", {{"threads", "1"}, {"memory_limit", "256MB"}});
-		auto duck = db.Connect();
+		DuckDatabase duck_db("", {{"threads", "1"}, {"memory_limit", "256MB"}});
+		auto duck = duck_db.Connect();
 		lake::LakeReader::Attach(*duck, state);
 		Table table;
 		try {
@@ -102,14 +105,15 @@ protected:
 	}
 
 	// Waits until the lake table holds exactly the source table's rows (id, v as text).
-	::testing::AssertionResult WaitLakeEqualsSource(const std::string &table, std::chrono::milliseconds timeout = 60s) {
+	::testing::AssertionResult WaitLakeEqualsSource(const std::string &table, std::chrono::milliseconds timeout = 60s,
+	                                                const std::string &db = "") {
 		Rows source;
 		Rows lake;
 		bool same = WaitFor(
 		    [&] {
-			    source = Sql("SELECT id::text, coalesce(v, 'NULL') FROM " + table + " ORDER BY id");
+			    source = Sql("SELECT id::text, coalesce(v, 'NULL') FROM " + table + " ORDER BY id", db);
 			    // QueryAsText wraps the query: its order is lost, compare as sorted multisets.
-			    lake = Lake("SELECT CAST(id AS VARCHAR), v FROM " + table + "_ducklake");
+			    lake = Lake("SELECT CAST(id AS VARCHAR), v FROM " + table + "_ducklake", db);
 			    std::sort(source.begin(), source.end());
 			    std::sort(lake.begin(), lake.end());
 			    return source == lake;
@@ -416,6 +420,80 @@ TEST_F(ExtensionWorkerTest, DaemonRefusesAGroupOfModeBgworker) {
 	Sql("UPDATE public.mine SET v = 'c' WHERE id = 1");
 	EXPECT_TRUE(WaitLakeEqualsSource("public.mine"));
 	EXPECT_EQ(Workers(), 1);
+}
+
+// Slot names are shared by the databases of a server: two databases with the extension both add a
+// table to their `default` group at once and both stream, each from a slot of its own (the first
+// one to create it keeps the documented duckpipe_slot_default).
+TEST_F(ExtensionWorkerTest, DefaultGroupsOfTwoDatabasesStreamFromSlotsOfTheirOwn) {
+	std::string other = Cluster().CreateDatabase("ext_worker_other");
+	Cluster().Psql(other, "CREATE EXTENSION pg_duckpipe");
+	struct Guard {
+		std::function<void()> cleanup;
+		~Guard() { cleanup(); }
+	} guard{[&] {
+		try {
+			Sql("UPDATE duckpipe.sync_groups SET enabled = false", other);
+			Sql("SELECT duckpipe.stop_worker()", other);
+			WaitFor(
+			    [&] {
+				    return Scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'pg_duckpipe:%' AND "
+				                  "datname = current_database()",
+				                  other) == "0";
+			    },
+			    30s);
+			Sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = "
+			    "current_database() AND NOT active",
+			    other);
+		} catch (const std::exception &e) {
+			ADD_FAILURE() << "cleanup of " << other << ": " << e.what();
+		}
+	}};
+	for (const auto &db : {db_, other}) {
+		Sql("CREATE TABLE public.orders (id int PRIMARY KEY, v text)", db);
+		Sql("INSERT INTO public.orders SELECT g, '" + db + "' || g FROM generate_series(1, 30) g", db);
+	}
+	// Both before either worker created its slot: both groups chose duckpipe_slot_default.
+	Sql("SELECT duckpipe.add_table('public.orders')");
+	Sql("SELECT duckpipe.add_table('public.orders')", other);
+	EXPECT_TRUE(WaitLakeEqualsSource("public.orders")) << LogTail();
+	EXPECT_TRUE(WaitLakeEqualsSource("public.orders", 60s, other)) << LogTail();
+	for (const auto &db : {db_, other}) {
+		Sql("UPDATE public.orders SET v = 'u' WHERE id % 4 = 0", db);
+		Sql("INSERT INTO public.orders VALUES (100, 'streamed')", db);
+		Sql("DELETE FROM public.orders WHERE id = 1", db);
+	}
+	EXPECT_TRUE(WaitLakeEqualsSource("public.orders")) << LogTail();
+	EXPECT_TRUE(WaitLakeEqualsSource("public.orders", 60s, other)) << LogTail();
+	// Each group's slot is in its own database: one kept the documented name, the other has its
+	// database's oid appended.
+	auto slot = [&](const std::string &db) {
+		return Scalar("SELECT g.slot_name || ' ' || coalesce(s.database::text, '<no slot>') FROM "
+		              "duckpipe.sync_groups g LEFT JOIN pg_replication_slots s ON s.slot_name = g.slot_name "
+		              "WHERE g.name = 'default'",
+		              db);
+	};
+	auto oid = [&](const std::string &db) {
+		return Scalar("SELECT oid FROM pg_database WHERE datname = current_database()", db);
+	};
+	std::set<std::string> slots{slot(db_), slot(other)};
+	std::set<std::string> one_way{"duckpipe_slot_default " + db_, "duckpipe_slot_default_" + oid(other) + " " + other};
+	std::set<std::string> other_way{"duckpipe_slot_default " + other, "duckpipe_slot_default_" + oid(db_) + " " + db_};
+	EXPECT_TRUE(slots == one_way || slots == other_way) << slot(db_) << "; " << slot(other);
+	// A group made now, with that name's slot taken by another database, gets the other name at once.
+	Sql("SELECT duckpipe.create_group('extra')", other);
+	Sql("SELECT pg_create_logical_replication_slot('duckpipe_slot_extra2', 'pgoutput')");
+	Sql("SELECT duckpipe.create_group('extra2')", other);
+	EXPECT_EQ(Scalar("SELECT string_agg(slot_name, ' ' ORDER BY name) FROM duckpipe.sync_groups WHERE name LIKE "
+	                 "'extra%'",
+	                 other),
+	          "duckpipe_slot_extra duckpipe_slot_extra2_" + oid(other));
+	// Dropping a group never drops another database's slot of the same name.
+	Sql("SELECT duckpipe.create_group('extra2')");
+	Sql("SELECT duckpipe.drop_group('extra2')", other);
+	EXPECT_EQ(Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'duckpipe_slot_extra2'"), "1");
+	Sql("SELECT duckpipe.drop_group('extra2')");
+	EXPECT_EQ(Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'duckpipe_slot_extra2'"), "0");
 }
 
 } // namespace
