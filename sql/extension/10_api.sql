@@ -315,6 +315,7 @@ DECLARE
     t_schema text;
     t_table text;
     existing record;
+    remote jsonb;
 BEGIN
     IF coalesce(fan_in, false) THEN
         RAISE EXCEPTION 'fan_in => true is not supported yet: a lake table has exactly one source table'
@@ -445,9 +446,27 @@ BEGIN
         EXECUTE format('CREATE SCHEMA %I', t_schema);
     END IF;
     -- The lake table exists, as a relation, when add_table returns. A remote source's table has no
-    -- regclass here: its relation is made by the group's pipeline.
+    -- regclass here: its columns are read from its server's catalog (a type of its own there, an enum
+    -- or a composite, is text here; a domain is its base type).
     IF g.conninfo IS NULL THEN
         PERFORM duckpipe.create_target_relation((src->>'oid')::oid::regclass, t_schema, t_table, sync_mode);
+    ELSE
+        remote := duckpipe._on_source(g.conninfo, $sql$
+            SELECT jsonb_build_object(
+                'owner', pg_catalog.pg_get_userbyid(c.relowner),
+                'columns', coalesce((
+                    SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type',
+                               CASE WHEN t.oid < 16384 THEN pg_catalog.format_type(a.atttypid, a.atttypmod)
+                                    WHEN t.typtype = 'd' AND t.typbasetype < 16384
+                                    THEN pg_catalog.format_type(t.typbasetype, t.typtypmod)
+                                    ELSE 'text' END) ORDER BY a.attnum)
+                    FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'::jsonb))::text
+            FROM pg_catalog.pg_class c WHERE c.oid = $1::oid
+            $sql$, src->>'oid')::jsonb;
+        PERFORM duckpipe.create_target_relation_from_columns(remote->'columns', t_schema, t_table, sync_mode,
+                                                             remote->>'owner',
+                                                             format('%s on the source of group %s', qualified, g.name));
     END IF;
     PERFORM duckpipe.wake_worker(g.name);
 END

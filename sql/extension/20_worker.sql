@@ -107,6 +107,10 @@ BEGIN
 END
 $$;
 
+-- The monitoring functions below are SECURITY DEFINER (granted to pg_monitor in 90_grants.sql): they
+-- read the metadata tables and the internal functions, which stay closed to their callers (the
+-- internals return a group's conninfo with its password), and show no conninfo.
+
 -- Per table: persisted figures, and the live queue length when the group's worker runs.
 DROP FUNCTION IF EXISTS duckpipe.status();
 CREATE FUNCTION duckpipe.status()
@@ -115,7 +119,7 @@ CREATE FUNCTION duckpipe.status()
                   consecutive_failures integer, retry_at timestamptz, applied_lsn pg_lsn,
                   snapshot_duration_ms bigint, snapshot_rows bigint, source_label text,
                   flush_lag_bytes bigint, source_lag_bytes bigint)
-    LANGUAGE sql STABLE AS $$
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT (t.g).name,
            format('%s.%s', (t.m).source_schema, (t.m).source_table),
            format('%s.%s', (t.m).target_schema, (t.m).target_table),
@@ -146,7 +150,7 @@ DROP FUNCTION IF EXISTS duckpipe.worker_status();
 CREATE FUNCTION duckpipe.worker_status()
     RETURNS TABLE(sync_group text, pid integer, running boolean, total_queued_bytes bigint,
                   total_queued_changes bigint, is_backpressured boolean, active_flushes integer, tables integer)
-    LANGUAGE sql STABLE AS $$
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT g.name, w.pid, w.pid IS NOT NULL, coalesce(w.total_queued_bytes, 0),
            coalesce(w.total_queued_changes, 0), coalesce(w.is_backpressured, false),
            coalesce(w.active_flushes, 0), coalesce(w.tables, 0)
@@ -156,7 +160,8 @@ CREATE FUNCTION duckpipe.worker_status()
 $$;
 
 -- One JSON document: every table and group with persisted and live figures.
-CREATE OR REPLACE FUNCTION duckpipe.metrics() RETURNS jsonb LANGUAGE sql STABLE AS $$
+CREATE OR REPLACE FUNCTION duckpipe.metrics() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object(
         'tables', coalesce((
             SELECT jsonb_agg(jsonb_build_object(

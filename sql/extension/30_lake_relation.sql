@@ -15,46 +15,81 @@ END
 $duckpipe_am$;
 COMMENT ON ACCESS METHOD duckpipe_lake IS 'pg_duckpipe: read-only relations whose rows are a DuckLake table''s current snapshot';
 
--- Creates target_schema.target_table USING duckpipe_lake with the columns of `source` (same names,
--- types and collations, in order; append mode adds duckpipe_op, duckpipe_lsn and
--- duckpipe_commit_time as the lake does), owned by the session user, and grants SELECT on it to
--- the source's owner. Runs in the caller's transaction: rolled back with it. SECURITY DEFINER: a
--- relation USING duckpipe_lake reads the lake with the catalog's rights, so only this function (not
--- granted to PUBLIC) may create one.
-CREATE OR REPLACE FUNCTION duckpipe.create_target_relation(source regclass, target_schema text, target_table text,
-                                                           sync_mode text DEFAULT 'upsert')
+-- Creates target_schema.target_table USING duckpipe_lake with the given columns, a JSON array of
+-- {"name", "type" (a type name with its typmod, as format_type writes it), "collation" (optional)} in
+-- order (append mode adds duckpipe_op, duckpipe_lsn and duckpipe_commit_time as the lake does), owned
+-- by the session user, and grants SELECT on it to source_owner when that role exists here. For a
+-- source on another server (add_table reads its columns there): a type unknown here is text, as the
+-- lake's values reach the relation as text. Runs in the caller's transaction: rolled back with it.
+-- SECURITY DEFINER: a relation USING duckpipe_lake reads the lake with the catalog's rights, so only
+-- these functions (not granted to PUBLIC) may create one.
+CREATE OR REPLACE FUNCTION duckpipe.create_target_relation_from_columns(columns jsonb, target_schema text,
+                                                                        target_table text,
+                                                                        sync_mode text DEFAULT 'upsert',
+                                                                        source_owner text DEFAULT NULL,
+                                                                        source_label text DEFAULT NULL)
 RETURNS regclass LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE
-    columns text;
-    source_owner text;
+    definition text;
+    col jsonb;
+    type_name text;
     target regclass;
 BEGIN
     IF sync_mode IS NULL OR sync_mode NOT IN ('upsert', 'append') THEN
         RAISE EXCEPTION 'unknown sync_mode %', coalesce(quote_literal(sync_mode), 'NULL')
             USING ERRCODE = 'invalid_parameter_value', HINT = 'sync_mode is ''upsert'' or ''append''';
     END IF;
-    SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod))
-                      || CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
-                              THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END,
-                      ', ' ORDER BY a.attnum)
-    INTO columns
-    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-    WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped;
+    IF jsonb_typeof(columns) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'columns must be a JSON array of {"name", "type"} objects'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR col IN SELECT * FROM jsonb_array_elements(columns) LOOP
+        IF col->>'name' IS NULL OR col->>'type' IS NULL THEN
+            RAISE EXCEPTION 'column % has no name or no type', col USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- Only a type name reaches the DDL: to_regtype parses it as one (and nothing else).
+        type_name := col->>'type';
+        IF type_name ~ '[;\\]' OR to_regtype(type_name) IS NULL THEN
+            type_name := 'text';
+        END IF;
+        definition := concat_ws(', ', definition, format('%I %s', col->>'name', type_name)
+                                || CASE WHEN col ? 'collation'
+                                        THEN ' COLLATE ' || (col->>'collation')::regcollation::text ELSE '' END);
+    END LOOP;
     IF sync_mode = 'append' THEN
-        columns := concat_ws(', ', columns, 'duckpipe_op text, duckpipe_lsn bigint, duckpipe_commit_time timestamptz');
+        definition := concat_ws(', ', definition, 'duckpipe_op text, duckpipe_lsn bigint, duckpipe_commit_time timestamptz');
     END IF;
     IF to_regnamespace(quote_ident(target_schema)) IS NULL THEN
         EXECUTE format('CREATE SCHEMA %I', target_schema);
     END IF;
-    EXECUTE format('CREATE TABLE %I.%I (%s) USING duckpipe_lake', target_schema, target_table, coalesce(columns, ''));
+    EXECUTE format('CREATE TABLE %I.%I (%s) USING duckpipe_lake', target_schema, target_table, coalesce(definition, ''));
     target := format('%I.%I', target_schema, target_table)::regclass;
     EXECUTE format('COMMENT ON TABLE %s IS %L', target,
-                   format('pg_duckpipe: the lake copy of %s (read-only)', source));
+                   format('pg_duckpipe: the lake copy of %s (read-only)', coalesce(source_label, 'a source table')));
     EXECUTE format('ALTER TABLE %s OWNER TO %I', target, session_user);
-    SELECT pg_get_userbyid(relowner) INTO source_owner FROM pg_class WHERE oid = source;
-    EXECUTE format('GRANT SELECT ON %s TO %I', target, source_owner);
+    IF source_owner IS NOT NULL AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = source_owner) THEN
+        EXECUTE format('GRANT SELECT ON %s TO %I', target, source_owner);
+    END IF;
     RETURN target;
 END
+$$;
+REVOKE ALL ON FUNCTION duckpipe.create_target_relation_from_columns(jsonb, text, text, text, text, text) FROM PUBLIC;
+
+-- The same with the columns of `source`, a table of this database (same names, types and
+-- collations, in order); SELECT is granted to its owner.
+CREATE OR REPLACE FUNCTION duckpipe.create_target_relation(source regclass, target_schema text, target_table text,
+                                                           sync_mode text DEFAULT 'upsert')
+RETURNS regclass LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$
+    SELECT duckpipe.create_target_relation_from_columns(
+        coalesce((SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod))
+                                   || CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                                           THEN jsonb_build_object('collation', a.attcollation::regcollation::text)
+                                           ELSE '{}'::jsonb END
+                                   ORDER BY a.attnum)
+                  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                  WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped), '[]'::jsonb),
+        target_schema, target_table, sync_mode,
+        (SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = source), source::text)
 $$;
 
 REVOKE ALL ON FUNCTION duckpipe.create_target_relation(regclass, text, text, text) FROM PUBLIC;

@@ -2,8 +2,9 @@
 -- listing signatures, so the functions each part of the extension adds are covered (a name not
 -- defined yet is skipped).
 -- Management functions: superusers only (and roles a superuser grants them to).
--- Monitoring functions: also pg_monitor. The metadata tables: no one but their owner; monitoring
--- reads them through SECURITY DEFINER functions, which never show a conninfo's password.
+-- Monitoring functions: also pg_monitor. The metadata tables and the internal functions (`_*`): no
+-- one but their owner; monitoring reads them through SECURITY DEFINER functions, which never show a
+-- conninfo's password.
 GRANT USAGE ON SCHEMA duckpipe TO PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA duckpipe FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA duckpipe FROM PUBLIC;
@@ -13,7 +14,7 @@ DECLARE
     management text[] := ARRAY['create_group', 'drop_group', 'enable_group', 'disable_group', 'add_table',
                                'remove_table', 'move_table', 'resync_table', 'start_worker', 'stop_worker',
                                'set_config', 'set_group_config', 'set_table_config', 'query', 'wake_worker',
-                               'create_target_relation', 'notify_change'];
+                               'create_target_relation', 'create_target_relation_from_columns', 'sync_target_relation', 'notify_change'];
     monitoring text[] := ARRAY['groups', 'tables', 'status', 'worker_status', 'metrics', 'get_config',
                                'get_group_config', 'get_table_config'];
     f record;

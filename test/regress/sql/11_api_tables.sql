@@ -73,8 +73,25 @@ SELECT duckpipe.add_table('public.nowhere', sync_group => 'remote');
 SELECT duckpipe.add_table('public.orders_view', sync_group => 'remote');
 CREATE TABLE public.keyless_remote (a integer);
 SELECT duckpipe.add_table('public.keyless_remote', sync_group => 'remote');
-CREATE TABLE public.remote_only (id integer PRIMARY KEY);
+CREATE TYPE public.remote_mood AS ENUM ('ok', 'meh');
+CREATE DOMAIN public.remote_code AS varchar(8);
+CREATE TABLE public.remote_only (id integer PRIMARY KEY, amount numeric(12,2), label varchar(20),
+    at timestamp(3) with time zone, tags text[], mood public.remote_mood, code public.remote_code);
+-- Rolled back: neither the mapping nor the relation is left.
+BEGIN;
 SELECT duckpipe.add_table('public.remote_only', 'remote_only_lake', 'remote');
+ROLLBACK;
+SELECT to_regclass('public.remote_only_lake') IS NULL AS no_relation,
+       (SELECT count(*) FROM duckpipe.table_mappings WHERE source_table = 'remote_only') AS mappings;
+SELECT duckpipe.add_table('public.remote_only', 'remote_only_lake', 'remote');
+-- Its relation exists when add_table returns, with the columns read from the source's catalog (types
+-- of that database's own, an enum here, are text; a domain is its base type).
+SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+WHERE a.attrelid = 'public.remote_only_lake'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum;
+SELECT am.amname, has_table_privilege(pg_get_userbyid(s.relowner), t.oid, 'SELECT') AS owner_reads,
+       obj_description(t.oid, 'pg_class')
+FROM pg_class t JOIN pg_am am ON am.oid = t.relam, pg_class s
+WHERE t.oid = 'public.remote_only_lake'::regclass AND s.oid = 'public.remote_only'::regclass;
 SELECT g.name, m.source_schema, m.source_table, m.target_table, m.source_oid = 'public.remote_only'::regclass AS same_oid
 FROM duckpipe.table_mappings m JOIN duckpipe.sync_groups g ON g.id = m.group_id WHERE g.name = 'remote';
 
@@ -145,7 +162,9 @@ SELECT name FROM duckpipe.groups();
 -- Clean up for the tests after this one (they share the database).
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS public.orders, public.items, public.events, public.full_rows, public.keyless,
-    public.keyless_remote, public.remote_only, public.orders_ducklake, public.items_ducklake,
+    public.keyless_remote, public.remote_only, public.remote_only_lake, public.orders_ducklake, public.items_ducklake,
     public.events_ducklake, public.full_rows_ducklake, public.keyless_ducklake CASCADE;
 DROP SCHEMA s1, s2 CASCADE;
+DROP TYPE public.remote_mood;
+DROP DOMAIN public.remote_code;
 RESET client_min_messages;

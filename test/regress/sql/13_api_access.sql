@@ -12,7 +12,8 @@ SELECT bool_and(NOT has_function_privilege('duckpipe_someone', p.oid, 'EXECUTE')
 FROM pg_proc p WHERE p.pronamespace = 'duckpipe'::regnamespace
   AND p.proname IN ('create_group', 'drop_group', 'enable_group', 'disable_group', 'add_table', 'remove_table',
                     'move_table', 'resync_table', 'start_worker', 'stop_worker', 'set_config', 'set_group_config',
-                    'set_table_config', 'query');
+                    'set_table_config', 'query', 'wake_worker', 'create_target_relation',
+                    'sync_target_relation');
 SELECT bool_and(has_function_privilege('duckpipe_watcher', p.oid, 'EXECUTE')) AS monitoring_for_pg_monitor,
        bool_and(NOT has_function_privilege('duckpipe_someone', p.oid, 'EXECUTE')) AS not_for_public,
        count(*) >= 5 AS enough
@@ -34,6 +35,11 @@ SELECT * FROM duckpipe.sync_groups;
 SELECT * FROM duckpipe.global_config;
 SELECT name FROM duckpipe.groups();
 SELECT duckpipe.get_config('duckdb_threads');
+SELECT duckpipe.start_worker();
+SELECT duckpipe.stop_worker('default');
+SELECT duckpipe.wake_worker('default');
+SELECT * FROM duckpipe.status();
+SELECT duckpipe.metrics();
 RESET ROLE;
 
 -- As a pg_monitor member: reads, does not manage.
@@ -43,6 +49,12 @@ SET ROLE duckpipe_watcher;
 SELECT name, mode, conninfo LIKE '%hunter2%' AS password_shown FROM duckpipe.groups() ORDER BY name;
 SELECT count(*) >= 0 AS tables_readable FROM duckpipe.tables();
 SELECT duckpipe.get_config('duckdb_threads'), duckpipe.get_group_config('watched', 'duckdb_threads');
+-- The monitoring functions of the workers (live figures from shared memory, the rest from the metadata).
+SELECT sync_group, running, total_queued_changes FROM duckpipe.worker_status() ORDER BY 1;
+SELECT count(*) >= 0 AS status_readable FROM duckpipe.status();
+SELECT jsonb_typeof(duckpipe.metrics()->'tables') AS tables, jsonb_array_length(duckpipe.metrics()->'groups') >= 2 AS groups;
+SELECT duckpipe.start_worker();
+SELECT duckpipe.stop_worker('default');
 SELECT duckpipe.drop_group('watched');
 SELECT duckpipe.add_table('public.guarded');
 SELECT conninfo FROM duckpipe.sync_groups;
