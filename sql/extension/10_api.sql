@@ -94,7 +94,9 @@ BEGIN
             'wal_level', current_setting('wal_level'),
             'max_slots', current_setting('max_replication_slots')::integer,
             'used_slots', (SELECT count(*) FROM pg_catalog.pg_replication_slots),
-            'slot_exists', EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1))::text
+            -- Another database's slot of that name is not the group's: its pipeline makes another.
+            'slot_exists', EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots
+                                   WHERE slot_name = $1 AND database IS NOT DISTINCT FROM current_database()))::text
         $sql$, g.slot_name)::jsonb;
     IF probe->>'wal_level' <> 'logical' THEN
         RAISE EXCEPTION '% runs with wal_level = %, logical decoding needs wal_level = logical',
