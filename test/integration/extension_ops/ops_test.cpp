@@ -15,6 +15,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <sys/stat.h>
 #include <thread>
 #include <vector>
 
@@ -358,6 +359,56 @@ TEST_F(ExtensionOpsTest, RemoteSourceOverTcp) {
 	EXPECT_EQ(Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'duckpipe_slot_far'"), "0");
 	EXPECT_EQ(Query(other, "SELECT count(*) FROM pg_publication WHERE pubname = 'duckpipe_pub_far'"), Rows({{"0"}}));
 	EXPECT_TRUE(WaitFor([&] { return Workers() == 0; }, 30s));
+}
+
+// A flush that keeps failing (the lake table's directory not writable) is retried in place with a
+// growing delay, and shows in status() (error_message, consecutive_failures, retry_at) while it
+// does; the other table of the group goes on; once the directory is writable again the buffered
+// rows arrive, exactly once, and the error is cleared.
+TEST_F(ExtensionOpsTest, FailingFlushShowsInStatusAndRecovers) {
+	Sql("CREATE TABLE public.flaky (id int PRIMARY KEY, v text)");
+	Sql("CREATE TABLE public.steady (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.flaky SELECT g, 'f' FROM generate_series(1, 50) g");
+	Sql("INSERT INTO public.steady SELECT g, 's' FROM generate_series(1, 50) g");
+	Sql("SELECT duckpipe.add_table('public.flaky')");
+	Sql("SELECT duckpipe.add_table('public.steady')");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.flaky"));
+	ASSERT_TRUE(WaitLakeEqualsSource("public.steady"));
+	auto dir = Cluster().DataDir() + "/pg_duckpipe/lake/" +
+	           Scalar("SELECT oid FROM pg_database WHERE datname = current_database()") + "/public/flaky_ducklake";
+	struct stat st {};
+	ASSERT_EQ(::stat(dir.c_str(), &st), 0) << dir;
+	ASSERT_EQ(::chmod(dir.c_str(), 0555), 0);
+	struct Restore {
+		std::string dir;
+		mode_t mode;
+		~Restore() { ::chmod(dir.c_str(), mode); }
+	} restore{dir, st.st_mode & 07777};
+
+	Sql("INSERT INTO public.flaky SELECT g, 'new' FROM generate_series(51, 80) g");
+	Sql("UPDATE public.flaky SET v = 'changed' WHERE id <= 10");
+	auto status = [&] {
+		return Sql("SELECT state, error_message IS NOT NULL AND error_message LIKE '%Permission denied%', "
+		           "consecutive_failures, retry_at > now() - interval '1 minute' FROM duckpipe.status() WHERE "
+		           "source_table = 'public.flaky'")
+		    .at(0);
+	};
+	ASSERT_TRUE(WaitFor([&] { return std::stoi(status()[2]) >= 2; }, 60s)) << LogTail();
+	auto shown = status();
+	EXPECT_EQ(shown[0], "STREAMING"); // retried in place: the buffer is kept, no new copy
+	EXPECT_EQ(shown[1], "t");
+	EXPECT_EQ(shown[3], "t");
+	// The other table is not held up.
+	Sql("INSERT INTO public.steady SELECT g, 'more' FROM generate_series(51, 70) g");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.steady")) << LogTail();
+
+	ASSERT_EQ(::chmod(dir.c_str(), st.st_mode & 07777), 0);
+	EXPECT_TRUE(WaitLakeEqualsSource("public.flaky")) << LogTail();
+	EXPECT_EQ(Lake("SELECT count(*) = count(DISTINCT id) FROM public.flaky_ducklake"), Rows({{"true"}}));
+	EXPECT_TRUE(WaitFor([&] { return status()[2] == "0"; }, 30s));
+	EXPECT_EQ(Sql("SELECT state, error_message, consecutive_failures, retry_at FROM duckpipe.status() WHERE "
+	              "source_table = 'public.flaky'"),
+	          Rows({{"STREAMING", "<null>", "0", "<null>"}}));
 }
 
 } // namespace
