@@ -361,6 +361,29 @@ TEST_F(ExtensionOpsTest, RemoteSourceOverTcp) {
 	EXPECT_TRUE(WaitFor([&] { return Workers() == 0; }, 30s));
 }
 
+// DISABLED: a known gap. add_table of a remote source's table makes no lake relation in this
+// database (10_api.sql leaves it to "the group's pipeline", which never makes one), so the lake copy
+// is readable only through duckpipe.query(). Enable once add_table (or the pipeline) creates it.
+TEST_F(ExtensionOpsTest, DISABLED_RemoteSourceTableHasALakeRelation) {
+	auto other_db = Cluster().CreateDatabase("ext_ops_src");
+	auto other = Cluster().Conninfo(other_db);
+	Query(other, "CREATE TABLE public.far_rows (id int PRIMARY KEY, v text)");
+	Query(other, "INSERT INTO public.far_rows SELECT g, 'r' || g FROM generate_series(1, 30) g");
+	auto tcp = "host=127.0.0.1 port=" + std::to_string(Cluster().Port()) + " dbname=" + other_db + " user=postgres";
+	Sql("SELECT duckpipe.create_group('far_rel', conninfo => " +
+	    PgConnection(Cluster().Conninfo(db_)).QuoteLiteral(tcp) + ")");
+	Sql("SELECT duckpipe.add_table('public.far_rows', sync_group => 'far_rel')");
+	// The issue: the target exists as a relation when add_table returns.
+	ASSERT_EQ(Scalar("SELECT to_regclass('public.far_rows_ducklake') IS NOT NULL"), "t");
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    return Sql("SELECT count(*), sum(id) FROM public.far_rows_ducklake") ==
+		           Query(other, "SELECT count(*), sum(id) FROM public.far_rows");
+	    },
+	    60s))
+	    << LogTail();
+}
+
 // A flush that keeps failing (the lake table's directory not writable) is retried in place with a
 // growing delay, and shows in status() (error_message, consecutive_failures, retry_at) while it
 // does; the other table of the group goes on; once the directory is writable again the buffered
