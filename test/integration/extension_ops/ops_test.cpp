@@ -232,6 +232,37 @@ TEST_F(ExtensionOpsTest, RestartMidStreamLosesAndDuplicatesNothing) {
 	EXPECT_EQ(Workers(), 1);
 }
 
+// pg_ctl stop -m immediate while the initial copy of a large table runs (and a session writes to
+// it): after the restart the copy is taken again and the lake ends equal to the source.
+TEST_F(ExtensionOpsTest, ImmediateStopDuringInitialCopy) {
+	Sql("CREATE TABLE public.bulk (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.bulk SELECT g, md5(g::text) FROM generate_series(1, 400000) g");
+	Sql("SELECT duckpipe.add_table('public.bulk')");
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT state FROM duckpipe.status()") == "SNAPSHOT"; }, 60s)) << LogTail();
+	{
+		Writer writer(Cluster().Conninfo(db_), "public.bulk", 1000000);
+		ASSERT_TRUE(WaitFor([&] { return writer.Committed() >= 3; }, 30s));
+		Cluster().Stop("immediate");
+		Cluster().Start();
+		int before = writer.Committed();
+		ASSERT_TRUE(WaitFor([&] { return writer.Committed() >= before + 20; }, 60s));
+		writer.Stop();
+	}
+	auto digest = "count(*) || '/' || md5(string_agg(id || ':' || v, ',' ORDER BY id))";
+	auto source = Scalar(std::string("SELECT ") + digest + " FROM public.bulk");
+	bool same = WaitFor(
+	    [&] {
+		    auto lake = Sql(std::string("SELECT r->>'d' FROM duckpipe.query($q$SELECT ") + digest +
+		                    " AS d FROM public.bulk_ducklake$q$) r");
+		    return lake.size() == 1 && lake[0][0] == source;
+	    },
+	    120s);
+	EXPECT_TRUE(same) << LogTail();
+	EXPECT_EQ(Scalar("SELECT state FROM duckpipe.status()"), "STREAMING");
+	// No copy slot is left behind.
+	EXPECT_EQ(Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'duckpipe_copy%'"), "0");
+}
+
 // Four tables written at the same time by four sessions (and one session writing all of them in
 // one transaction): every table ends equal to its source.
 TEST_F(ExtensionOpsTest, ConcurrentSessionsOnSeveralTables) {
