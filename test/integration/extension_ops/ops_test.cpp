@@ -198,7 +198,13 @@ TEST_F(ExtensionOpsTest, RestartMidStreamLosesAndDuplicatesNothing) {
 	Sql("CREATE TABLE public.events (id int PRIMARY KEY, v text)");
 	Sql("INSERT INTO public.events SELECT g, 'snap' FROM generate_series(1, 1000) g");
 	Sql("SELECT duckpipe.add_table('public.events')");
+	// A second group, idle during the restarts: its worker comes back too.
+	Sql("CREATE TABLE public.quiet (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.quiet SELECT g, 'q' FROM generate_series(1, 10) g");
+	Sql("SELECT duckpipe.create_group('second')");
+	Sql("SELECT duckpipe.add_table('public.quiet', sync_group => 'second')");
 	ASSERT_TRUE(WaitLakeEqualsSource("public.events"));
+	ASSERT_TRUE(WaitLakeEqualsSource("public.quiet"));
 	int first_id = 100000;
 	for (const char *mode : {"fast", "immediate"}) {
 		SCOPED_TRACE(mode);
@@ -207,14 +213,17 @@ TEST_F(ExtensionOpsTest, RestartMidStreamLosesAndDuplicatesNothing) {
 			Writer writer(Cluster().Conninfo(db_), "public.events", first_id);
 			ASSERT_TRUE(WaitFor([&] { return writer.Committed() >= 30; }, 30s));
 			// The worker is flushing what the writer commits.
-			auto rows = Scalar("SELECT rows_synced FROM duckpipe.status()");
-			ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT rows_synced FROM duckpipe.status()") != rows; }, 30s));
+			auto synced = [&] {
+				return Scalar("SELECT rows_synced FROM duckpipe.status() WHERE sync_group = 'default'");
+			};
+			auto rows = synced();
+			ASSERT_TRUE(WaitFor([&] { return synced() != rows; }, 30s));
 			Cluster().Stop(mode);
 			Cluster().Start();
 			int before = writer.Committed();
 			ASSERT_TRUE(WaitFor([&] { return writer.Committed() >= before + 30; }, 60s));
 			ASSERT_NE(Scalar("SELECT pg_postmaster_start_time()"), started);
-			ASSERT_TRUE(WaitFor([&] { return Workers() == 1; }, 60s)) << LogTail();
+			ASSERT_TRUE(WaitFor([&] { return Workers() == 2; }, 60s)) << LogTail();
 			writer.Stop();
 		}
 		first_id += 1000000;
@@ -227,9 +236,11 @@ TEST_F(ExtensionOpsTest, RestartMidStreamLosesAndDuplicatesNothing) {
 		EXPECT_EQ(Scalar("SELECT count(*) FROM (SELECT * FROM public.events_ducklake EXCEPT ALL "
 		                 "SELECT * FROM public.events) a"),
 		          "0");
-		EXPECT_EQ(Scalar("SELECT state FROM duckpipe.status()"), "STREAMING");
+		EXPECT_EQ(Scalar("SELECT state FROM duckpipe.status() WHERE source_table = 'public.events'"), "STREAMING");
+		Sql("INSERT INTO public.quiet VALUES (" + std::to_string(first_id) + ", 'after')");
+		EXPECT_TRUE(WaitLakeEqualsSource("public.quiet")) << LogTail();
 	}
-	EXPECT_EQ(Workers(), 1);
+	EXPECT_EQ(Workers(), 2);
 }
 
 // pg_ctl stop -m immediate while the initial copy of a large table runs (and a session writes to
