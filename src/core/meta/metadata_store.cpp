@@ -438,6 +438,15 @@ void MetadataStore::SetSourceName(int64_t mapping_id, const std::string &schema,
 	           {std::to_string(mapping_id), schema, table});
 }
 
+void MetadataStore::RecordRetry(int64_t mapping_id, int generation, const std::string &message, int failures,
+                                int64_t retry_in_ms) {
+	conn_.Exec("UPDATE duckpipe.table_mappings SET error_message = $3, error_at = now(), failure_count = $4, "
+	           "retry_at = now() + make_interval(secs => $5::float8 / 1000), updated_at = now() "
+	           "WHERE id = $1 AND generation = $2 AND state <> 'ERRORED'",
+	           {std::to_string(mapping_id), std::to_string(generation), message, std::to_string(failures),
+	            std::to_string(retry_in_ms)});
+}
+
 bool MetadataStore::RetryDue(int64_t mapping_id) {
 	auto r = conn_.Exec("SELECT retry_at IS NULL OR retry_at <= now() FROM duckpipe.table_mappings WHERE id = $1",
 	                    {std::to_string(mapping_id)});

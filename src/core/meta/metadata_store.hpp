@@ -77,6 +77,9 @@ public:
 	// ERRORED with exponential backoff: retry_at = now() + min(2^failures s, max_backoff).
 	void RecordError(int64_t mapping_id, int generation, const std::string &message, int max_backoff_s = 300);
 	void ClearError(int64_t mapping_id, int generation);
+	// A flush failing transiently, retried in place (the state stays): the last error, how many in a
+	// row, and when the next attempt is, so monitoring shows a table that cannot flush.
+	void RecordRetry(int64_t mapping_id, int generation, const std::string &message, int failures, int64_t retry_in_ms);
 	// The source table was renamed (or moved to another schema): sync goes on by OID, names follow.
 	void SetSourceName(int64_t mapping_id, const std::string &schema, const std::string &table);
 	// True when an ERRORED table's retry_at has passed.

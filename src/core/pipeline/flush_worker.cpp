@@ -384,6 +384,9 @@ void FlushWorker::Flush() {
 		                   .Delay(transient_failures_ + 1);
 		retry_after_ = Clock::now() + backoff;
 		log::Warn("flush.retry", "table", mapping_.SourceName(), "error", e.what(), "retry_in_ms", backoff.count());
+		if (events_.retrying) {
+			events_.retrying(e.what(), transient_failures_, static_cast<int64_t>(backoff.count()));
+		}
 		return;
 	}
 	transient_failures_ = 0;

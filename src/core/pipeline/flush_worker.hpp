@@ -32,6 +32,8 @@ namespace duckpipe::pipeline {
 struct FlushWorkerEvents {
 	std::function<void(Lsn applied, int64_t rows)> flushed;
 	std::function<void(const std::string &message)> failed; // permanent: the table goes ERRORED
+	// transient: the flush is retried in place after retry_in_ms (failures: how many in a row)
+	std::function<void(const std::string &message, int failures, int64_t retry_in_ms)> retrying;
 };
 
 // One thread per table: drains the table's queue into its ChangeBuffer and applies the buffer to

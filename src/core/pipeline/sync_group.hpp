@@ -77,6 +77,7 @@ private:
 		// Copied again after the slot was lost, in append mode: keep the changelog (ops 'R').
 		bool keep_history = false;
 		int64_t rows_synced = 0;
+		bool retry_recorded = false; // a transient flush error is shown in the metadata
 		// CATCHUP ends once every transaction the stream had delivered when the copy landed is flushed.
 		Lsn catchup_until;
 		// The source table was found dropped when the WAL was at this position; the table fails once
@@ -85,14 +86,14 @@ private:
 		std::chrono::steady_clock::time_point dropped_seen;
 	};
 	struct Event {
-		enum class Kind { SnapshotLsn, CopyDone, Flushed, Failed } kind;
+		enum class Kind { SnapshotLsn, CopyDone, Flushed, Failed, Retrying } kind;
 		int64_t mapping_id;
 		int generation;
 		Lsn lsn;
-		int64_t rows = 0;
+		int64_t rows = 0; // Retrying: failures in a row
 		int64_t lake_table_id = 0;
 		std::string message;
-		int64_t duration_ms = 0; // CopyDone: how long the copy took
+		int64_t duration_ms = 0; // CopyDone: how long the copy took; Retrying: delay before the retry
 	};
 
 	// What the control loop last reported, to report only what moved.

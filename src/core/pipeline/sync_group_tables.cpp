@@ -249,6 +249,15 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	events.failed = [this, id, generation](const std::string &message) {
 		Post({.kind = Event::Kind::Failed, .mapping_id = id, .generation = generation, .lsn = {}, .message = message});
 	};
+	events.retrying = [this, id, generation](const std::string &message, int failures, int64_t retry_in_ms) {
+		Post({.kind = Event::Kind::Retrying,
+		      .mapping_id = id,
+		      .generation = generation,
+		      .lsn = {},
+		      .rows = failures,
+		      .message = message,
+		      .duration_ms = retry_in_ms});
+	};
 	entry->worker =
 	    std::make_unique<FlushWorker>(route, m, schema, SourceConninfo(), entry->config, writer_, std::move(events));
 	entry->worker->Start();
@@ -443,6 +452,16 @@ void SyncGroup::HandleEvents(meta::MetadataStore &store, PgConnection &) {
 			if (entry) {
 				entry->rows_synced += ev.rows;
 				store.RecordProgress(ev.mapping_id, ev.generation, ev.lsn, entry->rows_synced);
+				if (entry->retry_recorded) {
+					store.ClearError(ev.mapping_id, ev.generation);
+					entry->retry_recorded = false;
+				}
+			}
+			break;
+		case Event::Kind::Retrying:
+			if (entry) {
+				store.RecordRetry(ev.mapping_id, ev.generation, ev.message, static_cast<int>(ev.rows), ev.duration_ms);
+				entry->retry_recorded = true;
 			}
 			break;
 		case Event::Kind::Failed:
