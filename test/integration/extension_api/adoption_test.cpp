@@ -105,7 +105,7 @@ TEST_F(ExtensionApiTest, CreateExtensionAdoptsDaemonMetadataAndTheApiWorksOnIt) 
 // Waits for the merge: the daemon of this branch still writes table_mappings.group_name while the
 // provisional migration 0006 has replaced it with group_id. After the merge the daemon writes the
 // extension layout itself and this test runs the real `duckpipe add-table` before CREATE EXTENSION.
-TEST_F(ExtensionApiTest, DISABLED_CreateExtensionAdoptsWhatTheDaemonBinaryWrote) {
+TEST_F(ExtensionApiTest, CreateExtensionAdoptsWhatTheDaemonBinaryWrote) {
 	auto db = cluster_->CreateDatabase("adoptd");
 	PgConnection conn(cluster_->Conninfo(db));
 	conn.Exec("CREATE TABLE public.orders (id integer PRIMARY KEY)");

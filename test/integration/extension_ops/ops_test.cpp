@@ -406,7 +406,7 @@ TEST_F(ExtensionOpsTest, RemoteSourceOverTcp) {
 // DISABLED: a known gap. add_table of a remote source's table makes no lake relation in this
 // database (10_api.sql leaves it to "the group's pipeline", which never makes one), so the lake copy
 // is readable only through duckpipe.query(). Enable once add_table (or the pipeline) creates it.
-TEST_F(ExtensionOpsTest, DISABLED_RemoteSourceTableHasALakeRelation) {
+TEST_F(ExtensionOpsTest, RemoteSourceTableHasALakeRelation) {
 	auto other_db = Cluster().CreateDatabase("ext_ops_src");
 	auto other = Cluster().Conninfo(other_db);
 	Query(other, "CREATE TABLE public.far_rows (id int PRIMARY KEY, v text)");
