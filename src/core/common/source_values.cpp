@@ -35,7 +35,8 @@ std::string SourceValueText(std::string_view text) {
 		}
 	}
 	if (hidden) {
-		out += " (values from the source are shown only with --log-level debug)";
+		out += " (values from the source are shown only at debug level: duckpipe --log-level debug, or "
+		       "duckpipe.debug_log = on in the extension)";
 	}
 	return out;
 }

@@ -10,7 +10,8 @@ TEST(SourceValueText, QuotedValuesHiddenUnlessDebug) {
 	log::SetLevel(log::Level::Info);
 	auto conversion = SourceValueText("DuckDB: Conversion Error: Could not convert string 'it's s3cret' to INT32");
 	EXPECT_EQ(conversion, "DuckDB: Conversion Error: Could not convert string '...' to INT32 (values from the source "
-	                      "are shown only with --log-level debug)");
+	                      "are shown only at debug level: duckpipe --log-level debug, or duckpipe.debug_log = on in "
+	                      "the extension)");
 	auto timestamp =
 	    SourceValueText("invalid timestamp field format: \"294270-01-01\", expected format is (YYYY-MM-DD)");
 	EXPECT_EQ(timestamp.find("294270"), std::string::npos) << timestamp;
