@@ -7,8 +7,9 @@ CREATE SCHEMA scen_stream;
 CREATE FUNCTION scen_stream.diff(a regclass, b regclass) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE n bigint;
 BEGIN
-    EXECUTE format('SELECT (SELECT count(*) FROM (SELECT x::text FROM %s x EXCEPT ALL SELECT y::text FROM %s y) d)
-                         + (SELECT count(*) FROM (SELECT y::text FROM %s y EXCEPT ALL SELECT x::text FROM %s x) d)',
+    -- Row aliases no column name can shadow.
+    EXECUTE format('SELECT (SELECT count(*) FROM (SELECT "row a"::text FROM %s "row a" EXCEPT ALL SELECT "row b"::text FROM %s "row b") d)
+                         + (SELECT count(*) FROM (SELECT "row b"::text FROM %s "row b" EXCEPT ALL SELECT "row a"::text FROM %s "row a") d)',
                    a, b, b, a) INTO n;
     RETURN n;
 END $$;
