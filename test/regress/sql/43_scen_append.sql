@@ -70,6 +70,13 @@ UPDATE scen_append.readings SET value = 2.5 WHERE sensor = 'b';
 DELETE FROM scen_append.readings WHERE sensor = 'a';
 CALL duckpipe_test.wait_for($$SELECT count(*) = 6 FROM scen_append.readings_ducklake$$);
 SELECT duckpipe_op, sensor, value, count(*) FROM scen_append.readings_ducklake GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+-- A column added to the source: the changelog relation gets it too, earlier changes have NULL.
+ALTER TABLE scen_append.readings ADD COLUMN unit text;
+INSERT INTO scen_append.readings VALUES ('c', 3.5, 'kPa');
+CALL duckpipe_test.wait_for($$SELECT count(*) = 7 FROM scen_append.readings_ducklake$$);
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid = 'scen_append.readings_ducklake'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+SELECT duckpipe_op, sensor, value, unit, count(*) FROM scen_append.readings_ducklake GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
 
 -- A steady stream of small transactions: one changelog row per change, none lost or doubled.
 CREATE PROCEDURE scen_append.stream() LANGUAGE plpgsql AS $$
