@@ -216,6 +216,8 @@ private:
 		const auto &pg = DescribedColumn(attnum);
 		auto widened = lake::MapPgType(pg.type);
 		if (SameLakeType(mapping, widened)) {
+			out_.lake.push_back(
+			    {.kind = LakeColumnChange::Kind::Retype, .name = r.name, .new_type = mapping.lake_type});
 			Note("column " + r.name + " is now " + pg.type.format + " (same lake type)");
 		} else if (mapping.children.empty() && widened.children.empty() &&
 		           lake::IsSafeWidening(mapping.lake_type, widened.lake_type)) {
@@ -345,7 +347,8 @@ void SchemaChange::StageLake(lake::LakeCommit &commit, int64_t table, const std:
 	// database) follows in the same transaction as the lake: both change or neither.
 	nlohmann::json list = nlohmann::json::array();
 	for (const auto &ch : changes) {
-		static const char *kKinds[] = {"add", "drop", "rename", "widen"};
+		// Retype is a widen for the relation (it takes the source column's type), nothing in the lake.
+		static const char *kKinds[] = {"add", "drop", "rename", "widen", "widen"};
 		list.push_back({{"kind", kKinds[static_cast<int>(ch.kind)]},
 		                {"name", ch.name},
 		                {"new_name", ch.new_name.empty() ? nlohmann::json() : nlohmann::json(ch.new_name)},
@@ -366,6 +369,8 @@ void SchemaChange::StageLake(lake::LakeCommit &commit, int64_t table, const std:
 			break;
 		case LakeColumnChange::Kind::Widen:
 			commit.WidenColumnType(table, ch.name, ch.new_type);
+			break;
+		case LakeColumnChange::Kind::Retype:
 			break;
 		}
 	}

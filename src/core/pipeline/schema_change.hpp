@@ -19,12 +19,14 @@ namespace duckpipe::pipeline {
 
 // One DuckLake schema evolution step, staged into the lake commit that carries the rows after it.
 struct LakeColumnChange {
-	enum class Kind { Add, Drop, Rename, Widen };
+	// Retype: the source type changed but the lake type stays (varchar(10) -> text): nothing changes in
+	// the lake, the lake relation takes the new source type.
+	enum class Kind { Add, Drop, Rename, Widen, Retype };
 	Kind kind = Kind::Add;
 	std::string name;        // the column before the change (Add: the new column's name)
 	std::string new_name;    // Rename
 	lake::LakeColumn column; // Add: with initial_default for the rows already in the lake
-	std::string new_type;    // Widen: the DuckLake type after
+	std::string new_type;    // Widen: the DuckLake type after; Retype: the (unchanged) DuckLake type
 };
 
 // What a source DDL means for a synced table: the table's schema after it, the steps for the rows
