@@ -138,7 +138,7 @@ mkdir -p "$DUCKPIPE_TEMP_DIR"
 psql_src() { psql -X -q -v ON_ERROR_STOP=1 "$DUCKPIPE_SOURCE" "$@"; }
 lake_value() { "$duckpipe" query --format csv "$1"; }
 
-step "Daemon: public.demo_orders with 10,000 rows in $(sed 's/.*dbname=\([^ ]*\).*/\1/' <<<"$DUCKPIPE_SOURCE")"
+step "Daemon: public.demo_orders with 10,000 rows in its source (database shop_daemon, or DUCKPIPE_SOURCE)"
 psql_src <<SQL
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS public.demo_orders;
