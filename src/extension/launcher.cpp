@@ -79,7 +79,7 @@ void ReadGroupsToStart(ProbeRow *row) {
 	CommitTransactionCommand();
 }
 
-void RunProbe(Oid dboid, const char *dbname) {
+void RunProbe(Oid dboid) {
 	BackgroundWorker worker;
 	std::memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -98,7 +98,6 @@ void RunProbe(Oid dboid, const char *dbname) {
 		                          "SELECT duckpipe.start_worker()")));
 		return;
 	}
-	(void)dbname;
 	WaitForBackgroundWorkerShutdown(handle);
 }
 
@@ -122,14 +121,14 @@ void RegisterLauncher() {
 void duckpipe_launcher_main(Datum) {
 	using namespace duckpipe::ext;
 	BackgroundWorkerUnblockSignals();
-	if (!CurrentSettings().enabled) {
+	if (!PgBoundary([] { return CurrentSettings().enabled; })) {
 		proc_exit(0);
 	}
 	BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
 	static Oid databases[kMaxDatabases];
 	int count = ListDatabases(databases);
 	for (int i = 0; i < count; i++) {
-		RunProbe(databases[i], nullptr);
+		RunProbe(databases[i]);
 	}
 	proc_exit(0);
 }
