@@ -84,6 +84,26 @@ void OnSubXact(SubXactEvent event, SubTransactionId sub, SubTransactionId parent
 	}
 }
 
+// A set-returning function's rows, `put(worker, row)` for each worker of this database, where
+// row(values, nulls) adds one. Rows are made with the C++ values alive: under PgCall.
+template <class Put>
+Datum LiveRows(FunctionCallInfo fcinfo, Put put) {
+	return PgBoundary([&] {
+		auto workers = ReadLiveWorkers(MyDatabaseId);
+		PgCall([&] {
+			InitMaterializedSRF(fcinfo, 0);
+			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+			auto row = [&](Datum *values, bool *nulls) {
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			};
+			for (const auto &w : workers) {
+				put(w, row);
+			}
+		});
+		return static_cast<Datum>(0);
+	});
+}
+
 } // namespace
 
 } // namespace duckpipe::ext
@@ -118,52 +138,35 @@ Datum duckpipe_at_commit(PG_FUNCTION_ARGS) {
 
 // duckpipe._live_workers(): one row per worker of this database.
 Datum duckpipe_live_workers(PG_FUNCTION_ARGS) {
-	return PgBoundary([&] {
-		auto workers = ReadLiveWorkers(MyDatabaseId);
-		// Rows are put with the C++ values alive: a PostgreSQL error there must come back as PgError.
-		PgCall([&] {
-			InitMaterializedSRF(fcinfo, 0);
-			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-			for (const auto &w : workers) {
-				Datum values[7];
-				bool nulls[7] = {};
-				values[0] = CStringGetTextDatum(w.group.c_str());
-				values[1] = Int32GetDatum(w.pid);
-				nulls[1] = w.pid == 0;
-				values[2] = Int64GetDatum(w.figures.queued_bytes);
-				values[3] = Int64GetDatum(w.figures.queued_changes);
-				values[4] = BoolGetDatum(w.figures.backpressured);
-				values[5] = Int32GetDatum(w.figures.active_flushes);
-				values[6] = Int32GetDatum(static_cast<int>(w.figures.tables.size()));
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-			}
-		});
-		return static_cast<Datum>(0);
+	return LiveRows(fcinfo, [](const LiveWorker &w, const auto &row) {
+		Datum values[7];
+		bool nulls[7] = {};
+		values[0] = CStringGetTextDatum(w.group.c_str());
+		values[1] = Int32GetDatum(w.pid);
+		nulls[1] = w.pid == 0;
+		values[2] = Int64GetDatum(w.figures.queued_bytes);
+		values[3] = Int64GetDatum(w.figures.queued_changes);
+		values[4] = BoolGetDatum(w.figures.backpressured);
+		values[5] = Int32GetDatum(w.figures.active_flushes);
+		values[6] = Int32GetDatum(static_cast<int>(w.figures.tables.size()));
+		row(values, nulls);
 	});
 }
 
 // duckpipe._live_tables(): one row per table of a running worker of this database.
 Datum duckpipe_live_tables(PG_FUNCTION_ARGS) {
-	return PgBoundary([&] {
-		auto workers = ReadLiveWorkers(MyDatabaseId);
-		PgCall([&] {
-			InitMaterializedSRF(fcinfo, 0);
-			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-			for (const auto &w : workers) {
-				for (const auto &t : w.figures.tables) {
-					Datum values[7];
-					bool nulls[7] = {};
-					values[0] = CStringGetTextDatum(w.group.c_str());
-					values[1] = Int64GetDatum(t.mapping_id);
-					values[2] = Int64GetDatum(t.queued_changes);
-					values[3] = Int64GetDatum(t.buffered_rows);
-					values[4] = Int64GetDatum(t.flush_count);
-					values[5] = Int64GetDatum(t.last_flush_ms);
-					values[6] = BoolGetDatum(t.flushing);
-					tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-				}
-			}
-		});
-		return static_cast<Datum>(0);
+	return LiveRows(fcinfo, [](const LiveWorker &w, const auto &row) {
+		for (const auto &t : w.figures.tables) {
+			Datum values[7];
+			bool nulls[7] = {};
+			values[0] = CStringGetTextDatum(w.group.c_str());
+			values[1] = Int64GetDatum(t.mapping_id);
+			values[2] = Int64GetDatum(t.queued_changes);
+			values[3] = Int64GetDatum(t.buffered_rows);
+			values[4] = Int64GetDatum(t.flush_count);
+			values[5] = Int64GetDatum(t.last_flush_ms);
+			values[6] = BoolGetDatum(t.flushing);
+			row(values, nulls);
+		}
 	});
 }
