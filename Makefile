@@ -47,7 +47,7 @@ tsan: deps
 	@bash scripts/tsan.sh $(TSAN_DIR) $(TSAN_TESTS)
 
 demo: build
-	@bash scripts/demo.sh $(BUILD_DIR)/src/daemon/duckpipe
+	@bash scripts/demo.sh $(BUILD_DIR)
 
 bench: build
 	@bash scripts/bench.sh $(BUILD_DIR)

@@ -28,7 +28,7 @@ CREATE OR REPLACE FUNCTION duckpipe.create_target_relation_from_columns(columns 
                                                                         sync_mode text DEFAULT 'upsert',
                                                                         source_owner text DEFAULT NULL,
                                                                         source_label text DEFAULT NULL)
-RETURNS regclass LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+RETURNS regclass LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     definition text;
     col jsonb;
@@ -79,7 +79,7 @@ REVOKE ALL ON FUNCTION duckpipe.create_target_relation_from_columns(jsonb, text,
 -- collations, in order); SELECT is granted to its owner.
 CREATE OR REPLACE FUNCTION duckpipe.create_target_relation(source regclass, target_schema text, target_table text,
                                                            sync_mode text DEFAULT 'upsert')
-RETURNS regclass LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$
+RETURNS regclass LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT duckpipe.create_target_relation_from_columns(
         coalesce((SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod))
                                    || CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
@@ -107,8 +107,10 @@ CREATE OR REPLACE FUNCTION duckpipe._lake_relation_drops(OUT schema_name text, O
 RETURNS SETOF record LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'duckpipe_lake_relation_drops';
 REVOKE ALL ON FUNCTION duckpipe._lake_relation_drops() FROM PUBLIC;
 
+-- SECURITY DEFINER: the event trigger runs for every DROP in the database, by any role, and neither
+-- _lake_relation_drops() nor the metadata tables are theirs to use.
 CREATE OR REPLACE FUNCTION duckpipe.lake_relation_dropped() RETURNS event_trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d record;
     m record;
@@ -153,7 +155,7 @@ REVOKE ALL ON FUNCTION duckpipe._set_column_type(regclass, name, regtype, intege
 -- database and has it, else the type the lake type maps back to.
 CREATE OR REPLACE FUNCTION duckpipe._relation_column_type(source regclass, column_name text, lake_type text,
                                                           OUT type_oid oid, OUT type_mod integer)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     SELECT a.atttypid, a.atttypmod INTO type_oid, type_mod FROM pg_attribute a
     WHERE a.attrelid = source AND a.attname = column_name AND a.attnum > 0 AND NOT a.attisdropped;
@@ -185,7 +187,7 @@ REVOKE ALL ON FUNCTION duckpipe._relation_column_type(regclass, text, text) FROM
 -- table was created again (resync) with these columns; the relation drops the others, adds the
 -- missing ones, and takes the source's type where it differs (built-in types, in the catalog only).
 CREATE OR REPLACE FUNCTION duckpipe.sync_target_relation(target_schema text, target_table text, changes jsonb)
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     target regclass;
     source regclass;

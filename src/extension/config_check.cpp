@@ -1,6 +1,7 @@
 // The checks behind duckpipe.set_config / set_group_config / set_table_config, through the core's
 // meta::ConfigRegistry (the one place that knows the keys, shared with the daemon), and the GUC that
 // sets each key's process-level value. The resolution itself is plpgsql (sql/extension/11_api_config.sql).
+#include "extension/pg_args.hpp"
 #include "extension/pg_boundary.hpp"
 
 #include <nlohmann/json.hpp>
@@ -41,20 +42,11 @@ meta::ConfigScope ScopeOf(const std::string &scope) {
 	throw Error(ErrorKind::Internal, "unknown config scope '" + scope + "'");
 }
 
-std::string TextArg(FunctionCallInfo fcinfo, int n) {
-	text *t = PG_GETARG_TEXT_PP(n);
-	return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-}
-
-Datum TextDatum(const std::string &s) {
-	return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size())));
-}
-
 } // namespace
 } // namespace duckpipe::ext
 
 // duckpipe._config_keys(): a JSON array of {key, table_scope, default_value, setting}.
-Datum duckpipe_config_keys(PG_FUNCTION_ARGS) {
+Datum duckpipe_config_keys(FunctionCallInfo) {
 	return duckpipe::ext::PgBoundary([&] {
 		auto out = nlohmann::json::array();
 		for (const auto &k : duckpipe::meta::ConfigRegistry::Keys()) {

@@ -6,6 +6,7 @@
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 #include "core/common/thread.hpp"
+#include "core/pg/conninfo.hpp"
 #include "core/pipeline/pipeline.hpp"
 #include "extension/log_relay.hpp"
 #include "extension/pg_boundary.hpp"
@@ -54,7 +55,7 @@ static_assert(sizeof(WorkerArgs) <= BGW_EXTRALEN);
 
 volatile sig_atomic_t got_sigterm = 0;
 
-void HandleSigterm(SIGNAL_ARGS) {
+void HandleSigterm(int) {
 	int save_errno = errno;
 	got_sigterm = 1;
 	SetLatch(MyLatch);
@@ -108,27 +109,6 @@ void ReadGroupRow(const char *group, GroupRow *row) {
 	CommitTransactionCommand();
 }
 
-std::string QuoteValue(const std::string &value) {
-	std::string out = "'";
-	for (char c : value) {
-		if (c == '\'' || c == '\\') {
-			out += '\\';
-		}
-		out += c;
-	}
-	return out + "'";
-}
-
-// The first directory of unix_socket_directories, where this server listens.
-std::string SocketDirectory() {
-	std::string dirs = Unix_socket_directories ? Unix_socket_directories : "";
-	auto comma = dirs.find(',');
-	std::string first = dirs.substr(0, comma);
-	auto begin = first.find_first_not_of(" \t");
-	auto end = first.find_last_not_of(" \t");
-	return begin == std::string::npos ? std::string() : first.substr(begin, end - begin + 1);
-}
-
 std::string PrivateDir(const std::string &path) {
 	std::filesystem::create_directories(path);
 	chmod(path.c_str(), S_IRWXU);
@@ -137,11 +117,11 @@ std::string PrivateDir(const std::string &path) {
 
 pipeline::PipelineConfig BuildConfig(const Settings &settings, const GroupRow &row, const std::string &group) {
 	pipeline::PipelineConfig config;
-	std::string application = QuoteValue("pg_duckpipe: " + group);
+	std::string application = Conninfo::QuoteValue("pg_duckpipe: " + group);
 	if (!settings.conninfo.empty()) {
 		// Keywords given later win: the setting may name another database, user, host...
 		config.source_conninfo =
-		    "dbname=" + QuoteValue(row.dbname) + " application_name=" + application + " " + settings.conninfo;
+		    "dbname=" + Conninfo::QuoteValue(row.dbname) + " application_name=" + application + " " + settings.conninfo;
 	} else {
 		auto socket_dir = SocketDirectory();
 		if (socket_dir.empty()) {
@@ -149,9 +129,10 @@ pipeline::PipelineConfig BuildConfig(const Settings &settings, const GroupRow &r
 			            {.hint = "set duckpipe.conninfo to a connection string the worker can use to reach this "
 			                     "server (passwords in ~/.pgpass)"});
 		}
-		config.source_conninfo = "host=" + QuoteValue(socket_dir) + " port=" + std::to_string(PostPortNumber) +
-		                         " dbname=" + QuoteValue(row.dbname) + " user=" + QuoteValue(row.owner) +
-		                         " application_name=" + application;
+		config.source_conninfo = "host=" + Conninfo::QuoteValue(socket_dir) +
+		                         " port=" + std::to_string(PostPortNumber) +
+		                         " dbname=" + Conninfo::QuoteValue(row.dbname) +
+		                         " user=" + Conninfo::QuoteValue(row.owner) + " application_name=" + application;
 	}
 	config.lake_catalog_conninfo = settings.lake_catalog;
 	std::string base = std::string(DataDir) + "/pg_duckpipe/";

@@ -105,8 +105,9 @@ TableScanDesc ScanBegin(Relation rel, Snapshot snapshot, int nkeys, ScanKeyData 
 				getTypeInputInfo(att->atttypid, &input_fn, &desc->ioparam[i]);
 				fmgr_info(input_fn, &desc->input[i]);
 			}
+			// AllocSetContextCreate without its macro, a GNU statement expression (the name is a literal).
 			desc->row_context =
-			    AllocSetContextCreate(CurrentMemoryContext, "pg_duckpipe lake row", ALLOCSET_DEFAULT_SIZES);
+			    AllocSetContextCreateInternal(CurrentMemoryContext, "pg_duckpipe lake row", ALLOCSET_DEFAULT_SIZES);
 			desc->release.func = ReleaseScan;
 			desc->release.arg = desc;
 			MemoryContextRegisterResetCallback(CurrentMemoryContext, &desc->release);
@@ -364,6 +365,6 @@ bool IsLakeRelation(RelationData *rel) {
 
 } // namespace duckpipe::ext
 
-Datum duckpipe_lake_am_handler(PG_FUNCTION_ARGS) {
+Datum duckpipe_lake_am_handler(FunctionCallInfo) {
 	PG_RETURN_POINTER(&duckpipe::ext::kLakeAm);
 }

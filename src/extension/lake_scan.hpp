@@ -9,9 +9,6 @@
 #include <string_view>
 #include <vector>
 
-struct _duckdb_prepared_statement;
-struct _duckdb_data_chunk;
-
 namespace duckpipe::ext {
 
 // The rows of one lake table at the current snapshot, streamed from DuckDB a chunk at a time, each

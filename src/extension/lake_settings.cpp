@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/pg/conninfo.hpp"
 #include "extension/pg_boundary.hpp"
 #include "extension/pg_includes.hpp"
 #include "extension/settings.hpp"
@@ -24,18 +25,6 @@ std::string Setting(const char *name) {
 	const char *value = nullptr;
 	PgCall([&] { value = GetConfigOption(name, true, false); });
 	return value ? value : "";
-}
-
-// A libpq keyword value, quoted (libpq's rules: backslash escapes ' and \).
-std::string ConnValue(const std::string &value) {
-	std::string out = "'";
-	for (char c : value) {
-		if (c == '\'' || c == '\\') {
-			out += '\\';
-		}
-		out += c;
-	}
-	return out + "'";
 }
 
 } // namespace
@@ -62,20 +51,16 @@ LakeSettings LakeSettings::Current() {
 	if (settings.catalog_conninfo.empty()) {
 		// This database over the first Unix socket directory, as the bootstrap superuser (who owns
 		// the lake catalog the worker creates); peer or trust authentication as Debian configures it.
-		std::string sockets = Setting("unix_socket_directories");
-		std::string host = sockets.substr(0, sockets.find(','));
-		while (!host.empty() && host.front() == ' ') {
-			host.erase(0, 1);
-		}
+		std::string host = SocketDirectory();
 		char *database = nullptr;
 		char *user = nullptr;
 		PgCall([&] {
 			database = get_database_name(MyDatabaseId);
 			user = GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false);
 		});
-		settings.catalog_conninfo = "host=" + ConnValue(host.empty() ? "localhost" : host) +
-		                            " port=" + ConnValue(Setting("port")) + " dbname=" + ConnValue(database) +
-		                            " user=" + ConnValue(user);
+		settings.catalog_conninfo = "host=" + Conninfo::QuoteValue(host.empty() ? "localhost" : host) +
+		                            " port=" + Conninfo::QuoteValue(Setting("port")) +
+		                            " dbname=" + Conninfo::QuoteValue(database) + " user=" + Conninfo::QuoteValue(user);
 	}
 	return settings;
 }

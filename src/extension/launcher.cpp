@@ -79,14 +79,20 @@ void ReadGroupsToStart(ProbeRow *row) {
 	CommitTransactionCommand();
 }
 
-void RunProbe(Oid dboid, const char *dbname) {
+// A worker of this library running `function` once (never restarted).
+BackgroundWorker RunOnce(const char *function) {
 	BackgroundWorker worker;
 	std::memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	strlcpy(worker.bgw_library_name, "pg_duckpipe", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "duckpipe_probe_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, function, BGW_MAXLEN);
+	return worker;
+}
+
+void RunProbe(Oid dboid) {
+	BackgroundWorker worker = RunOnce("duckpipe_probe_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_duckpipe probe (database %u)", dboid);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_duckpipe probe");
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
@@ -98,20 +104,13 @@ void RunProbe(Oid dboid, const char *dbname) {
 		                          "SELECT duckpipe.start_worker()")));
 		return;
 	}
-	(void)dbname;
 	WaitForBackgroundWorkerShutdown(handle);
 }
 
 } // namespace
 
 void RegisterLauncher() {
-	BackgroundWorker worker;
-	std::memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "pg_duckpipe", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "duckpipe_launcher_main", BGW_MAXLEN);
+	BackgroundWorker worker = RunOnce("duckpipe_launcher_main");
 	strlcpy(worker.bgw_name, "pg_duckpipe launcher", BGW_MAXLEN);
 	strlcpy(worker.bgw_type, "pg_duckpipe launcher", BGW_MAXLEN);
 	RegisterBackgroundWorker(&worker);
@@ -122,14 +121,14 @@ void RegisterLauncher() {
 void duckpipe_launcher_main(Datum) {
 	using namespace duckpipe::ext;
 	BackgroundWorkerUnblockSignals();
-	if (!CurrentSettings().enabled) {
+	if (!PgBoundary([] { return CurrentSettings().enabled; })) {
 		proc_exit(0);
 	}
 	BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
 	static Oid databases[kMaxDatabases];
 	int count = ListDatabases(databases);
 	for (int i = 0; i < count; i++) {
-		RunProbe(databases[i], nullptr);
+		RunProbe(databases[i]);
 	}
 	proc_exit(0);
 }

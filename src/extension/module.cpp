@@ -2,6 +2,7 @@
 // SQL-callable basics. Each concern registers itself from its own file.
 #include "extension/lake_am.hpp"
 #include "extension/launcher.hpp"
+#include "extension/pg_args.hpp"
 #include "extension/pg_boundary.hpp"
 #include "extension/settings.hpp"
 #include "extension/shared_state.hpp"
@@ -13,7 +14,7 @@
 extern "C" {
 PG_MODULE_MAGIC;
 
-void _PG_init(void);
+void _PG_init(void); // NOLINT(bugprone-reserved-identifier): the name PostgreSQL calls
 PG_FUNCTION_INFO_V1(duckpipe_version);
 }
 
@@ -33,9 +34,6 @@ void _PG_init(void) {
 
 // duckpipe.version(): the module's version, which may differ from the installed SQL's
 // (pg_extension.extversion) between a package upgrade and ALTER EXTENSION UPDATE.
-Datum duckpipe_version(PG_FUNCTION_ARGS) {
-	return duckpipe::ext::PgBoundary([&] {
-		std::string version = DUCKPIPE_VERSION;
-		return PointerGetDatum(cstring_to_text_with_len(version.data(), static_cast<int>(version.size())));
-	});
+Datum duckpipe_version(FunctionCallInfo) {
+	return duckpipe::ext::PgBoundary([] { return duckpipe::ext::TextDatum(DUCKPIPE_VERSION); });
 }

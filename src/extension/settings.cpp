@@ -7,6 +7,7 @@
 #include "extension/pg_includes.hpp"
 
 extern "C" {
+#include "postmaster/postmaster.h"
 #include "utils/guc.h"
 }
 
@@ -90,6 +91,14 @@ Settings CurrentSettings() {
 	                .lake_catalog = Text(lake_catalog),
 	                .conninfo = Text(conninfo),
 	                .debug_log = debug_log};
+}
+
+std::string SocketDirectory() {
+	std::string dirs = Unix_socket_directories ? Unix_socket_directories : "";
+	std::string first = dirs.substr(0, dirs.find(','));
+	auto begin = first.find_first_not_of(" \t");
+	auto end = first.find_last_not_of(" \t");
+	return begin == std::string::npos ? std::string() : first.substr(begin, end - begin + 1);
 }
 
 std::string DefaultDataPath() {

@@ -29,5 +29,8 @@ void DefineSettings();
 std::string DefaultDataPath();
 // The values in force in this process (main thread only).
 Settings CurrentSettings();
+// The first directory of unix_socket_directories, where this server listens ("" if none): how the
+// worker and the lake relation reach this server when duckpipe.conninfo is empty.
+std::string SocketDirectory();
 
 } // namespace duckpipe::ext

@@ -1,6 +1,7 @@
 // SQL-callable functions of the workers: actions taken at COMMIT (start, stop, wake a group's
 // worker: a rolled-back call does nothing) and the live figures read from shared memory.
 #include "core/common/error.hpp"
+#include "extension/pg_args.hpp"
 #include "extension/pg_boundary.hpp"
 #include "extension/shared_state.hpp"
 
@@ -53,6 +54,8 @@ void RunPending(const std::vector<PendingAction> &actions) {
 			// The transaction has committed: an ERROR is no longer possible, say it instead.
 			ereport(WARNING,
 			        (errmsg("pg_duckpipe: could not start the worker of group \"%s\": %s", a.group.c_str(), e.what())));
+		} catch (...) {
+			ereport(WARNING, (errmsg("pg_duckpipe: could not start the worker of group \"%s\"", a.group.c_str())));
 		}
 	}
 }
@@ -81,13 +84,24 @@ void OnSubXact(SubXactEvent event, SubTransactionId sub, SubTransactionId parent
 	}
 }
 
-std::string TextArg(FunctionCallInfo fcinfo, int n) {
-	text *t = PG_GETARG_TEXT_PP(n);
-	return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-}
-
-Datum Text(const std::string &s) {
-	return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size())));
+// A set-returning function's rows, `put(worker, row)` for each worker of this database, where
+// row(values, nulls) adds one. Rows are made with the C++ values alive: under PgCall.
+template <class Put>
+Datum LiveRows(FunctionCallInfo fcinfo, Put put) {
+	return PgBoundary([&] {
+		auto workers = ReadLiveWorkers(MyDatabaseId);
+		PgCall([&] {
+			InitMaterializedSRF(fcinfo, 0);
+			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+			auto row = [&](Datum *values, bool *nulls) {
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			};
+			for (const auto &w : workers) {
+				put(w, row);
+			}
+		});
+		return static_cast<Datum>(0);
+	});
 }
 
 } // namespace
@@ -124,13 +138,10 @@ Datum duckpipe_at_commit(PG_FUNCTION_ARGS) {
 
 // duckpipe._live_workers(): one row per worker of this database.
 Datum duckpipe_live_workers(PG_FUNCTION_ARGS) {
-	InitMaterializedSRF(fcinfo, 0);
-	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-	auto workers = PgBoundary([&] { return ReadLiveWorkers(MyDatabaseId); });
-	for (const auto &w : workers) {
+	return LiveRows(fcinfo, [](const LiveWorker &w, const auto &row) {
 		Datum values[7];
 		bool nulls[7] = {};
-		values[0] = Text(w.group);
+		values[0] = CStringGetTextDatum(w.group.c_str());
 		values[1] = Int32GetDatum(w.pid);
 		nulls[1] = w.pid == 0;
 		values[2] = Int64GetDatum(w.figures.queued_bytes);
@@ -138,29 +149,24 @@ Datum duckpipe_live_workers(PG_FUNCTION_ARGS) {
 		values[4] = BoolGetDatum(w.figures.backpressured);
 		values[5] = Int32GetDatum(w.figures.active_flushes);
 		values[6] = Int32GetDatum(static_cast<int>(w.figures.tables.size()));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return static_cast<Datum>(0);
+		row(values, nulls);
+	});
 }
 
 // duckpipe._live_tables(): one row per table of a running worker of this database.
 Datum duckpipe_live_tables(PG_FUNCTION_ARGS) {
-	InitMaterializedSRF(fcinfo, 0);
-	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-	auto workers = PgBoundary([&] { return ReadLiveWorkers(MyDatabaseId); });
-	for (const auto &w : workers) {
+	return LiveRows(fcinfo, [](const LiveWorker &w, const auto &row) {
 		for (const auto &t : w.figures.tables) {
 			Datum values[7];
 			bool nulls[7] = {};
-			values[0] = Text(w.group);
+			values[0] = CStringGetTextDatum(w.group.c_str());
 			values[1] = Int64GetDatum(t.mapping_id);
 			values[2] = Int64GetDatum(t.queued_changes);
 			values[3] = Int64GetDatum(t.buffered_rows);
 			values[4] = Int64GetDatum(t.flush_count);
 			values[5] = Int64GetDatum(t.last_flush_ms);
 			values[6] = BoolGetDatum(t.flushing);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			row(values, nulls);
 		}
-	}
-	return static_cast<Datum>(0);
+	});
 }

@@ -16,7 +16,7 @@ static bool IsSecret(const std::string &key) {
 	return key == "password" || key == "sslpassword";
 }
 
-static std::string QuoteValue(const std::string &value) {
+std::string Conninfo::QuoteValue(const std::string &value) {
 	bool plain = !value.empty();
 	for (char c : value) {
 		if (c == ' ' || c == '\'' || c == '\\' || c == '=') {

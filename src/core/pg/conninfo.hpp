@@ -20,6 +20,8 @@ public:
 	// The conninfo held in a file (surrounding whitespace dropped), so a password stays out of argv.
 	// Throws Error(Config) naming the file (never its contents) when it cannot be read or parsed.
 	static std::string ReadFile(const std::string &path);
+	// `value` as a keyword=value connection string reads it back (quoted and escaped where needed).
+	static std::string QuoteValue(const std::string &value);
 
 	std::string Get(const std::string &key) const;
 	Conninfo With(const std::string &key, const std::string &value) const;
