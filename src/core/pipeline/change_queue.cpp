@@ -23,7 +23,7 @@ void ChangeQueue::Push(QueueItem item) {
 	ready_.notify_one();
 }
 
-std::optional<QueueItem> ChangeQueue::Pop(int64_t timeout_ms) {
+std::optional<QueueItem> ChangeQueue::Pop(int64_t timeout_ms, bool keep_in_budget) {
 	std::optional<QueueItem> out;
 	{
 		std::unique_lock lock(mutex_);
@@ -37,7 +37,9 @@ std::optional<QueueItem> ChangeQueue::Pop(int64_t timeout_ms) {
 		bytes_ -= out->bytes;
 		rows_ -= out->batch ? static_cast<int64_t>(out->batch->Rows()) : 0;
 	}
-	budget_.Release(out->bytes);
+	if (!keep_in_budget) {
+		budget_.Release(out->bytes);
+	}
 	return out;
 }
 

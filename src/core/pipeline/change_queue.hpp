@@ -45,8 +45,10 @@ public:
 	ChangeQueue &operator=(const ChangeQueue &) = delete;
 
 	void Push(QueueItem item);
-	// Waits up to timeout_ms for an item.
-	std::optional<QueueItem> Pop(int64_t timeout_ms);
+	// Waits up to timeout_ms for an item. The item leaves the budget, unless keep_in_budget: a caller
+	// that holds it on (rows waiting for a copy's snapshot LSN) keeps it counted without a gap in
+	// which the consumer could read past the limit, and releases it itself.
+	std::optional<QueueItem> Pop(int64_t timeout_ms, bool keep_in_budget = false);
 	// Drops everything queued (table removed, errored or resynced).
 	void Discard();
 	void Close(); // wakes a waiting Pop for shutdown

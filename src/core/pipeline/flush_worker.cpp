@@ -133,9 +133,16 @@ void FlushWorker::Run() {
 		if (unresolved_commit_) {
 			// The buffer must stay the batch of that commit until its outcome is known.
 			std::this_thread::sleep_for(std::chrono::milliseconds(100));
-		} else if (auto item = route_->queue.Pop(100)) {
-			if (!failed_.load()) {
-				if (route_->snapshot_lsn.load() == 0) {
+		} else {
+			// Rows that will be held stay in the budget from queue to hold: released in between, the
+			// consumer could read a batch more past the limit before they counted again.
+			bool hold = route_->snapshot_lsn.load() == 0;
+			if (auto item = route_->queue.Pop(100, hold)) {
+				if (failed_.load()) {
+					if (hold) {
+						route_->queue.Budget().Release(item->bytes);
+					}
+				} else if (hold) {
 					Hold(std::move(*item));
 				} else if (!InCopy(*item)) {
 					Process(std::move(*item));
@@ -188,9 +195,8 @@ bool FlushWorker::InCopy(const QueueItem &item) const {
 }
 
 void FlushWorker::Hold(QueueItem item) {
-	// Popped from the queue, the item left the budget: it counts again while it is held, so a copy
-	// waiting for its slot makes the consumer stop reading instead of growing memory.
-	route_->queue.Budget().Add(item.bytes);
+	// Still counted in the budget (popped with keep_in_budget) while it is held, so a copy waiting
+	// for its slot makes the consumer stop reading instead of growing memory.
 	held_bytes_ += item.bytes;
 	held_.push_back(std::move(item));
 }
