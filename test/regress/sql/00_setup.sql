@@ -27,3 +27,22 @@ BEGIN
     END LOOP;
 END
 $$;
+-- Rows of `a` missing from `b` plus rows of `b` missing from `a`, as multisets (a duplicate counts),
+-- compared as text rows so that types without an equality operator compare too; row aliases no
+-- column name can shadow.
+CREATE FUNCTION duckpipe_test.diff(a regclass, b regclass) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    EXECUTE format('SELECT (SELECT count(*) FROM (SELECT "row a"::text FROM %s "row a" EXCEPT ALL SELECT "row b"::text FROM %s "row b") d)
+                         + (SELECT count(*) FROM (SELECT "row b"::text FROM %s "row b" EXCEPT ALL SELECT "row a"::text FROM %s "row a") d)',
+                   a, b, b, a) INTO n;
+    RETURN n;
+END $$;
+-- Whether a lake relation holds exactly the source's rows, with at least min_rows of them.
+CREATE FUNCTION duckpipe_test.same(source regclass, lake regclass, min_rows bigint DEFAULT 1) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %s', lake) INTO n;
+    RETURN duckpipe_test.diff(source, lake) = 0 AND n >= min_rows;
+END $$;

@@ -3,19 +3,9 @@
 -- while the table is written, TRUNCATE and resync. Each check compares the source with its lake
 -- relation row for row (as text), both ways, counting duplicates.
 CREATE SCHEMA scen_stream;
--- Rows of `a` missing from `b` plus rows of `b` missing from `a` (multisets: a duplicate counts).
-CREATE FUNCTION scen_stream.diff(a regclass, b regclass) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-    -- Row aliases no column name can shadow.
-    EXECUTE format('SELECT (SELECT count(*) FROM (SELECT "row a"::text FROM %s "row a" EXCEPT ALL SELECT "row b"::text FROM %s "row b") d)
-                         + (SELECT count(*) FROM (SELECT "row b"::text FROM %s "row b" EXCEPT ALL SELECT "row a"::text FROM %s "row a") d)',
-                   a, b, b, a) INTO n;
-    RETURN n;
-END $$;
 -- The lake relation holds exactly the source's rows, and the table streams.
 CREATE FUNCTION scen_stream.synced(src text) RETURNS boolean LANGUAGE sql AS $$
-    SELECT scen_stream.diff(src::regclass, (src || '_ducklake')::regclass) = 0
+    SELECT duckpipe_test.diff(src::regclass, (src || '_ducklake')::regclass) = 0
        AND EXISTS (SELECT 1 FROM duckpipe.status() s WHERE s.source_table = src AND s.state = 'STREAMING')
 $$;
 SELECT duckpipe.create_group('scen_stream');
@@ -33,7 +23,7 @@ INSERT INTO scen_stream.orders SELECT g, 'new', g, NULL FROM generate_series(100
 UPDATE scen_stream.orders SET amount = amount + 1000, customer = 'upd' WHERE id % 10 = 0;
 DELETE FROM scen_stream.orders WHERE id % 13 = 0;
 CALL duckpipe_test.wait_for($$SELECT scen_stream.synced('scen_stream.orders')$$);
-SELECT scen_stream.diff('scen_stream.orders', 'scen_stream.orders_ducklake') AS diff,
+SELECT duckpipe_test.diff('scen_stream.orders', 'scen_stream.orders_ducklake') AS diff,
        (SELECT count(*) FROM scen_stream.orders_ducklake) AS lake_rows,
        (SELECT count(*) FROM scen_stream.orders_ducklake WHERE customer = 'upd') AS updated;
 
@@ -58,7 +48,7 @@ DELETE FROM scen_stream.orders WHERE id = 5001;
 INSERT INTO scen_stream.orders VALUES (5001, 'y', 2, NULL);
 CALL duckpipe_test.wait_for($$SELECT scen_stream.synced('scen_stream.orders')$$);
 SELECT id, customer, amount FROM scen_stream.orders_ducklake WHERE id IN (1, 2, 3, 4, 5000, 5001, 6000) ORDER BY id;
-SELECT scen_stream.diff('scen_stream.orders', 'scen_stream.orders_ducklake') AS diff;
+SELECT duckpipe_test.diff('scen_stream.orders', 'scen_stream.orders_ducklake') AS diff;
 
 -- Composite keys (one part text), several tables written in one transaction.
 CREATE TABLE scen_stream.lines (tenant text, order_id bigint, line int, sku text, qty int,
@@ -81,10 +71,10 @@ INSERT INTO scen_stream.orders VALUES (7000, 'from the multi-table transaction',
 COMMIT;
 CALL duckpipe_test.wait_for($$SELECT scen_stream.synced('scen_stream.lines') AND scen_stream.synced('scen_stream.customers')
     AND scen_stream.synced('scen_stream.orders')$$);
-SELECT scen_stream.diff('scen_stream.lines', 'scen_stream.lines_ducklake') AS lines_diff,
+SELECT duckpipe_test.diff('scen_stream.lines', 'scen_stream.lines_ducklake') AS lines_diff,
        (SELECT count(*) FROM scen_stream.lines_ducklake) AS lines_rows,
        (SELECT count(*) FROM scen_stream.lines_ducklake WHERE tenant = 't9') AS moved_key,
-       scen_stream.diff('scen_stream.customers', 'scen_stream.customers_ducklake') AS customers_diff,
+       duckpipe_test.diff('scen_stream.customers', 'scen_stream.customers_ducklake') AS customers_diff,
        (SELECT count(*) FROM scen_stream.customers_ducklake) AS customers_rows,
        (SELECT count(*) FROM scen_stream.orders_ducklake WHERE id = 7000) AS order_7000;
 SELECT source_table, state, error_message FROM duckpipe.status() WHERE sync_group = 'scen_stream' ORDER BY source_table;
@@ -109,7 +99,7 @@ UPDATE scen_stream.full_keyed SET id = id + 100 WHERE id > 15;
 DELETE FROM scen_stream.full_keyed WHERE id = 10;
 CALL duckpipe_test.wait_for($$SELECT scen_stream.synced('scen_stream.keyless') AND scen_stream.synced('scen_stream.full_keyed')$$);
 SELECT a, b, count(*) FROM scen_stream.keyless_ducklake GROUP BY a, b ORDER BY a, b;
-SELECT scen_stream.diff('scen_stream.full_keyed', 'scen_stream.full_keyed_ducklake') AS full_keyed_diff,
+SELECT duckpipe_test.diff('scen_stream.full_keyed', 'scen_stream.full_keyed_ducklake') AS full_keyed_diff,
        (SELECT count(*) FROM scen_stream.full_keyed_ducklake) AS full_keyed_rows;
 
 -- TRUNCATE empties the lake table; rows written after it arrive.
@@ -133,7 +123,7 @@ CALL duckpipe_test.wait_for(format($$SELECT scen_stream.synced('scen_stream.orde
     FROM duckpipe.table_mappings WHERE source_schema = 'scen_stream' AND source_table = 'orders')$$, :gen_before));
 INSERT INTO scen_stream.orders VALUES (8000, 'after resync', 8, NULL);
 CALL duckpipe_test.wait_for($$SELECT scen_stream.synced('scen_stream.orders')$$);
-SELECT scen_stream.diff('scen_stream.orders', 'scen_stream.orders_ducklake') AS diff,
+SELECT duckpipe_test.diff('scen_stream.orders', 'scen_stream.orders_ducklake') AS diff,
        (SELECT count(*) FROM scen_stream.orders_ducklake) = (SELECT count(*) FROM scen_stream.orders) AS same_count,
        (SELECT count(*) FROM scen_stream.orders_ducklake WHERE customer = 'during resync') AS during_resync;
 SELECT state, error_message, snapshot_rows > 0 AS copied FROM duckpipe.status() WHERE source_table = 'scen_stream.orders';
@@ -166,7 +156,7 @@ BEGIN
 END $$;
 CALL scen_stream.write_until_streaming();
 CALL duckpipe_test.wait_for($$SELECT scen_stream.synced('scen_stream.busy')$$);
-SELECT scen_stream.diff('scen_stream.busy', 'scen_stream.busy_ducklake') AS diff,
+SELECT duckpipe_test.diff('scen_stream.busy', 'scen_stream.busy_ducklake') AS diff,
        (SELECT count(*) FROM scen_stream.busy_ducklake) = (SELECT count(*) FROM scen_stream.busy) AS same_count,
        (SELECT sum(n) FROM scen_stream.busy_ducklake) = (SELECT sum(n) FROM scen_stream.busy) AS same_sum,
        (SELECT count(*) FROM scen_stream.busy_ducklake WHERE id <= 50100) AS copied_rows;

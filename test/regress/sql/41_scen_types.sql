@@ -3,17 +3,8 @@
 -- documents changed in place; special characters in schema, table and column names and values.
 -- Each check compares the source with its lake relation row for row (as text), both ways.
 CREATE SCHEMA scen_types;
-CREATE FUNCTION scen_types.diff(a regclass, b regclass) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-    -- Row aliases no column name can shadow.
-    EXECUTE format('SELECT (SELECT count(*) FROM (SELECT "row a"::text FROM %s "row a" EXCEPT ALL SELECT "row b"::text FROM %s "row b") d)
-                         + (SELECT count(*) FROM (SELECT "row b"::text FROM %s "row b" EXCEPT ALL SELECT "row a"::text FROM %s "row a") d)',
-                   a, b, b, a) INTO n;
-    RETURN n;
-END $$;
 CREATE FUNCTION scen_types.synced(src regclass, lake regclass) RETURNS boolean LANGUAGE sql AS $$
-    SELECT scen_types.diff(src, lake) = 0
+    SELECT duckpipe_test.diff(src, lake) = 0
        AND EXISTS (SELECT 1 FROM duckpipe.status() s JOIN duckpipe.table_mappings m
                    ON format('%I.%I', m.source_schema, m.source_table)::regclass = src
                    AND s.source_table = m.source_schema || '.' || m.source_table
@@ -82,7 +73,7 @@ INSERT INTO scen_types.alltypes VALUES (3, false, -32768, -2147483648, -92233720
 SET client_min_messages = warning;
 SELECT duckpipe.add_table('scen_types.alltypes', sync_group => 'scen_types');
 CALL duckpipe_test.wait_for($$SELECT scen_types.synced('scen_types.alltypes', 'scen_types.alltypes_ducklake')$$);
-SELECT scen_types.diff('scen_types.alltypes', 'scen_types.alltypes_ducklake') AS diff,
+SELECT duckpipe_test.diff('scen_types.alltypes', 'scen_types.alltypes_ducklake') AS diff,
        (SELECT count(*) FROM scen_types.alltypes_ducklake) AS lake_rows;
 
 -- Streamed: maximums, NaN where the lake keeps it, BC and tiny values, unicode and escapes, and
@@ -117,7 +108,7 @@ INSERT INTO scen_types.alltypes SELECT id + 100, b, i2, i4, i8, o, f4, f8, n38, 
     mac, mac8, bt, vb, tv, tq, r, tr, mr, comp, x, pt, lsn, ci, hs, abx, ainet FROM scen_types.alltypes;
 DELETE FROM scen_types.alltypes WHERE id = 3;
 CALL duckpipe_test.wait_for($$SELECT scen_types.synced('scen_types.alltypes', 'scen_types.alltypes_ducklake')$$);
-SELECT scen_types.diff('scen_types.alltypes', 'scen_types.alltypes_ducklake') AS diff,
+SELECT duckpipe_test.diff('scen_types.alltypes', 'scen_types.alltypes_ducklake') AS diff,
        (SELECT count(*) FROM scen_types.alltypes_ducklake) AS lake_rows;
 -- Large values arrive whole.
 SELECT id, length(t) AS t_len, length(by) AS by_len, jsonb_array_length(jb) AS jb_len, cardinality(atx) AS atx_len

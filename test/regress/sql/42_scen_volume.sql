@@ -2,17 +2,8 @@
 -- transactions while syncing, large (TOASTed) values left untouched by an UPDATE of another
 -- column (no REPLICA IDENTITY FULL), and a partitioned table synced through its root.
 CREATE SCHEMA scen_volume;
-CREATE FUNCTION scen_volume.diff(a regclass, b regclass) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-    -- Row aliases no column name can shadow.
-    EXECUTE format('SELECT (SELECT count(*) FROM (SELECT "row a"::text FROM %s "row a" EXCEPT ALL SELECT "row b"::text FROM %s "row b") d)
-                         + (SELECT count(*) FROM (SELECT "row b"::text FROM %s "row b" EXCEPT ALL SELECT "row a"::text FROM %s "row a") d)',
-                   a, b, b, a) INTO n;
-    RETURN n;
-END $$;
 CREATE FUNCTION scen_volume.synced(src text) RETURNS boolean LANGUAGE sql AS $$
-    SELECT scen_volume.diff(src::regclass, (src || '_ducklake')::regclass) = 0
+    SELECT duckpipe_test.diff(src::regclass, (src || '_ducklake')::regclass) = 0
        AND EXISTS (SELECT 1 FROM duckpipe.status() s WHERE s.source_table = src AND s.state = 'STREAMING')
 $$;
 SELECT duckpipe.create_group('scen_volume');
@@ -31,7 +22,7 @@ DELETE FROM scen_volume.big WHERE id % 4 = 1;
 COMMIT;
 CALL duckpipe_test.wait_for($$SELECT (SELECT count(*) FROM scen_volume.big_ducklake) = 150000
     AND (SELECT count(*) FROM scen_volume.big_ducklake WHERE grp = -1) = 50000$$, '120s');
-SELECT scen_volume.diff('scen_volume.big', 'scen_volume.big_ducklake') AS diff,
+SELECT duckpipe_test.diff('scen_volume.big', 'scen_volume.big_ducklake') AS diff,
        (SELECT count(*) FROM scen_volume.big_ducklake) AS rows,
        (SELECT count(*) FROM scen_volume.big_ducklake WHERE v = 'updated') AS updated;
 SELECT state, error_message FROM duckpipe.status() WHERE source_table = 'scen_volume.big';
@@ -54,7 +45,7 @@ BEGIN
 END $$;
 CALL scen_volume.append_stream();
 CALL duckpipe_test.wait_for($$SELECT scen_volume.synced('scen_volume.stream')$$);
-SELECT scen_volume.diff('scen_volume.stream', 'scen_volume.stream_ducklake') AS diff,
+SELECT duckpipe_test.diff('scen_volume.stream', 'scen_volume.stream_ducklake') AS diff,
        (SELECT count(*) FROM scen_volume.stream_ducklake) AS rows,
        (SELECT sum(touched) FROM scen_volume.stream_ducklake) AS touched;
 SELECT state, error_message FROM duckpipe.status() WHERE source_table = 'scen_volume.stream';
@@ -89,7 +80,7 @@ UPDATE scen_volume.docs SET id = 12 WHERE id = 11;
 UPDATE scen_volume.docs SET n = 6 WHERE id = 4;
 DELETE FROM scen_volume.docs WHERE id = 5;
 CALL duckpipe_test.wait_for($$SELECT scen_volume.synced('scen_volume.docs')$$);
-SELECT scen_volume.diff('scen_volume.docs', 'scen_volume.docs_ducklake') AS diff;
+SELECT duckpipe_test.diff('scen_volume.docs', 'scen_volume.docs_ducklake') AS diff;
 SELECT l.id, l.n, md5(l.body) = md5(s.body) AS body_ok, md5(l.blob) = md5(s.blob) AS blob_ok, l.doc = s.doc AS doc_ok,
        length(l.body) AS body_len
 FROM scen_volume.docs_ducklake l FULL JOIN scen_volume.docs s USING (id) ORDER BY id;
@@ -113,7 +104,7 @@ DELETE FROM scen_volume.events WHERE id % 10 = 2;
 CREATE TABLE scen_volume.events_2030 PARTITION OF scen_volume.events FOR VALUES FROM ('2030-01-01') TO ('2031-01-01');
 INSERT INTO scen_volume.events VALUES (1000, '2030-03-01', 'new partition'), (1001, '2040-01-01', 'default');
 CALL duckpipe_test.wait_for($$SELECT scen_volume.synced('scen_volume.events')$$);
-SELECT scen_volume.diff('scen_volume.events', 'scen_volume.events_ducklake') AS diff,
+SELECT duckpipe_test.diff('scen_volume.events', 'scen_volume.events_ducklake') AS diff,
        (SELECT count(*) FROM scen_volume.events_ducklake) AS rows,
        (SELECT count(*) FROM scen_volume.events_ducklake WHERE kind = 'changed') AS changed;
 SELECT * FROM scen_volume.events_ducklake WHERE id >= 1000 ORDER BY id;

@@ -2,15 +2,6 @@
 -- syncing; the lake relation follows (same columns and types as the source) and its rows equal the
 -- source's. Then the source table renamed (and moved to another schema) while syncing.
 CREATE SCHEMA scen_ddl;
-CREATE FUNCTION scen_ddl.diff(a regclass, b regclass) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-    -- Row aliases no column name can shadow.
-    EXECUTE format('SELECT (SELECT count(*) FROM (SELECT "row a"::text FROM %s "row a" EXCEPT ALL SELECT "row b"::text FROM %s "row b") d)
-                         + (SELECT count(*) FROM (SELECT "row b"::text FROM %s "row b" EXCEPT ALL SELECT "row a"::text FROM %s "row a") d)',
-                   a, b, b, a) INTO n;
-    RETURN n;
-END $$;
 -- Column names and types of a relation, in order.
 CREATE FUNCTION scen_ddl.shape(r regclass) RETURNS text LANGUAGE sql AS $$
     SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
@@ -18,7 +9,7 @@ CREATE FUNCTION scen_ddl.shape(r regclass) RETURNS text LANGUAGE sql AS $$
 $$;
 -- Same columns and rows, and the table streams.
 CREATE FUNCTION scen_ddl.synced(src regclass, lake regclass, status_name text) RETURNS boolean LANGUAGE sql AS $$
-    SELECT scen_ddl.shape(src) = scen_ddl.shape(lake) AND scen_ddl.diff(src, lake) = 0
+    SELECT scen_ddl.shape(src) = scen_ddl.shape(lake) AND duckpipe_test.diff(src, lake) = 0
        AND EXISTS (SELECT 1 FROM duckpipe.status() s WHERE s.source_table = status_name AND s.state = 'STREAMING')
 $$;
 SELECT duckpipe.create_group('scen_ddl');
@@ -59,7 +50,7 @@ UPDATE scen_ddl.items SET qty = qty * 100000000 WHERE id = 2;
 CALL duckpipe_test.wait_for($$SELECT scen_ddl.synced('scen_ddl.items', 'scen_ddl.items_ducklake', 'scen_ddl.items')$$);
 SELECT scen_ddl.shape('scen_ddl.items_ducklake');
 SELECT id, qty, name, price FROM scen_ddl.items_ducklake WHERE id IN (2, 103) ORDER BY id;
-SELECT scen_ddl.diff('scen_ddl.items', 'scen_ddl.items_ducklake') AS diff, (SELECT count(*) FROM scen_ddl.items_ducklake) AS rows;
+SELECT duckpipe_test.diff('scen_ddl.items', 'scen_ddl.items_ducklake') AS diff, (SELECT count(*) FROM scen_ddl.items_ducklake) AS rows;
 SELECT state, error_message FROM duckpipe.status() WHERE source_table = 'scen_ddl.items';
 
 -- The source renamed while syncing: changes keep arriving in the same lake table (the mapping
@@ -67,15 +58,15 @@ SELECT state, error_message FROM duckpipe.status() WHERE source_table = 'scen_dd
 ALTER TABLE scen_ddl.items RENAME TO goods;
 INSERT INTO scen_ddl.goods (id, qty, name, price) VALUES (200, 1, 'after rename', 1);
 DELETE FROM scen_ddl.goods WHERE id = 3;
-CALL duckpipe_test.wait_for($$SELECT scen_ddl.diff('scen_ddl.goods', 'scen_ddl.items_ducklake') = 0$$);
-SELECT scen_ddl.diff('scen_ddl.goods', 'scen_ddl.items_ducklake') AS diff, (SELECT count(*) FROM scen_ddl.items_ducklake) AS rows;
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.diff('scen_ddl.goods', 'scen_ddl.items_ducklake') = 0$$);
+SELECT duckpipe_test.diff('scen_ddl.goods', 'scen_ddl.items_ducklake') AS diff, (SELECT count(*) FROM scen_ddl.items_ducklake) AS rows;
 CREATE SCHEMA scen_ddl_moved;
 ALTER TABLE scen_ddl.goods SET SCHEMA scen_ddl_moved;
 UPDATE scen_ddl_moved.goods SET name = 'moved' WHERE id = 200;
 ALTER TABLE scen_ddl_moved.goods ADD COLUMN after_move int DEFAULT 7;
 INSERT INTO scen_ddl_moved.goods (id, qty, name, price, after_move) VALUES (201, 2, 'in moved schema', 2, 8);
 CALL duckpipe_test.wait_for($$SELECT scen_ddl.shape('scen_ddl_moved.goods') = scen_ddl.shape('scen_ddl.items_ducklake')
-    AND scen_ddl.diff('scen_ddl_moved.goods', 'scen_ddl.items_ducklake') = 0$$);
+    AND duckpipe_test.diff('scen_ddl_moved.goods', 'scen_ddl.items_ducklake') = 0$$);
 SELECT id, name, after_move FROM scen_ddl.items_ducklake WHERE id >= 200 ORDER BY id;
 -- The metadata follows the new name (the worker looks the table up by OID); the API finds the
 -- table by it.

@@ -3,21 +3,6 @@
 -- is an hour, and removing the last table then dropping the group releases the slot.
 \set SHOW_CONTEXT never
 CREATE SCHEMA ops_lc;
--- Whether a lake relation holds exactly the source's rows (as multisets: a row lost or duplicated
--- shows), with at least min_rows of them.
-CREATE FUNCTION ops_lc.same(source regclass, lake regclass, min_rows bigint DEFAULT 1) RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-    missing bigint;
-    extra bigint;
-    n bigint;
-BEGIN
-    EXECUTE format('SELECT count(*) FROM (SELECT * FROM %s EXCEPT ALL SELECT * FROM %s) d', source, lake) INTO missing;
-    EXECUTE format('SELECT count(*) FROM (SELECT * FROM %s EXCEPT ALL SELECT * FROM %s) d', lake, source) INTO extra;
-    EXECUTE format('SELECT count(*) FROM %s', lake) INTO n;
-    RETURN missing = 0 AND extra = 0 AND n >= min_rows;
-END
-$$;
 
 -- Auto start: a group whose worker is stopped gets exactly one when tables are added.
 SELECT duckpipe.create_group('ops_lc');
@@ -31,8 +16,8 @@ SELECT duckpipe.add_table('ops_lc.orders', sync_group => 'ops_lc');
 CALL duckpipe_test.wait_for($$SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_duckpipe: ops_lc'$$);
 SELECT pid AS first_pid FROM pg_stat_activity WHERE backend_type = 'pg_duckpipe: ops_lc' \gset
 SELECT duckpipe.add_table('ops_lc.items', sync_group => 'ops_lc');
-CALL duckpipe_test.wait_for($$SELECT ops_lc.same('ops_lc.orders', 'ops_lc.orders_ducklake', 100)
-                               AND ops_lc.same('ops_lc.items', 'ops_lc.items_ducklake', 20)$$);
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_lc.orders', 'ops_lc.orders_ducklake', 100)
+                               AND duckpipe_test.same('ops_lc.items', 'ops_lc.items_ducklake', 20)$$);
 -- Still the one worker (the second add_table woke it), with its slot and publication.
 SELECT count(*) AS workers, bool_and(pid = :first_pid) AS same_worker
 FROM pg_stat_activity WHERE backend_type = 'pg_duckpipe: ops_lc';
@@ -51,7 +36,7 @@ SELECT rows_synced, coalesce(applied_lsn, '0/0') AS applied_lsn, coalesce(last_s
 FROM duckpipe.status() WHERE source_table = 'ops_lc.orders';
 INSERT INTO ops_lc.orders SELECT g, g * 1.5, 'n' || g FROM generate_series(101, 110) g;
 INSERT INTO before (applied_lsn) SELECT pg_current_wal_insert_lsn();
-CALL duckpipe_test.wait_for($$SELECT ops_lc.same('ops_lc.orders', 'ops_lc.orders_ducklake', 110)$$);
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_lc.orders', 'ops_lc.orders_ducklake', 110)$$);
 CALL duckpipe_test.wait_for($$SELECT s.applied_lsn > b.applied_lsn AND s.rows_synced > b.rows_synced
     FROM duckpipe.status() s, before b WHERE s.source_table = 'ops_lc.orders' AND b.rows_synced IS NOT NULL$$);
 SELECT s.rows_synced - b.rows_synced AS rows_added, s.applied_lsn > b.applied_lsn AS lsn_moved,
@@ -62,8 +47,8 @@ FROM duckpipe.status() s, before b WHERE s.source_table = 'ops_lc.orders' AND b.
 UPDATE ops_lc.orders SET note = 'updated' WHERE id % 10 = 0;
 DELETE FROM ops_lc.orders WHERE id > 105;
 DELETE FROM ops_lc.items WHERE id <= 5;
-CALL duckpipe_test.wait_for($$SELECT ops_lc.same('ops_lc.orders', 'ops_lc.orders_ducklake', 105)
-                               AND ops_lc.same('ops_lc.items', 'ops_lc.items_ducklake', 15)$$);
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_lc.orders', 'ops_lc.orders_ducklake', 105)
+                               AND duckpipe_test.same('ops_lc.items', 'ops_lc.items_ducklake', 15)$$);
 SELECT count(*) AS updated FROM ops_lc.orders_ducklake WHERE note = 'updated';
 CALL duckpipe_test.wait_for($$SELECT total_queued_changes = 0 AND active_flushes = 0
     FROM duckpipe.worker_status() WHERE sync_group = 'ops_lc'$$);
@@ -95,17 +80,17 @@ SELECT pg_reload_conf();
 SHOW duckpipe.poll_interval;
 -- The worker has seen the reload once it is back at its wait after a change: a write that arrives shows it.
 INSERT INTO ops_lc.items VALUES (1000, 'after reload');
-CALL duckpipe_test.wait_for($$SELECT ops_lc.same('ops_lc.items', 'ops_lc.items_ducklake', 16)$$);
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_lc.items', 'ops_lc.items_ducklake', 16)$$);
 CREATE TABLE ops_lc.late (id bigint PRIMARY KEY, v text);
 INSERT INTO ops_lc.late SELECT g, repeat('x', g % 7) FROM generate_series(1, 30) g;
 SELECT duckpipe.add_table('ops_lc.late', sync_group => 'ops_lc');
-CALL duckpipe_test.wait_for($$SELECT ops_lc.same('ops_lc.late', 'ops_lc.late_ducklake', 30)$$, '30s');
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_lc.late', 'ops_lc.late_ducklake', 30)$$, '30s');
 SELECT count(*) AS workers, bool_and(pid = :first_pid) AS same_worker
 FROM pg_stat_activity WHERE backend_type = 'pg_duckpipe: ops_lc';
 -- And a resync too.
 UPDATE ops_lc.late SET v = 'resynced' WHERE id <= 3;
 SELECT duckpipe.resync_table('ops_lc.late');
-CALL duckpipe_test.wait_for($$SELECT ops_lc.same('ops_lc.late', 'ops_lc.late_ducklake', 30)
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_lc.late', 'ops_lc.late_ducklake', 30)
     AND (SELECT state = 'STREAMING' FROM duckpipe.status() WHERE source_table = 'ops_lc.late')$$, '30s');
 SELECT count(*) FILTER (WHERE v = 'resynced') AS resynced, count(*) AS total FROM ops_lc.late_ducklake;
 ALTER SYSTEM SET duckpipe.poll_interval = '200ms';

@@ -2,19 +2,6 @@
 -- and its tables while the other goes on; enabling it again catches up from its slot.
 \set SHOW_CONTEXT never
 CREATE SCHEMA ops_gr;
-CREATE FUNCTION ops_gr.same(source regclass, lake regclass, min_rows bigint DEFAULT 1) RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-    missing bigint;
-    extra bigint;
-    n bigint;
-BEGIN
-    EXECUTE format('SELECT count(*) FROM (SELECT * FROM %s EXCEPT ALL SELECT * FROM %s) d', source, lake) INTO missing;
-    EXECUTE format('SELECT count(*) FROM (SELECT * FROM %s EXCEPT ALL SELECT * FROM %s) d', lake, source) INTO extra;
-    EXECUTE format('SELECT count(*) FROM %s', lake) INTO n;
-    RETURN missing = 0 AND extra = 0 AND n >= min_rows;
-END
-$$;
 
 SELECT duckpipe.create_group('ops_ga');
 SELECT duckpipe.create_group('ops_gb', publication => 'ops_gb_pub', slot_name => 'ops_gb_slot');
@@ -27,8 +14,8 @@ INSERT INTO ops_gr.b2 SELECT g % 5, 'k' || g, g FROM generate_series(1, 40) g;
 SELECT duckpipe.add_table('ops_gr.a', sync_group => 'ops_ga');
 SELECT duckpipe.add_table('ops_gr.b', sync_group => 'ops_gb');
 SELECT duckpipe.add_table('ops_gr.b2', sync_group => 'ops_gb');
-CALL duckpipe_test.wait_for($$SELECT ops_gr.same('ops_gr.a', 'ops_gr.a_ducklake', 50)
-    AND ops_gr.same('ops_gr.b', 'ops_gr.b_ducklake', 60) AND ops_gr.same('ops_gr.b2', 'ops_gr.b2_ducklake', 40)$$);
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_gr.a', 'ops_gr.a_ducklake', 50)
+    AND duckpipe_test.same('ops_gr.b', 'ops_gr.b_ducklake', 60) AND duckpipe_test.same('ops_gr.b2', 'ops_gr.b2_ducklake', 40)$$);
 -- One worker, one slot and one publication per group.
 SELECT backend_type, count(*) FROM pg_stat_activity WHERE backend_type IN ('pg_duckpipe: ops_ga', 'pg_duckpipe: ops_gb')
 GROUP BY 1 ORDER BY 1;
@@ -45,8 +32,8 @@ INSERT INTO ops_gr.a SELECT g, 'a' || g FROM generate_series(51, 70) g;
 UPDATE ops_gr.a SET v = 'changed' WHERE id <= 10;
 INSERT INTO ops_gr.b SELECT g, 'b' || g FROM generate_series(61, 90) g;
 DELETE FROM ops_gr.b2 WHERE k1 = 0;
-CALL duckpipe_test.wait_for($$SELECT ops_gr.same('ops_gr.b', 'ops_gr.b_ducklake', 90)
-    AND ops_gr.same('ops_gr.b2', 'ops_gr.b2_ducklake', 32)$$);
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_gr.b', 'ops_gr.b_ducklake', 90)
+    AND duckpipe_test.same('ops_gr.b2', 'ops_gr.b2_ducklake', 32)$$);
 SELECT count(*) AS a_rows, count(*) FILTER (WHERE v = 'changed') AS a_changed FROM ops_gr.a_ducklake;
 SELECT sync_group, source_table, enabled FROM duckpipe.status() WHERE sync_group LIKE 'ops_g_' ORDER BY 1, 2;
 SELECT sync_group, running FROM duckpipe.worker_status() WHERE sync_group LIKE 'ops_g_' ORDER BY 1;
@@ -55,7 +42,7 @@ SELECT count(*) AS ops_gb_workers FROM pg_stat_activity WHERE backend_type = 'pg
 SELECT duckpipe.start_worker('ops_ga');
 -- Enabled again: its worker resumes from the slot, with nothing lost or repeated.
 SELECT duckpipe.enable_group('ops_ga');
-CALL duckpipe_test.wait_for($$SELECT ops_gr.same('ops_gr.a', 'ops_gr.a_ducklake', 70)$$);
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_gr.a', 'ops_gr.a_ducklake', 70)$$);
 SELECT count(*) AS a_rows, count(DISTINCT id) AS a_ids, count(*) FILTER (WHERE v = 'changed') AS a_changed
 FROM ops_gr.a_ducklake;
 SELECT backend_type, count(*) FROM pg_stat_activity WHERE backend_type IN ('pg_duckpipe: ops_ga', 'pg_duckpipe: ops_gb')
@@ -64,7 +51,7 @@ GROUP BY 1 ORDER BY 1;
 -- Moving a table between groups copies it again there.
 SELECT duckpipe.move_table('ops_gr.b2', 'ops_ga');
 INSERT INTO ops_gr.b2 VALUES (9, 'moved', 9);
-CALL duckpipe_test.wait_for($$SELECT ops_gr.same('ops_gr.b2', 'ops_gr.b2_ducklake', 33)
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_gr.b2', 'ops_gr.b2_ducklake', 33)
     AND (SELECT state = 'STREAMING' FROM duckpipe.status() WHERE source_table = 'ops_gr.b2')$$);
 SELECT sync_group, source_table FROM duckpipe.status() WHERE sync_group LIKE 'ops_g_' ORDER BY 1, 2;
 SELECT pubname, tablename FROM pg_publication_tables WHERE pubname IN ('duckpipe_pub_ops_ga', 'ops_gb_pub') ORDER BY 1, 2;

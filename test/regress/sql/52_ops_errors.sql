@@ -5,19 +5,6 @@
 -- (A timestamp after 294247-01-10 AD: PostgreSQL holds it, DuckDB does not.)
 \set SHOW_CONTEXT never
 CREATE SCHEMA ops_er;
-CREATE FUNCTION ops_er.same(source regclass, lake regclass, min_rows bigint DEFAULT 1) RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-    missing bigint;
-    extra bigint;
-    n bigint;
-BEGIN
-    EXECUTE format('SELECT count(*) FROM (SELECT * FROM %s EXCEPT ALL SELECT * FROM %s) d', source, lake) INTO missing;
-    EXECUTE format('SELECT count(*) FROM (SELECT * FROM %s EXCEPT ALL SELECT * FROM %s) d', lake, source) INTO extra;
-    EXECUTE format('SELECT count(*) FROM %s', lake) INTO n;
-    RETURN missing = 0 AND extra = 0 AND n >= min_rows;
-END
-$$;
 SELECT duckpipe.create_group('ops_er');
 CREATE TABLE ops_er.good (id integer PRIMARY KEY, v text);
 CREATE TABLE ops_er.bad (id integer PRIMARY KEY, at timestamp, v text);
@@ -33,7 +20,7 @@ SELECT state, split_part(error_message, ': DuckDB', 1) AS error_message, consecu
        retry_at - now() <= interval '300s' AS within_max_backoff
 FROM duckpipe.status() WHERE source_table = 'ops_er.bad';
 INSERT INTO ops_er.good SELECT g, 'g' || g FROM generate_series(41, 60) g;
-CALL duckpipe_test.wait_for($$SELECT ops_er.same('ops_er.good', 'ops_er.good_ducklake', 60)$$);
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_er.good', 'ops_er.good_ducklake', 60)$$);
 SELECT source_table, state, error_message, consecutive_failures FROM duckpipe.status()
 WHERE source_table = 'ops_er.good';
 SELECT count(*) AS bad_lake_rows FROM ops_er.bad_ducklake;
@@ -45,12 +32,12 @@ CALL duckpipe_test.wait_for($$SELECT s.consecutive_failures > r.failures
 SELECT s.retry_at > r.retry_at AS later_retry FROM duckpipe.status() s, retries r WHERE s.source_table = 'ops_er.bad';
 -- The cause removed: the next retry copies it, and it streams.
 UPDATE ops_er.bad SET at = '2024-06-01 12:00:00' WHERE id = 7;
-CALL duckpipe_test.wait_for($$SELECT ops_er.same('ops_er.bad', 'ops_er.bad_ducklake', 40)
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_er.bad', 'ops_er.bad_ducklake', 40)
     AND (SELECT state = 'STREAMING' FROM duckpipe.status() WHERE source_table = 'ops_er.bad')$$);
 SELECT source_table, state, error_message, consecutive_failures, retry_at FROM duckpipe.status()
 WHERE sync_group = 'ops_er' ORDER BY 1;
 UPDATE ops_er.bad SET v = 'streamed' WHERE id <= 5;
-CALL duckpipe_test.wait_for($$SELECT ops_er.same('ops_er.bad', 'ops_er.bad_ducklake', 40)$$);
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_er.bad', 'ops_er.bad_ducklake', 40)$$);
 
 -- Error while streaming: the table stops (the rest of its transaction too), the good one goes on.
 BEGIN;
@@ -61,13 +48,13 @@ CALL duckpipe_test.wait_for($$SELECT state = 'ERRORED' FROM duckpipe.status() WH
 SELECT state, split_part(error_message, ': DuckDB', 1) AS error_message, consecutive_failures >= 1 AS failed, retry_at IS NOT NULL AS retry_planned
 FROM duckpipe.status() WHERE source_table = 'ops_er.bad';
 INSERT INTO ops_er.good VALUES (100, 'after the error');
-CALL duckpipe_test.wait_for($$SELECT ops_er.same('ops_er.good', 'ops_er.good_ducklake', 61)$$);
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_er.good', 'ops_er.good_ducklake', 61)$$);
 SELECT count(*) AS good_rows, count(*) FILTER (WHERE v = 'same transaction') AS same_txn FROM ops_er.good_ducklake;
 SELECT count(*) FILTER (WHERE id > 40) AS bad_new_rows FROM ops_er.bad_ducklake;
 -- Fixed at the source: it recovers by itself, with every row once.
 UPDATE ops_er.bad SET at = '2024-12-31 23:59:59' WHERE id = 42;
 DELETE FROM ops_er.bad WHERE id = 3;
-CALL duckpipe_test.wait_for($$SELECT ops_er.same('ops_er.bad', 'ops_er.bad_ducklake', 41)
+CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('ops_er.bad', 'ops_er.bad_ducklake', 41)
     AND (SELECT state = 'STREAMING' FROM duckpipe.status() WHERE source_table = 'ops_er.bad')$$);
 SELECT count(*) AS bad_rows, count(DISTINCT id) AS bad_ids, count(*) FILTER (WHERE v = 'streamed') AS streamed,
        count(*) FILTER (WHERE at = 'infinity') AS infinite
