@@ -15,9 +15,11 @@ SELECT sync_group, running, total_queued_bytes, total_queued_changes, is_backpre
 FROM duckpipe.worker_status() WHERE sync_group = 'regress_w';
 -- Unknown and disabled groups are refused.
 SELECT duckpipe.start_worker('no_such_group');
-UPDATE duckpipe.sync_groups SET enabled = false WHERE name = 'regress_w';
-SELECT duckpipe.start_worker('regress_w');
-UPDATE duckpipe.sync_groups SET enabled = true WHERE name = 'regress_w';
+-- (A group of its own: disabling regress_w would make its running worker leave.)
+INSERT INTO duckpipe.sync_groups(name, publication, slot_name, enabled)
+VALUES ('regress_w_off', 'regress_w_off_pub', 'regress_w_off_slot', false);
+SELECT duckpipe.start_worker('regress_w_off');
+DELETE FROM duckpipe.sync_groups WHERE name = 'regress_w_off';
 -- stop_worker stops it (at COMMIT), and it stays stopped.
 BEGIN;
 SELECT duckpipe.stop_worker('regress_w');
