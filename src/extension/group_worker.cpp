@@ -244,12 +244,17 @@ void RunWorker(const WorkerArgs &args) {
 		}
 	} joiner{runner, pipeline};
 
-	WaitEventSet *events = CreateWaitEventSet(CurrentMemoryContext, 3);
-	AddWaitEventToSet(events, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, nullptr);
-	// Not WL_EXIT_ON_PM_DEATH: exiting from inside the wait would leave the core's threads running
-	// while the process tears down; the pipeline is stopped (without final flushes) first.
-	AddWaitEventToSet(events, WL_POSTMASTER_DEATH, PGINVALID_SOCKET, nullptr, nullptr);
-	AddWaitEventToSet(events, WL_SOCKET_READABLE, relay.Fd(), nullptr, nullptr);
+	// PostgreSQL calls below run under PgCall while the pipeline thread lives: an ERROR becomes an
+	// exception, so Joiner stops and joins the core's threads before the worker exits.
+	WaitEventSet *events = nullptr;
+	PgCall([&] {
+		events = CreateWaitEventSet(CurrentMemoryContext, 3);
+		AddWaitEventToSet(events, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, nullptr);
+		// Not WL_EXIT_ON_PM_DEATH: exiting from inside the wait would leave the core's threads running
+		// while the process tears down; the pipeline is stopped (without final flushes) first.
+		AddWaitEventToSet(events, WL_POSTMASTER_DEATH, PGINVALID_SOCKET, nullptr, nullptr);
+		AddWaitEventToSet(events, WL_SOCKET_READABLE, relay.Fd(), nullptr, nullptr);
+	});
 	bool stopping = false;
 	bool postmaster_died = false;
 	bool had_group = false; // the pipeline ran its group since the last look at the group's row
@@ -257,7 +262,8 @@ void RunWorker(const WorkerArgs &args) {
 		// Live figures refresh at least every second, whatever the poll interval.
 		long timeout = std::min(settings.poll_interval_ms, 1000);
 		WaitEvent event;
-		int fired = WaitEventSetWait(events, timeout, &event, 1, PG_WAIT_EXTENSION);
+		int fired = 0;
+		PgCall([&] { fired = WaitEventSetWait(events, timeout, &event, 1, PG_WAIT_EXTENSION); });
 		ResetLatch(MyLatch);
 		relay.Drain();
 		if (fired > 0 && (event.events & WL_POSTMASTER_DEATH) && !postmaster_died) {
@@ -273,7 +279,7 @@ void RunWorker(const WorkerArgs &args) {
 		}
 		if (ConfigReloadPending) {
 			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+			PgCall([] { ProcessConfigFile(PGC_SIGHUP); });
 			settings = CurrentSettings();
 			ApplyLogLevel(settings);
 			try {

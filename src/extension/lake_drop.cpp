@@ -113,6 +113,8 @@ void OnXact(XactEvent event, void *) {
 				failure = e.Message();
 			} catch (const std::exception &e) {
 				failure = e.what();
+			} catch (...) {
+				failure = "unknown error";
 			}
 			if (!failure.empty()) {
 				ereport(WARNING,
