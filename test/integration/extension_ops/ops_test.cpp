@@ -6,6 +6,7 @@
 #include "core/lake/lake_reader.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "harness/daemon_process.hpp"
+#include "harness/extension_fixture.hpp"
 #include "harness/lake_text.hpp"
 #include "harness/pg_cluster.hpp"
 
@@ -25,77 +26,9 @@ namespace {
 using namespace std::chrono_literals;
 using Rows = std::vector<std::vector<std::string>>;
 
-class ExtensionOpsTest : public ::testing::Test {
+class ExtensionOpsTest : public ExtensionTest {
 protected:
-	static PgCluster &Cluster() {
-		static PgCluster cluster(PgCluster::Options{
-		    .settings = {{"duckpipe.flush_interval", "'200ms'"}, {"max_worker_processes", "32"}}, .extension = true});
-		return cluster;
-	}
-
-	void SetUp() override {
-		db_ = Cluster().CreateDatabase("ext_ops");
-		Cluster().Psql(db_, "CREATE EXTENSION pg_duckpipe");
-	}
-
-	void TearDown() override {
-		// Leaves no worker and no slot behind for the next tests (nor after a restart).
-		try {
-			Sql("UPDATE duckpipe.sync_groups SET enabled = false");
-			Sql("SELECT duckpipe.stop_worker()");
-			WaitFor([&] { return Workers() == 0; }, 30s);
-			Sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active AND "
-			    "slot_name LIKE 'duckpipe_slot_%'");
-		} catch (const std::exception &e) {
-			ADD_FAILURE() << "teardown: " << e.what();
-		}
-		EXPECT_FALSE(Cluster().LogHasCrash()) << Cluster().ServerLog();
-	}
-
-	static Rows Query(const std::string &conninfo, const std::string &sql) {
-		PgConnection conn(conninfo);
-		auto r = conn.Exec(sql);
-		Rows out;
-		for (int i = 0; i < r.Rows(); i++) {
-			std::vector<std::string> row;
-			for (int j = 0; j < r.Columns(); j++) {
-				row.push_back(r.IsNull(i, j) ? std::string("<null>") : std::string(r.Get(i, j)));
-			}
-			out.push_back(std::move(row));
-		}
-		return out;
-	}
-
-	Rows Sql(const std::string &sql) { return Query(Cluster().Conninfo(db_), sql); }
-	std::string Scalar(const std::string &sql) { return Sql(sql).at(0).at(0); }
-
-	int Workers() {
-		return std::stoi(Scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'pg_duckpipe:%' AND "
-		                        "datname = current_database()"));
-	}
-
-	// The lake's latest snapshot, read in process; NotYet while the lake or the table is missing.
-	Rows Lake(const std::string &sql) {
-		PgConnection catalog(Cluster().Conninfo(db_));
-		if (catalog.Exec("SELECT 1 FROM pg_tables WHERE schemaname = 'ducklake' AND tablename = 'ducklake_snapshot'")
-		        .Rows() == 0) {
-			throw NotYet("no lake yet");
-		}
-		auto state = lake::LoadCatalog(catalog, "ducklake");
-		DuckDatabase db("", {{"threads", "1"}, {"memory_limit", "256MB"}});
-		auto duck = db.Connect();
-		lake::LakeReader::Attach(*duck, state);
-		Table table;
-		try {
-			table = QueryAsText(*duck, sql);
-		} catch (const std::exception &e) {
-			if (std::string(e.what()).find("does not exist") != std::string::npos) {
-				throw NotYet(e.what());
-			}
-			throw;
-		}
-		return Rows(table.begin() + 1, table.end());
-	}
+	ExtensionOpsTest() : ExtensionTest("ext_ops") {}
 
 	// Waits until the lake table <table>_ducklake holds exactly the rows (id, v) of the source table
 	// in database source_db (this test's database by default), compared as sorted multisets.
@@ -135,8 +68,6 @@ protected:
 		}
 		return at == std::string::npos ? log : log.substr(at);
 	}
-
-	std::string db_;
 };
 
 // A session that keeps writing small transactions (insert, update, delete) into a table until

@@ -151,7 +151,6 @@ BEGIN
         COMMIT;
         EXIT WHEN i >= 5000 OR (i >= 20 AND EXISTS (SELECT 1 FROM duckpipe.status()
             WHERE source_table = 'scen_stream.busy' AND state = 'STREAMING'));
-        PERFORM pg_sleep(0.01);
     END LOOP;
 END $$;
 CALL scen_stream.write_until_streaming();
