@@ -36,7 +36,7 @@ struct LakeScan::Stream {
 LakeScan::LakeScan(const LakeSettings &settings, const std::string &schema, const std::string &table,
                    std::vector<std::string> columns)
     : columns_(columns.size()) {
-	session_ = std::make_unique<LakeSession>(settings, lake::SnapshotSelector::Latest());
+	session_ = std::make_unique<LakeSession>(settings, settings.snapshot);
 	stream_ = std::make_unique<Stream>();
 	const lake::LakeTable *lake_table = session_->HasLake() ? session_->State().FindTable(schema, table) : nullptr;
 	if (!lake_table) {

@@ -23,6 +23,8 @@ struct LakeSettings {
 	// where it spills ($PGDATA/pg_duckpipe/tmp/).
 	int memory_mb = 512;
 	std::string temp_directory;
+	// Which snapshot a read sees: the latest unless the session asks for time travel.
+	lake::SnapshotSelector snapshot;
 
 	// duckpipe.lake_catalog (a connection string; default this database through duckpipe.conninfo or
 	// the Unix socket), schema ducklake, duckpipe.data_path (default DefaultDataPath()). Calls
