@@ -447,7 +447,7 @@ BEGIN
     IF to_regnamespace(quote_ident(t_schema)) IS NULL THEN
         EXECUTE format('CREATE SCHEMA %I', t_schema);
     END IF;
-    -- The lake table exists, as a relation, when add_table returns. A remote source's table has no
+    -- The target exists, as a relation and in the lake, when add_table returns. A remote source's table has no
     -- regclass here: its columns are read from its server's catalog (a type of its own there, an enum
     -- or a composite, is text here; a domain is its base type).
     IF g.conninfo IS NULL THEN
@@ -470,6 +470,9 @@ BEGIN
                                                              remote->>'owner',
                                                              format('%s on the source of group %s', qualified, g.name));
     END IF;
+    -- And in the lake (rolled back with this transaction too), after the relation: only a lake
+    -- commit is left to fail.
+    PERFORM duckpipe._create_lake_table((src->>'oid')::oid, t_schema, t_table, sync_mode, g.conninfo);
     PERFORM duckpipe.wake_worker(g.name);
 END
 $$;

@@ -94,6 +94,15 @@ $$;
 
 REVOKE ALL ON FUNCTION duckpipe.create_target_relation(regclass, text, text, text) FROM PUBLIC;
 
+-- add_table's lake table: created (with the lake schema when missing) by a lake commit of its own, with
+-- the columns the worker's copy creates, and dropped again if the calling (sub)transaction rolls
+-- back (lake_create.cpp). A lake table of that name that exists already is left as it is. conninfo:
+-- the source's server (NULL: this database, whose table is read in the caller's transaction).
+CREATE OR REPLACE FUNCTION duckpipe._create_lake_table(source oid, target_schema text, target_table text,
+                                                       sync_mode text, conninfo text DEFAULT NULL)
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'duckpipe_create_lake_table';
+REVOKE ALL ON FUNCTION duckpipe._create_lake_table(oid, text, text, text, text) FROM PUBLIC;
+
 -- DuckDB SQL over the lake's tables (as schema.table), one JSON object per row; time travel with
 -- snapshot (an id) or as_of (the latest snapshot taken at or before it).
 CREATE OR REPLACE FUNCTION duckpipe.query(sql text, snapshot bigint DEFAULT NULL, as_of timestamptz DEFAULT NULL)

@@ -13,6 +13,10 @@ void RegisterLakeRelation();
 // Drop tracking of lake relations (lake_drop.cpp), registered by RegisterLakeRelation.
 void RegisterLakeDrop();
 
+// The lake table of duckpipe.add_table, dropped again if the add_table rolls back (lake_create.cpp).
+// Called once from _PG_init.
+void RegisterLakeCreate();
+
 // Whether the relation uses duckpipe_lake.
 bool IsLakeRelation(RelationData *rel);
 

@@ -30,6 +30,7 @@ void _PG_init(void) {
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();
+	duckpipe::ext::RegisterLakeCreate();
 }
 
 // duckpipe.version(): the module's version, which may differ from the installed SQL's

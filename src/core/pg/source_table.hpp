@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,10 @@ struct PgColumn {
 	int attnum = 0;
 	PgColumnType type;
 	bool not_null = false;
-	int key_position = 0; // 1-based position in the replica identity / primary key, 0 if not a key column
+	int key_position = 0;         // 1-based position in the replica identity / primary key, 0 if not a key column
+	bool generated = false;       // a generated column (pgoutput of PostgreSQL 15 does not send it)
+	uint32_t declared_oid = 0;    // pg_attribute.atttypid (a domain's own oid)
+	int32_t declared_typmod = -1; // pg_attribute.atttypmod
 };
 
 // A source table as its catalog describes it.
@@ -39,6 +43,7 @@ struct PgTableDescription {
 	std::string schema;
 	std::string name;
 	char replica_identity = 'd';                 // d default (pk), f full, i index, n nothing
+	char relkind = 'r';                          // 'p' for a partitioned table
 	std::vector<PgColumn> columns;               // in attnum order, dropped columns skipped
 	std::vector<std::string> KeyColumns() const; // in key order
 };
@@ -47,5 +52,15 @@ struct PgTableDescription {
 // `table` is "schema.name" (unquoted parts, split at the first unquoted dot) or a numeric oid.
 // Throws Error(Source) when the table does not exist.
 PgTableDescription DescribeTable(PgConnection &conn, const std::string &table);
+
+// DescribeTable in two halves, so that a caller with another way to run SQL (the extension, through
+// SPI in its own transaction) describes a table exactly alike: the one catalog query, whose $1 (text)
+// is a table's oid or its regclass text, and the parser of its rows (text values, NULL as nullopt).
+// The query returns a row per column (the relation's fields repeated; one row without column fields
+// for a table without columns), none when the table does not exist.
+const char *DescribeTableSql();
+using CatalogRow = std::vector<std::optional<std::string>>;
+// Throws Error(Source) naming `table` when `rows` is empty, Error(Internal) for rows of another shape.
+PgTableDescription ParseTableDescription(const std::vector<CatalogRow> &rows, const std::string &table);
 
 } // namespace duckpipe

@@ -10,20 +10,23 @@
 namespace duckpipe::pipeline {
 
 TableSchema TableSchema::Describe(PgConnection &conn, uint32_t source_oid, meta::SyncMode mode) {
+	return FromDescription(DescribeTable(conn, std::to_string(source_oid)), mode);
+}
+
+TableSchema TableSchema::FromDescription(PgTableDescription source, meta::SyncMode mode) {
 	TableSchema s;
 	s.mode = mode;
-	s.source = DescribeTable(conn, std::to_string(source_oid));
-	auto kind = conn.Exec("SELECT relkind FROM pg_class WHERE oid = $1", {std::to_string(source_oid)});
-	s.relkind = kind.Rows() ? kind.Get(0, 0)[0] : 'r';
-	auto published = SourceLayout::Current(conn, source_oid);
+	s.source = std::move(source);
+	s.relkind = s.source.relkind;
 	for (const auto &col : s.source.columns) {
-		auto it = std::find_if(published.columns.begin(), published.columns.end(),
-		                       [&](const SourceColumn &c) { return c.attnum == col.attnum; });
-		if (it == published.columns.end()) {
-			continue; // generated: not replicated
+		if (col.generated) {
+			continue; // not replicated (SourceLayout::Current leaves it out too)
 		}
-		SourceColumn sc = *it;
-		sc.key = col.key_position > 0;
+		SourceColumn sc{.name = col.name,
+		                .attnum = col.attnum,
+		                .type_oid = col.declared_oid,
+		                .typmod = col.declared_typmod,
+		                .key = col.key_position > 0};
 		s.AddColumn(sc, lake::MapPgType(col.type), col.not_null);
 	}
 	std::vector<std::string> ordered_keys;

@@ -31,6 +31,9 @@ struct TableSchema {
 	// unless it has REPLICA IDENTITY FULL, naming the table and the ways out. An upsert table without
 	// a key is matched by full row value (RowMatchApply).
 	static TableSchema Describe(PgConnection &conn, uint32_t source_oid, meta::SyncMode mode);
+	// The same from a description already read (DescribeTable, or ParseTableDescription of rows the
+	// extension read through SPI); same errors.
+	static TableSchema FromDescription(PgTableDescription source, meta::SyncMode mode);
 	// The schema of an existing lake table whose source columns are `layout` (names, keys and
 	// conversions from the lake columns; `described` supplies the source's current names).
 	// Throws Error(Lake) when the lake table lacks a column of the layout.
