@@ -107,6 +107,26 @@ BEGIN
 END
 $$;
 
+-- A group's mode, enabled flag or name changed by a plain UPDATE of duckpipe.sync_groups (not only
+-- through enable_group/disable_group): at COMMIT its worker starts (mode bgworker, enabled) or leaves
+-- (mode daemon, disabled), as after an API call. SECURITY DEFINER: whoever may UPDATE the table may
+-- have this happen, without the right to call the internals.
+CREATE OR REPLACE FUNCTION duckpipe._sync_group_changed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF OLD.name IS DISTINCT FROM NEW.name THEN
+        PERFORM duckpipe.wake_worker(OLD.name); -- no such group any more: its worker stops
+    END IF;
+    PERFORM duckpipe.wake_worker(NEW.name);
+    RETURN NULL;
+END
+$$;
+DROP TRIGGER IF EXISTS duckpipe_sync_group_changed ON duckpipe.sync_groups;
+CREATE TRIGGER duckpipe_sync_group_changed AFTER UPDATE ON duckpipe.sync_groups FOR EACH ROW
+    WHEN (OLD.mode IS DISTINCT FROM NEW.mode OR OLD.enabled IS DISTINCT FROM NEW.enabled
+          OR OLD.name IS DISTINCT FROM NEW.name)
+    EXECUTE FUNCTION duckpipe._sync_group_changed();
+
 -- The monitoring functions below are SECURITY DEFINER (granted to pg_monitor in 90_grants.sql): they
 -- read the metadata tables and the internal functions, which stay closed to their callers (the
 -- internals return a group's conninfo with its password), and show no conninfo.

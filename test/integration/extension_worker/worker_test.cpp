@@ -340,6 +340,33 @@ TEST_F(ExtensionWorkerTest, GroupHandedFromWorkerToDaemonAndBackWaitsForTheLockA
 	EXPECT_EQ(daemon.Terminate(), 0) << daemon.Log();
 }
 
+// A plain UPDATE of duckpipe.sync_groups (mode, enabled) acts at COMMIT as the API does: the worker
+// leaves when its group is disabled or handed to the daemon and comes back when the group is
+// enabled or handed back, without start_worker() or a restart; a rolled-back UPDATE does nothing.
+TEST_F(ExtensionWorkerTest, UpdatingModeOrEnabledStartsAndStopsTheWorkerAtCommit) {
+	Sql("CREATE TABLE public.switched (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.switched SELECT g, 'snap' FROM generate_series(1, 10) g");
+	AddTable("public.switched");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.switched")) << LogTail();
+	ASSERT_EQ(Workers(), 1);
+
+	Sql("UPDATE duckpipe.sync_groups SET enabled = false WHERE name = 'default'");
+	ASSERT_TRUE(WaitFor([&] { return Workers() == 0; }, 30s)) << LogTail();
+	Sql("INSERT INTO public.switched SELECT g, 'while disabled' FROM generate_series(11, 20) g");
+	Sql("BEGIN; UPDATE duckpipe.sync_groups SET enabled = true WHERE name = 'default'; ROLLBACK");
+	Sql("UPDATE duckpipe.sync_groups SET enabled = true WHERE name = 'default'");
+	ASSERT_TRUE(WaitFor([&] { return Workers() == 1; }, 30s)) << LogTail();
+	ASSERT_TRUE(WaitLakeEqualsSource("public.switched")) << LogTail();
+
+	Sql("UPDATE duckpipe.sync_groups SET mode = 'daemon' WHERE name = 'default'");
+	ASSERT_TRUE(WaitFor([&] { return Workers() == 0; }, 30s)) << LogTail();
+	Sql("INSERT INTO public.switched SELECT g, 'while daemon' FROM generate_series(21, 30) g");
+	Sql("UPDATE duckpipe.sync_groups SET mode = 'bgworker' WHERE name = 'default'");
+	ASSERT_TRUE(WaitFor([&] { return Workers() == 1; }, 30s)) << LogTail();
+	ASSERT_TRUE(WaitLakeEqualsSource("public.switched")) << LogTail();
+	EXPECT_EQ(Lake("SELECT count(*) = count(DISTINCT id) FROM public.switched_ducklake"), Rows({{"true"}}));
+}
+
 // The daemon runs only groups of mode daemon: asked for the worker's group it refuses, naming how to
 // hand the group over, and the worker keeps streaming.
 TEST_F(ExtensionWorkerTest, DaemonRefusesAGroupOfModeBgworker) {
