@@ -11,9 +11,11 @@ CREATE OR REPLACE FUNCTION duckpipe._live_workers(
     OUT sync_group text, OUT pid integer, OUT total_queued_bytes bigint, OUT total_queued_changes bigint,
     OUT is_backpressured boolean, OUT active_flushes integer, OUT tables integer)
     RETURNS SETOF record LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'duckpipe_live_workers';
-CREATE OR REPLACE FUNCTION duckpipe._live_tables(
+-- (Dropped first: an upgrade from a version whose result had fewer columns.)
+DROP FUNCTION IF EXISTS duckpipe._live_tables();
+CREATE FUNCTION duckpipe._live_tables(
     OUT sync_group text, OUT mapping_id bigint, OUT queued_changes bigint, OUT buffered_rows bigint,
-    OUT flush_count bigint, OUT flush_duration_ms bigint, OUT flushing boolean)
+    OUT flush_count bigint, OUT flush_duration_ms bigint, OUT flushing boolean, OUT duckdb_memory_bytes bigint)
     RETURNS SETOF record LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'duckpipe_live_tables';
 
 -- Internal: each table with its group (the one place this file joins them).
@@ -190,7 +192,9 @@ CREATE OR REPLACE FUNCTION duckpipe.metrics() RETURNS jsonb
                 'state', (t.m).state,
                 'rows_synced', (t.m).rows_synced,
                 'queued_changes', coalesce(l.queued_changes, (t.m).queued_changes),
-                'duckdb_memory_bytes', NULL,
+                -- This server's worker knows it; a table of a daemon group: the daemon's process does.
+                'duckdb_memory_bytes', CASE WHEN l.mapping_id IS NOT NULL THEN l.duckdb_memory_bytes
+                                            WHEN (t.g).mode = 'bgworker' THEN 0 END,
                 'consecutive_failures', (t.m).failure_count,
                 'flush_count', coalesce(l.flush_count, 0),
                 'flush_duration_ms', l.flush_duration_ms,

@@ -37,6 +37,7 @@ struct LiveTable {
 	int64_t flush_count;
 	int64_t last_flush_ms;
 	bool flushing;
+	int64_t duckdb_memory_bytes;
 };
 
 struct WorkerSlot {
@@ -170,8 +171,8 @@ std::vector<LiveWorker> ReadLiveWorkers(uint32_t dboid) {
 		worker.figures.active_flushes = slot.active_flushes;
 		for (int i = 0; i < slot.ntables; i++) {
 			const auto &t = slot.tables[i];
-			worker.figures.tables.push_back(
-			    {t.mapping_id, t.queued_changes, t.buffered_rows, t.flush_count, t.last_flush_ms, t.flushing});
+			worker.figures.tables.push_back({t.mapping_id, t.queued_changes, t.buffered_rows, t.flush_count,
+			                                 t.last_flush_ms, t.flushing, t.duckdb_memory_bytes});
 		}
 		out.push_back(std::move(worker));
 	}
@@ -282,8 +283,8 @@ void PublishFigures(int index, const std::vector<pipeline::GroupFigures> &figure
 			if (slot.ntables == kMaxTables) {
 				break;
 			}
-			slot.tables[slot.ntables++] = {t.mapping_id,  t.queued_changes, t.buffered_rows,
-			                               t.flush_count, t.last_flush_ms,  t.flushing};
+			slot.tables[slot.ntables++] = {t.mapping_id,    t.queued_changes, t.buffered_rows,      t.flush_count,
+			                               t.last_flush_ms, t.flushing,       t.duckdb_memory_bytes};
 		}
 	}
 }

@@ -157,8 +157,8 @@ Datum duckpipe_live_workers(PG_FUNCTION_ARGS) {
 Datum duckpipe_live_tables(PG_FUNCTION_ARGS) {
 	return LiveRows(fcinfo, [](const LiveWorker &w, const auto &row) {
 		for (const auto &t : w.figures.tables) {
-			Datum values[7];
-			bool nulls[7] = {};
+			Datum values[8];
+			bool nulls[8] = {};
 			values[0] = CStringGetTextDatum(w.group.c_str());
 			values[1] = Int64GetDatum(t.mapping_id);
 			values[2] = Int64GetDatum(t.queued_changes);
@@ -166,6 +166,7 @@ Datum duckpipe_live_tables(PG_FUNCTION_ARGS) {
 			values[4] = Int64GetDatum(t.flush_count);
 			values[5] = Int64GetDatum(t.last_flush_ms);
 			values[6] = BoolGetDatum(t.flushing);
+			values[7] = Int64GetDatum(t.duckdb_memory_bytes);
 			row(values, nulls);
 		}
 	});

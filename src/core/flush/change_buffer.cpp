@@ -508,6 +508,18 @@ std::string ChangeBuffer::BuildRelation() {
 	return kCompactedRelation;
 }
 
+int64_t ChangeBuffer::MemoryBytes() noexcept {
+	if (!conn_) {
+		return 0;
+	}
+	try {
+		auto r = conn_->Query("SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()");
+		return r.Rows() == 1 ? r.GetInt(0, 0) : 0;
+	} catch (...) {
+		return 0; // a figure for monitoring: never a reason to fail the buffer
+	}
+}
+
 void ChangeBuffer::Flush(const ApplyFunction &apply) {
 	if (rows_ == 0) {
 		Close();

@@ -111,6 +111,9 @@ public:
 	void Reconfigure(std::vector<BufferColumn> columns);
 
 	bool HasNonInserts() const { return non_inserts_; }
+	// Memory held by the open DuckDB instance now (its buffer manager: the buffered rows and what a
+	// flush builds), 0 while closed or when DuckDB does not answer. A query: call it now and then.
+	int64_t MemoryBytes() noexcept;
 	uint64_t BufferedRows() const { return rows_; }
 	// Commit LSN of the last appended change (kInvalidLsn when the buffer is empty).
 	Lsn LastCommitLsn() const { return last_commit_lsn_; }

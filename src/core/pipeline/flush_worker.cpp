@@ -112,6 +112,7 @@ void FlushWorker::DropEverything() {
 	first_row_at_.reset();
 	commit_times_.clear();
 	buffered_rows_.store(0);
+	duckdb_memory_bytes_.store(0);
 	std::lock_guard guard(stats_mutex_);
 	oldest_pending_.reset();
 }
@@ -237,6 +238,10 @@ void FlushWorker::Process(QueueItem item) {
 			}
 			at_boundary_ = false;
 			buffered_rows_.store(buffer_.BufferedRows());
+			if (Clock::now() - memory_sampled_at_ >= std::chrono::milliseconds(250)) {
+				memory_sampled_at_ = Clock::now();
+				duckdb_memory_bytes_.store(buffer_.MemoryBytes());
+			}
 			if (!first_row_at_) {
 				first_row_at_ = Clock::now();
 				std::lock_guard guard(stats_mutex_);
@@ -261,6 +266,7 @@ void FlushWorker::Process(QueueItem item) {
 		// flush, in the same snapshot as the rows that follow it.
 		buffer_.Clear();
 		buffered_rows_.store(0);
+		duckdb_memory_bytes_.store(0);
 		truncate_pending_ = true;
 		at_boundary_ = false;
 		break;
@@ -373,6 +379,7 @@ void FlushWorker::Flush() {
 		if (!ResolveUnknownCommit(up_to)) {
 			if (rows > 0) {
 				buffer_.Flush([&](DuckConnection &duck, const flush::ChangeBuffer::Compacted &compacted) {
+					duckdb_memory_bytes_.store(buffer_.MemoryBytes()); // with the compacted batch
 					Apply(&duck, &compacted, up_to);
 				});
 			} else {
@@ -403,6 +410,7 @@ void FlushWorker::Flush() {
 	commit_times_.clear();
 	first_row_at_.reset();
 	buffered_rows_.store(0);
+	duckdb_memory_bytes_.store(0);
 	{
 		std::lock_guard guard(stats_mutex_);
 		oldest_pending_.reset();

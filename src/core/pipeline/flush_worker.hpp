@@ -72,6 +72,9 @@ public:
 	int64_t FlushCount() const { return flush_count_.load(); }
 	int64_t LastFlushMs() const { return last_flush_ms_.load(); }
 	bool Flushing() const { return flushing_.load(); }
+	// Memory of the table's DuckDB (change buffer, flush), sampled after appends (a few times a
+	// second at most) and during each flush; 0 while the buffer is closed.
+	int64_t DuckdbMemoryBytes() const { return duckdb_memory_bytes_.load(); }
 	// When the oldest change not yet in the lake arrived (steady clock), if any.
 	std::optional<std::chrono::steady_clock::time_point> OldestPendingSince() const;
 
@@ -129,6 +132,7 @@ private:
 	std::atomic<int64_t> flush_count_{0};
 	std::atomic<int64_t> last_flush_ms_{0};
 	std::atomic<bool> flushing_{false};
+	std::atomic<int64_t> duckdb_memory_bytes_{0};
 
 	// Worker-thread state.
 	std::deque<QueueItem> held_; // rows that arrived before the snapshot LSN was known
@@ -138,6 +142,7 @@ private:
 	uint64_t settings_version_ = 0;
 	std::unique_ptr<PgConnection> catalog_; // kept for the worker's catalog reads
 	bool at_boundary_ = true;
+	std::chrono::steady_clock::time_point memory_sampled_at_{}; // last DuckdbMemoryBytes sample
 	bool truncate_pending_ = false;
 	bool delete_always_ = true; // first flush after the copy
 	Lsn last_commit_lsn_;

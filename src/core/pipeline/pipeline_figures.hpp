@@ -15,6 +15,7 @@ struct TableFigures {
 	int64_t flush_count = 0;
 	int64_t last_flush_ms = 0;
 	bool flushing = false;
+	int64_t duckdb_memory_bytes = 0; // held by the table's DuckDB (change buffer, flush) right now
 };
 
 struct GroupFigures {

@@ -487,6 +487,7 @@ void SyncGroup::RefreshFigures() {
 		table.flush_count = entry->worker->FlushCount();
 		table.last_flush_ms = entry->worker->LastFlushMs();
 		table.flushing = entry->worker->Flushing();
+		table.duckdb_memory_bytes = entry->worker->DuckdbMemoryBytes();
 		figures.queued_changes += table.queued_changes;
 		figures.active_flushes += table.flushing ? 1 : 0;
 		figures.tables.push_back(table);

@@ -340,6 +340,39 @@ TEST_F(ExtensionWorkerTest, GroupHandedFromWorkerToDaemonAndBackWaitsForTheLockA
 	EXPECT_EQ(daemon.Terminate(), 0) << daemon.Log();
 }
 
+// metrics() shows the DuckDB memory a table's change buffer holds while changes wait for their
+// flush, and 0 once they are in the lake (the buffer's DuckDB is closed after each flush).
+TEST_F(ExtensionWorkerTest, MetricsShowTheDuckdbMemoryOfBufferedChanges) {
+	Sql("CREATE TABLE public.held (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.held VALUES (0, 'snap')");
+	AddTable("public.held");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.held")) << LogTail();
+	auto memory = [&] {
+		return std::stoll(
+		    Scalar("SELECT t->>'duckdb_memory_bytes' FROM jsonb_array_elements(duckpipe.metrics()->'tables') "
+		           "t WHERE t->>'source_table' = 'public.held'"));
+	};
+	EXPECT_TRUE(WaitFor([&] { return memory() == 0; }, 10s));
+	// Changes stay buffered: no flush for an hour or a million rows.
+	Sql("SELECT duckpipe.set_table_config('public.held', 'flush_interval_ms', '3600000')");
+	Sql("SELECT duckpipe.set_table_config('public.held', 'flush_batch_threshold', '1000000')");
+	Sql("INSERT INTO public.held SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g");
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    return Scalar(
+		               "SELECT l.buffered_rows FROM duckpipe._live_tables() l JOIN duckpipe.table_mappings m ON m.id = "
+		               "l.mapping_id WHERE m.source_table = 'held'") == "20000";
+	    },
+	    30s))
+	    << LogTail();
+	// 20000 rows of 200 bytes: DuckDB holds at least their blocks.
+	EXPECT_TRUE(WaitFor([&] { return memory() >= 1000000; }, 10s)) << memory();
+	EXPECT_EQ(Lake("SELECT count(*) FROM public.held_ducklake"), Rows({{"1"}}));
+	Sql("SELECT duckpipe.set_table_config('public.held', 'flush_interval_ms', NULL)");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.held")) << LogTail();
+	EXPECT_TRUE(WaitFor([&] { return memory() == 0; }, 10s)) << memory();
+}
+
 // A plain UPDATE of duckpipe.sync_groups (mode, enabled) acts at COMMIT as the API does: the worker
 // leaves when its group is disabled or handed to the daemon and comes back when the group is
 // enabled or handed back, without start_worker() or a restart; a rolled-back UPDATE does nothing.
