@@ -346,8 +346,13 @@ TEST_F(ExtensionOpsTest, RemoteSourceTableHasALakeRelation) {
 	Sql("SELECT duckpipe.create_group('far_rel', conninfo => " +
 	    PgConnection(Cluster().Conninfo(db_)).QuoteLiteral(tcp) + ")");
 	Sql("SELECT duckpipe.add_table('public.far_rows', sync_group => 'far_rel')");
-	// The issue: the target exists as a relation when add_table returns.
+	// The issue: the target exists as a relation and in the lake when add_table returns, with the
+	// remote table's columns (described on its server).
 	ASSERT_EQ(Scalar("SELECT to_regclass('public.far_rows_ducklake') IS NOT NULL"), "t");
+	EXPECT_EQ(Sql("SELECT c.column_name, c.column_type FROM ducklake.ducklake_column c JOIN ducklake.ducklake_table t "
+	              "ON t.table_id = c.table_id WHERE t.table_name = 'far_rows_ducklake' AND t.end_snapshot IS NULL AND "
+	              "c.end_snapshot IS NULL ORDER BY c.column_order"),
+	          Rows({{"id", "int32"}, {"v", "varchar"}}));
 	ASSERT_TRUE(WaitFor(
 	    [&] {
 		    return Sql("SELECT count(*), sum(id) FROM public.far_rows_ducklake") ==

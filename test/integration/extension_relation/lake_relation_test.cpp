@@ -339,6 +339,24 @@ TEST_F(LakeRelationTest, DropExtensionKeepsTheLake) {
 	                 "end_snapshot IS NULL"),
 	          "1");
 	Sql("CREATE EXTENSION pg_duckpipe");
+	// add_table of a target whose lake table exists already leaves that table as it is (its rows
+	// read through the new relation), and rolling it back drops only the relation, not a lake table
+	// it did not make.
+	auto table_id = [&] {
+		return Scalar("SELECT string_agg(table_id::text, ',') FROM ducklake.ducklake_table WHERE table_name = "
+		              "'kept_ducklake' AND end_snapshot IS NULL");
+	};
+	std::string kept_id = table_id();
+	{
+		auto tx = Connect();
+		tx->Exec("BEGIN");
+		tx->Exec("SELECT duckpipe.add_table('public.kept')");
+		EXPECT_EQ(tx->Exec("SELECT count(*) FROM public.kept_ducklake").Get(0, 0), "2");
+		EXPECT_EQ(table_id(), kept_id);
+		tx->Exec("ROLLBACK");
+	}
+	EXPECT_EQ(Scalar("SELECT to_regclass('public.kept_ducklake') IS NULL"), "t");
+	EXPECT_EQ(table_id(), kept_id);
 	Sql("SELECT duckpipe.create_target_relation('public.kept', 'public', 'kept_ducklake', 'upsert')");
 	EXPECT_EQ(Scalar("SELECT count(*) FROM public.kept_ducklake"), "2");
 }
