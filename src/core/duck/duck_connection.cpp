@@ -127,6 +127,16 @@ duckdb_result DuckConnection::ExecutePrepared(duckdb_prepared_statement prepared
 		std::string msg = duckdb_result_error(&res) ? duckdb_result_error(&res) : "unknown error";
 		auto type = duckdb_result_error_type(&res);
 		duckdb_destroy_result(&res);
+		// After a failed task, execute_pending only says the pending result failed: the pending
+		// result has the query's own message, whose prefix names its type.
+		const char *failed = duckdb_pending_error(pending.p);
+		if (failed) {
+			msg = failed;
+			type = msg.starts_with("Out of Memory Error") ? DUCKDB_ERROR_OUT_OF_MEMORY
+			       : msg.starts_with("IO Error")          ? DUCKDB_ERROR_IO
+			       : msg.starts_with("Interrupt")         ? DUCKDB_ERROR_INTERRUPT
+			                                              : DUCKDB_ERROR_INVALID;
+		}
 		throw Failure(context, msg, type);
 	}
 	return res;
