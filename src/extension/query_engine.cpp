@@ -231,6 +231,8 @@ void QueryEngine::EnsureInstance(const LakeSettings &settings, const lake::Catal
 		// its own TimeZone; user SQL cannot run SET (DuckSandbox::CheckReadOnly), and the file lockdown
 		// holds anyway.
 		DuckSandbox{.directories = directories, .lock_configuration = false}.Lock(*admin_);
+		// Creating views binds them (reads the Parquet footers): interruptible like every statement.
+		admin_->SetInterruptCheck(CheckInterrupts);
 	} catch (...) {
 		CloseInstance();
 		throw;
