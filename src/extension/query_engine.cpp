@@ -80,6 +80,10 @@ QueryEngine &QueryEngine::Backend() {
 
 void QueryEngine::CheckInterrupts() {
 	SignalBlock::Window signals; // a cancel that arrived while DuckDB ran is delivered now
+	if (ProcDiePending && InterruptHoldoffCount == 0 && CritSectionCount == 0) {
+		// CHECK_FOR_INTERRUPTS would exit right here, DuckDB's query still running on other threads.
+		throw PgTerminate();
+	}
 	PgCall([] { CHECK_FOR_INTERRUPTS(); });
 }
 

@@ -201,6 +201,30 @@ TEST_F(QueryEngineTest, StatementTimeoutAndCancelInterruptALongDuckDBQuery) {
 	EXPECT_EQ(Status(*reader, "instances_created"), "1");
 	// The backend's threads: its own and DuckDB's one worker (duckpipe.query_threads = 2), no more.
 	EXPECT_EQ(ThreadsOf(pid), 2);
+
+	// pg_terminate_backend while DuckDB works: the backend exits (closing its DuckDB, whose worker
+	// thread is alive) without crashing the server.
+	std::string started = Scalar("SELECT pg_postmaster_start_time()");
+	auto doomed = Connect();
+	std::string doomed_pid = One(*doomed, "SELECT pg_backend_pid()");
+	auto terminated = std::async(std::launch::async, [&] { return FailureOf(*doomed, endless); });
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    return Scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + doomed_pid +
+		                  " AND state = 'active' AND clock_timestamp() - query_start > interval '300 ms'") == "1";
+	    },
+	    30s, 10ms));
+	Sql("SELECT pg_terminate_backend(" + doomed_pid + ")");
+	ASSERT_EQ(terminated.wait_for(10s), std::future_status::ready);
+	terminated.get(); // libpq reports the connection closed
+	// PostgreSQL's own exit path ran (the FATAL is logged), and nothing crashed.
+	EXPECT_NE(Cluster().ServerLog().find("FATAL:  terminating connection due to administrator command"),
+	          std::string::npos);
+	EXPECT_TRUE(WaitFor(
+	    [&] { return Scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + doomed_pid) == "0"; }, 10s, 20ms));
+	EXPECT_EQ(Scalar("SELECT pg_postmaster_start_time()"), started);
+	EXPECT_EQ(Cluster().ServerLog().find("terminated by signal"), std::string::npos);
+	EXPECT_EQ(One(*reader, "SELECT count(*) FROM public.big_ducklake"), "3000");
 }
 
 TEST_F(QueryEngineTest, AQueryLargerThanTheMemoryLimitSpillsUnderTheBackendsTempDirectory) {
