@@ -109,6 +109,7 @@ std::shared_ptr<const lake::CatalogState> QueryEngine::Catalog(const LakeSetting
 		catalog_.reset();
 		loaded_.clear();
 		statement_reads_.clear();
+		attached_ = -1; // another catalog's snapshot of the same id is another lake
 		catalog_id_ = catalog_id;
 	}
 	StatementKey key{GetCurrentStatementStartTimestamp(), MyProc ? MyProc->lxid : 0};
