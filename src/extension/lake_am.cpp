@@ -12,6 +12,7 @@
 #include "extension/lake_scan.hpp"
 #include "extension/pg_boundary.hpp"
 #include "extension/query_engine.hpp"
+
 #include "extension/pg_includes.hpp"
 
 extern "C" {

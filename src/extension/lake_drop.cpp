@@ -15,9 +15,10 @@
 #include "extension/lake_am.hpp"
 #include "extension/lake_session.hpp"
 #include "extension/pg_boundary.hpp"
-#include "extension/pg_includes.hpp"
 #include "extension/query_engine.hpp"
 #include "extension/signal_block.hpp"
+
+#include "extension/pg_includes.hpp"
 
 extern "C" {
 #include "access/xact.h"
