@@ -46,7 +46,7 @@ void GlobalOptions::Register(CLI::App &app) {
 	    ->capture_default_str()
 	    ->group(group);
 	app.add_option("--duckdb-flush-memory-mb", duckdb_flush_memory_mb,
-	               "Memory limit while flushing to the lake or querying it (MB)")
+	               "Memory limit while flushing to the lake (MB); queries: query --query-memory-mb")
 	    ->envname("DUCKPIPE_DUCKDB_FLUSH_MEMORY_MB")
 	    ->check(CLI::PositiveNumber)
 	    ->capture_default_str()

@@ -22,7 +22,7 @@ struct GlobalOptions {
 	std::string log_level = "info";       // --log-level: debug, info, warn, error
 	int duckdb_threads = 1;               // --duckdb-threads
 	int duckdb_buffer_memory_mb = 16;     // --duckdb-buffer-memory-mb: memory_limit of the change buffer
-	int duckdb_flush_memory_mb = 512;     // --duckdb-flush-memory-mb: memory_limit while flushing or querying
+	int duckdb_flush_memory_mb = 512;     // --duckdb-flush-memory-mb: memory_limit while flushing
 
 	void Register(CLI::App &app);
 	// Applies process-wide settings (log level). Call once after parsing; throws Error(Config).

@@ -12,6 +12,9 @@
 #include <CLI/CLI.hpp>
 #include <duckdb.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <ostream>
 #include <vector>
 
@@ -119,6 +122,12 @@ QueryCommand::QueryCommand(CLI::App &app, const GlobalOptions &global) : global_
 	auto *snapshot = sub_->add_option("--snapshot", snapshot_, "Read the lake as of this snapshot id");
 	auto *as_of = sub_->add_option("--as-of", as_of_,
 	                               "Read the lake as of this time (the latest snapshot taken at or before it)");
+	sub_->add_option("--query-memory-mb", query_memory_mb_,
+	                 "Memory limit of the query's DuckDB (MB); above it DuckDB spills to a directory of its own "
+	                 "under --temp-dir (default: the system's temporary directory)")
+	    ->envname("DUCKPIPE_QUERY_MEMORY_MB")
+	    ->check(CLI::PositiveNumber)
+	    ->capture_default_str();
 	snapshot->excludes(as_of);
 	as_of->excludes(snapshot);
 	sub_->footer("Global options (see duckpipe --help) such as --lake-catalog may follow the subcommand name.");
@@ -140,7 +149,22 @@ int QueryCommand::Run(std::ostream &out) const {
 		PgConnection conn(global_.LakeCatalogConninfo(), PgConnection::Options{.application_name = "duckpipe query"});
 		state = lake::LoadCatalog(conn, global_.lake_schema, selector);
 	}
-	DuckDatabase db("", global_.DuckOptions(global_.duckdb_flush_memory_mb));
+	// A spill directory of this process's own (DuckDB's spill file names are not unique across
+	// instances), removed when the query ends whatever happens.
+	auto base =
+	    global_.temp_dir.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(global_.temp_dir);
+	struct SpillDirectory {
+		std::filesystem::path path;
+		~SpillDirectory() {
+			std::error_code ignored;
+			std::filesystem::remove_all(path, ignored);
+		}
+	} spill{base / ("duckpipe_query_" + std::to_string(getpid()))};
+	std::error_code ignored; // DuckDB names the directory if it cannot spill there
+	std::filesystem::create_directories(base, ignored);
+	auto options = global_.DuckOptions(query_memory_mb_);
+	options["temp_directory"] = spill.path.string();
+	DuckDatabase db("", options);
 	auto duck = db.Connect();
 	lake::LakeReader::Attach(*duck, state);
 	// The query reads the lake's live files through the views and nothing else: no other file, no

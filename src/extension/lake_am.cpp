@@ -11,6 +11,8 @@
 
 #include "extension/lake_scan.hpp"
 #include "extension/pg_boundary.hpp"
+#include "extension/query_engine.hpp"
+
 #include "extension/pg_includes.hpp"
 
 extern "C" {
@@ -150,6 +152,8 @@ bool ScanGetNextSlot(TableScanDesc scan, ScanDirection, TupleTableSlot *slot) {
 			return false;
 		}
 		LakeScan &lake = *desc->scan;
+		// A terminate unwinds the scan (and its DuckDB stream) before PostgreSQL exits.
+		QueryEngine::CheckInterrupts();
 		// Cancels are seen between rows; values go through their types' input functions, which may
 		// raise (a value the type cannot read) like any PostgreSQL error. No typmod: the lake's value is
 		// the source's, and a source change the lake need not follow (varchar(10) -> varchar(20)) must

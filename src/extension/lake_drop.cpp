@@ -15,8 +15,10 @@
 #include "extension/lake_am.hpp"
 #include "extension/lake_session.hpp"
 #include "extension/pg_boundary.hpp"
-#include "extension/pg_includes.hpp"
+#include "extension/query_engine.hpp"
 #include "extension/signal_block.hpp"
+
+#include "extension/pg_includes.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -73,12 +75,13 @@ void OnObjectAccess(ObjectAccessType access, Oid class_id, Oid object_id, int su
 }
 
 void DropLakeTable(const PendingDrop &drop) {
-	SignalBlock blocked;
-	// Only an existing lake is opened (LakeWriter would create one).
-	LakeSession probe_lake(drop.settings, lake::SnapshotSelector::Latest());
-	if (!probe_lake.HasLake() || !probe_lake.State().FindTable(drop.schema, drop.table)) {
+	// Only an existing lake is opened (LakeWriter would create one). The query engine's catalog
+	// connection tells, without DuckDB; its next read sees the snapshot of the drop, without the view.
+	auto state = QueryEngine::Backend().Catalog(drop.settings, lake::SnapshotSelector::Latest());
+	if (!state || !state->FindTable(drop.schema, drop.table)) {
 		return;
 	}
+	SignalBlock blocked;
 	lake::LakeConfig config;
 	config.catalog_conninfo = drop.settings.catalog_conninfo;
 	config.catalog_schema = drop.settings.catalog_schema;

@@ -64,12 +64,10 @@ LakeScan::LakeScan(const LakeSettings &settings, const std::string &schema, cons
 		throw duck.Failure("reading lake table " + schema + "." + table, duckdb_prepare_error(stream_->prepared),
 		                   DUCKDB_ERROR_INVALID);
 	}
-	auto state = duckdb_execute_prepared_streaming(stream_->prepared, &stream_->result);
+	// Through the pending API: a cancel interrupts DuckDB while it builds what comes before the first
+	// row (the delete files' hash table, a sort); between chunks the access method checks per row.
+	stream_->result = duck.ExecutePrepared(stream_->prepared, true, "reading lake table " + schema + "." + table);
 	stream_->has_result = true;
-	if (state == DuckDBError) {
-		throw duck.Failure("reading lake table " + schema + "." + table, duckdb_result_error(&stream_->result),
-		                   duckdb_result_error_type(&stream_->result));
-	}
 }
 
 LakeScan::~LakeScan() {

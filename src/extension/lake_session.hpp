@@ -19,9 +19,11 @@ struct LakeSettings {
 	std::string catalog_conninfo;
 	std::string catalog_schema = "ducklake";
 	std::string data_path;
-	// DuckDB of a scan or query: memory limit (duckpipe.duckdb_flush_memory_mb, default 512) and
-	// where it spills ($PGDATA/pg_duckpipe/tmp/).
-	int memory_mb = 512;
+	// The backend's query engine (QueryEngine): memory limit (duckpipe.query_memory_mb, default
+	// 1024), threads (duckpipe.query_threads, default 2), and where it spills
+	// ($PGDATA/pg_duckpipe/tmp/backend_<pid>/).
+	int memory_mb = 1024;
+	int threads = 2;
 	std::string temp_directory;
 	// Which snapshot a read sees: the latest unless the session asks for time travel.
 	lake::SnapshotSelector snapshot;
@@ -32,9 +34,12 @@ struct LakeSettings {
 	static LakeSettings Current();
 };
 
-// One snapshot of the lake opened for reading in an embedded DuckDB: the catalog loaded over libpq,
-// a view per lake table (LakeReader), and the instance sandboxed so that it can open only the
-// snapshot's files. Created with every signal blocked (see SignalBlock).
+// One read of the lake, at one snapshot, through the backend's query engine (QueryEngine): the
+// catalog loaded over the engine's libpq connection (reused while the snapshot is the same), a view
+// per lake table in the engine's DuckDB (reused across statements, sandboxed to the lake's files),
+// and a DuckDB connection of this read's own. Every statement run on Duck() is interruptible: a
+// cancel or statement_timeout interrupts DuckDB between its tasks and surfaces as PostgreSQL's own
+// error. Reads of one statement see the same snapshot.
 class LakeSession {
 public:
 	// `has_lake` false (and no DuckDB) when the catalog schema holds no lake yet.
@@ -44,14 +49,15 @@ public:
 	LakeSession &operator=(const LakeSession &) = delete;
 
 	bool HasLake() const { return duck_ != nullptr; }
-	const lake::CatalogState &State() const { return state_; }
+	const lake::CatalogState &State() const { return state_ ? *state_ : empty_; }
 	DuckConnection &Duck() { return *duck_; }
 	// "schema.table, ..." of the snapshot (for error hints).
 	std::string TableList() const;
 
 private:
-	lake::CatalogState state_;
-	std::unique_ptr<DuckDatabase> db_;
+	lake::CatalogState empty_;
+	std::shared_ptr<const lake::CatalogState> state_;
+	std::shared_ptr<DuckDatabase> db_;
 	std::unique_ptr<DuckConnection> duck_;
 };
 

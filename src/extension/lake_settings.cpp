@@ -9,6 +9,7 @@
 #include "core/pg/conninfo.hpp"
 #include "extension/pg_boundary.hpp"
 #include "extension/pg_includes.hpp"
+#include "extension/query_settings.hpp"
 #include "extension/settings.hpp"
 
 extern "C" {
@@ -35,12 +36,10 @@ LakeSettings LakeSettings::Current() {
 	if (settings.data_path.empty()) {
 		settings.data_path = DefaultDataPath();
 	}
-	auto memory = Setting("duckpipe.duckdb_flush_memory_mb");
-	if (!memory.empty() && std::isdigit(static_cast<unsigned char>(memory[0]))) {
-		settings.memory_mb = std::max(16, std::atoi(memory.c_str()));
-	}
-	// One directory per backend: DuckDB's spill file names are not unique across instances. DuckDB
-	// creates it and removes it when the instance closes.
+	settings.memory_mb = QueryMemoryMb();
+	settings.threads = QueryThreads();
+	// One directory per backend: DuckDB's spill file names are not unique across instances. The query
+	// engine removes it when it closes its DuckDB.
 	settings.temp_directory = std::string(DataDir) + "/pg_duckpipe/tmp/backend_" + std::to_string(MyProcPid);
 	// The lake catalog's database (duckpipe.lake_catalog), else this one (through duckpipe.conninfo
 	// when set), as the worker writes it.

@@ -4,6 +4,7 @@
 #include "extension/launcher.hpp"
 #include "extension/pg_args.hpp"
 #include "extension/pg_boundary.hpp"
+#include "extension/query_settings.hpp"
 #include "extension/settings.hpp"
 #include "extension/shared_state.hpp"
 
@@ -26,6 +27,9 @@ void _PG_init(void) {
 		                errhint("add pg_duckpipe to shared_preload_libraries in postgresql.conf (ALTER SYSTEM SET "
 		                        "shared_preload_libraries = 'pg_duckpipe') and restart the server")));
 	}
+	// Before DefineSettings: it reserves the duckpipe. prefix, which drops the postgresql.conf values
+	// of settings defined after it.
+	duckpipe::ext::DefineQueryEngineGucs();
 	duckpipe::ext::DefineSettings();
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();

@@ -36,6 +36,8 @@ CaughtError CaptureCurrentException() noexcept {
 	CaughtError out;
 	try {
 		throw;
+	} catch (const PgTerminate &e) {
+		out = {ERRCODE_ADMIN_SHUTDOWN, Copy(e.what()), nullptr, nullptr, true};
 	} catch (const PgError &e) {
 		out = {e.SqlErrCode(), Copy(e.what()), Copy(e.Detail()), Copy(e.Hint())};
 	} catch (const Error &e) {
@@ -50,6 +52,9 @@ CaughtError CaptureCurrentException() noexcept {
 }
 
 void RaiseCaught(const CaughtError &error) {
+	if (error.terminate) {
+		CHECK_FOR_INTERRUPTS(); // exits with PostgreSQL's own message, now that no C++ frame is left
+	}
 	ereport(ERROR, (errcode(error.sqlerrcode), errmsg("%s", error.message ? error.message : "pg_duckpipe error"),
 	                error.detail ? errdetail("%s", error.detail) : 0, error.hint ? errhint("%s", error.hint) : 0));
 	pg_unreachable();

@@ -30,12 +30,21 @@ private:
 	std::string hint_;
 };
 
+// A terminate request (pg_terminate_backend, shutdown) seen by C++ code where CHECK_FOR_INTERRUPTS
+// would exit the process at once, with C++ frames and a running DuckDB query on the stack: thrown
+// instead, it unwinds them (interrupting the query), and PgBoundary then lets PostgreSQL terminate.
+class PgTerminate : public std::exception {
+public:
+	const char *what() const noexcept override { return "terminating connection"; }
+};
+
 // What an exception said, copied into the current memory context (plain C, no destructor to run).
 struct CaughtError {
 	int sqlerrcode = 0;
 	char *message = nullptr;
 	char *detail = nullptr;
 	char *hint = nullptr;
+	bool terminate = false; // a PgTerminate: CHECK_FOR_INTERRUPTS exits
 };
 CaughtError CaptureCurrentException() noexcept;
 [[noreturn]] void RaiseCaught(const CaughtError &error);

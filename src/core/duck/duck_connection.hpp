@@ -3,10 +3,12 @@
 #include "core/common/error.hpp"
 #include "core/duck/duck_result.hpp"
 
+#include <functional>
 #include <string>
 #include <string_view>
 
 struct _duckdb_connection;
+struct _duckdb_prepared_statement;
 
 namespace duckpipe {
 
@@ -26,6 +28,18 @@ public:
 	// Interrupts a running query from another thread.
 	void Interrupt();
 
+	// Called on the calling thread between DuckDB's tasks while a statement of this connection runs
+	// (Query, Execute, ExecutePrepared): an exception it throws interrupts the statement
+	// (duckdb_interrupt) and reaches the caller unchanged. A host takes its own cancel requests this
+	// way (PostgreSQL's CHECK_FOR_INTERRUPTS) with no thread of its own. Empty: statements run to the
+	// end in one call, as duckdb_query does.
+	using InterruptCheck = std::function<void()>;
+	void SetInterruptCheck(InterruptCheck check) { check_ = std::move(check); }
+	// Executes `prepared` through the pending-result API (the interrupt check between tasks) and
+	// returns its result, to destroy with duckdb_destroy_result; `streaming` gives a streaming result
+	// (read it with duckdb_fetch_chunk). A failure throws Failure(context, ...).
+	duckdb_result ExecutePrepared(_duckdb_prepared_statement *prepared, bool streaming, const std::string &context);
+
 	// The Error for a failure DuckDB reported on this connection (a query's, an appender's): a full
 	// temp directory becomes Error(Io) naming the directory and the fix (DuckDB words it as running
 	// out of memory, quoting settings pg_duckpipe users never set), another I/O error Error(Io),
@@ -40,9 +54,11 @@ public:
 
 private:
 	Error SpaceError(const std::string &message, ErrorContext error_context);
+	DuckResult QueryChecked(const std::string &sql);
 
 	_duckdb_connection *conn_ = nullptr;
 	std::string temp_directory_;
+	InterruptCheck check_;
 };
 
 } // namespace duckpipe

@@ -211,3 +211,49 @@ TEST(QueryCli, CopyOverALiveLakeFileFailsAndLeavesItIntact) {
 	ASSERT_EQ(r.exit_code, 0) << r.output;
 	EXPECT_EQ(r.output, "n\n1000\n");
 }
+
+// Issue 11: big `duckpipe query`s failed with DuckDB's out-of-memory error: the DuckDB had the
+// flush memory limit and spilled to ".tmp" in the working directory, if it could create it there.
+// Query sessions now have a limit of their own (--query-memory-mb) and a spill directory of their
+// own (under --temp-dir, else the system's), removed afterwards. A sort of ~90 MB under a 64 MB
+// limit, run from a directory where nothing can be created, spills and equals PostgreSQL's answer.
+TEST(QueryCli, ALargerThanMemoryQuerySpillsInsteadOfFailing) {
+	const std::string sort = "SELECT count(*) AS n, sum(r * (i % 7)) AS h FROM (SELECT i, row_number() OVER (ORDER "
+	                         "BY s) AS r FROM (SELECT i, md5(CAST(i AS VARCHAR)) || repeat('x', 40) AS s FROM "
+	                         "range(1000000) t(i)))";
+	auto query = [&](std::vector<std::string> flags) {
+		std::vector<std::string> argv{"env",
+		                              "-C",
+		                              "/proc",
+		                              DuckpipeBinary(),
+		                              "query",
+		                              sort,
+		                              "--format",
+		                              "csv",
+		                              "--query-memory-mb",
+		                              "64",
+		                              "--lake-catalog",
+		                              SharedGolden().Conninfo()};
+		argv.insert(argv.end(), flags.begin(), flags.end());
+		return RunCommand(argv);
+	};
+	auto r = query({});
+	ASSERT_EQ(r.exit_code, 0) << r.output;
+	PgConnection pg(SharedGolden().Conninfo());
+	auto want = pg.Exec("SELECT count(*), sum(r * (i % 7)) FROM (SELECT i, row_number() OVER (ORDER BY md5(i::text) "
+	                    "|| repeat('x', 40) COLLATE \"C\") AS r FROM generate_series(0, 999999) i) t");
+	EXPECT_EQ(r.output, "n,h\n" + std::string(want.Get(0, 0)) + "," + std::string(want.Get(0, 1)) + "\n");
+	// Under --temp-dir, and removed with the query.
+	const std::string temp = std::filesystem::temp_directory_path() / "duckpipe_query_spill_test";
+	std::filesystem::remove_all(temp);
+	r = query({"--temp-dir", temp});
+	ASSERT_EQ(r.exit_code, 0) << r.output;
+	EXPECT_TRUE(std::filesystem::is_empty(temp)) << "left behind under " << temp;
+	std::filesystem::remove_all(temp);
+	// It works only by spilling: where DuckDB cannot spill, the same query fails, naming the directory.
+	r = query({"--temp-dir", "/proc/duckpipe_nowhere"});
+	EXPECT_NE(r.exit_code, 0);
+	EXPECT_NE(r.output.find("/proc/duckpipe_nowhere"), std::string::npos) << r.output;
+	auto help = RunCommand({DuckpipeBinary(), "query", "--help"});
+	EXPECT_NE(help.output.find("--query-memory-mb"), std::string::npos) << help.output;
+}

@@ -1,0 +1,118 @@
+#pragma once
+
+#include "core/lake/catalog_loader.hpp"
+#include "core/lake/catalog_model.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace duckpipe {
+class DuckConnection;
+class DuckDatabase;
+class PgConnection;
+} // namespace duckpipe
+
+namespace duckpipe::ext {
+
+struct LakeSettings;
+
+// What one read of the lake gets from the engine: the DuckDB whose views show `state`, and the
+// state (null, and no DuckDB, when the catalog holds no lake yet).
+struct LakeRead {
+	std::shared_ptr<DuckDatabase> db;
+	std::shared_ptr<const lake::CatalogState> state;
+};
+
+// The backend's query engine, which every lake read of the backend goes through (LakeSession):
+// - one embedded DuckDB, created at the first read with every signal blocked and reused by every
+//   later statement; replaced when duckpipe.query_memory_mb / query_threads, the data path or the
+//   catalog change (once no read holds the old one), closed at backend exit. It spills to
+//   $PGDATA/pg_duckpipe/tmp/backend_<pid>/, removed when it closes. Sandboxed to the lake's
+//   directories (DuckSandbox::directories: the catalog's data path, plus the directory of any file
+//   the catalog places outside it), since the files change with every snapshot and the allow lists
+//   cannot grow once locked;
+// - one libpq connection to the lake catalog, kept open: a statement's first read asks it for the
+//   latest snapshot id (one cheap query), and the catalog is loaded, and the views of changed,
+//   new and dropped tables re-created or dropped, only when that snapshot is not the one loaded;
+// - repeatable reads: every read of one statement (same start time and transaction) with the same
+//   selector sees the same snapshot.
+// Main thread only.
+class QueryEngine {
+public:
+	static QueryEngine &Backend();
+
+	// The lake at `selector` for the current statement, its views attached in the DuckDB.
+	LakeRead Open(const LakeSettings &settings, const lake::SnapshotSelector &selector);
+	// The same state without DuckDB (a probe of what the lake holds).
+	std::shared_ptr<const lake::CatalogState> Catalog(const LakeSettings &settings,
+	                                                  const lake::SnapshotSelector &selector);
+	// Closes DuckDB (removing its temp directory) and the catalog connection.
+	void Close();
+
+	// The check every engine connection runs between DuckDB's tasks: CHECK_FOR_INTERRUPTS through
+	// PgCall (a cancel or statement_timeout becomes a PgError, which interrupts the query).
+	static void CheckInterrupts();
+
+	struct Status {
+		bool running = false;
+		int64_t instances_created = 0;
+		int64_t catalog_loads = 0;
+		int64_t views_created = 0;
+		int64_t reads = 0;
+		int64_t snapshot_id = -1; // the snapshot the views show
+		int memory_mb = 0;
+		int threads = 0;
+		std::string temp_directory;
+	};
+	Status GetStatus() const;
+
+private:
+	struct Config {
+		int memory_mb = 0;
+		int threads = 0;
+		std::string temp_directory;
+		bool operator==(const Config &) const = default;
+	};
+	struct StatementKey {
+		int64_t start = 0;
+		uint32_t transaction = 0;
+		bool operator==(const StatementKey &) const = default;
+	};
+
+	std::shared_ptr<const lake::CatalogState> Resolve(const LakeSettings &settings,
+	                                                  const lake::SnapshotSelector &selector);
+	std::shared_ptr<const lake::CatalogState> Load(const LakeSettings &settings,
+	                                               const lake::SnapshotSelector &selector);
+	PgConnection &CatalogConnection(const LakeSettings &settings);
+	void EnsureInstance(const LakeSettings &settings, const lake::CatalogState &state);
+	void CloseInstance();
+	void AttachViews(const lake::CatalogState &state);
+
+	// DuckDB.
+	std::shared_ptr<DuckDatabase> db_;
+	std::unique_ptr<DuckConnection> admin_; // creates the views
+	Config config_;
+	std::vector<std::string> directories_;
+	int64_t attached_ = -1;
+	std::map<std::pair<std::string, std::string>, std::string> views_; // (schema, table) -> its SELECT
+	std::set<std::string> schemas_;
+
+	// The catalog.
+	std::unique_ptr<PgConnection> catalog_;
+	std::string catalog_id_; // conninfo and schema the loaded states come from
+	std::map<int64_t, std::shared_ptr<const lake::CatalogState>> loaded_;
+
+	// This statement's reads.
+	StatementKey statement_;
+	std::vector<std::pair<lake::SnapshotSelector, std::shared_ptr<const lake::CatalogState>>> statement_reads_;
+
+	bool exit_hook_ = false;
+	Status counters_;
+};
+
+} // namespace duckpipe::ext
