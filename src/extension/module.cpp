@@ -13,6 +13,10 @@
 #include "extension/pg_includes.hpp"
 
 extern "C" {
+#include "utils/guc.h"
+}
+
+extern "C" {
 PG_MODULE_MAGIC;
 
 void _PG_init(void); // NOLINT(bugprone-reserved-identifier): the name PostgreSQL calls
@@ -27,14 +31,14 @@ void _PG_init(void) {
 		                errhint("add pg_duckpipe to shared_preload_libraries in postgresql.conf (ALTER SYSTEM SET "
 		                        "shared_preload_libraries = 'pg_duckpipe') and restart the server")));
 	}
-	// Before DefineSettings: it reserves the duckpipe. prefix, which drops the postgresql.conf values
-	// of settings defined after it.
-	duckpipe::ext::DefineQueryEngineGucs();
 	duckpipe::ext::DefineSettings();
+	duckpipe::ext::DefineQueryEngineGucs();
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();
 	duckpipe::ext::RegisterLakeCreate();
+	// Last: it drops the postgresql.conf values of duckpipe.* settings not defined by then.
+	MarkGUCPrefixReserved("duckpipe");
 }
 
 // duckpipe.version(): the module's version, which may differ from the installed SQL's

@@ -75,7 +75,6 @@ void DefineSettings() {
 	    PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
 	DefineCustomBoolVariable("duckpipe.debug_log", "Logs the workers' debug events.", nullptr, &debug_log, false,
 	                         PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
-	MarkGUCPrefixReserved("duckpipe");
 }
 
 Settings CurrentSettings() {
