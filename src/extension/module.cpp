@@ -4,6 +4,7 @@
 #include "extension/launcher.hpp"
 #include "extension/pg_args.hpp"
 #include "extension/pg_boundary.hpp"
+#include "extension/query_routing.hpp"
 #include "extension/settings.hpp"
 #include "extension/shared_state.hpp"
 
@@ -30,6 +31,8 @@ void _PG_init(void) {
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();
+	// Last: its planner hook is the outermost, so the hooks installed before it plan the routed query.
+	duckpipe::ext::RegisterQueryRouting();
 }
 
 // duckpipe.version(): the module's version, which may differ from the installed SQL's
