@@ -235,6 +235,10 @@ Node *RemapMutator(Node *node, Remap *ctx) {
 			rte->extraUpdatedCols = nullptr;
 			rte->securityQuals = NIL;
 			rte->eref = makeAlias(rte->eref->aliasname, target.lake_colnames);
+			// Column aliases are positional over the source's columns: eref has them by lake attno.
+			if (rte->alias && rte->alias->colnames != NIL) {
+				rte->alias = makeAlias(rte->alias->aliasname, NIL);
+			}
 		}
 		ctx->depth--;
 		return reinterpret_cast<Node *>(copy);

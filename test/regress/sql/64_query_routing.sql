@@ -62,6 +62,13 @@ SELECT qr.agree('SELECT * FROM qr.customers c WHERE EXISTS (SELECT 1 FROM qr.ord
 SELECT qr.agree('WITH big AS (SELECT customer, amount FROM qr.orders WHERE amount > 10) SELECT customer, max(amount) FROM big GROUP BY customer');
 SELECT qr.agree('SELECT s.customer, s.n FROM (SELECT customer, count(*) AS n FROM qr.orders GROUP BY customer) s WHERE s.n > 13');
 SELECT qr.agree('SELECT note, name FROM qr.orders JOIN (SELECT id AS customer, name FROM qr.customers) c USING (customer) WHERE note LIKE ''note 1%''');
+-- Column aliases, a view, UNION ALL, a window function.
+SELECT qr.agree('SELECT x.a, x.c FROM qr.orders AS x(a, b, c) WHERE x.c > 100');
+CREATE VIEW qr.by_customer AS SELECT customer, sum(amount) AS total FROM qr.orders GROUP BY customer;
+SELECT qr.agree('SELECT * FROM qr.by_customer WHERE total > 500');
+SELECT qr.agree('SELECT id FROM qr.orders WHERE id < 5 UNION ALL SELECT id FROM qr.customers');
+SELECT qr.agree('SELECT id, rank() OVER (PARTITION BY customer ORDER BY amount DESC) FROM qr.orders');
+-- A point lookup is not routed in auto.
 SELECT qr.agree('SELECT * FROM qr.orders WHERE id = 7');
 
 -- The NOTICE names each routed table, or why the query is not routed.
@@ -128,6 +135,8 @@ DEALLOCATE qr_count;
 SELECT duckpipe.stop_worker('qr');
 CALL duckpipe_test.wait_for($$SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pg_duckpipe: qr'$$);
 INSERT INTO qr.orders VALUES (81, 1, 81, 'while stopped');
+-- No worker: no lag to compare (NULL).
+SELECT sync_group, worker_running, lag_ms FROM duckpipe.routing_lag() WHERE sync_group = 'qr';
 SET duckpipe.query_routing_log = on;
 SELECT count(*) FROM qr.orders;
 SET duckpipe.query_routing_log = off;
@@ -135,6 +144,7 @@ SELECT duckpipe.start_worker('qr');
 CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('qr.orders', 'qr.orders_ducklake', 81)
     AND qr.reads_lake('SELECT count(*) FROM qr.orders')$$);
 SELECT qr.agree('SELECT count(*), max(note) FROM qr.orders');
+SELECT worker_running, lag_ms <= 10000 AS under_max_lag FROM duckpipe.routing_lag() WHERE sync_group = 'qr';
 
 -- Clean up.
 RESET duckpipe.query_routing;
