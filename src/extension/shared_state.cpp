@@ -307,6 +307,10 @@ int AttachGroupWorker(uint32_t dboid, const std::string &group) {
 	slot->latch = MyLatch;
 	slot->touched_at = GetCurrentTimestamp();
 	slot->wake_requested = false;
+	// A restarted worker has yet to publish: its predecessor's "current" does not hold for it (its
+	// samples and caught_up_at still do: they are facts about the lake).
+	slot->current = false;
+	slot->published_at = 0;
 	return static_cast<int>(slot - State().slots);
 }
 
