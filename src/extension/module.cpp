@@ -5,6 +5,7 @@
 #include "extension/pg_args.hpp"
 #include "extension/pg_boundary.hpp"
 #include "extension/query_routing.hpp"
+#include "extension/routing_settings.hpp"
 #include "extension/settings.hpp"
 #include "extension/shared_state.hpp"
 
@@ -27,6 +28,9 @@ void _PG_init(void) {
 		                errhint("add pg_duckpipe to shared_preload_libraries in postgresql.conf (ALTER SYSTEM SET "
 		                        "shared_preload_libraries = 'pg_duckpipe') and restart the server")));
 	}
+	// Before DefineSettings, which reserves the duckpipe. prefix: that drops the placeholders of GUCs
+	// not defined yet, and with them their values from postgresql.conf.
+	duckpipe::ext::DefineQueryRoutingGucs();
 	duckpipe::ext::DefineSettings();
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();

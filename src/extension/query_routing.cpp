@@ -380,7 +380,6 @@ PlannedStmt *RoutingPlanner(Query *parse, const char *query_string, int cursor_o
 } // namespace
 
 void RegisterQueryRouting() {
-	DefineQueryRoutingGucs();
 	previous_planner = planner_hook;
 	planner_hook = RoutingPlanner;
 }

@@ -50,6 +50,7 @@ END $$;
 SHOW duckpipe.query_routing;
 SELECT qr.reads_lake('SELECT count(*) FROM qr.orders') AS routed;
 SET duckpipe.query_routing = 'auto';
+-- 20s, from the server's configuration (scripts/installcheck.sh; the default is 10s).
 SHOW duckpipe.query_routing_max_lag;
 -- The group's lag settles under the limit (the worker measures it about once a second).
 CALL duckpipe_test.wait_for($$SELECT qr.reads_lake('SELECT count(*) FROM qr.orders')$$);
@@ -144,7 +145,7 @@ SELECT duckpipe.start_worker('qr');
 CALL duckpipe_test.wait_for($$SELECT duckpipe_test.same('qr.orders', 'qr.orders_ducklake', 81)
     AND qr.reads_lake('SELECT count(*) FROM qr.orders')$$);
 SELECT qr.agree('SELECT count(*), max(note) FROM qr.orders');
-SELECT worker_running, lag_ms <= 10000 AS under_max_lag FROM duckpipe.routing_lag() WHERE sync_group = 'qr';
+SELECT worker_running, lag_ms <= 20000 AS under_max_lag FROM duckpipe.routing_lag() WHERE sync_group = 'qr';
 
 -- Clean up.
 RESET duckpipe.query_routing;
