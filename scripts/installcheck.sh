@@ -17,6 +17,8 @@ max_replication_slots = 40
 max_wal_senders = 40
 duckpipe.flush_interval = '200ms'
 duckpipe.poll_interval = '200ms'
+# Read back by 64_query_routing: a setting of the module's from postgresql.conf reaches its GUC.
+duckpipe.query_routing_max_lag = '20s'
 log_min_messages = warning
 CONF
 port=$(sed -n 's/^port = //p' "$work/pg/postgresql.auto.conf" | tail -1)

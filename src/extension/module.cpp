@@ -5,6 +5,8 @@
 #include "extension/pg_args.hpp"
 #include "extension/pg_boundary.hpp"
 #include "extension/query_settings.hpp"
+#include "extension/query_routing.hpp"
+#include "extension/routing_settings.hpp"
 #include "extension/settings.hpp"
 #include "extension/shared_state.hpp"
 
@@ -33,10 +35,14 @@ void _PG_init(void) {
 	}
 	duckpipe::ext::DefineSettings();
 	duckpipe::ext::DefineQueryEngineGucs();
+	duckpipe::ext::DefineQueryRoutingGucs();
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();
 	duckpipe::ext::RegisterLakeCreate();
+	// Last of the hooks: its planner hook is the outermost, so the hooks installed before it plan the
+	// routed query.
+	duckpipe::ext::RegisterQueryRouting();
 	// Last: it drops the postgresql.conf values of duckpipe.* settings not defined by then.
 	MarkGUCPrefixReserved("duckpipe");
 }

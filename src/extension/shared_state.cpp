@@ -13,6 +13,7 @@
 #include "extension/pg_includes.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -29,6 +30,15 @@ constexpr int kMaxWorkers = 64;
 constexpr int kMaxTables = 256;
 // A slot reserved by a starter whose worker never attached (registration lost) is reclaimed after.
 constexpr int64_t kStaleReservationMs = 60000;
+// WAL positions sampled by the worker, to tell since when the lake holds everything (see Freshness).
+constexpr int kWalSamples = 64;
+// Figures older than this (a worker that stopped publishing) no longer count as caught up.
+constexpr int64_t kStaleFiguresMs = 3000;
+
+struct WalSample {
+	TimestampTz at;
+	XLogRecPtr lsn;
+};
 
 struct LiveTable {
 	int64_t mapping_id;
@@ -57,6 +67,14 @@ struct WorkerSlot {
 	int active_flushes;
 	int ntables;
 	LiveTable tables[kMaxTables];
+	// Freshness of the lake: the WAL insert position sampled at each pass of the worker's loop, the
+	// last time at which the lake was known to hold everything written before it, and whether that
+	// held at the last pass with nothing in flight.
+	TimestampTz published_at;
+	TimestampTz caught_up_at;
+	bool current;
+	int nsamples;
+	WalSample samples[kWalSamples];
 };
 
 struct SharedState {
@@ -136,6 +154,41 @@ WorkerSlot *Claim(uint32_t dboid, const std::string &group) {
 		}
 	}
 	return nullptr;
+}
+
+// One pass of the worker: the group's confirmed position covers every sample taken at or below it.
+void TrackFreshness(WorkerSlot &slot, const std::vector<pipeline::GroupFigures> &figures) {
+	TimestampTz now = GetCurrentTimestamp();
+	bool in_flight = false;
+	XLogRecPtr confirmed = figures.empty() ? InvalidXLogRecPtr : figures.front().confirmed_lsn;
+	for (const auto &group : figures) {
+		confirmed = std::min<XLogRecPtr>(confirmed, group.confirmed_lsn);
+		in_flight = in_flight || group.queued_changes > 0 || group.active_flushes > 0;
+		for (const auto &t : group.tables) {
+			in_flight = in_flight || t.buffered_rows > 0 || t.flushing;
+		}
+	}
+	int covered = 0; // samples[0 .. covered) are at or below the confirmed position
+	while (covered < slot.nsamples && slot.samples[covered].lsn <= confirmed) {
+		covered++;
+	}
+	if (covered > 0) {
+		slot.caught_up_at = std::max(slot.caught_up_at, slot.samples[covered - 1].at);
+	}
+	slot.current = covered > 0 && covered == slot.nsamples && !in_flight;
+	// Covered samples are done with; when full, the oldest goes (a later catch-up is then only known
+	// from a later sample: the lag is overestimated, never under).
+	int keep = slot.nsamples - covered;
+	if (keep == kWalSamples) {
+		keep--;
+		covered++;
+	}
+	std::memmove(slot.samples, slot.samples + covered, sizeof(WalSample) * keep);
+	slot.nsamples = keep;
+	if (confirmed != InvalidXLogRecPtr) {
+		slot.samples[slot.nsamples++] = {now, GetXLogInsertRecPtr()};
+	}
+	slot.published_at = now;
 }
 
 void Wake(WorkerSlot &slot) {
@@ -255,6 +308,10 @@ int AttachGroupWorker(uint32_t dboid, const std::string &group) {
 	slot->latch = MyLatch;
 	slot->touched_at = GetCurrentTimestamp();
 	slot->wake_requested = false;
+	// A restarted worker has yet to publish: its predecessor's "current" does not hold for it (its
+	// samples and caught_up_at still do: they are facts about the lake).
+	slot->current = false;
+	slot->published_at = 0;
 	return static_cast<int>(slot - State().slots);
 }
 
@@ -287,6 +344,38 @@ void PublishFigures(int index, const std::vector<pipeline::GroupFigures> &figure
 			                               t.last_flush_ms, t.flushing,       t.duckdb_memory_bytes};
 		}
 	}
+	TrackFreshness(slot, figures);
+}
+
+Freshness ReadFreshness(uint32_t dboid, const char *group) noexcept {
+	Freshness out;
+	if (!state) {
+		return out;
+	}
+	LWLockAcquire(state->lock, LW_SHARED);
+	const WorkerSlot *slot = nullptr;
+	for (const auto &s : state->slots) {
+		if (s.in_use && s.dboid == dboid && strcmp(s.group, group) == 0) {
+			slot = &s;
+		}
+	}
+	struct Release {
+		~Release() { LWLockRelease(state->lock); }
+	} release;
+	if (!slot || slot->pid == 0 || slot->published_at == 0) {
+		return out;
+	}
+	out.running = true;
+	TimestampTz now = GetCurrentTimestamp();
+	auto ms = [&](TimestampTz since) { return std::max<int64_t>(0, (now - since) / 1000); };
+	if (slot->caught_up_at == 0) {
+		out.lag_ms = -1;
+	} else if (slot->current && ms(slot->published_at) <= kStaleFiguresMs) {
+		out.lag_ms = 0;
+	} else {
+		out.lag_ms = ms(slot->caught_up_at);
+	}
+	return out;
 }
 
 bool DetachGroupWorker(int index, bool release) {

@@ -21,6 +21,17 @@ struct LiveWorker {
 };
 std::vector<LiveWorker> ReadLiveWorkers(uint32_t dboid);
 
+// How fresh a group's lake tables are, for query routing. lag_ms: 0 when at the worker's last pass
+// (at most a second ago) the lake held everything written to the WAL before the pass before it and
+// no change was in flight; otherwise the time since the last moment before which everything written
+// is known to be in the lake; -1 when the running worker has not caught up once yet.
+struct Freshness {
+	bool running = false;
+	int64_t lag_ms = -1;
+};
+// Never throws nor raises (it runs inside the router's PgCall).
+Freshness ReadFreshness(uint32_t dboid, const char *group) noexcept;
+
 // Starts the group's worker unless one is running or starting (then wakes it). Returns whether it
 // started one. Throws when no background worker slot is free.
 bool StartGroupWorker(uint32_t dboid, const std::string &group);

@@ -24,6 +24,8 @@ struct GroupFigures {
 	int64_t queued_changes = 0;
 	bool backpressured = false; // reading WAL is paused: the queues are full
 	int active_flushes = 0;
+	// Every change committed at or before it is in the lake (the slot's confirmed position).
+	uint64_t confirmed_lsn = 0;
 	std::vector<TableFigures> tables;
 };
 

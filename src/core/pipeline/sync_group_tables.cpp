@@ -479,6 +479,7 @@ void SyncGroup::RefreshFigures() {
 	figures.name = group_.name;
 	figures.queued_bytes = budget_.Used();
 	figures.backpressured = budget_.Full();
+	figures.confirmed_lsn = confirmed_.load();
 	for (const auto &[id, entry] : tables_) {
 		TableFigures table;
 		table.mapping_id = id;
