@@ -1,5 +1,6 @@
 // The module's entry points: _PG_init (settings, shared memory, background workers, hooks) and the
 // SQL-callable basics. Each concern registers itself from its own file.
+#include "extension/duck_exec.hpp"
 #include "extension/lake_am.hpp"
 #include "extension/launcher.hpp"
 #include "extension/pg_args.hpp"
@@ -30,6 +31,7 @@ void _PG_init(void) {
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();
+	duckpipe::ext::DefineDuckExecutionGucs();
 }
 
 // duckpipe.version(): the module's version, which may differ from the installed SQL's
