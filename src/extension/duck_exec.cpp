@@ -107,10 +107,14 @@ List *TableList(List *relations) {
 }
 
 // pg_get_querydef with an empty search_path: every relation comes out schema-qualified, as the lake
-// views are named (lake schema = the relation's schema, lake table = its name).
+// views are named (lake schema = the relation's schema, lake table = its name), and every
+// identifier quoted.
 char *DuckSql(Query *query) {
 	int nest_level = NewGUCNestLevel();
 	(void)set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	// DuckDB's keywords are not PostgreSQL's (a column named "at"): every identifier is quoted.
+	(void)set_config_option("quote_all_identifiers", "on", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+	                         false);
 	char *sql = pg_get_querydef(query, false);
 	AtEOXact_GUC(true, nest_level);
 	return sql;

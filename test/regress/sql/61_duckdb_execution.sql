@@ -2,18 +2,19 @@
 -- "DuckDB Query" custom scan. Each query is run on the lake relations and on their source tables
 -- (the same text with _ducklake removed) and the rows compared exactly, in order (check) or as
 -- multisets (check(q, false)); check also says which path ran. Fallbacks name their reason in a
--- NOTICE and still return the source's rows.
+-- NOTICE and still return the source's rows. Text columns are COLLATE "C": under another collation
+-- ordering text falls back (tested by the integration suite extension_duckexec).
 CREATE SCHEMA dx61;
 SELECT duckpipe.create_group('dx61');
-CREATE TABLE dx61.items (id int PRIMARY KEY, grp text, qty int, big bigint, price numeric(12,2),
-    ratio float8, d date, ts timestamp, tz timestamptz, ok bool, name varchar(20), u uuid, note jsonb);
+CREATE TABLE dx61.items (id int PRIMARY KEY, grp text COLLATE "C", qty int, big bigint, price numeric(12,2),
+    ratio float8, d date, ts timestamp, tz timestamptz, ok bool, name varchar(20) COLLATE "C", u uuid, note jsonb);
 INSERT INTO dx61.items
 SELECT g, 'g' || (g % 3), CASE WHEN g % 5 = 0 THEN NULL ELSE g % 7 END, g * 1000000000::bigint,
        (g * 1.25)::numeric(12,2), g / 4.0, date '2024-01-01' + g * 3, timestamp '2024-01-01 10:00' + g * interval '7 hours',
        timestamptz '2024-03-29 12:00+00' + g * interval '5 hours', g % 2 = 0,
        CASE WHEN g % 4 = 0 THEN NULL ELSE 'n' || g END, md5(g::text)::uuid, jsonb_build_object('g', g)
 FROM generate_series(1, 60) g;
-CREATE TABLE dx61.groups (grp text PRIMARY KEY, label text, weight numeric(6,3));
+CREATE TABLE dx61.groups (grp text COLLATE "C" PRIMARY KEY, label text COLLATE "C", weight numeric(6,3));
 INSERT INTO dx61.groups VALUES ('g0', 'zero', 1.5), ('g1', 'one', 2.25), ('g9', 'nine', NULL);
 SELECT duckpipe.add_table('dx61.items', sync_group => 'dx61');
 SELECT duckpipe.add_table('dx61.groups', sync_group => 'dx61');
