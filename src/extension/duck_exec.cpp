@@ -10,11 +10,13 @@
 
 #include <set>
 #include <string>
+#include <utility>
 
 #include "extension/pg_includes.hpp"
 
 extern "C" {
 #include "access/table.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -84,7 +86,7 @@ List *TableList(List *relations) {
 	ListCell *cell;
 	foreach (cell, relations) {
 		Oid relid = castNode(RangeTblEntry, lfirst(cell))->relid;
-		if (!seen.insert(relid).second) {
+		if (castNode(RangeTblEntry, lfirst(cell))->relkind == RELKIND_VIEW || !seen.insert(relid).second) {
 			continue;
 		}
 		Relation rel = table_open(relid, NoLock);
@@ -113,8 +115,12 @@ char *DuckSql(Query *query) {
 	int nest_level = NewGUCNestLevel();
 	(void)set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	// DuckDB's keywords are not PostgreSQL's (a column named "at"): every identifier is quoted.
-	(void)set_config_option("quote_all_identifiers", "on", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-	                         false);
+	// Constants are printed in the forms DuckDB reads: ISO dates, PostgreSQL-style intervals, floats
+	// with every digit.
+	for (auto [name, value] : {std::pair{"quote_all_identifiers", "on"}, std::pair{"DateStyle", "ISO, YMD"},
+	                           std::pair{"IntervalStyle", "postgres"}, std::pair{"extra_float_digits", "1"}}) {
+		(void)set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
 	char *sql = pg_get_querydef(query, false);
 	AtEOXact_GUC(true, nest_level);
 	return sql;
