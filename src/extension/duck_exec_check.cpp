@@ -161,6 +161,9 @@ bool CheckOperator(OpExpr *op, CheckContext &ctx) {
 	static const std::set<std::string> kCompare = {"=", "<>", "<", ">", "<=", ">="};
 	static const std::set<std::string> kArith = {"+", "-", "*"};
 	if (kCompare.count(opname)) {
+		if (IsText(right) && OidIsValid(op->inputcollid) && !get_collation_isdeterministic(op->inputcollid)) {
+			return Fail(ctx, "a text comparison under a nondeterministic collation");
+		}
 		if (opname != "=" && opname != "<>" && IsText(right) && !OrdersLikeC(op->inputcollid)) {
 			return Fail(ctx, "a text comparison under a non-C collation (DuckDB compares bytes)");
 		}
@@ -351,6 +354,18 @@ bool CheckQueryLevel(Query *query, CheckContext &ctx) {
 	}
 	if (CheckSortCollation(query->sortClause, query->targetList, ctx)) {
 		return true;
+	}
+	// Grouping compares text for equality: bytes in DuckDB, the same under deterministic collations.
+	for (List *clauses : {query->groupClause, query->distinctClause}) {
+		ListCell *group_cell;
+		foreach (group_cell, clauses) {
+			Node *expr = reinterpret_cast<Node *>(
+			    get_sortgroupclause_tle(static_cast<SortGroupClause *>(lfirst(group_cell)), query->targetList)->expr);
+			Oid collation = exprCollation(expr);
+			if (IsText(exprType(expr)) && OidIsValid(collation) && !get_collation_isdeterministic(collation)) {
+				return Fail(ctx, "GROUP BY or DISTINCT on text under a nondeterministic collation");
+			}
+		}
 	}
 	ListCell *cell;
 	foreach (cell, query->windowClause) {

@@ -64,6 +64,16 @@ protected:
 		    90s));
 	}
 
+	// The error message sql fails with ("" when it succeeds).
+	std::string ErrorOf(const std::string &sql) {
+		try {
+			Sql(sql);
+		} catch (const std::exception &e) {
+			return e.what();
+		}
+		return "";
+	}
+
 	bool RunsInDuckDB(const std::string &sql, const std::string &prefix = "") {
 		auto plan = Sql(prefix + "EXPLAIN " + sql);
 		return !plan.empty() && plan[0][0].find("DuckDB Query") != std::string::npos;
@@ -146,12 +156,39 @@ TEST_F(DuckExecTest, LakeTableNotCreatedYetReadsAsEmpty) {
 }
 
 TEST_F(DuckExecTest, CursorFetchesInOrder) {
-	std::string cursor = "BEGIN; DECLARE c SCROLL CURSOR FOR SELECT id, total FROM orders_ducklake ORDER BY total DESC, id; ";
+	std::string cursor =
+	    "BEGIN; DECLARE c SCROLL CURSOR FOR SELECT id, total FROM orders_ducklake ORDER BY total DESC, id; ";
 	Rows first = Sql(cursor + "FETCH 5 FROM c");
 	Rows expected = Sql("SELECT id, total FROM orders ORDER BY total DESC, id LIMIT 5");
 	EXPECT_EQ(first, expected);
 	Rows back = Sql(cursor + "FETCH 5 FROM c; FETCH BACKWARD 3 FROM c");
 	EXPECT_EQ(back, (Rows{expected[3], expected[2], expected[1]}));
+}
+
+TEST_F(DuckExecTest, PermissionsStayPostgresql) {
+	Sql("CREATE ROLE duckexec_nobody");
+	std::string sql = "SET ROLE duckexec_nobody; SELECT count(*) FROM orders_ducklake";
+	EXPECT_TRUE(RunsInDuckDB("SELECT count(*) FROM orders_ducklake"));
+	EXPECT_NE(ErrorOf(sql).find("permission denied for table orders_ducklake"), std::string::npos) << ErrorOf(sql);
+	Sql("GRANT SELECT ON orders_ducklake TO duckexec_nobody");
+	EXPECT_EQ(Sql(sql), (Rows{{"3000"}}));
+	std::string join = "SET ROLE duckexec_nobody; SELECT count(*) FROM orders_ducklake o "
+	                   "JOIN customers_ducklake c ON c.name = o.customer";
+	EXPECT_NE(ErrorOf(join).find("permission denied for table customers_ducklake"), std::string::npos);
+	Sql("REVOKE ALL ON orders_ducklake FROM duckexec_nobody; DROP ROLE duckexec_nobody");
+}
+
+TEST_F(DuckExecTest, RowLevelSecurityIsRefused) {
+	EXPECT_NE(ErrorOf("ALTER TABLE orders_ducklake ENABLE ROW LEVEL SECURITY")
+	              .find("cannot enable row-level security on public.orders_ducklake"),
+	          std::string::npos);
+	// Had it been set anyway (a catalog edit), the DuckDB path refuses the query.
+	Sql("UPDATE pg_class SET relrowsecurity = true WHERE oid = 'orders_ducklake'::regclass");
+	std::string error = ErrorOf("SELECT count(*) FROM orders_ducklake");
+	EXPECT_NE(error.find("row-level security is enabled on lake relation public.orders_ducklake"), std::string::npos)
+	    << error;
+	Sql("UPDATE pg_class SET relrowsecurity = false WHERE oid = 'orders_ducklake'::regclass");
+	EXPECT_EQ(Scalar("SELECT count(*) FROM orders_ducklake"), "3000");
 }
 
 } // namespace
