@@ -8,6 +8,7 @@
 #include "extension/duck_exec_check.hpp"
 #include "extension/pg_boundary.hpp"
 
+#include <cstring>
 #include <set>
 #include <string>
 #include <utility>
@@ -25,6 +26,7 @@ extern "C" {
 #include "optimizer/optimizer.h"
 #include "optimizer/planmain.h"
 #include "optimizer/planner.h"
+#include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -183,7 +185,7 @@ PlannedStmt *DuckPlan(Query *parse, List *relations, ParamListInfo params, int c
 }
 
 // The DuckDB plan of the query, or nullptr for the next planner.
-PlannedStmt *TryDuckPlan(Query *parse, int cursor_options, ParamListInfo params) {
+PlannedStmt *TryDuckPlan(Query *parse, const char *query_string, int cursor_options, ParamListInfo params) {
 	if (!duckdb_execution || parse->commandType != CMD_SELECT || parse->utilityStmt) {
 		return nullptr;
 	}
@@ -205,9 +207,13 @@ PlannedStmt *TryDuckPlan(Query *parse, int cursor_options, ParamListInfo params)
 			verdict.reason = "a cursor WITH HOLD";
 		}
 		if (!verdict.reason.empty()) {
-			ereport(NOTICE, (errmsg("pg_duckpipe: this query on lake relations runs row by row, not in DuckDB: %s",
-			                        verdict.reason.c_str()),
-			                 errhint("docs/lake-relation.md lists what DuckDB execution supports.")));
+			// A NOTICE for the statement the client sent; a statement inside a function (a polling
+			// loop, a monitoring call) says it at DEBUG1 rather than once per call.
+			bool top_level = query_string && debug_query_string && strcmp(query_string, debug_query_string) == 0;
+			ereport(top_level ? NOTICE : DEBUG1,
+			        (errmsg("pg_duckpipe: this query on lake relations runs row by row, not in DuckDB: %s",
+			                verdict.reason.c_str()),
+			         errhint("docs/lake-relation.md lists what DuckDB execution supports.")));
 			return;
 		}
 		stmt = DuckPlan(parse, CollectRelations(parse), params, cursor_options);
@@ -216,7 +222,7 @@ PlannedStmt *TryDuckPlan(Query *parse, int cursor_options, ParamListInfo params)
 }
 
 PlannedStmt *Planner(Query *parse, const char *query_string, int cursor_options, ParamListInfo params) {
-	PlannedStmt *stmt = PgBoundary([&] { return TryDuckPlan(parse, cursor_options, params); });
+	PlannedStmt *stmt = PgBoundary([&] { return TryDuckPlan(parse, query_string, cursor_options, params); });
 	if (stmt) {
 		return stmt;
 	}

@@ -37,19 +37,15 @@ namespace duckpipe::ext {
 
 namespace {
 
-// The walker and mutator APIs take untyped function pointers (through void (*)(void), which any
+// The walker API takes untyped function pointers (through void (*)(void), which any
 // function pointer converts to without a warning).
 bool (*AsWalker(bool (*fn)(Node *, void *)))() {
 	return reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(fn));
-}
-Node *(*AsMutator(Node *(*fn)(Node *, void *)))() {
-	return reinterpret_cast<Node *(*)()>(reinterpret_cast<void (*)()>(fn));
 }
 
 struct CheckContext {
 	ParamListInfo params;
 	DuckExecVerdict verdict;
-	bool any_relation = false;
 };
 
 bool Fail(CheckContext &ctx, std::string reason) {
@@ -290,19 +286,22 @@ bool CheckWindowFunction(WindowFunc *win, CheckContext &ctx) {
 	return kWindow.count(name) ? false : Fail(ctx, "window function " + name + " is not on the list");
 }
 
+// A lake relation's entry (CheckDuckExecution made sure every relation is one, or a view's
+// permission entry): the columns the query reads must be stored natively in the lake.
 bool CheckRelation(RangeTblEntry *rte, CheckContext &ctx) {
 	if (rte->relkind == RELKIND_VIEW) {
 		return false; // the permission entry of an expanded view: never read
 	}
+	if (rte->tablesample) {
+		return Fail(ctx, "TABLESAMPLE");
+	}
 	Relation rel = table_open(rte->relid, NoLock);
-	bool lake = IsLakeRelation(rel);
-	bool rls = rel->rd_rel->relrowsecurity;
 	std::string name =
 	    quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
 	TupleDesc desc = RelationGetDescr(rel);
 	std::string bad_column;
 	int member = -1;
-	while (lake && bad_column.empty() && (member = bms_next_member(rte->selectedCols, member)) >= 0) {
+	while (bad_column.empty() && (member = bms_next_member(rte->selectedCols, member)) >= 0) {
 		AttrNumber attno = static_cast<AttrNumber>(member + FirstLowInvalidHeapAttributeNumber);
 		if (attno <= 0) {
 			bad_column = attno == 0 ? "a whole-row reference" : "a system column";
@@ -322,17 +321,6 @@ bool CheckRelation(RangeTblEntry *rte, CheckContext &ctx) {
 		}
 	}
 	table_close(rel, NoLock);
-	if (!lake) {
-		ctx.verdict.all_lake = false;
-		return Fail(ctx, "relation " + name + " is not a lake relation");
-	}
-	ctx.any_relation = true;
-	if (rls && ctx.verdict.rls_relation.empty()) {
-		ctx.verdict.rls_relation = name;
-	}
-	if (rte->tablesample) {
-		return Fail(ctx, "TABLESAMPLE");
-	}
 	return bad_column.empty() ? false : Fail(ctx, bad_column + " of " + name);
 }
 
@@ -535,80 +523,6 @@ bool Walk(Node *node, CheckContext &ctx) {
 	return expression_tree_walker(node, AsWalker(WalkCallback), &ctx);
 }
 
-// Numeric constants carry their literal's precision and scale into DuckDB; parameters become
-// constants.
-struct PrepareContext {
-	ParamListInfo params;
-};
-
-Node *Prepare(Node *node, void *context);
-
-Node *PrepareConst(Const *c) {
-	if (c->consttype != NUMERICOID || c->constisnull) {
-		return reinterpret_cast<Node *>(c);
-	}
-	char *text = DatumGetCString(DirectFunctionCall1(numeric_out, c->constvalue));
-	int digits = 0;
-	int scale = -1;
-	for (const char *p = text; *p; p++) {
-		if (*p == '.') {
-			scale = 0;
-		} else if (*p >= '0' && *p <= '9') {
-			digits++;
-			scale += scale >= 0 ? 1 : 0;
-		}
-	}
-	scale = scale < 0 ? 0 : scale;
-	int precision = digits < 1 ? 1 : digits;
-	if (precision > 38) {
-		return reinterpret_cast<Node *>(c); // checked in PrepareForDuckDB: the SQL would lose the value
-	}
-	auto *copy = static_cast<Const *>(copyObjectImpl(c));
-	copy->consttypmod = ((precision << 16) | scale) + VARHDRSZ;
-	return reinterpret_cast<Node *>(copy);
-}
-
-Node *Prepare(Node *node, void *context) {
-	auto *ctx = static_cast<PrepareContext *>(context);
-	if (!node) {
-		return nullptr;
-	}
-	if (IsA(node, Query)) {
-		return reinterpret_cast<Node *>(query_tree_mutator(castNode(Query, node), AsMutator(Prepare), context, 0));
-	}
-	if (IsA(node, Param) && castNode(Param, node)->paramkind == PARAM_EXTERN) {
-		auto *p = castNode(Param, node);
-		ParamExternData workspace;
-		ParamExternData *value = ctx->params->paramFetch
-		                             ? ctx->params->paramFetch(ctx->params, p->paramid, true, &workspace)
-		                             : &ctx->params->params[p->paramid - 1];
-		int16 typlen;
-		bool byval;
-		get_typlenbyval(p->paramtype, &typlen, &byval);
-		Datum value_datum = value->isnull ? static_cast<Datum>(0) : datumCopy(value->value, byval, typlen);
-		Const *c = makeConst(p->paramtype, p->paramtypmod, p->paramcollid, typlen, value_datum, value->isnull, byval);
-		return PrepareConst(c);
-	}
-	if (IsA(node, Const)) {
-		return PrepareConst(castNode(Const, node));
-	}
-	if (IsA(node, FuncExpr)) {
-		// An integer cast to numeric (pg_get_querydef shows implicit ones too) keeps scale 0 in DuckDB
-		// only with a precision: numeric(19,0) and narrower instead of DECIMAL(18,3).
-		auto *func = castNode(FuncExpr, node);
-		Oid from = list_length(func->args) == 1 ? exprType(static_cast<Node *>(linitial(func->args))) : InvalidOid;
-		if (func->funcresulttype == NUMERICOID && IsInteger(from) &&
-		    (func->funcformat == COERCE_EXPLICIT_CAST || func->funcformat == COERCE_IMPLICIT_CAST)) {
-			int precision = from == INT2OID ? 5 : from == INT4OID ? 10 : 19;
-			auto *arg =
-			    static_cast<Expr *>(static_cast<void *>(Prepare(static_cast<Node *>(linitial(func->args)), context)));
-			return reinterpret_cast<Node *>(
-			    makeRelabelType(arg, NUMERICOID, (precision << 16) + VARHDRSZ, InvalidOid, COERCE_EXPLICIT_CAST));
-		}
-	}
-	return expression_tree_mutator(node, AsMutator(Prepare), context);
-}
-
 bool CollectWalker(Node *node, void *context) {
 	if (!node) {
 		return false;
@@ -638,11 +552,13 @@ DuckExecVerdict CheckDuckExecution(Query *query, ParamListInfoData *params) {
 	CheckContext ctx;
 	ctx.params = params;
 	List *relations = CollectRelations(query);
+	int lake_relations = 0;
 	ListCell *cell;
 	foreach (cell, relations) {
 		Relation rel = table_open(castNode(RangeTblEntry, lfirst(cell))->relid, NoLock);
 		// A view's own entry stays in its expanded query for the permission check only.
 		bool lake = IsLakeRelation(rel) || rel->rd_rel->relkind == RELKIND_VIEW;
+		lake_relations += IsLakeRelation(rel) ? 1 : 0;
 		if (lake && rel->rd_rel->relrowsecurity && ctx.verdict.rls_relation.empty()) {
 			ctx.verdict.rls_relation =
 			    quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
@@ -652,17 +568,12 @@ DuckExecVerdict CheckDuckExecution(Query *query, ParamListInfoData *params) {
 			return ctx.verdict; // not all lake: the row path (or the pushdown scan), without a word
 		}
 	}
-	if (relations == NIL) {
-		return ctx.verdict;
+	if (lake_relations == 0) {
+		return ctx.verdict; // no relation, or only views over something else (pg_settings)
 	}
 	ctx.verdict.all_lake = true;
 	Walk(reinterpret_cast<Node *>(query), ctx);
 	return ctx.verdict;
-}
-
-Query *PrepareForDuckDB(Query *query, ParamListInfoData *params) {
-	PrepareContext ctx{params};
-	return castNode(Query, Prepare(static_cast<Node *>(copyObjectImpl(query)), &ctx));
 }
 
 } // namespace duckpipe::ext

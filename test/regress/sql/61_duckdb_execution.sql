@@ -94,6 +94,10 @@ SELECT dx61.check('SELECT name FROM dx61.items_ducklake WHERE name LIKE ''n\_%''
 SELECT dx61.check('SELECT grp, qty, count(*) FROM dx61.items_ducklake GROUP BY ROLLUP (grp, qty)', false);
 SELECT dx61.check('SELECT price::numeric(4,1) FROM dx61.items_ducklake WHERE id < 5 ORDER BY id');
 SELECT dx61.check('SELECT ratio::numeric FROM dx61.items_ducklake ORDER BY id');
+-- The NOTICE is for statements the client sends (inside a function it is a DEBUG1 message).
+SELECT avg(qty), avg(price) FROM dx61.items_ducklake;
+SELECT sum(qty / 2) FROM dx61.items_ducklake;
+SELECT note FROM dx61.items_ducklake WHERE id = 7;
 SELECT count(*) > 0 FROM dx61.items_ducklake WHERE random() < 2;
 SELECT count(*) FROM dx61.items_ducklake i JOIN dx61.items g ON g.id = i.id; -- a heap table too: no notice
 -- Prepared statements: parameter values become constants of a custom plan.
