@@ -439,6 +439,12 @@ bool Walk(Node *node, CheckContext &ctx) {
 	case T_CommonTableExpr:
 	case T_SetOperationStmt:
 		break;
+	case T_CollateExpr:
+		// COLLATE "C" is how a query under another default collation orders text as DuckDB does.
+		if (!OrdersLikeC(castNode(CollateExpr, node)->collOid)) {
+			return Fail(ctx, "COLLATE with a collation other than C or POSIX");
+		}
+		break;
 	case T_CoerceViaIO: {
 		// Integers print the same in both systems; other text forms (floats, dates under a DateStyle,
 		// timestamps) may not.

@@ -83,6 +83,10 @@ Node *Prepare(Node *node, void *context) {
 	if (IsA(node, Const)) {
 		return PrepareConst(castNode(Const, node));
 	}
+	if (IsA(node, CollateExpr)) {
+		// Only C or POSIX get here (the check): DuckDB's own order, and it knows no "C" collation.
+		return Prepare(reinterpret_cast<Node *>(castNode(CollateExpr, node)->arg), context);
+	}
 	if (IsA(node, FuncExpr)) {
 		// An integer cast to numeric (pg_get_querydef shows implicit ones too) keeps scale 0 in DuckDB
 		// only with a precision: numeric(19,0) and narrower instead of DECIMAL(18,3).

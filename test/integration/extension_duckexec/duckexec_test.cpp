@@ -138,8 +138,16 @@ TEST_F(DuckExecTest, NonCCollationFallsBackToTheRowPath) {
 	std::string sql = "SELECT customer COLLATE \"und-x-icu\" FROM orders_ducklake WHERE id < 40 ORDER BY 1, id";
 	EXPECT_FALSE(RunsInDuckDB(sql));
 	EXPECT_EQ(Sql(sql), Sql(Replace(sql, "_ducklake", "")));
-	// Under C the same query runs in DuckDB.
+	// Under C the same query runs in DuckDB, and COLLATE "C" keeps a query in DuckDB.
 	ExpectSame("SELECT customer FROM orders_ducklake WHERE id < 40 ORDER BY 1, id");
+	Sql("CREATE TABLE public.names (id int PRIMARY KEY, name text COLLATE \"und-x-icu\"); "
+	    "INSERT INTO public.names VALUES (1, 'b'), (2, 'B'), (3, 'a'), (4, 'A'), (5, '_z'); "
+	    "SELECT duckpipe.add_table('public.names')");
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM names_ducklake") == "5"; }, 60s));
+	EXPECT_FALSE(RunsInDuckDB("SELECT name FROM names_ducklake ORDER BY name"));
+	EXPECT_EQ(Sql("SELECT name FROM names_ducklake ORDER BY name"), Sql("SELECT name FROM names ORDER BY name"));
+	ExpectSame("SELECT name FROM names_ducklake ORDER BY name COLLATE \"C\"");
+	ExpectSame("SELECT max(name COLLATE \"POSIX\"), min(name COLLATE \"C\") FROM names_ducklake");
 }
 
 TEST_F(DuckExecTest, LakeTableNotCreatedYetReadsAsEmpty) {
