@@ -62,12 +62,14 @@ std::string DuckTypeOf(Oid type, int32 typmod) {
 		return "TIMESTAMPTZ";
 	case UUIDOID:
 		return "UUID";
-	case NUMERICOID:
-		if (typmod >= 4) {
-			return "DECIMAL(" + std::to_string(((typmod - 4) >> 16) & 0xffff) + "," +
-			       std::to_string((typmod - 4) & 0x7ff) + ")";
+	case NUMERICOID: {
+		int precision = typmod < VARHDRSZ ? 0 : ((typmod - VARHDRSZ) >> 16) & 0xffff;
+		int scale = typmod < VARHDRSZ ? -1 : (typmod - VARHDRSZ) & 0x7ff; // 0x400 set: negative
+		if (precision >= 1 && precision <= 38 && scale >= 0 && scale <= precision) {
+			return "DECIMAL(" + std::to_string(precision) + "," + std::to_string(scale) + ")";
 		}
 		return "VARCHAR";
+	}
 	default:
 		return "VARCHAR";
 	}

@@ -79,6 +79,16 @@ bool AllowedType(Oid type) {
 	}
 }
 
+// numeric(p,s) that DuckDB's DECIMAL holds (as pg_type_mapping.cpp maps it): 1 <= p <= 38, 0 <= s <= p.
+bool DecimalTypmod(int32 typmod) {
+	if (typmod < VARHDRSZ) {
+		return false;
+	}
+	int precision = ((typmod - VARHDRSZ) >> 16) & 0xffff;
+	int scale = (typmod - VARHDRSZ) & 0x7ff;
+	return precision >= 1 && precision <= 38 && scale <= precision; // bit 0x400 set: a negative scale
+}
+
 bool IsText(Oid type) {
 	return type == TEXTOID || type == VARCHAROID || type == BPCHAROID || type == NAMEOID;
 }
@@ -310,10 +320,7 @@ bool CheckRelation(RangeTblEntry *rte, CheckContext &ctx) {
 		Form_pg_attribute att = TupleDescAttr(desc, attno - 1);
 		bool ok = AllowedType(att->atttypid) && att->atttypid != INTERVALOID;
 		if (att->atttypid == NUMERICOID) { // only numeric(p,s) with p <= 38 is a DECIMAL in the lake
-			int32 typmod = att->atttypmod;
-			int precision = typmod < 4 ? 0 : ((typmod - 4) >> 16) & 0xffff;
-			int scale = typmod < 4 ? -1 : (typmod - 4) & 0x7ff;
-			ok = precision >= 1 && precision <= 38 && scale >= 0 && scale <= precision;
+			ok = DecimalTypmod(att->atttypmod);
 		}
 		if (!ok) {
 			bad_column = "column " + std::string(NameStr(att->attname)) + " of type " +
@@ -417,6 +424,10 @@ bool Walk(Node *node, CheckContext &ctx) {
 	case T_ScalarArrayOpExpr:
 	case T_ArrayExpr: {
 		Oid type = exprType(node);
+		int32 typmod = type == NUMERICOID ? exprTypmod(node) : -1;
+		if (typmod >= 0 && !DecimalTypmod(typmod)) {
+			return Fail(ctx, "a numeric of precision above 38 (DuckDB's DECIMAL stops at 38 digits)");
+		}
 		if (!AllowedType(type) && !(IsA(node, ArrayExpr) && type == get_array_type(get_element_type(type)) &&
 		                            AllowedType(get_element_type(type)))) {
 			return Fail(ctx, std::string("a value of type ") + format_type_be(type));
@@ -467,9 +478,17 @@ bool Walk(Node *node, CheckContext &ctx) {
 	switch (nodeTag(node)) {
 	case T_Const: {
 		auto *c = castNode(Const, node);
-		if (c->consttype == NUMERICOID && !c->constisnull &&
-		    (numeric_is_nan(DatumGetNumeric(c->constvalue)) || numeric_is_inf(DatumGetNumeric(c->constvalue)))) {
-			return Fail(ctx, "a NaN or infinite numeric constant");
+		if (c->consttype == NUMERICOID && !c->constisnull) {
+			if (numeric_is_nan(DatumGetNumeric(c->constvalue)) || numeric_is_inf(DatumGetNumeric(c->constvalue))) {
+				return Fail(ctx, "a NaN or infinite numeric constant");
+			}
+			int digits = 0;
+			for (const char *p = DatumGetCString(DirectFunctionCall1(numeric_out, c->constvalue)); *p; p++) {
+				digits += *p >= '0' && *p <= '9' ? 1 : 0;
+			}
+			if (digits > 38) {
+				return Fail(ctx, "a numeric constant of more than 38 digits");
+			}
 		}
 		break;
 	}

@@ -118,6 +118,16 @@ TEST_F(DuckExecTest, AnalyticalQueriesMatchTheSource) {
 	           "WHERE customer NOT LIKE 'c1%' AND id IN (SELECT id FROM orders_ducklake WHERE qty > 10) ORDER BY id");
 }
 
+TEST_F(DuckExecTest, NumericsWiderThanDuckDBFallBack) {
+	// DuckDB's DECIMAL stops at 38 digits: a wider cast or constant stays on the row path.
+	for (std::string sql : {"SELECT id, total::numeric(50,10) FROM orders_ducklake ORDER BY id LIMIT 5",
+	                        "SELECT id, total + 123456789012345678901234567890123456789.5 FROM orders_ducklake "
+	                        "ORDER BY id LIMIT 5"}) {
+		EXPECT_FALSE(RunsInDuckDB(sql)) << sql;
+		EXPECT_EQ(Sql(sql), Sql(Replace(sql, "_ducklake", ""))) << sql;
+	}
+}
+
 TEST_F(DuckExecTest, TimestamptzInTheSessionTimeZone) {
 	// The data crosses the spring DST change in Europe and the one in New York before it.
 	for (const char *zone : {"Europe/Berlin", "America/New_York", "Asia/Kolkata"}) {
@@ -153,7 +163,8 @@ TEST_F(DuckExecTest, NonCCollationFallsBackToTheRowPath) {
 TEST_F(DuckExecTest, LakeTableNotCreatedYetReadsAsEmpty) {
 	// A relation whose lake table does not exist (a group whose worker is not running).
 	Sql("SELECT duckpipe.create_group('idle'); SELECT duckpipe.disable_group('idle'); "
-	    "CREATE TABLE public.later (id int PRIMARY KEY, v numeric(6,1)); INSERT INTO public.later VALUES (1, 2.5); "
+	    "CREATE TABLE public.later (id int PRIMARY KEY, v numeric(6,1), wide numeric(50,10), free numeric); INSERT "
+	    "INTO public.later VALUES (1, 2.5, 1, 1); "
 	    "SELECT duckpipe.add_table('public.later', sync_group => 'idle')");
 	std::string sql = "SELECT count(*), sum(v) FROM later_ducklake";
 	EXPECT_TRUE(RunsInDuckDB(sql));
