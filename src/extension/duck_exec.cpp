@@ -186,6 +186,22 @@ PlannedStmt *DuckPlan(Query *parse, List *relations, ParamListInfo params, int c
 	return stmt;
 }
 
+// Whether DuckDB (ICU) reads the TimeZone as PostgreSQL does: zone names yes; offsets and POSIX
+// rules ("UTC+3", "-08", "<+03>-03") no, their signs mean the opposite there.
+bool ZoneDuckDBKnows(const char *zone) {
+	std::string z = zone ? zone : "";
+	if (z.empty() || z.find_first_of("<>,") != std::string::npos || z[0] == '+' || z[0] == '-' ||
+	    (z[0] >= '0' && z[0] <= '9')) {
+		return false;
+	}
+	for (const char *prefix : {"UTC+", "UTC-", "GMT+", "GMT-", "UT+", "UT-"}) {
+		if (z.rfind(prefix, 0) == 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
 // The DuckDB plan of the query, or nullptr for the next planner.
 PlannedStmt *TryDuckPlan(Query *parse, const char *query_string, int cursor_options, ParamListInfo params) {
 	if (!duckdb_execution || parse->commandType != CMD_SELECT || parse->utilityStmt) {
@@ -207,6 +223,10 @@ PlannedStmt *TryDuckPlan(Query *parse, const char *query_string, int cursor_opti
 		}
 		if (verdict.reason.empty() && (cursor_options & CURSOR_OPT_HOLD)) {
 			verdict.reason = "a cursor WITH HOLD";
+		}
+		if (verdict.reason.empty() && !ZoneDuckDBKnows(GetConfigOption("TimeZone", false, false))) {
+			verdict.reason = "the session's TimeZone is an offset or POSIX rule, which DuckDB reads differently "
+			                 "(use a zone name such as Europe/Berlin or Etc/GMT+3)";
 		}
 		if (!verdict.reason.empty()) {
 			// A NOTICE for the statement the client sent; a statement inside a function (a polling

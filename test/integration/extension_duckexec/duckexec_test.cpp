@@ -139,6 +139,13 @@ TEST_F(DuckExecTest, TimestamptzInTheSessionTimeZone) {
 		           "GROUP BY 1 ORDER BY 1",
 		           true, prefix);
 	}
+	// A POSIX offset means the opposite sign to DuckDB: the row path.
+	std::string sql = "SELECT id, at::date, extract(hour FROM at) FROM orders_ducklake ORDER BY id LIMIT 50";
+	for (const char *zone : {"UTC+3", "-05"}) {
+		std::string prefix = std::string("SET TimeZone = '") + zone + "'; ";
+		EXPECT_FALSE(RunsInDuckDB(sql, prefix)) << zone;
+		EXPECT_EQ(Sql(prefix + sql), Sql(prefix + Replace(sql, "_ducklake", ""))) << zone;
+	}
 }
 
 TEST_F(DuckExecTest, NonCCollationFallsBackToTheRowPath) {
