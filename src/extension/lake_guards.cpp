@@ -57,11 +57,24 @@ bool CheckPerms(List *range_table, bool ereport_on_violation) {
 ProcessUtility_hook_type previous_utility = nullptr;
 
 // A lake relation reads the lake table of its own schema and name: renaming it or moving it to
-// another schema would silently disconnect it, so both are refused (its columns may be renamed:
-// the pipeline does so when the source's are).
+// another schema would silently disconnect it, so both are refused, and so is row-level security (its columns may be
+// renamed: the pipeline does so when the source's are).
 void CheckUtility(PlannedStmt *pstmt) {
 	RangeVar *target = nullptr;
-	if (IsA(pstmt->utilityStmt, RenameStmt)) {
+	bool row_security = false;
+	if (IsA(pstmt->utilityStmt, AlterTableStmt)) {
+		// Row-level security: the DuckDB path (duck_exec.cpp) cannot apply policies, so it is never
+		// turned on for a lake relation.
+		auto *stmt = castNode(AlterTableStmt, pstmt->utilityStmt);
+		ListCell *cell;
+		foreach (cell, stmt->cmds) {
+			auto subtype = castNode(AlterTableCmd, lfirst(cell))->subtype;
+			if (subtype == AT_EnableRowSecurity || subtype == AT_ForceRowSecurity) {
+				row_security = true;
+				target = stmt->relation;
+			}
+		}
+	} else if (IsA(pstmt->utilityStmt, RenameStmt)) {
 		auto *stmt = castNode(RenameStmt, pstmt->utilityStmt);
 		if (stmt->renameType == OBJECT_TABLE) {
 			target = stmt->relation;
@@ -87,6 +100,15 @@ void CheckUtility(PlannedStmt *pstmt) {
 			}
 			bool lake = IsLakeRelation(rel);
 			RelationClose(rel);
+			if (lake && row_security) {
+				ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				                errmsg("cannot enable row-level security on %s: it is a pg_duckpipe lake relation",
+				                       quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+				                                                  get_rel_name(relid))),
+				                errdetail("Queries on lake relations may run in DuckDB, which does not apply "
+				                          "policies."),
+				                errhint("Expose the rows a role may see through a view over the lake relation.")));
+			}
 			if (lake) {
 				ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				                errmsg("cannot rename or move %s: it is a pg_duckpipe lake relation",

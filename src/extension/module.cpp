@@ -1,5 +1,6 @@
 // The module's entry points: _PG_init (settings, shared memory, background workers, hooks) and the
 // SQL-callable basics. Each concern registers itself from its own file.
+#include "extension/duck_exec.hpp"
 #include "extension/lake_am.hpp"
 #include "extension/launcher.hpp"
 #include "extension/pg_args.hpp"
@@ -40,6 +41,7 @@ void _PG_init(void) {
 	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();
 	duckpipe::ext::RegisterLakeCreate();
+	duckpipe::ext::DefineDuckExecutionGucs();
 	// Last of the hooks: its planner hook is the outermost, so the hooks installed before it plan the
 	// routed query.
 	duckpipe::ext::RegisterQueryRouting();

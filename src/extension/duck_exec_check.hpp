@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+struct List;
+struct Query;
+struct ParamListInfoData;
+
+namespace duckpipe::ext {
+
+// Whether a SELECT may run whole in DuckDB with PostgreSQL's semantics (duck_exec_check.cpp).
+struct DuckExecVerdict {
+	// Every relation of the query, at every level, is a lake relation (and there is at least one).
+	bool all_lake = false;
+	// Why it must run on the row path instead (empty when DuckDB may run it).
+	std::string reason;
+	// Qualified names of lake relations with row-level security enabled (refused, never run).
+	std::string rls_relation;
+};
+
+// Walks the query tree (subqueries, CTEs, sublinks) without changing it. Calls PostgreSQL: inside
+// PgCall.
+DuckExecVerdict CheckDuckExecution(Query *query, ParamListInfoData *params);
+
+// Every RTE_RELATION of the query at every level (the range table entries themselves, not copies).
+List *CollectRelations(Query *query);
+
+// A copy of `query` ready to deparse for DuckDB: external parameters replaced by their values,
+// numeric constants given the precision and scale of their literal (DuckDB reads an unqualified
+// NUMERIC as DECIMAL(18,3)). Calls PostgreSQL: inside PgCall, after CheckDuckExecution said yes.
+Query *PrepareForDuckDB(Query *query, ParamListInfoData *params);
+
+} // namespace duckpipe::ext

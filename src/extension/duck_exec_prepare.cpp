@@ -1,0 +1,114 @@
+// The query tree DuckDB SQL is written from (duck_exec_check.hpp): a copy with parameters bound
+// and numerics given the precision and scale PostgreSQL's result would have.
+#include "extension/duck_exec_check.hpp"
+
+#include "extension/pg_includes.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/params.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+}
+
+namespace duckpipe::ext {
+
+namespace {
+
+Node *(*AsMutator(Node *(*fn)(Node *, void *)))() {
+	return reinterpret_cast<Node *(*)()>(reinterpret_cast<void (*)()>(fn));
+}
+
+bool IsInteger(Oid type) {
+	return type == INT2OID || type == INT4OID || type == INT8OID;
+}
+
+// Numeric constants carry their literal's precision and scale into DuckDB; parameters become
+// constants.
+struct PrepareContext {
+	ParamListInfo params;
+};
+
+Node *Prepare(Node *node, void *context);
+
+Node *PrepareConst(Const *c) {
+	if (c->consttype != NUMERICOID || c->constisnull) {
+		return reinterpret_cast<Node *>(c);
+	}
+	char *text = DatumGetCString(DirectFunctionCall1(numeric_out, c->constvalue));
+	int digits = 0;
+	int scale = -1;
+	for (const char *p = text; *p; p++) {
+		if (*p == '.') {
+			scale = 0;
+		} else if (*p >= '0' && *p <= '9') {
+			digits++;
+			scale += scale >= 0 ? 1 : 0;
+		}
+	}
+	scale = scale < 0 ? 0 : scale;
+	int precision = digits < 1 ? 1 : digits;
+	if (precision > 38) {
+		return reinterpret_cast<Node *>(c); // checked in PrepareForDuckDB: the SQL would lose the value
+	}
+	auto *copy = static_cast<Const *>(copyObjectImpl(c));
+	copy->consttypmod = ((precision << 16) | scale) + VARHDRSZ;
+	return reinterpret_cast<Node *>(copy);
+}
+
+Node *Prepare(Node *node, void *context) {
+	auto *ctx = static_cast<PrepareContext *>(context);
+	if (!node) {
+		return nullptr;
+	}
+	if (IsA(node, Query)) {
+		return reinterpret_cast<Node *>(query_tree_mutator(castNode(Query, node), AsMutator(Prepare), context, 0));
+	}
+	if (IsA(node, Param) && castNode(Param, node)->paramkind == PARAM_EXTERN) {
+		auto *p = castNode(Param, node);
+		ParamExternData workspace;
+		ParamExternData *value = ctx->params->paramFetch
+		                             ? ctx->params->paramFetch(ctx->params, p->paramid, true, &workspace)
+		                             : &ctx->params->params[p->paramid - 1];
+		int16 typlen;
+		bool byval;
+		get_typlenbyval(p->paramtype, &typlen, &byval);
+		Datum value_datum = value->isnull ? static_cast<Datum>(0) : datumCopy(value->value, byval, typlen);
+		Const *c = makeConst(p->paramtype, p->paramtypmod, p->paramcollid, typlen, value_datum, value->isnull, byval);
+		return PrepareConst(c);
+	}
+	if (IsA(node, Const)) {
+		return PrepareConst(castNode(Const, node));
+	}
+	if (IsA(node, CollateExpr)) {
+		// Only C or POSIX get here (the check): DuckDB's own order, and it knows no "C" collation.
+		return Prepare(reinterpret_cast<Node *>(castNode(CollateExpr, node)->arg), context);
+	}
+	if (IsA(node, FuncExpr)) {
+		// An integer cast to numeric (pg_get_querydef shows implicit ones too) keeps scale 0 in DuckDB
+		// only with a precision: numeric(19,0) and narrower instead of DECIMAL(18,3).
+		auto *func = castNode(FuncExpr, node);
+		Oid from = list_length(func->args) == 1 ? exprType(static_cast<Node *>(linitial(func->args))) : InvalidOid;
+		if (func->funcresulttype == NUMERICOID && IsInteger(from) &&
+		    (func->funcformat == COERCE_EXPLICIT_CAST || func->funcformat == COERCE_IMPLICIT_CAST)) {
+			int precision = from == INT2OID ? 5 : from == INT4OID ? 10 : 19;
+			auto *arg =
+			    static_cast<Expr *>(static_cast<void *>(Prepare(static_cast<Node *>(linitial(func->args)), context)));
+			return reinterpret_cast<Node *>(
+			    makeRelabelType(arg, NUMERICOID, (precision << 16) + VARHDRSZ, InvalidOid, COERCE_EXPLICIT_CAST));
+		}
+	}
+	return expression_tree_mutator(node, AsMutator(Prepare), context);
+}
+
+} // namespace
+
+Query *PrepareForDuckDB(Query *query, ParamListInfoData *params) {
+	PrepareContext ctx{params};
+	return castNode(Query, Prepare(static_cast<Node *>(copyObjectImpl(query)), &ctx));
+}
+
+} // namespace duckpipe::ext
