@@ -1,6 +1,7 @@
 // The module's entry points: _PG_init (settings, shared memory, background workers, hooks) and the
 // SQL-callable basics. Each concern registers itself from its own file.
 #include "extension/lake_am.hpp"
+#include "extension/lake_scan_path.hpp"
 #include "extension/launcher.hpp"
 #include "extension/pg_args.hpp"
 #include "extension/pg_boundary.hpp"
@@ -30,6 +31,8 @@ void _PG_init(void) {
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();
+	duckpipe::ext::DefineLakeScanGucs();
+	duckpipe::ext::RegisterLakeScanPath();
 }
 
 // duckpipe.version(): the module's version, which may differ from the installed SQL's
