@@ -28,11 +28,13 @@ CREATE TABLE pushdown.groups (id int, label text);
 INSERT INTO pushdown.groups SELECT g, 'group ' || g FROM generate_series(0, 60) g;
 ANALYZE pushdown.one, pushdown.groups;
 
--- EXPLAIN without the snapshot id (it depends on the flushes).
-CREATE FUNCTION pushdown.plan(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+-- EXPLAIN without the snapshot id (it depends on the flushes) or memory figures.
+CREATE FUNCTION pushdown.plan(query text, analyzed boolean DEFAULT false) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE line text;
 BEGIN
-    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF' || CASE WHEN analyzed THEN ', ANALYZE, TIMING OFF, SUMMARY OFF' ELSE '' END
+                        || ') ' || query LOOP
+        CONTINUE WHEN line ~ 'Memory';
         RETURN NEXT regexp_replace(line, 'Lake Snapshot: \d+', 'Lake Snapshot: N');
     END LOOP;
 END $$;
@@ -50,6 +52,18 @@ BEGIN
     RETURN n || ' rows, ' || diff || ' differ';
 END $$;
 
+-- The DuckDB filter the condition becomes (EXPLAIN's Lake Filter).
+CREATE FUNCTION pushdown.pushed(cond text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+    FOR line IN EXECUTE format('EXPLAIN (COSTS OFF) SELECT t.id FROM pushdown.one o, pushdown.items_ducklake t WHERE %s', cond) LOOP
+        IF line ~ 'Lake Filter:' THEN
+            RETURN regexp_replace(line, '^.*Lake Filter: ', '');
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
+
 -- A join with a heap table: only the needed columns are read, the filter runs in DuckDB.
 SELECT * FROM pushdown.plan($$SELECT g.label, t.amount FROM pushdown.groups g JOIN pushdown.items_ducklake t ON t.i4 = g.id
     WHERE t.d >= DATE '2024-03-01' AND t.name = 'name 3'$$);
@@ -59,7 +73,7 @@ SELECT (SELECT count(*) FROM pushdown.groups g JOIN pushdown.items_ducklake t ON
      = (SELECT count(*) FROM pushdown.groups g JOIN pushdown.items t ON t.i4 = g.id WHERE t.d >= DATE '2024-03-01' AND t.name = 'name 3') AS same_count;
 
 -- Every supported kind of filter, and NULLs.
-SELECT c, pushdown.check(c) FROM (VALUES
+SELECT c, pushdown.check(c), pushdown.pushed(c) FROM (VALUES
     ('t.id = 42'), ('t.id > 880'), ('t.i2 <= 3'), ('t.i4 < 5'), ('t.i4 <> 7'), ('t.i4 IS NULL'), ('t.i4 IS NOT NULL'),
     ('t.i2 = 5::bigint'), ('7 > t.i4'), ('t.f4 >= 200.25'), ('t.f8 = ''NaN'''), ('t.f8 > 1300'), ('t.f8 < 3'),
     ('t.amount = 22.50'), ('t.amount > 2000.005'), ('t.amount BETWEEN 100 AND 110'),
@@ -104,6 +118,15 @@ SET enable_hashjoin = off;
 SET enable_mergejoin = off;
 SELECT (SELECT count(*) || '/' || sum(t.amount) FROM pushdown.groups g JOIN pushdown.items_ducklake t ON t.i4 = g.id WHERE t.id < 200)
      = (SELECT count(*) || '/' || sum(t.amount) FROM pushdown.groups g JOIN pushdown.items t ON t.i4 = g.id WHERE t.id < 200) AS same_join;
+SET enable_material = off;
+SELECT * FROM pushdown.plan($$SELECT g.label, t.id FROM pushdown.groups g JOIN pushdown.items_ducklake t ON t.i4 = g.id
+    WHERE t.id < 200 AND g.id < 3$$, analyzed => true);
+SELECT g.label, t.id FROM pushdown.groups g JOIN pushdown.items_ducklake t ON t.i4 = g.id WHERE t.id < 200 AND g.id < 3 ORDER BY t.id;
+SELECT g.label, t.id FROM pushdown.groups g JOIN pushdown.items t ON t.i4 = g.id WHERE t.id < 200 AND g.id < 3 ORDER BY t.id;
+RESET enable_material;
+SELECT * FROM pushdown.plan($$SELECT g.id, x.n, x.total FROM pushdown.groups g,
+    LATERAL (SELECT count(*) AS n, sum(t.amount) AS total FROM pushdown.items_ducklake t WHERE t.i4 = g.id AND t.id > 800) x
+    WHERE g.id BETWEEN 10 AND 14 ORDER BY g.id$$, analyzed => true);
 SELECT g.id, x.n, x.total FROM pushdown.groups g,
     LATERAL (SELECT count(*) AS n, sum(t.amount) AS total FROM pushdown.items_ducklake t WHERE t.i4 = g.id AND t.id > 800) x
 WHERE g.id BETWEEN 10 AND 14 ORDER BY g.id;
