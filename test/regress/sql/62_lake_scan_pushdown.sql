@@ -75,7 +75,8 @@ SELECT (SELECT count(*) FROM pushdown.groups g JOIN pushdown.items_ducklake t ON
 -- Every supported kind of filter, and NULLs.
 SELECT c, pushdown.check(c), pushdown.pushed(c) FROM (VALUES
     ('t.id = 42'), ('t.id > 880'), ('t.i2 <= 3'), ('t.i4 < 5'), ('t.i4 <> 7'), ('t.i4 IS NULL'), ('t.i4 IS NOT NULL'),
-    ('t.i2 = 5::bigint'), ('7 > t.i4'), ('t.f4 >= 200.25'), ('t.f8 = ''NaN'''), ('t.f8 > 1300'), ('t.f8 < 3'),
+    ('t.i2 = 5::bigint'), ('7 > t.i4'), ('t.i2 < 100000'), ('t.i4 < 3000000000'), ('t.i4 > -3000000000'),
+    ('t.d < ''infinity'''), ('t.ts > ''-infinity'''), ('t.d > ''0044-03-15 BC'''), ('t.f4 >= 200.25'), ('t.f8 = ''NaN'''), ('t.f8 > 1300'), ('t.f8 < 3'),
     ('t.amount = 22.50'), ('t.amount > 2000.005'), ('t.amount BETWEEN 100 AND 110'),
     ('t.d = DATE ''2024-02-01'''), ('t.d < ''2024-01-05'''), ('t.ts >= TIMESTAMP ''2024-02-06 11:00'''),
     ('t.tz < TIMESTAMPTZ ''2024-01-02 00:00+00'''), ('t.tz > ''2024-02-15 12:00+05'''),
