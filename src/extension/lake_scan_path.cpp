@@ -128,13 +128,15 @@ struct LakePath {
 };
 
 Plan *PlanLakePath(PlannerInfo *, RelOptInfo *rel, CustomPath *best_path, List *tlist, List *clauses, List *) {
-	CustomScan *scan = makeNode(CustomScan);
+	// newNode/list_makeN are GNU statement expressions and compound literals: spelled out.
+	auto *scan = static_cast<CustomScan *>(palloc0(sizeof(CustomScan)));
+	NodeSetTag(scan, T_CustomScan);
 	scan->scan.plan.targetlist = tlist;
 	// Every clause is checked again by PostgreSQL: DuckDB's filter only narrows what comes back.
 	scan->scan.plan.qual = extract_actual_clauses(clauses, false);
 	scan->scan.scanrelid = rel->relid;
 	scan->flags = best_path->flags;
-	scan->custom_private = list_make1(linitial(best_path->custom_private));
+	scan->custom_private = lappend(NIL, linitial(best_path->custom_private));
 	scan->custom_exprs = static_cast<List *>(lsecond(best_path->custom_private));
 	scan->methods = static_cast<const CustomScanMethods *>(LakeScanExecMethods());
 	return &scan->scan.plan;
@@ -224,7 +226,8 @@ void AddLakePath(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 	}
 
 	PgCall([&] {
-		CustomPath *path = makeNode(CustomPath);
+		auto *path = static_cast<CustomPath *>(palloc0(sizeof(CustomPath)));
+		NodeSetTag(path, T_CustomPath);
 		path->path.pathtype = T_CustomScan;
 		path->path.parent = rel;
 		path->path.pathtarget = rel->reltarget;
@@ -237,7 +240,7 @@ void AddLakePath(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 		path->path.total_cost = std::max(total, startup);
 		path->path.pathkeys = NIL;
 		path->flags = CUSTOMPATH_SUPPORT_PROJECTION;
-		path->custom_private = list_make2(columns, pushed);
+		path->custom_private = lappend(lappend(NIL, columns), pushed);
 		path->methods = &kPathMethods;
 		add_path(rel, &path->path);
 	});
