@@ -102,20 +102,6 @@ Node *Strip(Node *node) {
 	return node;
 }
 
-bool IsValue(Node *node) {
-	if (!node) {
-		return false;
-	}
-	if (IsA(node, Const)) {
-		return true;
-	}
-	if (IsA(node, Param)) {
-		auto kind = reinterpret_cast<Param *>(node)->paramkind;
-		return kind == PARAM_EXTERN || kind == PARAM_EXEC;
-	}
-	return false;
-}
-
 template <class T>
 std::string Shortest(T v) {
 	if (std::isnan(v)) {
@@ -283,6 +269,26 @@ public:
 	}
 
 private:
+	bool IsOwnColumn(Node *node) const {
+		return node && IsA(node, Var) && reinterpret_cast<Var *>(node)->varno == static_cast<int>(context_.relid) &&
+		       reinterpret_cast<Var *>(node)->varlevelsup == 0;
+	}
+
+	bool IsValue(Node *node) const {
+		if (!node) {
+			return false;
+		}
+		if (IsA(node, Const)) {
+			return true;
+		}
+		if (IsA(node, Param)) {
+			auto kind = reinterpret_cast<Param *>(node)->paramkind;
+			return kind == PARAM_EXTERN || kind == PARAM_EXEC;
+		}
+		return context_.outer_vars && IsA(node, Var) && !IsOwnColumn(node) &&
+		       reinterpret_cast<Var *>(node)->varlevelsup == 0;
+	}
+
 	std::optional<LakeFilter> Bool(BoolExpr *expr) {
 		LakeFilter out;
 		out.kind = expr->boolop == AND_EXPR  ? LakeFilter::Kind::And
@@ -348,6 +354,9 @@ private:
 		Datum value = 0;
 		bool isnull = false;
 		if (!context_.value(reinterpret_cast<Expr *>(node), &value, &isnull)) {
+			if (!context_.explain_only) {
+				return std::nullopt;
+			}
 			leaf.known = false;
 			return std::string("$?");
 		}
@@ -395,7 +404,7 @@ private:
 		Node *left = Strip(static_cast<Node *>(linitial(expr->args)));
 		Node *right = Strip(static_cast<Node *>(lsecond(expr->args)));
 		bool commuted = false;
-		if (IsValue(left) && right && IsA(right, Var)) {
+		if (IsValue(left) && IsOwnColumn(right)) {
 			std::swap(left, right);
 			commuted = true;
 		}
@@ -443,6 +452,9 @@ private:
 		Datum value = 0;
 		bool isnull = false;
 		if (!context_.value(reinterpret_cast<Expr *>(array), &value, &isnull)) {
+			if (!context_.explain_only) {
+				return std::nullopt;
+			}
 			leaf->known = false;
 			leaf->values = {"$?"};
 			return leaf;

@@ -25,8 +25,13 @@ struct PushContext {
 	// At execution: the lake table (column types checked against the relation's) and the values of
 	// the clauses' constants and parameters. Both null at plan time: only the shape is checked.
 	const lake::LakeTable *table = nullptr;
-	// Evaluates a Const or Param operand; false when its value is not known (EXPLAIN without ANALYZE).
+	// Evaluates a Const or Param operand; false when its value is not known (EXPLAIN without ANALYZE:
+	// the leaf prunes nothing; otherwise the leaf is not pushed).
 	std::function<bool(Expr *operand, uintptr_t *value, bool *isnull)> value;
+	bool explain_only = false;
+	// Plan time: a column of another relation counts as a value (a nested loop hands it in as a
+	// parameter of a parameterized path).
+	bool outer_vars = false;
 };
 
 // Whether a restriction clause has a pushable shape (plan time).

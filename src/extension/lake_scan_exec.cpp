@@ -108,7 +108,11 @@ std::optional<LakeFilter> Filter(LakeScanState *state) {
 	context.relid = reinterpret_cast<CustomScan *>(state->css.ss.ps.plan)->scan.scanrelid;
 	context.rel = state->css.ss.ss_currentRelation;
 	context.table = scan.Table();
+	context.explain_only = state->explain_only;
 	context.value = [state](Expr *operand, uintptr_t *value, bool *isnull) {
+		if (!IsA(operand, Const) && !IsA(operand, Param)) {
+			return false;
+		}
 		if (IsA(operand, Const)) {
 			*value = reinterpret_cast<Const *>(operand)->constvalue;
 			*isnull = reinterpret_cast<Const *>(operand)->constisnull;

@@ -23,6 +23,7 @@ extern "C" {
 #include "nodes/extensible.h"
 #include "nodes/pathnodes.h"
 #include "optimizer/cost.h"
+#include "optimizer/joininfo.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
@@ -225,25 +226,66 @@ void AddLakePath(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 		}
 	}
 
+	auto add = [&](ParamPathInfo *param_info, List *clauses, double rows) {
+		PgCall([&] {
+			auto *path = static_cast<CustomPath *>(palloc0(sizeof(CustomPath)));
+			NodeSetTag(path, T_CustomPath);
+			path->path.pathtype = T_CustomScan;
+			path->path.parent = rel;
+			path->path.pathtarget = rel->reltarget;
+			path->path.param_info = param_info;
+			path->path.parallel_aware = false;
+			path->path.parallel_safe = false;
+			path->path.parallel_workers = 0;
+			path->path.rows = rows;
+			path->path.startup_cost = startup;
+			path->path.total_cost = std::max(total, startup);
+			path->path.pathkeys = NIL;
+			path->flags = CUSTOMPATH_SUPPORT_PROJECTION;
+			path->custom_private = lappend(lappend(NIL, columns), clauses);
+			path->methods = &kPathMethods;
+			add_path(rel, &path->path);
+		});
+	};
+	add(nullptr, pushed, rel->rows);
+
+	// Join clauses "column op column of one other relation": as the inner side of a nested loop the
+	// scan gets the outer row's value as a parameter, pushed (and pruning files) like a constant.
+	// Each rescan runs DuckDB's query again: costed as a whole scan, so chosen for few outer rows.
+	PushContext outer = context;
+	outer.outer_vars = true;
+	// Equijoins live in equivalence classes, not joininfo: each other base relation joined with
+	// this one is a candidate, its ParamPathInfo lists the clauses a parameter would move here.
+	List *outer_sets = NIL;
 	PgCall([&] {
-		auto *path = static_cast<CustomPath *>(palloc0(sizeof(CustomPath)));
-		NodeSetTag(path, T_CustomPath);
-		path->path.pathtype = T_CustomScan;
-		path->path.parent = rel;
-		path->path.pathtarget = rel->reltarget;
-		path->path.param_info = nullptr;
-		path->path.parallel_aware = false;
-		path->path.parallel_safe = false;
-		path->path.parallel_workers = 0;
-		path->path.rows = rel->rows;
-		path->path.startup_cost = startup;
-		path->path.total_cost = std::max(total, startup);
-		path->path.pathkeys = NIL;
-		path->flags = CUSTOMPATH_SUPPORT_PROJECTION;
-		path->custom_private = lappend(lappend(NIL, columns), pushed);
-		path->methods = &kPathMethods;
-		add_path(rel, &path->path);
+		for (int i = 1; i < root->simple_rel_array_size; i++) {
+			RelOptInfo *other = root->simple_rel_array[i];
+			if (other && other != rel && other->reloptkind == RELOPT_BASEREL &&
+			    !bms_overlap(other->relids, rel->lateral_referencers) && have_relevant_joinclause(root, rel, other)) {
+				outer_sets = lappend(outer_sets, other->relids);
+			}
+		}
 	});
+	foreach (cell, outer_sets) {
+		ParamPathInfo *param_info = nullptr;
+		List *clauses = NIL;
+		bool moved = false;
+		PgCall([&] {
+			clauses = list_copy(pushed);
+			param_info = get_baserel_parampathinfo(root, rel, static_cast<Relids>(lfirst(cell)));
+		});
+		ListCell *c;
+		foreach (c, param_info->ppi_clauses) {
+			auto *rinfo = static_cast<RestrictInfo *>(lfirst(c));
+			if (!rinfo->pseudoconstant && PushableClause(rinfo->clause, outer)) {
+				PgCall([&] { clauses = lappend(clauses, rinfo->clause); });
+				moved = true;
+			}
+		}
+		if (moved) {
+			add(param_info, clauses, param_info->ppi_rows);
+		}
+	}
 }
 
 void SetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte) {
