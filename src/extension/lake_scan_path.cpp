@@ -73,7 +73,7 @@ std::optional<Estimate> LoadEstimate(const std::string &schema, const std::strin
 		              {schema, table});
 		return Estimate{std::stod(std::string(r.Get(0, 0))), std::stod(std::string(r.Get(0, 1))),
 		                std::chrono::steady_clock::now()};
-	} catch (const Error &) {
+	} catch (const std::exception &) {
 		return std::nullopt; // an estimate is not worth failing the query for: the scan will say
 	}
 }
