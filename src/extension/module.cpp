@@ -2,6 +2,7 @@
 // SQL-callable basics. Each concern registers itself from its own file.
 #include "extension/duck_exec.hpp"
 #include "extension/lake_am.hpp"
+#include "extension/lake_scan_path.hpp"
 #include "extension/launcher.hpp"
 #include "extension/pg_args.hpp"
 #include "extension/pg_boundary.hpp"
@@ -42,6 +43,8 @@ void _PG_init(void) {
 	duckpipe::ext::RegisterLakeRelation();
 	duckpipe::ext::RegisterLakeCreate();
 	duckpipe::ext::DefineDuckExecutionGucs();
+	duckpipe::ext::DefineLakeScanGucs();
+	duckpipe::ext::RegisterLakeScanPath();
 	// Last of the hooks: its planner hook is the outermost, so the hooks installed before it plan the
 	// routed query.
 	duckpipe::ext::RegisterQueryRouting();

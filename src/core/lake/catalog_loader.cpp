@@ -284,6 +284,41 @@ public:
 		}
 	}
 
+	// Statistics of the live files' top-level columns (nested leaves are not used for pruning).
+	void LoadFileStats(CatalogState &state) {
+		std::unordered_map<int64_t, LakeDataFile *> files;
+		for (auto &t : state.tables) {
+			for (auto &f : t.files) {
+				files[f.data_file_id] = &f;
+			}
+		}
+		if (files.empty()) {
+			return;
+		}
+		auto r = conn_.Exec("SELECT s.data_file_id, s.column_id, s.value_count, s.null_count, s.min_value, "
+		                    "s.max_value, s.contains_nan FROM " +
+		                        Table("ducklake_file_column_stats") + " s JOIN " + Table("ducklake_data_file") +
+		                        " f USING (data_file_id) WHERE f.begin_snapshot <= $1 AND (f.end_snapshot IS NULL OR "
+		                        "f.end_snapshot > $1) ORDER BY s.data_file_id, s.column_id",
+		                    {snapshot_param_});
+		for (int i = 0; i < r.Rows(); i++) {
+			auto it = files.find(r.GetInt(i, 0));
+			if (it == files.end()) {
+				continue;
+			}
+			LakeColumnStats s;
+			s.column_id = r.GetInt(i, 1);
+			s.value_count = OptInt(r, i, 2);
+			s.null_count = OptInt(r, i, 3);
+			s.min_value = r.GetOptional(i, 4);
+			s.max_value = r.GetOptional(i, 5);
+			if (!r.IsNull(i, 6)) {
+				s.contains_nan = r.GetBool(i, 6);
+			}
+			it->second->column_stats.push_back(std::move(s));
+		}
+	}
+
 	void WarnAboutInlinedData(const CatalogState &state) {
 		if (!has_inlined_table_) {
 			return;
@@ -328,6 +363,7 @@ CatalogState LoadCatalog(PgConnection &conn, const std::string &catalog_schema, 
 	loader.LoadSchemasAndTables(state);
 	loader.LoadColumns(state);
 	loader.LoadFiles(state);
+	loader.LoadFileStats(state);
 	loader.WarnAboutInlinedData(state);
 	if (txn) {
 		txn->Commit();

@@ -29,6 +29,17 @@ struct LakeColumn {
 	std::vector<LakeColumn> children; // list: "element"; map: "key","value"; struct: fields
 };
 
+// One column's statistics in one data file (ducklake_file_column_stats): min/max are text in the
+// lake type's format (digest section 6), NULL when unknown.
+struct LakeColumnStats {
+	int64_t column_id = 0;
+	std::optional<int64_t> value_count; // non-null values
+	std::optional<int64_t> null_count;
+	std::optional<std::string> min_value;
+	std::optional<std::string> max_value;
+	std::optional<bool> contains_nan;
+};
+
 struct LakeDataFile {
 	int64_t data_file_id = 0;
 	std::string path; // as stored
@@ -49,6 +60,8 @@ struct LakeDataFile {
 	int64_t delete_count = 0;
 	// Set when the delete file has a per-position _ducklake_internal_snapshot_id column.
 	std::optional<int64_t> delete_partial_max;
+	// Top-level columns' statistics, for pruning files by a filter (a column absent has none).
+	std::vector<LakeColumnStats> column_stats;
 };
 
 struct LakeTable {
