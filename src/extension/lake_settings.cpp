@@ -10,6 +10,7 @@
 #include "extension/pg_boundary.hpp"
 #include "extension/pg_includes.hpp"
 #include "extension/settings.hpp"
+#include "extension/time_travel.hpp"
 
 extern "C" {
 #include "catalog/pg_authid.h"
@@ -62,6 +63,8 @@ LakeSettings LakeSettings::Current() {
 		                            " port=" + Conninfo::QuoteValue(Setting("port")) +
 		                            " dbname=" + Conninfo::QuoteValue(database) + " user=" + Conninfo::QuoteValue(user);
 	}
+	// duckpipe.as_of_snapshot / duckpipe.as_of_time (time travel), else the latest.
+	settings.snapshot = SessionSnapshot();
 	return settings;
 }
 

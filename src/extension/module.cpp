@@ -6,6 +6,7 @@
 #include "extension/pg_boundary.hpp"
 #include "extension/settings.hpp"
 #include "extension/shared_state.hpp"
+#include "extension/time_travel.hpp"
 
 #include <string>
 
@@ -27,6 +28,7 @@ void _PG_init(void) {
 		                        "shared_preload_libraries = 'pg_duckpipe') and restart the server")));
 	}
 	duckpipe::ext::DefineSettings();
+	duckpipe::ext::DefineTimeTravelGucs();
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();
