@@ -54,9 +54,10 @@ $$;
 -- The first lake snapshot that holds everything the source committed before `lsn` (every
 -- transaction whose commit record starts before it: pg_current_wal_lsn() after a COMMIT covers that
 -- transaction), for every synced table of every group; NULL when the lake has not got there yet.
--- The rule (docs/lake-relation.md): a group's confirmed position past lsn says that all its tables
--- hold everything before lsn; a table's state before lsn is its last copy, or the last flush after
--- it whose first transaction is before lsn.
+-- The rule (docs/lake-relation.md): a group's confirmed position at or past lsn says that all its
+-- tables hold everything before lsn; a table's state before lsn is its last copy taken by then, or
+-- the last flush after it whose first transaction is before lsn. Tables copied after lsn are left
+-- out (the lake had none of their rows then); NULL too when no table had been copied by then.
 CREATE OR REPLACE FUNCTION duckpipe.snapshot_at(lsn pg_lsn) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -73,21 +74,27 @@ BEGIN
     END IF;
     WITH commits AS (
         SELECT s.snapshot_id, duckpipe._commit_provenance(s.commit_extra_info) AS p FROM duckpipe.snapshots() s
-    ), synced AS (
-        SELECT m.target_schema || '.' || m.target_table AS target
-        FROM duckpipe.table_mappings m WHERE m.state <> 'ERRORED'
     ), copies AS (
-        SELECT c.p ->> 'target' AS target, max(c.snapshot_id) AS copy_snapshot
-        FROM commits c WHERE c.p ->> 'kind' = 'copy' GROUP BY 1
+        SELECT c.snapshot_id, c.p ->> 'target' AS target, (c.p ->> 'source_lsn')::pg_lsn AS copy_lsn
+        FROM commits c WHERE c.p ->> 'kind' = 'copy'
     ), per_table AS (
-        SELECT t.target, k.copy_snapshot,
-               (SELECT max(f.snapshot_id) FROM commits f
-                WHERE f.p ->> 'kind' = 'flush' AND f.p ->> 'target' = t.target AND f.snapshot_id > k.copy_snapshot
-                  AND (f.p ->> 'from_lsn')::pg_lsn < lsn) AS flush_snapshot
-        FROM synced t LEFT JOIN copies k ON k.target = t.target
+        -- The last copy taken at or before lsn, and the first one after it (a resync).
+        SELECT t.target,
+               (SELECT max(k.snapshot_id) FROM copies k WHERE k.target = t.target AND k.copy_lsn <= lsn) AS copied,
+               (SELECT min(k.snapshot_id) FROM copies k WHERE k.target = t.target AND k.copy_lsn > lsn) AS recopied
+        FROM (SELECT m.target_schema || '.' || m.target_table AS target
+              FROM duckpipe.table_mappings m WHERE m.state <> 'ERRORED') t
     )
-    SELECT CASE WHEN count(*) = 0 OR bool_or(copy_snapshot IS NULL) THEN NULL
-                ELSE max(coalesce(flush_snapshot, copy_snapshot)) END
+    SELECT max(CASE
+               -- Copied after lsn: the lake had no copy of it then (it reads as empty there).
+               WHEN copied IS NULL THEN NULL
+               -- Resynced since: the new copy holds everything before lsn.
+               WHEN recopied IS NOT NULL AND recopied > copied THEN recopied
+               -- The last flush after the copy whose first transaction is before lsn, else the copy.
+               ELSE coalesce((SELECT max(f.snapshot_id) FROM commits f
+                              WHERE f.p ->> 'kind' = 'flush' AND f.p ->> 'target' = per_table.target
+                                AND f.snapshot_id > copied AND (f.p ->> 'from_lsn')::pg_lsn < lsn), copied)
+               END)
     INTO answer FROM per_table;
     RETURN answer;
 END
