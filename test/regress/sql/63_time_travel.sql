@@ -120,6 +120,32 @@ SELECT duckpipe.snapshot_at(pg_current_wal_lsn() + 10000000000) IS NULL AS beyon
        duckpipe.snapshot_at(now() + interval '1 day') IS NULL AS future_time,
        duckpipe.snapshot_at(NULL::pg_lsn) IS NULL AS null_lsn;
 
+-- Tables of other groups count too: while group tt_paused is disabled, its confirmed position stays
+-- behind and holds the answer back, however far group tt has got.
+SELECT duckpipe.create_group('tt_paused');
+CREATE TABLE tt.other (id int PRIMARY KEY, v text);
+SELECT duckpipe.add_table('tt.other', sync_group => 'tt_paused');
+CALL duckpipe_test.wait_for($$SELECT tt.synced('tt.other')$$);
+SELECT duckpipe.disable_group('tt_paused');
+CALL duckpipe_test.wait_for($$SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pg_duckpipe: tt_paused'$$);
+INSERT INTO tt.other VALUES (1, 'while paused');
+SELECT pg_current_wal_lsn() AS lsn3 \gset
+INSERT INTO tt.orders VALUES (40, 'after', 4);
+SELECT format('SELECT tt.synced(%L) AND (SELECT confirmed_lsn >= %L::pg_lsn FROM duckpipe.sync_groups WHERE name = %L)',
+              'tt.orders', :'lsn3', 'tt') AS cond \gset
+CALL duckpipe_test.wait_for(:'cond');
+SELECT duckpipe.snapshot_at(:'lsn3'::pg_lsn) IS NULL AS held_back_by_paused_group;
+SELECT duckpipe.enable_group('tt_paused');
+SELECT format('SELECT duckpipe.snapshot_at(%L::pg_lsn) IS NOT NULL', :'lsn3') AS cond \gset
+CALL duckpipe_test.wait_for(:'cond');
+SELECT duckpipe.snapshot_at(:'lsn3'::pg_lsn) AS at_lsn3 \gset
+-- The paused group's row is there; so is order 40, committed after lsn3 but flushed before it (the
+-- lake never had a snapshot with that row and without order 40).
+SET duckpipe.as_of_snapshot = :at_lsn3;
+SELECT duckpipe_test.diff('tt.other', 'tt.other_ducklake') AS other_diff,
+       (SELECT count(*) FROM tt.orders_ducklake WHERE id = 40) AS later_order;
+RESET duckpipe.as_of_snapshot;
+
 -- Errors: a snapshot that does not exist, a time before the first snapshot, both set, bad values.
 SET duckpipe.as_of_snapshot = 999999999;
 SELECT tt.error_of('SELECT count(*) FROM tt.orders_ducklake');
@@ -139,8 +165,8 @@ SHOW duckpipe.as_of_snapshot;
 SHOW duckpipe.as_of_time;
 SELECT count(*) = (SELECT count(*) FROM tt.orders) AS latest FROM tt.orders_ducklake;
 
-SELECT duckpipe.remove_table(t, drop_target => true) FROM unnest(ARRAY['tt.orders', 'tt.later']) t;
-SELECT duckpipe.drop_group('tt');
-CALL duckpipe_test.wait_for($$SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pg_duckpipe: tt'$$);
+SELECT duckpipe.remove_table(t, drop_target => true) FROM unnest(ARRAY['tt.orders', 'tt.later', 'tt.other']) t;
+SELECT duckpipe.drop_group(g) FROM unnest(ARRAY['tt', 'tt_paused']) g;
+CALL duckpipe_test.wait_for($$SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type IN ('pg_duckpipe: tt', 'pg_duckpipe: tt_paused')$$);
 \set VERBOSITY terse
 DROP SCHEMA tt CASCADE;
