@@ -52,8 +52,8 @@ END
 $$;
 
 -- The first lake snapshot that holds everything the source committed before `lsn` (every
--- transaction whose commit record starts before it: pg_current_wal_lsn() after a COMMIT covers that
--- transaction), for every synced table of every group; NULL when the lake has not got there yet.
+-- transaction whose commit record starts before it: pg_current_wal_insert_lsn() after a COMMIT covers
+-- that transaction), for every synced table of every group; NULL when the lake has not got there yet.
 -- The rule (docs/lake-relation.md): a group's confirmed position at or past lsn says that all its
 -- tables hold everything before lsn; a table's state before lsn is its last copy taken by then, or
 -- the last flush after it whose first transaction is before lsn. Tables copied after lsn are left
@@ -122,7 +122,7 @@ BEGIN
         FROM commits c WHERE c.p ->> 'kind' = 'flush' AND c.p ? 'source_time'
     )
     SELECT min(r.lsn) INTO bound FROM recorded r WHERE r.t > $1;
-    RETURN duckpipe.snapshot_at(coalesce(bound, pg_current_wal_lsn()));
+    RETURN duckpipe.snapshot_at(coalesce(bound, pg_current_wal_insert_lsn()));
 END
 $$;
 COMMENT ON FUNCTION duckpipe.snapshot_at(timestamptz) IS 'pg_duckpipe: the first lake snapshot holding everything committed up to this time (NULL: not yet)';

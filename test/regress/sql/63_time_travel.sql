@@ -28,7 +28,7 @@ CALL duckpipe_test.wait_for($$SELECT tt.synced('tt.orders')$$);
 
 -- State 1: the copy and a streamed transaction. Its LSN, snapshot and a time once the lake has it.
 INSERT INTO tt.orders VALUES (21, 'late', 99), (22, NULL, NULL);
-SELECT pg_current_wal_lsn() AS lsn1 \gset
+SELECT pg_current_wal_insert_lsn() AS lsn1 \gset
 CALL duckpipe_test.wait_for($$SELECT tt.synced('tt.orders')$$);
 CREATE TABLE tt.state1 AS SELECT * FROM tt.orders;
 SELECT max(snapshot_id) AS snap1, clock_timestamp() AS time1 FROM duckpipe.snapshots() \gset
@@ -108,7 +108,7 @@ SET duckpipe.as_of_snapshot = :at_time1;
 SELECT duckpipe_test.diff('tt.state1', 'tt.orders_ducklake') AS diff;
 RESET duckpipe.as_of_snapshot;
 -- The latest state: the current WAL position, once the lake has caught up with it.
-SELECT pg_current_wal_lsn() AS lsn2 \gset
+SELECT pg_current_wal_insert_lsn() AS lsn2 \gset
 SELECT format('SELECT duckpipe.snapshot_at(%L::pg_lsn) IS NOT NULL', :'lsn2') AS cond \gset
 CALL duckpipe_test.wait_for(:'cond');
 SELECT duckpipe.snapshot_at(:'lsn2'::pg_lsn) AS at_now \gset
@@ -116,7 +116,7 @@ SET duckpipe.as_of_snapshot = :at_now;
 SELECT duckpipe_test.diff('tt.orders', 'tt.orders_ducklake') AS diff, duckpipe_test.diff('tt.later', 'tt.later_ducklake') AS later_diff;
 RESET duckpipe.as_of_snapshot;
 -- Where the lake has not got yet: NULL.
-SELECT duckpipe.snapshot_at(pg_current_wal_lsn() + 10000000000) IS NULL AS beyond_lsn,
+SELECT duckpipe.snapshot_at(pg_current_wal_insert_lsn() + 10000000000) IS NULL AS beyond_lsn,
        duckpipe.snapshot_at(now() + interval '1 day') IS NULL AS future_time,
        duckpipe.snapshot_at(NULL::pg_lsn) IS NULL AS null_lsn;
 
@@ -129,7 +129,7 @@ CALL duckpipe_test.wait_for($$SELECT tt.synced('tt.other')$$);
 SELECT duckpipe.disable_group('tt_paused');
 CALL duckpipe_test.wait_for($$SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pg_duckpipe: tt_paused'$$);
 INSERT INTO tt.other VALUES (1, 'while paused');
-SELECT pg_current_wal_lsn() AS lsn3 \gset
+SELECT pg_current_wal_insert_lsn() AS lsn3 \gset
 INSERT INTO tt.orders VALUES (40, 'after', 4);
 SELECT format('SELECT tt.synced(%L) AND (SELECT confirmed_lsn >= %L::pg_lsn FROM duckpipe.sync_groups WHERE name = %L)',
               'tt.orders', :'lsn3', 'tt') AS cond \gset
