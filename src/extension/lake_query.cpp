@@ -155,7 +155,8 @@ Datum duckpipe_query(PG_FUNCTION_ARGS) {
 			              "read the lake either at a snapshot id or as of a time");
 		}
 		// Its own arguments first, else the session's (duckpipe.as_of_snapshot / as_of_time).
-		auto settings = LakeSettings::Current();
+		bool own_snapshot = !PG_ARGISNULL(1) || !PG_ARGISNULL(2);
+		auto settings = own_snapshot ? LakeSettings::Location() : LakeSettings::Current();
 		auto selector = settings.snapshot;
 		if (!PG_ARGISNULL(1)) {
 			selector = lake::SnapshotSelector::Id(PG_GETARG_INT64(1));

@@ -141,7 +141,7 @@ std::string UtcTimestampText(int64_t timestamptz) {
 	char out[96];
 	int year = tm.tm_year > 0 ? tm.tm_year : -(tm.tm_year - 1);
 	snprintf(out, sizeof(out), "%04d-%02d-%02d %02d:%02d:%02d.%06d+00%s", year, tm.tm_mon, tm.tm_mday, tm.tm_hour,
-	              tm.tm_min, tm.tm_sec, static_cast<int>(fsec), tm.tm_year > 0 ? "" : " BC");
+	         tm.tm_min, tm.tm_sec, static_cast<int>(fsec), tm.tm_year > 0 ? "" : " BC");
 	return out;
 }
 
@@ -187,7 +187,7 @@ Datum duckpipe_snapshots(PG_FUNCTION_ARGS) {
 	using namespace duckpipe;
 	using namespace duckpipe::ext;
 	return PgBoundary([&] {
-		auto settings = LakeSettings::Current();
+		auto settings = LakeSettings::Location();
 		std::vector<std::vector<std::optional<std::string>>> rows;
 		{
 			PgConnection conn(settings.catalog_conninfo,

@@ -165,7 +165,16 @@ SHOW duckpipe.as_of_snapshot;
 SHOW duckpipe.as_of_time;
 SELECT count(*) = (SELECT count(*) FROM tt.orders) AS latest FROM tt.orders_ducklake;
 
+-- Both set: reads error, but listing snapshots, a query at its own snapshot and dropping lake
+-- relations (which always act on the latest) still work.
+SET duckpipe.as_of_snapshot = :snap1;
+SET duckpipe.as_of_time = '2000-01-01 00:00+00';
+SELECT count(*) > 0 AS listed FROM duckpipe.snapshots();
+SELECT count(*) AS own_snapshot_rows FROM duckpipe.query('SELECT * FROM tt.orders_ducklake', snapshot => :snap1);
 SELECT duckpipe.remove_table(t, drop_target => true) FROM unnest(ARRAY['tt.orders', 'tt.later', 'tt.other']) t;
+RESET duckpipe.as_of_snapshot;
+RESET duckpipe.as_of_time;
+SELECT count(*) AS lake_relations_left FROM pg_class WHERE relnamespace = 'tt'::regnamespace AND relname LIKE '%ducklake';
 SELECT duckpipe.drop_group(g) FROM unnest(ARRAY['tt', 'tt_paused']) g;
 CALL duckpipe_test.wait_for($$SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type IN ('pg_duckpipe: tt', 'pg_duckpipe: tt_paused')$$);
 \set VERBOSITY terse
