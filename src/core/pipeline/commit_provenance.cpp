@@ -47,7 +47,8 @@ std::string CommitProvenance::ToJson() const {
 	}
 	nlohmann::ordered_json root;
 	root["duckpipe"] = std::move(d);
-	return root.dump();
+	// A name that is not valid UTF-8 must not fail the flush: such bytes become U+FFFD.
+	return root.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 } // namespace duckpipe::pipeline

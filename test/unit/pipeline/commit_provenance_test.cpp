@@ -31,4 +31,12 @@ TEST(CommitProvenanceTest, CopyRecordsItsConsistentPointOnly) {
 	                      R"("source_lsn":"0/3000028"}})");
 }
 
+// A table name that is not valid UTF-8 (a LATIN1 source) is recorded, not a failed flush.
+TEST(CommitProvenanceTest, InvalidUtf8NameDoesNotThrow) {
+	CommitProvenance p{.kind = CommitProvenance::Kind::Copy, .group = "g", .source_table = "s.caf\xe9"};
+	std::string json;
+	EXPECT_NO_THROW(json = p.ToJson());
+	EXPECT_NE(json.find("s.caf\xef\xbf\xbd"), std::string::npos) << json;
+}
+
 } // namespace duckpipe::pipeline
