@@ -203,6 +203,7 @@ Datum duckpipe_snapshots(PG_FUNCTION_ARGS) {
 				                   ".ducklake_snapshot_changes c USING (snapshot_id) ORDER BY s.snapshot_id");
 				for (int i = 0; i < r.Rows(); i++) {
 					std::vector<std::optional<std::string>> row;
+					row.reserve(7);
 					for (int c = 0; c < 7; c++) {
 						row.push_back(r.GetOptional(i, c));
 					}
