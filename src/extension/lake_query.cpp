@@ -160,8 +160,13 @@ Datum duckpipe_query(PG_FUNCTION_ARGS) {
 		auto selector = settings.snapshot;
 		if (!PG_ARGISNULL(1)) {
 			selector = lake::SnapshotSelector::Id(PG_GETARG_INT64(1));
+			selector.origin = "the snapshot argument";
 		} else if (!PG_ARGISNULL(2)) {
 			selector = lake::SnapshotSelector::AsOf(UtcTimestampText(PG_GETARG_TIMESTAMPTZ(2)));
+			selector.origin = "the as_of argument";
+		}
+		if (own_snapshot) {
+			selector.hint = "SELECT * FROM duckpipe.snapshots() lists the lake's snapshots";
 		}
 		std::vector<std::string> rows;
 		{

@@ -151,6 +151,8 @@ SET duckpipe.as_of_snapshot = 999999999;
 SELECT tt.error_of('SELECT count(*) FROM tt.orders_ducklake');
 SELECT tt.error_of($$SELECT count(*) FROM duckpipe.query('SELECT 1')$$);
 RESET duckpipe.as_of_snapshot;
+SELECT tt.error_of($$SELECT count(*) FROM duckpipe.query('SELECT 1', snapshot => 999999999)$$);
+SELECT tt.error_of($$SELECT count(*) FROM duckpipe.query('SELECT 1', as_of => '2000-01-01 00:00+00')$$);
 SET duckpipe.as_of_time = '2000-01-01 00:00+00';
 SELECT tt.error_of('SELECT count(*) FROM tt.orders_ducklake');
 SET duckpipe.as_of_snapshot = :snap1;
