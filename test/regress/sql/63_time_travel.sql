@@ -70,6 +70,11 @@ SET duckpipe.as_of_time = :'time1';
 SELECT duckpipe_test.diff('tt.state1', 'tt.orders_ducklake') AS diff;
 SELECT count(*) AS query_rows FROM duckpipe.query('SELECT * FROM tt.orders_ducklake');
 RESET duckpipe.as_of_time;
+-- duckpipe.query's own as_of reaches the catalog whatever the session's DateStyle and TimeZone (it
+-- went as the session printed it: 'SQL, DMY' was misread there).
+SET DateStyle = 'SQL, DMY';
+SELECT count(*) AS query_as_of_rows FROM duckpipe.query('SELECT * FROM tt.orders_ducklake', as_of => :'time1');
+RESET DateStyle;
 RESET TimeZone;
 SELECT duckpipe_test.diff('tt.orders', 'tt.orders_ducklake') AS diff_latest;
 
