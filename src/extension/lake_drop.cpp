@@ -166,7 +166,7 @@ Datum duckpipe_lake_relation_drops(PG_FUNCTION_ARGS) {
 			}
 		}
 		if (!fresh.empty()) {
-			auto settings = LakeSettings::Current();
+			auto settings = LakeSettings::Location(); // the drop acts on the latest snapshot
 			for (auto &d : pending) {
 				if (!d.confirmed) {
 					d.confirmed = true;

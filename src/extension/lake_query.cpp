@@ -13,6 +13,7 @@
 #include "extension/pg_boundary.hpp"
 #include "extension/pg_includes.hpp"
 #include "extension/signal_block.hpp"
+#include "extension/time_travel.hpp"
 
 extern "C" {
 #include "funcapi.h"
@@ -146,7 +147,6 @@ Datum duckpipe_query(PG_FUNCTION_ARGS) {
 			throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "sql must not be NULL", "", "");
 		}
 		std::string sql;
-		auto selector = lake::SnapshotSelector::Latest();
 		const char *arg = nullptr;
 		PgCall([&] { arg = text_to_cstring(PG_GETARG_TEXT_PP(0)); });
 		sql = arg;
@@ -154,14 +154,20 @@ Datum duckpipe_query(PG_FUNCTION_ARGS) {
 			throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "snapshot and as_of cannot both be given", "",
 			              "read the lake either at a snapshot id or as of a time");
 		}
+		// Its own arguments first, else the session's (duckpipe.as_of_snapshot / as_of_time).
+		bool own_snapshot = !PG_ARGISNULL(1) || !PG_ARGISNULL(2);
+		auto settings = own_snapshot ? LakeSettings::Location() : LakeSettings::Current();
+		auto selector = settings.snapshot;
 		if (!PG_ARGISNULL(1)) {
 			selector = lake::SnapshotSelector::Id(PG_GETARG_INT64(1));
+			selector.origin = "the snapshot argument";
 		} else if (!PG_ARGISNULL(2)) {
-			const char *as_of = nullptr;
-			PgCall([&] { as_of = DatumGetCString(DirectFunctionCall1(timestamptz_out, PG_GETARG_DATUM(2))); });
-			selector = lake::SnapshotSelector::AsOf(as_of);
+			selector = lake::SnapshotSelector::AsOf(UtcTimestampText(PG_GETARG_TIMESTAMPTZ(2)));
+			selector.origin = "the as_of argument";
 		}
-		auto settings = LakeSettings::Current();
+		if (own_snapshot) {
+			selector.hint = "SELECT * FROM duckpipe.snapshots() lists the lake's snapshots";
+		}
 		std::vector<std::string> rows;
 		{
 			LakeSession session(settings, selector);

@@ -25,13 +25,17 @@ struct LakeSettings {
 	int memory_mb = 1024;
 	int threads = 2;
 	std::string temp_directory;
-	// Which snapshot a read sees: the latest unless the session asks for time travel.
+	// Which snapshot a read sees: the latest unless the session asks for time travel
+	// (duckpipe.as_of_snapshot / duckpipe.as_of_time; Current() errors when both are set).
 	lake::SnapshotSelector snapshot;
 
 	// duckpipe.lake_catalog (a connection string; default this database through duckpipe.conninfo or
 	// the Unix socket), schema ducklake, duckpipe.data_path (default DefaultDataPath()). Calls
 	// PostgreSQL: main thread, inside PgBoundary.
 	static LakeSettings Current();
+	// The same with `snapshot` Latest whatever the session chose (never an error for the session's
+	// time travel settings): for what acts on the lake as it is now (drops, listings).
+	static LakeSettings Location();
 };
 
 // One read of the lake, at one snapshot, through the backend's query engine (QueryEngine): the

@@ -1,4 +1,4 @@
-// LakeSettings::Current: the lake of this database, from the session's settings.
+// LakeSettings::Current / Location: the lake of this database, from the session's settings.
 #include "extension/lake_session.hpp"
 
 #include <algorithm>
@@ -11,6 +11,7 @@
 #include "extension/pg_includes.hpp"
 #include "extension/query_settings.hpp"
 #include "extension/settings.hpp"
+#include "extension/time_travel.hpp"
 
 extern "C" {
 #include "catalog/pg_authid.h"
@@ -30,7 +31,7 @@ std::string Setting(const char *name) {
 
 } // namespace
 
-LakeSettings LakeSettings::Current() {
+LakeSettings LakeSettings::Location() {
 	LakeSettings settings;
 	settings.data_path = Setting("duckpipe.data_path");
 	if (settings.data_path.empty()) {
@@ -61,6 +62,13 @@ LakeSettings LakeSettings::Current() {
 		                            " port=" + Conninfo::QuoteValue(Setting("port")) +
 		                            " dbname=" + Conninfo::QuoteValue(database) + " user=" + Conninfo::QuoteValue(user);
 	}
+	return settings;
+}
+
+LakeSettings LakeSettings::Current() {
+	auto settings = Location();
+	// duckpipe.as_of_snapshot / duckpipe.as_of_time (time travel), else the latest.
+	settings.snapshot = SessionSnapshot();
 	return settings;
 }
 

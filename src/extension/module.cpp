@@ -11,6 +11,7 @@
 #include "extension/routing_settings.hpp"
 #include "extension/settings.hpp"
 #include "extension/shared_state.hpp"
+#include "extension/time_travel.hpp"
 
 #include <string>
 
@@ -38,6 +39,7 @@ void _PG_init(void) {
 	duckpipe::ext::DefineSettings();
 	duckpipe::ext::DefineQueryEngineGucs();
 	duckpipe::ext::DefineQueryRoutingGucs();
+	duckpipe::ext::DefineTimeTravelGucs();
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();

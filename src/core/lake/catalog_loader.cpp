@@ -102,7 +102,9 @@ public:
 				               {sel.timestamp});
 			} catch (const Error &e) {
 				if (e.Context().sqlstate.starts_with("22")) {
-					throw Error(ErrorKind::Config, "cannot read '" + sel.timestamp + "' as a timestamp",
+					throw Error(ErrorKind::Config,
+					            "cannot read '" + sel.timestamp + "'" +
+					                (sel.origin.empty() ? "" : " (" + sel.origin + ")") + " as a timestamp",
 					            {.hint = "use e.g. '2024-05-01 12:00:00+00' (UTC when no zone is given)"});
 				}
 				throw;
@@ -118,15 +120,19 @@ public:
 			}
 			std::string known = "snapshots " + std::string(range.Get(0, 0)) + ".." + std::string(range.Get(0, 1)) +
 			                    ", the first taken at " + std::string(range.Get(0, 2));
+			std::string origin = sel.origin.empty() ? "" : " (" + sel.origin + ")";
 			if (sel.kind == SnapshotSelector::Kind::Id) {
 				throw Error(ErrorKind::Config,
-				            "snapshot " + std::to_string(sel.snapshot_id) + " does not exist in " + Where() +
+				            "snapshot " + std::to_string(sel.snapshot_id) + origin + " does not exist in " + Where() +
 				                " (it has " + known + ")",
-				            {.hint = "pick an existing snapshot id; old snapshots may have been expired"});
+				            {.hint = sel.hint.empty()
+				                         ? "pick an existing snapshot id; old snapshots may have been expired"
+				                         : sel.hint});
 			}
 			throw Error(ErrorKind::Config,
-			            "no snapshot at or before " + sel.timestamp + " in " + Where() + " (it has " + known + ")",
-			            {.hint = "pick a later --as-of time"});
+			            "no snapshot at or before " + sel.timestamp + origin + " in " + Where() + " (it has " + known +
+			                ")",
+			            {.hint = sel.hint.empty() ? "pick a later --as-of time" : sel.hint});
 		}
 		state.snapshot.snapshot_id = r.GetInt(0, 0);
 		state.snapshot.snapshot_time = std::string(r.Get(0, 1));

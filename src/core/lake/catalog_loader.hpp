@@ -18,11 +18,25 @@ struct SnapshotSelector {
 	Kind kind = Kind::Latest;
 	int64_t snapshot_id = 0; // Kind::Id
 	std::string timestamp;   // Kind::AsOf: any text PostgreSQL accepts as timestamptz (UTC if no zone)
+	// What chose this snapshot (e.g. a setting's name) and how to pick another: named in the error
+	// when the snapshot does not exist. Empty: the error speaks of --snapshot / --as-of.
+	std::string origin;
+	std::string hint;
 
 	static SnapshotSelector Latest() { return {}; }
-	static SnapshotSelector Id(int64_t id) { return {Kind::Id, id, {}}; }
+	static SnapshotSelector Id(int64_t id) {
+		SnapshotSelector s;
+		s.kind = Kind::Id;
+		s.snapshot_id = id;
+		return s;
+	}
 	// The latest snapshot whose snapshot_time <= timestamp.
-	static SnapshotSelector AsOf(std::string timestamp) { return {Kind::AsOf, 0, std::move(timestamp)}; }
+	static SnapshotSelector AsOf(std::string timestamp) {
+		SnapshotSelector s;
+		s.kind = Kind::AsOf;
+		s.timestamp = std::move(timestamp);
+		return s;
+	}
 };
 
 // Reads the DuckLake catalog in `catalog_schema` as of the selected snapshot, in one REPEATABLE READ

@@ -10,6 +10,7 @@
 #include "core/lake/lake_writer.hpp"
 #include "core/meta/progress_store.hpp"
 #include "core/pg/pg_connection.hpp"
+#include "core/pipeline/commit_provenance.hpp"
 #include "core/pipeline/crash_point.hpp"
 #include "core/pipeline/row_match_apply.hpp"
 #include "core/pipeline/snapshot_copier.hpp"
@@ -98,6 +99,8 @@ std::optional<std::chrono::steady_clock::time_point> FlushWorker::OldestPendingS
 
 void FlushWorker::DropEverything() {
 	buffer_.Clear();
+	batch_first_lsn_ = Lsn();
+	batch_first_time_us_ = 0;
 	if (!pending_lake_changes_.empty()) {
 		// The stream restarts from what the lake holds, so does the schema.
 		schema_ = lake_schema_;
@@ -254,6 +257,11 @@ void FlushWorker::Process(QueueItem item) {
 	case QueueItem::Kind::Commit:
 		at_boundary_ = true;
 		last_commit_lsn_ = item.commit_lsn;
+		last_commit_time_us_ = item.commit_time_us;
+		if (!batch_first_lsn_.IsValid()) {
+			batch_first_lsn_ = item.commit_lsn;
+			batch_first_time_us_ = item.commit_time_us;
+		}
 		if (mapping_.sync_mode == meta::SyncMode::Append) {
 			commit_times_.emplace_back(item.commit_lsn, item.commit_time_us);
 		}
@@ -408,6 +416,8 @@ void FlushWorker::Flush() {
 	pending_lake_changes_.clear();
 	delete_always_ = false;
 	commit_times_.clear();
+	batch_first_lsn_ = Lsn();
+	batch_first_time_us_ = 0;
 	first_row_at_.reset();
 	buffered_rows_.store(0);
 	duckdb_memory_bytes_.store(0);
@@ -506,8 +516,17 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 	commit.OnCommitSent([] { CrashPoint("flush_commit_sent"); });
 #endif
 	try {
+		CommitProvenance provenance{.kind = CommitProvenance::Kind::Flush,
+		                            .group = mapping_.group_name,
+		                            .source_table = mapping_.SourceName(),
+		                            .target_table = mapping_.TargetName(),
+		                            .from_lsn = batch_first_lsn_.IsValid() ? batch_first_lsn_ : up_to,
+		                            .source_lsn = up_to,
+		                            .from_time_us = batch_first_lsn_.IsValid() ? batch_first_time_us_ : 0,
+		                            .source_time_us = up_to == last_commit_lsn_ ? last_commit_time_us_ : 0};
 		commit.Commit({.author = std::string("duckpipe"),
-		               .message = "sync " + mapping_.SourceName() + " up to " + up_to.ToString()});
+		               .message = "sync " + mapping_.SourceName() + " up to " + up_to.ToString(),
+		               .extra_info = provenance.ToJson()});
 	} catch (const Error &) {
 		if (commit.OutcomeUnknown()) {
 			unresolved_commit_ = commit.Token();

@@ -146,6 +146,11 @@ private:
 	bool truncate_pending_ = false;
 	bool delete_always_ = true; // first flush after the copy
 	Lsn last_commit_lsn_;
+	int64_t last_commit_time_us_ = 0;
+	// The first transaction buffered since the last flush (commit LSN, Unix us): recorded with the
+	// flush's lake commit (CommitProvenance).
+	Lsn batch_first_lsn_;
+	int64_t batch_first_time_us_ = 0;
 	// Commit times of the transactions buffered since the last flush (append mode records them).
 	std::vector<std::pair<Lsn, int64_t>> commit_times_;
 	std::optional<Clock::time_point> first_row_at_;

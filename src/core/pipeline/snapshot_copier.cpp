@@ -9,6 +9,7 @@
 #include "core/duck/duck_database.hpp"
 #include "core/duck/duck_sandbox.hpp"
 #include "core/lake/lake_writer.hpp"
+#include "core/pipeline/commit_provenance.hpp"
 #include "core/meta/progress_store.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pg/replication_connection.hpp"
@@ -346,7 +347,13 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 #endif
 	result.lake_snapshot =
 	    commit.Commit({.author = std::string("duckpipe"),
-	                   .message = "initial copy of " + mapping.SourceName() + " at " + result.snapshot_lsn.ToString()});
+	                   .message = "initial copy of " + mapping.SourceName() + " at " + result.snapshot_lsn.ToString(),
+	                   .extra_info = CommitProvenance{.kind = CommitProvenance::Kind::Copy,
+	                                                  .group = mapping.group_name,
+	                                                  .source_table = mapping.SourceName(),
+	                                                  .target_table = mapping.TargetName(),
+	                                                  .source_lsn = result.snapshot_lsn}
+	                                     .ToJson()});
 	result.lake_table_id = commit.ResolveId(target.table);
 	repl.reset(); // drops the temporary slot
 
