@@ -121,8 +121,14 @@ void ScanEnd(TableScanDesc scan) {
 	ReleaseScan(scan);
 }
 
+// A rescan (the inner side of a nested loop, a correlated subquery: once per outer row) reads the
+// snapshot the scan opened, in the same DuckDB session: consistent within the statement, and no
+// catalog load or DuckDB start per outer row.
 void ScanRescan(TableScanDesc scan, ScanKeyData *, bool, bool, bool, bool) {
-	ReleaseScan(scan); // the next row opens the lake again, at its then current snapshot
+	auto *desc = reinterpret_cast<LakeScanDesc *>(scan);
+	if (desc->scan) {
+		PgBoundary([&] { desc->scan->Restart(); });
+	}
 }
 
 bool ScanGetNextSlot(TableScanDesc scan, ScanDirection, TupleTableSlot *slot) {

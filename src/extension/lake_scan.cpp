@@ -59,16 +59,42 @@ LakeScan::LakeScan(const LakeSettings &settings, const std::string &schema, cons
 	std::string sql =
 	    "SELECT " + select + " FROM " + DuckConnection::QuoteIdent(schema) + "." + DuckConnection::QuoteIdent(table);
 	auto &duck = session_->Duck();
-	SignalBlock blocked;
-	if (duckdb_prepare(duck.Raw(), sql.c_str(), &stream_->prepared) == DuckDBError) {
-		throw duck.Failure("reading lake table " + schema + "." + table, duckdb_prepare_error(stream_->prepared),
-		                   DUCKDB_ERROR_INVALID);
+	{
+		SignalBlock blocked;
+		if (duckdb_prepare(duck.Raw(), sql.c_str(), &stream_->prepared) == DuckDBError) {
+			throw duck.Failure("reading lake table " + schema + "." + table, duckdb_prepare_error(stream_->prepared),
+			                   DUCKDB_ERROR_INVALID);
+		}
 	}
-	auto state = duckdb_execute_prepared_streaming(stream_->prepared, &stream_->result);
-	stream_->has_result = true;
+	what_ = schema + "." + table;
+	Execute();
+}
+
+void LakeScan::Execute() {
+	auto &s = *stream_;
+	SignalBlock blocked;
+	if (s.chunk) {
+		duckdb_destroy_data_chunk(&s.chunk);
+		s.chunk = nullptr;
+	}
+	if (s.has_result) {
+		duckdb_destroy_result(&s.result);
+		s.has_result = false;
+	}
+	s.chunk_rows = 0;
+	s.row = 0;
+	s.done = false;
+	auto state = duckdb_execute_prepared_streaming(s.prepared, &s.result);
+	s.has_result = true;
 	if (state == DuckDBError) {
-		throw duck.Failure("reading lake table " + schema + "." + table, duckdb_result_error(&stream_->result),
-		                   duckdb_result_error_type(&stream_->result));
+		throw session_->Duck().Failure("reading lake table " + what_, duckdb_result_error(&s.result),
+		                               duckdb_result_error_type(&s.result));
+	}
+}
+
+void LakeScan::Restart() {
+	if (stream_->prepared) {
+		Execute();
 	}
 }
 
