@@ -126,7 +126,8 @@ SELECT g,
            pg_temp.pick(g, 39, ARRAY['CASE', 'BOX', 'BAG', 'JAR', 'PKG', 'PACK', 'CAN', 'DRUM']),
        (90000 + (g / 10) % 20001 + 100 * (g % 1000)) / 100.0,
        CASE WHEN pg_temp.p(g, 40, 5) THEN NULL ELSE 'part ' || pg_temp.r(g, 40, 100) END,
-       CASE WHEN g = 7 THEN '-0'::float4 WHEN pg_temp.p(g, 41, 8) THEN NULL
+       CASE WHEN g = 7 THEN '-0'::float4 WHEN g = 8 THEN 'Infinity'::float4 WHEN g = 9 THEN 1.1::float4
+            WHEN pg_temp.p(g, 41, 8) THEN NULL
             ELSE (1 + pg_temp.r(g, 41, 400)) / 4.0 END,
        CASE WHEN pg_temp.p(g, 42, 10) THEN NULL
             ELSE jsonb_build_object('color', pg_temp.pick(g, 43, ARRAY['red', 'green', 'blue']), 'rank',
@@ -165,6 +166,9 @@ CREATE TABLE src.orders (
 	o_wait interval,
 	o_flag bool NOT NULL
 );
+-- Edge values above: o_ratio holds a 30-digit number, a tiny negative one, NaN and 0.10 (trailing
+-- zero kept); p_weight -0, Infinity and 1.1 (not exact in binary); l_tag unicode, quotes,
+-- backslash and newline.
 INSERT INTO src.orders
 SELECT g * 4, -- sparse keys, as in TPC-H
        -- customers with custkey % 3 = 0 place no orders (Q13, Q22)
@@ -188,7 +192,8 @@ SELECT g * 4, -- sparse keys, as in TPC-H
        CASE WHEN pg_temp.p(g, 73, 7) THEN NULL WHEN g % 11 = 0 THEN '\x'::bytea
             ELSE decode(substr(md5(g::text), 1, 2 + 2 * pg_temp.r(g, 74, 8)::int), 'hex') END,
        CASE WHEN g = 10 THEN 123456789012345678901234567890.123456789::numeric
-            WHEN g = 11 THEN -0.000000000000000000001::numeric WHEN pg_temp.p(g, 75, 6) THEN NULL
+            WHEN g = 11 THEN -0.000000000000000000001::numeric WHEN g = 12 THEN 'NaN'::numeric
+            WHEN g = 13 THEN 0.10::numeric WHEN pg_temp.p(g, 75, 6) THEN NULL
             ELSE round(pg_temp.r(g, 75, 1000000) / 7.0, (g % 5)::int) END,
        CASE WHEN pg_temp.p(g, 76, 9) THEN NULL
             ELSE make_interval(days => pg_temp.r(g, 76, 40)::int, hours => pg_temp.r(g, 77, 24)::int,
@@ -240,7 +245,8 @@ SELECT o.o_orderkey, n::int2, pk, 1 + (pk + (n % 4) * 13) % 50, q, round(q * p.p
             ELSE o.o_orderdate + (1 + pg_temp.r(i, 86, 121))::int + time '08:00' +
                      pg_temp.r(i, 95, 36000) * interval '1 second' - interval '3 hours' END,
        CASE WHEN pg_temp.p(i, 96, 10) THEN NULL WHEN i % 23 = 0 THEN 'MiXeD Case Tag'
-            WHEN i % 29 = 0 THEN '' ELSE pg_temp.pick(i, 96, ARRAY['alpha', 'beta', 'gamma', 'delta']) END,
+            WHEN i % 29 = 0 THEN '' WHEN i % 31 = 0 THEN E'na\u00efve \u2603 "q" \\ x\ny'
+            WHEN i % 37 = 0 THEN 'Zeta' ELSE pg_temp.pick(i, 96, ARRAY['alpha', 'beta', 'gamma', 'delta']) END,
        CASE WHEN i = 5 THEN 99999999999999999999999999999999.999999 WHEN pg_temp.p(i, 97, 6) THEN NULL
             ELSE (pg_temp.r(i, 97, 2000000000000) - 1000000000000) / 1000000.0 END,
        CASE WHEN pg_temp.p(i, 98, 8) THEN NULL ELSE pg_temp.r(i, 98, 72) * interval '1 hour' - interval '12 hours' END
