@@ -4,9 +4,9 @@
 // once with search_path = src and once with search_path = lake; the results must be the same rows,
 // as PostgreSQL's text output (numeric scale, timestamptz in a non-UTC session TimeZone, ...).
 //
-// The lake side runs under every execution path the build has (LakeModes): the defaults, and,
-// where the GUCs exist, the row-by-row scan and the pushdown scan with whole-query DuckDB execution
-// off. CheckPath is where assertions about which path ran belong.
+// The lake side runs under every execution path the build has (LakeMode): the defaults, parallel
+// plans forced, and, where the GUCs exist, the row-by-row scan and the pushdown scan with
+// whole-query DuckDB execution off. CheckPath is where assertions about which path ran belong.
 #include "analytic_queries.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "harness/build_paths.hpp"
@@ -161,7 +161,13 @@ protected:
 			throw std::runtime_error("lineitem's lake has " + files + " data files and " + deletes +
 			                         " delete files: the changes did not land as expected");
 		}
-		modes_ = {{"default", {}}};
+		// Parallel plans wherever the planner can make one (the lake relations' scans included).
+		modes_ = {{"default", {}},
+		          {"parallel",
+		           {{"min_parallel_table_scan_size", "0"},
+		            {"parallel_setup_cost", "0"},
+		            {"parallel_tuple_cost", "0"},
+		            {"max_parallel_workers_per_gather", "2"}}}};
 		auto has = [&](const std::string &guc) {
 			return Scalar("SELECT count(*) FROM pg_settings WHERE name = '" + guc + "'") == "1";
 		};

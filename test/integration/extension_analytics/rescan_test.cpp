@@ -46,5 +46,36 @@ TEST_F(LakeRescanTest, RescanReadsTheSnapshotTheScanOpened) {
 	EXPECT_EQ(Scalar("SELECT count(*) FROM public.t_ducklake"), "15");
 }
 
+// A parallel plan (the planner makes one when the settings or the relation's estimated size call for
+// it) reads every lake row exactly once: one participant reads the lake table, the others none.
+TEST_F(LakeRescanTest, ParallelPlansReadEachRowOnce) {
+	Sql("CREATE TABLE public.p (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.p SELECT g, 'v' || g FROM generate_series(1, 5000) g");
+	Sql("SELECT duckpipe.add_table('public.p')");
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.p_ducklake") == "5000"; }, 60s, 200ms));
+	const std::string parallel = "SET min_parallel_table_scan_size = 0; SET parallel_setup_cost = 0; "
+	                             "SET parallel_tuple_cost = 0; SET max_parallel_workers_per_gather = 2; ";
+	auto plan = Sql(parallel + "EXPLAIN (COSTS OFF) SELECT count(*) FROM public.p_ducklake");
+	std::string plan_text;
+	for (const auto &row : plan) {
+		plan_text += row.at(0) + "\n";
+	}
+	ASSERT_NE(plan_text.find("Parallel Seq Scan on p_ducklake"), std::string::npos) << plan_text;
+	// Workers did take part (with none, the leader alone reads and the claim is not tested).
+	std::string analyzed;
+	for (const auto &row :
+	     Sql(parallel + "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT count(*) FROM public.p_ducklake")) {
+		analyzed += row.at(0) + "\n";
+	}
+	EXPECT_NE(analyzed.find("Workers Launched: 2"), std::string::npos) << analyzed;
+	EXPECT_EQ(Sql(parallel + "SELECT count(*), sum(id), count(DISTINCT v) FROM public.p_ducklake"),
+	          (Rows{{"5000", "12502500", "5000"}}));
+	// Both sides parallel: a parallel hash join of the heap table with its lake copy.
+	EXPECT_EQ(Sql(parallel + "SELECT count(*), sum(l.id) FROM public.p h JOIN public.p_ducklake l USING (id, v)"),
+	          (Rows{{"5000", "12502500"}}));
+	EXPECT_EQ(Sql(parallel + "SELECT v, count(*) FROM public.p_ducklake WHERE id % 1000 = 7 GROUP BY v ORDER BY v"),
+	          (Rows{{"v1007", "1"}, {"v2007", "1"}, {"v3007", "1"}, {"v4007", "1"}, {"v7", "1"}}));
+}
+
 } // namespace
 } // namespace duckpipe::test
