@@ -25,6 +25,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(duckpipe_lake_am_handler);
 }
@@ -116,6 +117,10 @@ TableScanDesc ScanBegin(Relation rel, Snapshot snapshot, int nkeys, ScanKeyData 
 void ScanEnd(TableScanDesc scan) {
 	// The descriptor itself stays until its memory context goes: its reset callback is linked there.
 	ReleaseScan(scan);
+	// table_beginscan_parallel registered the snapshot for the scan: the scan's end releases it.
+	if (scan->rs_flags & SO_TEMP_SNAPSHOT) {
+		PgBoundary([&] { PgCall([&] { UnregisterSnapshot(scan->rs_snapshot); }); });
+	}
 }
 
 // A rescan (the inner side of a nested loop, a correlated subquery: once per outer row) reads the

@@ -74,8 +74,14 @@ protected:
 		ASSERT_TRUE(setup_error_.empty()) << setup_error_;
 	}
 
-	// The suite's database stays until TearDownTestSuite.
-	void TearDown() override { EXPECT_FALSE(Cluster().LogHasCrash()) << Cluster().ServerLog(); }
+	// The suite's database stays until TearDownTestSuite. A path that leaves a resource behind says so
+	// in the server log (WARNING: Snapshot reference leak, relcache reference leak, ...).
+	void TearDown() override {
+		auto log = Cluster().ServerLog();
+		EXPECT_FALSE(Cluster().LogHasCrash()) << log;
+		EXPECT_EQ(log.find("reference leak"), std::string::npos) << log;
+		EXPECT_EQ(log.find("refcount leak"), std::string::npos) << log;
+	}
 
 	static void TearDownTestSuite() {
 		if (shared_db_.empty()) {
