@@ -27,6 +27,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(duckpipe_lake_am_handler);
 }
@@ -62,6 +63,8 @@ std::string RelationName(Relation rel) {
 struct LakeScanDesc {
 	TableScanDescData base;
 	LakeScan *scan;
+	// A parallel scan's participant that another one beat to the lake table: it returns no rows.
+	bool no_rows;
 	FmgrInfo *input;
 	Oid *ioparam;
 	MemoryContext row_context;
@@ -81,11 +84,6 @@ const TupleTableSlotOps *SlotCallbacks(Relation) {
 TableScanDesc ScanBegin(Relation rel, Snapshot snapshot, int nkeys, ScanKeyData *key, ParallelTableScanDesc pscan,
                         uint32 flags) {
 	return PgBoundary([&] {
-		if (pscan) {
-			throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-			              "parallel scans of pg_duckpipe lake relations are not supported", "",
-			              "SET max_parallel_workers_per_gather = 0");
-		}
 		LakeScanDesc *desc = nullptr;
 		PgCall([&] {
 			desc = static_cast<LakeScanDesc *>(palloc0(sizeof(LakeScanDesc)));
@@ -121,10 +119,24 @@ TableScanDesc ScanBegin(Relation rel, Snapshot snapshot, int nkeys, ScanKeyData 
 void ScanEnd(TableScanDesc scan) {
 	// The descriptor itself stays until its memory context goes: its reset callback is linked there.
 	ReleaseScan(scan);
+	// table_beginscan_parallel registered the snapshot for the scan: the scan's end releases it.
+	if (scan->rs_flags & SO_TEMP_SNAPSHOT) {
+		PgBoundary([&] { PgCall([&] { UnregisterSnapshot(scan->rs_snapshot); }); });
+	}
 }
 
+// A rescan (the inner side of a nested loop, a correlated subquery: once per outer row) reads the
+// snapshot the scan opened, in the same DuckDB session: consistent within the statement, and no
+// catalog load or DuckDB start per outer row.
 void ScanRescan(TableScanDesc scan, ScanKeyData *, bool, bool, bool, bool) {
-	ReleaseScan(scan); // the next row opens the lake again, at its then current snapshot
+	auto *desc = reinterpret_cast<LakeScanDesc *>(scan);
+	if (desc->base.rs_parallel) {
+		// The shared state was reset (table_parallelscan_reinitialize): the participants claim again.
+		ReleaseScan(scan);
+		desc->no_rows = false;
+	} else if (desc->scan) {
+		PgBoundary([&] { desc->scan->Restart(); });
+	}
 }
 
 bool ScanGetNextSlot(TableScanDesc scan, ScanDirection, TupleTableSlot *slot) {
@@ -135,6 +147,19 @@ bool ScanGetNextSlot(TableScanDesc scan, ScanDirection, TupleTableSlot *slot) {
 			return false;
 		}
 		Relation rel = desc->base.rs_rd;
+		if (desc->no_rows) {
+			return false;
+		}
+		if (!desc->scan && desc->base.rs_parallel) {
+			// A parallel scan: the participant that comes first reads the whole lake table (DuckDB does
+			// not split it between processes), the others none, so every row is returned once. The
+			// block counter of the shared state, unused otherwise, is the claim.
+			auto *shared = reinterpret_cast<ParallelBlockTableScanDesc>(desc->base.rs_parallel);
+			if (pg_atomic_fetch_add_u64(&shared->phs_nallocated, 1) != 0) {
+				desc->no_rows = true;
+				return false;
+			}
+		}
 		if (!desc->scan) {
 			TupleDesc tupdesc = RelationGetDescr(rel);
 			std::vector<std::string> columns;
@@ -294,8 +319,8 @@ uint64 RelationSize(Relation, ForkNumber) {
 bool NeedsToastTable(Relation) {
 	return false;
 }
-// The planner's guess: the lake is not asked at plan time. Few pages keep parallel plans away
-// (a scan is not parallel-aware).
+// The planner's guess: the lake is not asked at plan time. Few pages keep parallel plans away by
+// default (they work, but one participant reads the whole table: see ScanGetNextSlot).
 void EstimateSize(Relation, int32 *, BlockNumber *pages, double *tuples, double *allvisfrac) {
 	*pages = 10;
 	*tuples = 1000;

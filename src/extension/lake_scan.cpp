@@ -59,15 +59,43 @@ LakeScan::LakeScan(const LakeSettings &settings, const std::string &schema, cons
 	std::string sql =
 	    "SELECT " + select + " FROM " + DuckConnection::QuoteIdent(schema) + "." + DuckConnection::QuoteIdent(table);
 	auto &duck = session_->Duck();
-	SignalBlock blocked;
-	if (duckdb_prepare(duck.Raw(), sql.c_str(), &stream_->prepared) == DuckDBError) {
-		throw duck.Failure("reading lake table " + schema + "." + table, duckdb_prepare_error(stream_->prepared),
-		                   DUCKDB_ERROR_INVALID);
+	{
+		SignalBlock blocked;
+		if (duckdb_prepare(duck.Raw(), sql.c_str(), &stream_->prepared) == DuckDBError) {
+			throw duck.Failure("reading lake table " + schema + "." + table, duckdb_prepare_error(stream_->prepared),
+			                   DUCKDB_ERROR_INVALID);
+		}
 	}
+	what_ = schema + "." + table;
+	Execute();
+}
+
+void LakeScan::Execute() {
+	auto &s = *stream_;
+	{
+		SignalBlock blocked;
+		if (s.chunk) {
+			duckdb_destroy_data_chunk(&s.chunk);
+			s.chunk = nullptr;
+		}
+		if (s.has_result) {
+			duckdb_destroy_result(&s.result);
+			s.has_result = false;
+		}
+	}
+	s.chunk_rows = 0;
+	s.row = 0;
+	s.done = false;
 	// Through the pending API: a cancel interrupts DuckDB while it builds what comes before the first
 	// row (the delete files' hash table, a sort); between chunks the access method checks per row.
-	stream_->result = duck.ExecutePrepared(stream_->prepared, true, "reading lake table " + schema + "." + table);
-	stream_->has_result = true;
+	s.result = session_->Duck().ExecutePrepared(s.prepared, true, "reading lake table " + what_);
+	s.has_result = true;
+}
+
+void LakeScan::Restart() {
+	if (stream_->prepared) {
+		Execute();
+	}
 }
 
 LakeScan::~LakeScan() {

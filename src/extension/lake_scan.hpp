@@ -24,16 +24,22 @@ public:
 	LakeScan(const LakeScan &) = delete;
 	LakeScan &operator=(const LakeScan &) = delete;
 
+	// Back to the first row, at the same snapshot and in the same DuckDB session (a rescan within a
+	// statement sees what the first scan saw, as a heap scan under the statement's snapshot does).
+	void Restart();
 	// Moves to the next row; false at the end.
 	bool Next();
 	// The current row's value of column `col` (nullopt is NULL); valid until the next Next().
 	std::optional<std::string_view> Value(size_t col) const;
 
 private:
+	void Execute();
+
 	struct Stream;
 	std::unique_ptr<LakeSession> session_;
 	std::unique_ptr<Stream> stream_;
 	size_t columns_ = 0;
+	std::string what_; // schema.table, for errors
 };
 
 } // namespace duckpipe::ext

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace duckpipe::test {
+
+// One query of queries.sql: its name, its SQL (unqualified table names), and whether the order of
+// its rows is part of the answer.
+struct AnalyticQuery {
+	std::string name;
+	std::string sql;
+	bool ordered = false;
+};
+
+// The queries of a file in queries.sql's format (`-- name: x`, optional `-- ordered`, the SQL up to
+// the next name). Throws on a file that cannot be read or a duplicate name.
+std::vector<AnalyticQuery> LoadAnalyticQueries(const std::string &path);
+
+// How two results differ, empty when they are the same: in order when ordered, else as multisets.
+// Rows are PostgreSQL's text output of each value.
+std::string ResultDifference(std::vector<std::vector<std::string>> expected,
+                             std::vector<std::vector<std::string>> actual, bool ordered);
+
+} // namespace duckpipe::test
