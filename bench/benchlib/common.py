@@ -63,11 +63,17 @@ class Scope:
         r.wait_streaming(len(tables), timeout)
         return time.monotonic() - t0
 
+    @staticmethod
+    def qualified(table):
+        return table if "." in table else f"public.{table}"
+
     def source_state(self, table):
+        table = self.qualified(table)
         n, m = self.sql(f"SELECT count(*), (extract(epoch FROM max(ts)) * 1000000)::bigint FROM {table}")[0]
         return int(n), (int(m) if m is not None else None)
 
     def lake_state(self, table):
+        table = self.qualified(table)
         row = self.runner.lake_row(f"SELECT count(*) AS n, epoch_us(max(ts)) AS m FROM {table}_ducklake")
         return (int(row["n"]), int(float(row["m"])) if row["m"] is not None else None) if row else None
 
@@ -76,16 +82,22 @@ class Scope:
         t0 = time.monotonic()
         want = {t: self.source_state(t) for t in tables}
 
+        last = {}
+
         def done():
             self.runner.check_alive()
             for t in tables:
                 try:
-                    if self.lake_state(t) != want[t]:
-                        return False
-                except Exception:
+                    last[t] = self.lake_state(t)
+                except Exception as e:  # e.g. no lake table yet
+                    last[t] = str(e).strip()[-200:]
+                if last[t] != want[t]:
                     return False
             return True
-        wait_for(f"{', '.join(tables[:3])} to catch up", done, timeout, 0.1)
+        try:
+            wait_for(f"{', '.join(tables[:3])} to catch up", done, timeout, 0.1)
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}: source (rows, newest ts) {want}, lake {last}") from None
         return time.monotonic() - t0
 
     def files(self):

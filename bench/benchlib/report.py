@@ -63,7 +63,7 @@ def write_plot(path, series, work):
     script = "\n".join([
         "set terminal pngcairo size 1000,500" if _has_cairo() else "set terminal png size 1000,500",
         f"set output '{path}'", "set title 'Lag (source commit to visible in the lake) at a steady 10k rows/s'",
-        "set xlabel 'seconds'", "set ylabel 'lag (ms)'", "set grid", "set key top left",
+        "set termoption noenhanced", "set xlabel 'seconds'", "set ylabel 'lag (ms)'", "set grid", "set key top left",
         "plot " + ", ".join(plots)])
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     return True
