@@ -24,10 +24,10 @@ SIZES = {
              "sysbench_rows": 100000, "sysbench_seconds": 30, "many_tables": 100, "many_seconds": 60,
              "big_txn_rows": 5000000, "steady_seconds": 180, "ud_stages": [1000000, 5000000, 10000000],
              "ud_seconds": 30},
-    "quick": {"narrow_rows": 500000, "wide_rows": 50000, "stream_seconds": 10, "stream_backlog_rows": 100000,
-              "sysbench_rows": 20000, "sysbench_seconds": 10, "many_tables": 100, "many_seconds": 10,
-              "big_txn_rows": 250000, "steady_seconds": 20, "ud_stages": [100000, 250000, 500000],
-              "ud_seconds": 10},
+    "quick": {"narrow_rows": 500000, "wide_rows": 50000, "stream_seconds": 5, "stream_backlog_rows": 50000,
+              "sysbench_rows": 10000, "sysbench_seconds": 5, "many_tables": 20, "many_seconds": 5,
+              "big_txn_rows": 250000, "steady_seconds": 15, "ud_stages": [50000, 100000, 200000],
+              "ud_seconds": 5},
 }
 RUNNERS = ["daemon", "extension"]
 
@@ -55,7 +55,7 @@ class Context:
         self.work = work
         self.duckpipe = os.path.realpath(os.path.join(args.build, "src/daemon/duckpipe"))
         self.cluster = Cluster(os.path.join(work, "cluster"), args.pg_bin)
-        self.poll = 0.1
+        self.poll = 0.2  # lag sampling period (s); each sample is one lake query
         self.series = {}
         self.t0 = time.monotonic()
 
@@ -116,9 +116,9 @@ def main():
             try:
                 scenarios[name], details[name] = fn(ctx)
             except Exception as e:
-                ctx.progress(name, f"FAILED: {e}")
-                traceback.print_exc()
-                scenarios[name], details[name] = figures(), {"error": str(e).strip()[:500]}
+                ctx.progress(name, f"FAILED: {str(e).strip()[:400]}")
+                traceback.print_exc(limit=3)
+                scenarios[name], details[name] = figures(), {"error": str(e).strip()[:400]}
         if not only or any("analytics".startswith(p) or p.startswith("analytics") for p in only):
             try:
                 for name, (figs, det) in B.analytics(ctx).items():

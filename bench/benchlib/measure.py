@@ -43,7 +43,7 @@ class Sampler:
     """Samples, on a thread, until stopped: the runner's RSS (from /proc, every process it has), the
     size of its DuckDB temp directories, and, with a lag query, the lake's freshness.
 
-    The lag query returns one column `m`: the newest source commit time (epoch microseconds) visible
+    The lag query (SQL, or a function returning a row) returns one column `m`: the newest source commit time (epoch microseconds) visible
     in the lake. A sample's lag is the wall time just before the query was sent minus m: how old
     the freshest data a reader sees is, as a user polling the lake measures it."""
 
@@ -83,7 +83,7 @@ class Sampler:
         if self.lag_query:
             t = now()
             try:
-                row = self.runner.lake_row(self.lag_query)
+                row = self.lag_query() if callable(self.lag_query) else self.runner.lake_row(self.lag_query)
             except Exception as e:  # a lake that has no file yet, a worker restarting: keep sampling
                 self.errors.append(str(e).strip().splitlines()[-1] if str(e).strip() else repr(e))
                 return
@@ -219,7 +219,8 @@ def round_robin_changes(cluster, db, tables, period, duration, clients=4):
 
 
 def random_updates_deletes(cluster, db, table, max_id, rate, duration, tick=0.01):
-    """`rate` changes/s on random keys: half updates (which set ts, so lag is visible), half deletes."""
+    """`rate` changes/s on random keys: half updates (which set ts to the commit time, so the lake's
+    max(ts) shows the lag), half deletes."""
     w = Workload(cluster, db, 1)
     per_tick = max(2, int(round(rate * tick)))
     rng = random.Random(12)
@@ -231,7 +232,7 @@ def random_updates_deletes(cluster, db, table, max_id, rate, duration, tick=0.01
             while time.monotonic() < deadline:
                 ids = [rng.randint(1, max_id) for _ in range(per_tick)]
                 half = per_tick // 2
-                cur.execute(f"UPDATE {table} SET v = v + 1, ts = clock_timestamp() WHERE id = ANY(%s)", (ids[:half],))
+                cur.execute(f"UPDATE {table} SET ts = clock_timestamp() WHERE id = ANY(%s)", (ids[:half],))
                 cur.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", (ids[half:],))
                 w._count(per_tick, 2)
                 k += 1
