@@ -55,6 +55,7 @@ class Context:
         self.work = work
         self.duckpipe = os.path.realpath(os.path.join(args.build, "src/daemon/duckpipe"))
         self.cluster = Cluster(os.path.join(work, "cluster"), args.pg_bin)
+        self.force_analytics = args.force_analytics
         self.poll = 0.2  # lag sampling period (s); each sample is one lake query
         self.series = {}
         self.t0 = time.monotonic()
@@ -98,6 +99,8 @@ def main():
     ap.add_argument("--date", required=True, help="the run's date (file names and results)")
     ap.add_argument("--only", default="", help="comma-separated name prefixes of the scenarios to run")
     ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    ap.add_argument("--force-analytics", action="store_true",
+                    help="run the analytics queries even without duckpipe.duckdb_execution (tests the suite)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, cluster)")
     args = ap.parse_args()
 
