@@ -56,6 +56,7 @@ class Context:
         self.duckpipe = os.path.realpath(os.path.join(args.build, "src/daemon/duckpipe"))
         self.cluster = Cluster(os.path.join(work, "cluster"), args.pg_bin)
         self.force_analytics = args.force_analytics
+        self.lag_via = args.lag_via
         self.poll = 0.2  # lag sampling period (s); each sample is one lake query
         self.series = {}
         self.t0 = time.monotonic()
@@ -88,7 +89,7 @@ def machine(ctx, args, duration, load_start):
             "mem_gb": round(mem_kb / 1048576, 1), "loadavg_start": load_start,
             "loadavg_end": " ".join(f"{x:.2f}" for x in os.getloadavg()), "duration_s": round(duration, 1),
             "pg_settings": ctx.cluster.settings(), "sizes": SIZES[ctx.mode],
-            "runners": {"daemon": ctx.duckpipe, "extension": "pg_duckpipe background worker (private PG tree)"}}
+            "lag_via": ctx.lag_via, "runners": {"daemon": ctx.duckpipe, "extension": "pg_duckpipe background worker (private PG tree)"}}
 
 
 def main():
@@ -101,6 +102,9 @@ def main():
     ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     ap.add_argument("--force-analytics", action="store_true",
                     help="run the analytics queries even without duckpipe.duckdb_execution (tests the suite)")
+    ap.add_argument("--lag-via", choices=["catalog", "query"], default="catalog",
+                    help="how the sampler reads the lake's newest commit time: the lake catalog's file "
+                         "statistics (default) or a lake query (duckpipe query / duckpipe.query())")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, cluster)")
     args = ap.parse_args()
 

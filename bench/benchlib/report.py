@@ -30,7 +30,7 @@ def write_markdown(path, doc, plot_name):
                   "that every scenario works end to end, its figures are not the issue's measurements.", ""]
     lines += [f"Commit `{m['commit']}`, {m['cpus']} CPUs ({m['cpu_model']}), {m['mem_gb']} GB RAM, "
               f"load average {m['loadavg_start']} at the start and {m['loadavg_end']} at the end. "
-              f"Took {m['duration_s'] / 60:.1f} min.", "",
+              f"Took {m['duration_s'] / 60:.1f} min. Lag read via: {m.get('lag_via')}.", "",
               "PostgreSQL settings: " + ", ".join(f"`{k}={v}`" for k, v in m["pg_settings"].items()), "",
               "Sizes: " + ", ".join(f"`{k}={v}`" for k, v in m["sizes"].items()), "",
               "| scenario | " + " | ".join(FIELDS) + " |", "|---" * (len(FIELDS) + 1) + "|"]

@@ -59,6 +59,30 @@ class Runner:
             return len([s for s in states.values() if s == "STREAMING"]) >= n
         wait_for(f"{n} tables streaming", done, timeout, 0.05)
 
+    def has_inlined_data(self, tables):
+        """Whether any of the lake tables keeps rows inlined in the catalog (which file statistics miss)."""
+        if self.scalar("SELECT to_regclass('ducklake.ducklake_inlined_data_tables') IS NULL"):
+            return False
+        return bool(self.scalar(
+            "SELECT count(*) FROM ducklake.ducklake_inlined_data_tables i JOIN ducklake.ducklake_table t "
+            "USING (table_id) JOIN ducklake.ducklake_schema sc ON sc.schema_id = t.schema_id "
+            "WHERE t.end_snapshot IS NULL AND sc.schema_name || '.' || t.table_name = ANY(%s)", (list(tables),)))
+
+    def catalog_newest(self, tables, column="ts"):
+        """From the lake catalog alone: the newest `column` value (epoch us) visible in each table's
+        live data files (their per-file max statistics), the oldest of those over `tables`."""
+        rows = self.sql(
+            "SELECT t.table_name, (extract(epoch FROM max(s.max_value::timestamptz)) * 1000000)::bigint "
+            "FROM ducklake.ducklake_table t JOIN ducklake.ducklake_schema sc ON sc.schema_id = t.schema_id "
+            "AND sc.end_snapshot IS NULL JOIN ducklake.ducklake_column c ON c.table_id = t.table_id "
+            "AND c.end_snapshot IS NULL AND c.column_name = %s JOIN ducklake.ducklake_data_file f "
+            "ON f.table_id = t.table_id AND f.end_snapshot IS NULL JOIN ducklake.ducklake_file_column_stats s "
+            "ON s.data_file_id = f.data_file_id AND s.column_id = c.column_id WHERE t.end_snapshot IS NULL "
+            "AND sc.schema_name || '.' || t.table_name = ANY(%s) GROUP BY t.table_name", (column, list(tables)))
+        if len(rows) < len(tables):
+            return None
+        return {"m": str(min(m for _, m in rows))}
+
     def lake_files(self):
         """(live data files, their mean size in MB) over every lake table, from the lake catalog."""
         n, avg = self.sql("SELECT count(*), avg(file_size_bytes) FROM ducklake.ducklake_data_file "

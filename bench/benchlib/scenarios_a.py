@@ -71,6 +71,17 @@ def lag_query(table):
     return f"SELECT epoch_us(max(ts)) AS m FROM {table}_ducklake"
 
 
+def lag_probe(ctx, s, table):
+    """What the sampler polls for `table`'s lag: the lake catalog's file statistics (default: no
+    DuckDB per sample), or with --lag-via query a lake query as a user runs it."""
+    if ctx.lag_via == "catalog":
+        target = f"{table}_ducklake"
+        # Rows inlined into the catalog have no file statistics: then ask the lake itself.
+        return lambda: (s.runner.lake_row(lag_query(table)) if s.runner.has_inlined_data([target])
+                        else s.runner.catalog_newest([target]))
+    return lag_query(table)
+
+
 def recvlogical_baselines(ctx, s, slots, end_lsn, rows):
     """Rows/s of pg_recvlogical (pgoutput, to /dev/null) over the same WAL, protocol 1 and 2 + streaming."""
     t1 = ctx.cluster.recvlogical(s.db, slots[0], end_lsn, ["proto_version=1", "publication_names=bench_pub"])
@@ -99,7 +110,7 @@ def stream_insert(ctx, kind):
         without = max_rate_inserts(ctx.cluster, s.db, "ins", dur).rows_per_s()
         s.start_and_snapshot(["public.ins"], ctx.timeout(without * dur))
         ctx.progress(name, f"with the {kind}: inserts at the highest rate for {dur}s")
-        with Sampler(s.runner, lag_query("public.ins"), ctx.poll) as sampler:
+        with Sampler(s.runner, lag_probe(ctx, s, "public.ins"), ctx.poll) as sampler:
             w = max_rate_inserts(ctx.cluster, s.db, "ins", dur)
             catchup = s.wait_caught_up(["ins"], ctx.timeout(w.rows))
         p50, p99, mx = sampler.lag_ms()
@@ -177,7 +188,7 @@ def sysbench_scenario(ctx, kind, test, tables):
         rows = sum(s.scalar(f"SELECT count(*) FROM {t}") for t in names)
         snap_s = s.start_and_snapshot(names + ["public.bench_heartbeat"], ctx.timeout(rows))
         ctx.progress(name, f"snapshot {rows / snap_s:,.0f} rows/s; sysbench {dur}s with the {kind}")
-        with Sampler(s.runner, lag_query("public.bench_heartbeat"), ctx.poll) as sampler:
+        with Sampler(s.runner, lag_probe(ctx, s, "public.bench_heartbeat"), ctx.poll) as sampler:
             with Heartbeat(ctx.cluster, s.db):
                 tps = sysbench(ctx, s, test, tables, "run", dur)
             t_end = time.monotonic()
@@ -199,5 +210,5 @@ def sysbench_scenario(ctx, kind, test, tables):
                        source_tps_without=without, files=files, avg_file_mb=avg), {
             "rows_per_s_is": "snapshot rows/s", "snapshot_rows": rows, "snapshot_s": snap_s, "seconds": dur,
             "threads": 4, "lag_avg_ms": sum(lags) / len(lags) if lags else None, "catchup_s": catchup,
-            "consistent": consistent, "lag_via": "bench_heartbeat (a row every 100 ms)",
+            "consistent": consistent, "lag_via": f"bench_heartbeat (a row every 100 ms), {ctx.lag_via}",
             "flushes": len(flush_times(s.runner.log_text()))}

@@ -7,7 +7,7 @@ from .common import Scope, figures, ratio
 from .measure import Sampler, insert_rows_sql, percentile, proc_status, random_updates_deletes, \
     round_robin_changes, steady_inserts
 from .runners import flush_times, wait_for
-from .scenarios_a import NARROW_DDL, NARROW_LOAD, STREAM_DDL, create_baseline_slots, lag_query, load, \
+from .scenarios_a import NARROW_DDL, NARROW_LOAD, STREAM_DDL, create_baseline_slots, lag_probe, load, \
     recvlogical_baselines
 
 
@@ -37,7 +37,12 @@ def many_tables(ctx, kind):
             return {"m": min(int(float(r["m"])) for r in rows), "n": sum(int(float(r["n"])) for r in rows)}
         period = 0.5
         ctx.progress(name, f"a small transaction on each of {n} tables every {period}s for {dur}s")
-        with Sampler(s.runner, lake_all, max(ctx.poll, 0.5)) as sampler:
+        targets = [f"public.{t}_ducklake" for t in tables]
+        if ctx.lag_via == "catalog":
+            probe = lambda: lake_all() if s.runner.has_inlined_data(targets) else s.runner.catalog_newest(targets)  # noqa: E731
+        else:
+            probe = lake_all
+        with Sampler(s.runner, probe, max(ctx.poll, 0.5)) as sampler:
             t0 = time.monotonic()
             w = round_robin_changes(ctx.cluster, s.db, tables, period, dur)
             want = sum(s.scalar(f"SELECT count(*) FROM {t}") for t in tables)
@@ -107,7 +112,7 @@ def steady(ctx, kind, flush_ms):
         s.sql(STREAM_DDL.format(t="steady"))
         s.start_and_snapshot(["public.steady"], 60)
         ctx.progress(name, f"{rate} rows/s for {dur}s, flush interval {flush_ms} ms")
-        with Sampler(s.runner, lag_query("public.steady"), min(ctx.poll, flush_ms / 2000.0)) as sampler:
+        with Sampler(s.runner, lag_probe(ctx, s, "public.steady"), min(ctx.poll, flush_ms / 2000.0)) as sampler:
             w = steady_inserts(ctx.cluster, s.db, "steady", rate, dur)
             s.wait_caught_up(["steady"], ctx.timeout(w.rows))
         ctx.series[name] = sampler.lags
@@ -146,7 +151,7 @@ def updates_deletes(ctx, kind):
                 s.wait_caught_up(["ud"], ctx.timeout(rows))
             before = len(flush_times(s.runner.log_text()))
             ctx.progress(name, f"{rate} random-key updates+deletes/s for {dur}s on {rows} lake rows")
-            with Sampler(s.runner, lag_query("public.ud"), ctx.poll) as sampler:
+            with Sampler(s.runner, lag_probe(ctx, s, "public.ud"), ctx.poll) as sampler:
                 w = random_updates_deletes(ctx.cluster, s.db, "ud", rows, rate, dur)
                 s.wait_caught_up(["ud"], ctx.timeout(w.rows * 10))
             flushes = [ms for _, ms in flush_times(s.runner.log_text())[before:]]
