@@ -14,6 +14,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchlib import scenarios_a as A  # noqa: E402
+from benchlib import measure  # noqa: E402
 from benchlib import scenarios_b as B  # noqa: E402
 from benchlib.cluster import Cluster  # noqa: E402
 from benchlib.common import figures  # noqa: E402
@@ -115,18 +116,21 @@ def main():
     scenarios, details = {}, {}
     only = [p for p in args.only.split(",") if p]
     todo = [(n, fn) for n, fn in scenario_list() if not only or any(n.startswith(p) for p in only)]
-    ctx.progress("bench", f"{args.mode} run of {len(todo)} scenarios (+ analytics); work dir {work}")
+    run_analytics = not only or any("analytics".startswith(p) or p.startswith("analytics") for p in only)
+    ctx.progress("bench", f"{args.mode} run of {len(todo)} scenarios{' + analytics' if run_analytics else ''}; "
+                          f"work dir {work}")
     try:
         ctx.cluster.start()
         for i, (name, fn) in enumerate(todo, 1):
             ctx.progress(name, f"scenario {i}/{len(todo)}")
+            measure.PROGRESS = lambda msg, name=name: ctx.progress(name, msg)
             try:
                 scenarios[name], details[name] = fn(ctx)
             except Exception as e:
                 ctx.progress(name, f"FAILED: {str(e).strip()[:400]}")
                 traceback.print_exc(limit=3)
                 scenarios[name], details[name] = figures(), {"error": str(e).strip()[:400]}
-        if not only or any("analytics".startswith(p) or p.startswith("analytics") for p in only):
+        if run_analytics:
             try:
                 for name, (figs, det) in B.analytics(ctx).items():
                     scenarios[name], details[name] = figs, det

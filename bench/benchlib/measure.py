@@ -39,6 +39,12 @@ def proc_status(pid):
         return None
 
 
+# Set by the driver: called with a line every PROGRESS_EVERY seconds while a sampler runs, so a long
+# catch-up shows where it is.
+PROGRESS = None
+PROGRESS_EVERY = 10.0
+
+
 class Sampler:
     """Samples, on a thread, until stopped: the runner's RSS (from /proc, every process it has), the
     size of its DuckDB temp directories, and, with a lag query, the lake's freshness.
@@ -92,9 +98,15 @@ class Sampler:
                 self.lags.append((t - self.t0, t - int(float(row["m"])) / 1e6))
 
     def _run(self):
+        last = now()
         while not self._stop.is_set():
             start = now()
             self.sample_once()
+            if PROGRESS and start - last >= PROGRESS_EVERY:
+                last = start
+                lag = f"lag {self.lags[-1][1] * 1000:,.0f} ms, " if self.lags else ""
+                PROGRESS(f"  ... {start - self.t0:.0f}s: {lag}peak RSS {self.peak_rss:,.0f} MB, "
+                         f"temp {self.peak_temp / 1048576:,.0f} MB")
             self._stop.wait(max(0.0, self.interval - (now() - start)))
 
     def lag_ms(self, since=0.0):
