@@ -72,6 +72,17 @@ class Context:
         print(f"[{time.monotonic() - self.t0:7.1f}s] {name}: {msg}", file=sys.stderr, flush=True)
 
 
+def rounded(v):
+    """Floats to 3 decimals all the way down (per-stage lists and the like)."""
+    if isinstance(v, float):
+        return round(v, 3)
+    if isinstance(v, dict):
+        return {k: rounded(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [rounded(x) for x in v]
+    return v
+
+
 def machine(ctx, args, duration, load_start):
     cpu = "?"
     with open("/proc/cpuinfo") as f:
@@ -141,7 +152,7 @@ def main():
                     scenarios[f"analytics_{q}_extension"] = figures()
                     details[f"analytics_{q}_extension"] = {"error": str(e).strip()[:500]}
         doc = {"machine": machine(ctx, args, time.monotonic() - ctx.t0, load_start), "scenarios": scenarios,
-               "details": details}
+               "details": rounded(details)}
     finally:
         ctx.cluster.stop()
     os.makedirs(args.results, exist_ok=True)

@@ -230,9 +230,10 @@ def round_robin_changes(cluster, db, tables, period, duration, clients=4):
         w.close()
 
 
-def random_updates_deletes(cluster, db, table, max_id, rate, duration, tick=0.01):
+def random_updates_deletes(cluster, db, table, max_id, rate, duration, tick=0.05):
     """`rate` changes/s on random keys: half updates (which set ts to the commit time, so the lake's
-    max(ts) shows the lag), half deletes."""
+    max(ts) shows the lag), half deletes; one transaction per tick (a commit per statement would
+    bound the rate by fsync latency instead of the pipeline)."""
     w = Workload(cluster, db, 1)
     per_tick = max(2, int(round(rate * tick)))
     rng = random.Random(12)
@@ -244,9 +245,11 @@ def random_updates_deletes(cluster, db, table, max_id, rate, duration, tick=0.01
             while time.monotonic() < deadline:
                 ids = [rng.randint(1, max_id) for _ in range(per_tick)]
                 half = per_tick // 2
+                cur.execute("BEGIN")
                 cur.execute(f"UPDATE {table} SET ts = clock_timestamp() WHERE id = ANY(%s)", (ids[:half],))
                 cur.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", (ids[half:],))
-                w._count(per_tick, 2)
+                cur.execute("COMMIT")
+                w._count(per_tick, 1)
                 k += 1
                 delay = start + k * tick - time.monotonic()
                 if delay > 0:
