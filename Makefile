@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test unit integration installcheck install tsan demo bench format lint clean
+.PHONY: all deps build test unit integration installcheck install tsan demo bench bench-quick bench-throughput format lint clean
 
 all: build
 
@@ -49,7 +49,18 @@ tsan: deps
 demo: build
 	@bash scripts/demo.sh $(BUILD_DIR)
 
+# The benchmark suite (bench/README.md): every scenario against the daemon and the extension's
+# worker on a cluster of its own, results in bench/results/. BENCH_ARGS: e.g. --only snapshot,steady.
+BENCH_ARGS ?=
+
 bench: build
+	@bash bench/run.sh $(BUILD_DIR) full $(BENCH_ARGS)
+
+bench-quick: build
+	@bash bench/run.sh $(BUILD_DIR) quick $(BENCH_ARGS)
+
+# The older by-hand check: snapshot vs COPY and streaming vs pg_recvlogical, daemon only.
+bench-throughput: build
 	@bash scripts/bench.sh $(BUILD_DIR)
 
 format:
