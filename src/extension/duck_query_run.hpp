@@ -23,8 +23,8 @@ struct DuckQueryTable {
 	std::string empty_select; // "SELECT CAST(NULL AS INTEGER) AS "id", ... WHERE false"
 };
 
-// One query run whole in DuckDB (the backend's query engine) over the statement's lake snapshot, its result streamed chunk by
-// chunk. PostgreSQL-free: the caller converts the chunks (DuckDatum) on the main thread.
+// One query run whole in DuckDB (the backend's query engine) over the statement's lake snapshot, its result streamed
+// chunk by chunk. PostgreSQL-free: the caller converts the chunks (DuckDatum) on the main thread.
 class DuckQueryRun {
 public:
 	// timezone: PostgreSQL's TimeZone, which DuckDB's timestamptz functions then use.

@@ -4,9 +4,8 @@
 #include "extension/lake_scan_path.hpp"
 
 #include <algorithm>
-#include <chrono>
+#include <memory>
 #include <string>
-#include <unordered_map>
 
 #include "core/common/error.hpp"
 #include "core/pg/pg_connection.hpp"
@@ -42,25 +41,30 @@ bool pushdown_enabled = true;
 set_rel_pathlist_hook_type previous_pathlist_hook = nullptr;
 get_relation_info_hook_type previous_relation_info_hook = nullptr;
 
-// Live rows and bytes of a lake table, as the catalog says (at most a few seconds old: planning
-// must not ask the catalog for every query).
+// Live rows and bytes of a lake table, as the catalog says now: a cached figure went stale as soon as
+// a copy landed (a table added a moment ago planned as empty), so every plan asks, over one catalog
+// connection kept for the backend (a query, not a connection, per lake relation planned).
 struct Estimate {
 	double rows = 0;
 	double bytes = 0;
-	std::chrono::steady_clock::time_point at;
 };
-std::unordered_map<Oid, Estimate> estimates;
-constexpr auto kEstimateAge = std::chrono::seconds(10);
+std::unique_ptr<PgConnection> estimate_conn;
+std::string estimate_conninfo;
 
 std::optional<Estimate> LoadEstimate(const std::string &schema, const std::string &table) {
 	LakeSettings settings = LakeSettings::Current();
 	try {
-		PgConnection conn(settings.catalog_conninfo,
-		                  PgConnection::Options{.application_name = "pg_duckpipe lake planner"});
+		if (!estimate_conn || estimate_conninfo != settings.catalog_conninfo) {
+			estimate_conn.reset();
+			estimate_conn = std::make_unique<PgConnection>(
+			    settings.catalog_conninfo, PgConnection::Options{.application_name = "pg_duckpipe lake planner"});
+			estimate_conninfo = settings.catalog_conninfo;
+		}
+		auto &conn = *estimate_conn;
 		std::string s = conn.QuoteIdent(settings.catalog_schema);
 		auto exists = conn.Exec("SELECT to_regclass($1) IS NOT NULL", {s + ".ducklake_metadata"});
 		if (!exists.GetBool(0, 0)) {
-			return Estimate{0, 0, std::chrono::steady_clock::now()};
+			return Estimate{0, 0};
 		}
 		auto r =
 		    conn.Exec("SELECT coalesce(sum(f.record_count - coalesce(d.delete_count, 0)), 0)::float8, "
@@ -71,10 +75,10 @@ std::optional<Estimate> LoadEstimate(const std::string &schema, const std::strin
 		                  ".ducklake_delete_file d ON d.data_file_id = f.data_file_id AND d.end_snapshot IS NULL "
 		                  "WHERE sc.end_snapshot IS NULL AND sc.schema_name = $1 AND t.table_name = $2",
 		              {schema, table});
-		return Estimate{std::stod(std::string(r.Get(0, 0))), std::stod(std::string(r.Get(0, 1))),
-		                std::chrono::steady_clock::now()};
+		return Estimate{std::stod(std::string(r.Get(0, 0))), std::stod(std::string(r.Get(0, 1)))};
 	} catch (const std::exception &) {
-		return std::nullopt; // an estimate is not worth failing the query for: the scan will say
+		estimate_conn.reset(); // broken or refused: connect again next time
+		return std::nullopt;   // an estimate is not worth failing the query for: the scan will say
 	}
 }
 
@@ -102,23 +106,18 @@ void RelationInfo(PlannerInfo *root, Oid relid, bool inhparent, RelOptInfo *rel)
 		if (!IsLake(relid)) {
 			return;
 		}
-		auto now = std::chrono::steady_clock::now();
-		auto it = estimates.find(relid);
-		if (it == estimates.end() || now - it->second.at > kEstimateAge) {
-			const char *schema = nullptr;
-			const char *name = nullptr;
-			PgCall([&] {
-				schema = get_namespace_name(get_rel_namespace(relid));
-				name = get_rel_name(relid);
-			});
-			auto loaded = LoadEstimate(schema, name);
-			if (!loaded) {
-				return;
-			}
-			it = estimates.insert_or_assign(relid, *loaded).first;
+		const char *schema = nullptr;
+		const char *name = nullptr;
+		PgCall([&] {
+			schema = get_namespace_name(get_rel_namespace(relid));
+			name = get_rel_name(relid);
+		});
+		auto estimate = LoadEstimate(schema, name);
+		if (!estimate) {
+			return;
 		}
-		rel->tuples = std::max(1.0, it->second.rows);
-		rel->pages = static_cast<BlockNumber>(std::clamp(it->second.bytes / BLCKSZ, 1.0, 1e9));
+		rel->tuples = std::max(1.0, estimate->rows);
+		rel->pages = static_cast<BlockNumber>(std::clamp(estimate->bytes / BLCKSZ, 1.0, 1e9));
 		// A lake scan is not parallel-aware: no partial seq scan paths for the bigger size.
 		rel->rel_parallel_workers = 0;
 	});

@@ -188,7 +188,11 @@ std::shared_ptr<const lake::CatalogState> QueryEngine::Resolve(const LakeSetting
 	if (auto it = loaded_.find(id); it != loaded_.end()) {
 		return it->second;
 	}
-	return Load(settings, lake::SnapshotSelector::Id(id));
+	// By id from here on, still named as the caller named it (its setting or argument) if it is gone.
+	auto by_id = selector;
+	by_id.kind = lake::SnapshotSelector::Kind::Id;
+	by_id.snapshot_id = id;
+	return Load(settings, by_id);
 }
 
 std::shared_ptr<const lake::CatalogState> QueryEngine::Load(const LakeSettings &settings,

@@ -55,9 +55,14 @@ DROP ROLE qe_user;
 
 -- DROP TABLE of the relation drops the lake table: its view is gone at the next statement.
 DROP TABLE qe.items_ducklake;
-\set VERBOSITY terse
-SELECT * FROM duckpipe.query('SELECT count(*) FROM qe.items_ducklake');
-\set VERBOSITY default
+-- (The first line of DuckDB's error only: its "did you mean" guess depends on the other views.)
+DO $$
+BEGIN
+    PERFORM * FROM duckpipe.query('SELECT count(*) FROM qe.items_ducklake');
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE '%', split_part(SQLERRM, E'\n', 1);
+END
+$$;
 -- Three DuckDBs in all: the first, the one of the 64 MB limit, and the one after its RESET.
 SELECT instances_created FROM duckpipe.query_engine_status();
 

@@ -109,11 +109,13 @@ DEALLOCATE dx61_p;
 EXPLAIN (COSTS OFF) SELECT grp, count(*) FROM dx61.items_ducklake WHERE qty > 2 GROUP BY grp ORDER BY grp;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT grp, count(*) FROM dx61.items_ducklake GROUP BY grp;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT grp AS g, count(*) FROM dx61.items_ducklake GROUP BY grp;
--- duckpipe.duckdb_execution = off: the row path.
+-- duckpipe.duckdb_execution = off (and the pushdown scan off): the access method's row path.
 SET duckpipe.duckdb_execution = off;
+SET duckpipe.lake_scan_pushdown = off;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM dx61.items_ducklake;
 SELECT count(*), sum(price) FROM dx61.items_ducklake;
 RESET duckpipe.duckdb_execution;
+RESET duckpipe.lake_scan_pushdown;
 -- Cursors: FETCH forward, backward (the plan is materialised for a SCROLL cursor).
 BEGIN;
 DECLARE dx61_c SCROLL CURSOR FOR SELECT id, price FROM dx61.items_ducklake ORDER BY id;
