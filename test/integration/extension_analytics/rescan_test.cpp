@@ -24,14 +24,20 @@ TEST_F(LakeRescanTest, RescanReadsTheSnapshotTheScanOpened) {
 	Sql("INSERT INTO public.t SELECT generate_series(1, 10)");
 	Sql("SELECT duckpipe.add_table('public.t')");
 	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.t_ducklake") == "10"; }, 60s, 200ms));
-	// Blocks (in pg_sleep) until a fresh scan of the lake relation sees n rows.
+	// Blocks (in pg_sleep) until the lake catalog holds n live rows of the table. (Not through the
+	// relation: every read of one statement sees the statement's snapshot.)
 	Sql("CREATE FUNCTION public.wait_lake(n int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN FOR i IN 1..600 LOOP "
-	    "IF (SELECT count(*) FROM public.t_ducklake) >= n THEN RETURN 1; END IF; PERFORM pg_sleep(0.1); END LOOP; "
-	    "RETURN 0; END $$");
+	    "IF (SELECT coalesce(sum(f.record_count - coalesce(d.delete_count, 0)), 0) FROM ducklake.ducklake_table t "
+	    "JOIN ducklake.ducklake_data_file f ON f.table_id = t.table_id AND f.end_snapshot IS NULL "
+	    "LEFT JOIN ducklake.ducklake_delete_file d ON d.data_file_id = f.data_file_id AND d.end_snapshot IS NULL "
+	    "WHERE t.table_name = 't_ducklake' AND t.end_snapshot IS NULL) >= n THEN RETURN 1; END IF; "
+	    "PERFORM pg_sleep(0.1); END LOOP; RETURN 0; END $$");
 	// Row 1 opens the subquery's scan; row 2's filter waits for the lake to hold the rows inserted
 	// meanwhile, then its subquery rescans the relation.
+	// The access method's own scan (the DuckDB paths are tested in their own areas).
 	auto result = std::async(std::launch::async, [&] {
-		return Sql("SELECT g, (SELECT count(*) FROM public.t_ducklake WHERE id <> -g) FROM generate_series(1, 2) g "
+		return Sql("SET duckpipe.duckdb_execution = off; SET duckpipe.lake_scan_pushdown = off; SELECT g, (SELECT "
+		           "count(*) FROM public.t_ducklake WHERE id <> -g) FROM generate_series(1, 2) g "
 		           "WHERE g = 1 OR public.wait_lake(15) = 1");
 	});
 	ASSERT_TRUE(WaitFor(
@@ -53,7 +59,9 @@ TEST_F(LakeRescanTest, ParallelPlansReadEachRowOnce) {
 	Sql("INSERT INTO public.p SELECT g, 'v' || g FROM generate_series(1, 5000) g");
 	Sql("SELECT duckpipe.add_table('public.p')");
 	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.p_ducklake") == "5000"; }, 60s, 200ms));
-	const std::string parallel = "SET min_parallel_table_scan_size = 0; SET parallel_setup_cost = 0; "
+	// The access method's own scan: the DuckDB paths take no parallel plans.
+	const std::string parallel = "SET duckpipe.duckdb_execution = off; SET duckpipe.lake_scan_pushdown = off; "
+	                             "SET min_parallel_table_scan_size = 0; SET parallel_setup_cost = 0; "
 	                             "SET parallel_tuple_cost = 0; SET max_parallel_workers_per_gather = 2; ";
 	auto plan = Sql(parallel + "EXPLAIN (COSTS OFF) SELECT count(*) FROM public.p_ducklake");
 	std::string plan_text;
