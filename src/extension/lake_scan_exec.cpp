@@ -1,6 +1,9 @@
 // Execution of the "DuckPipe Lake Scan" (see lake_scan_path.hpp). The lake is opened at the first
 // row (or by EXPLAIN), once per statement: a rescan (inner side of a nested loop, new parameter
-// values) reruns DuckDB's query on the same snapshot with the filter's values evaluated again.
+// values) reruns DuckDB's query on the same snapshot with the filter's values evaluated again. A
+// rescan with the same values (the inner side of a nested loop without parameters) replays the rows
+// of the first pass from a tuplestore instead: each DuckDB query costs milliseconds to start, and the
+// planner, short of column statistics on lake relations, can put thousands of outer rows over it.
 #include "extension/lake_scan_path.hpp"
 
 #include <optional>
@@ -20,6 +23,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/tuplestore.h"
 }
 
 namespace duckpipe::ext {
@@ -40,6 +44,11 @@ struct LakeScanState {
 	bool *read; // per attribute: read from the lake
 	MemoryContext row_context;
 	MemoryContextCallback release;
+	// Rows of the first pass, kept when the plan may rescan with the same values (EXEC_FLAG_REWIND).
+	Tuplestorestate *cache;
+	TupleTableSlot *cache_slot; // minimal tuples read back from the cache
+	bool cache_complete;        // the first pass reached the end: every row is in the cache
+	bool replaying;             // this pass reads the cache
 };
 
 void Release(void *arg) {
@@ -81,6 +90,11 @@ void Begin(CustomScanState *node, EState *, int eflags) {
 	}
 	state->row_context =
 	    AllocSetContextCreateInternal(CurrentMemoryContext, "pg_duckpipe lake scan row", ALLOCSET_DEFAULT_SIZES);
+	if ((eflags & EXEC_FLAG_REWIND) != 0 && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0) {
+		state->cache = tuplestore_begin_heap(false, false, work_mem);
+		// A copy: the relation's descriptor is reference-counted, and this slot is never dropped.
+		state->cache_slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(desc), &TTSOpsMinimalTuple);
+	}
 	state->release.func = Release;
 	state->release.arg = state;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &state->release);
@@ -151,6 +165,14 @@ TupleTableSlot *Next(ScanState *node) {
 	TupleTableSlot *slot = node->ss_ScanTupleSlot;
 	return PgBoundary([&]() -> TupleTableSlot * {
 		PgCall([&] { ExecClearTuple(slot); });
+		if (state->replaying) {
+			PgCall([&] {
+				if (tuplestore_gettupleslot(state->cache, true, false, state->cache_slot)) {
+					ExecCopySlot(slot, state->cache_slot);
+				}
+			});
+			return slot;
+		}
 		if (!state->started) {
 			auto filter = Filter(state);
 			Open(state).Start(ColumnNames(state), filter, false);
@@ -158,6 +180,7 @@ TupleTableSlot *Next(ScanState *node) {
 		}
 		LakePushdownScan &lake = *state->scan;
 		if (!lake.Next()) {
+			state->cache_complete = state->cache != nullptr;
 			return slot; // empty: the end
 		}
 		// Cancels are seen between rows; values go through their types' input functions, as the
@@ -177,6 +200,9 @@ TupleTableSlot *Next(ScanState *node) {
 			}
 			MemoryContextSwitchTo(caller);
 			ExecStoreVirtualTuple(slot);
+			if (state->cache) {
+				tuplestore_puttupleslot(state->cache, slot);
+			}
 		});
 		return slot;
 	});
@@ -196,7 +222,17 @@ void End(CustomScanState *node) {
 
 void Rescan(CustomScanState *node) {
 	auto *state = reinterpret_cast<LakeScanState *>(node);
-	state->started = false; // the next row reruns the query with the values parameters have then
+	if (state->cache && state->cache_complete && node->ss.ps.chgParam == nullptr) {
+		state->replaying = true; // the same values: the same rows
+		tuplestore_rescan(state->cache);
+	} else {
+		state->started = false; // the next row reruns the query with the values parameters have then
+		state->replaying = false;
+		state->cache_complete = false;
+		if (state->cache) {
+			tuplestore_clear(state->cache);
+		}
+	}
 	ExecScanReScan(&node->ss);
 }
 

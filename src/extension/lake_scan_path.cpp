@@ -49,6 +49,8 @@ struct Estimate {
 	double bytes = 0;
 };
 std::unique_ptr<PgConnection> estimate_conn;
+// What starting one DuckDB query costs, in the planner's units (~ a sequential page read each).
+constexpr Cost kDuckScanStartup = 500.0;
 std::string estimate_conninfo;
 
 std::optional<Estimate> LoadEstimate(const std::string &schema, const std::string &table) {
@@ -224,8 +226,30 @@ void AddLakePath(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 			startup = std::min(startup, path->startup_cost);
 		}
 	}
+	// Every scan (and rescan) of a lake table is a DuckDB query: a few milliseconds before its first
+	// row, whatever the table's size. Without that start-up in the costs the planner put lake tables
+	// on the inner side of nested loops and reran DuckDB for each of thousands of outer rows (TPC-H
+	// q8: 90 s instead of 0.1 s through hash joins). The access method's scans get it too.
+	startup += kDuckScanStartup;
+	total += kDuckScanStartup;
+	foreach (cell, rel->pathlist) {
+		auto *path = static_cast<Path *>(lfirst(cell));
+		if (path->pathtype == T_SeqScan || path->pathtype == T_SampleScan) {
+			path->startup_cost += kDuckScanStartup;
+			path->total_cost += kDuckScanStartup;
+		}
+	}
+	foreach (cell, rel->partial_pathlist) {
+		auto *path = static_cast<Path *>(lfirst(cell));
+		path->startup_cost += kDuckScanStartup;
+		path->total_cost += kDuckScanStartup;
+	}
 
 	auto add = [&](ParamPathInfo *param_info, List *clauses, double rows) {
+		// A parameterized scan reruns DuckDB for every outer row, and the outer side's estimate is often
+		// off by orders of magnitude for lake relations (no column statistics): chosen only for an outer
+		// side of a row or two, never as a gamble on a selective-looking filter.
+		Cost penalty = param_info ? kDuckScanStartup * 4 : 0;
 		PgCall([&] {
 			auto *path = static_cast<CustomPath *>(palloc0(sizeof(CustomPath)));
 			NodeSetTag(path, T_CustomPath);
@@ -237,8 +261,8 @@ void AddLakePath(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 			path->path.parallel_safe = false;
 			path->path.parallel_workers = 0;
 			path->path.rows = rows;
-			path->path.startup_cost = startup;
-			path->path.total_cost = std::max(total, startup);
+			path->path.startup_cost = startup + penalty;
+			path->path.total_cost = std::max(total, startup) + penalty;
 			path->path.pathkeys = NIL;
 			path->flags = CUSTOMPATH_SUPPORT_PROJECTION;
 			path->custom_private = lappend(lappend(NIL, columns), clauses);

@@ -15,6 +15,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+
 #include <fstream>
 #include <sstream>
 
@@ -244,7 +248,13 @@ TEST_P(AnalyticsTest, LakeAnswersAsTheSource) {
 		CheckPath(query, mode, plan);
 		Rows actual;
 		try {
+			auto started = std::chrono::steady_clock::now();
 			actual = RowsOf(lake, query.sql);
+			auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+			RecordProperty("ms_" + mode.name, std::to_string(ms.count()));
+			if (getenv("DUCKPIPE_ANALYTICS_TIMES")) {
+				std::cerr << query.name << " " << mode.name << " " << ms.count() << " ms\n" << plan;
+			}
 		} catch (const std::exception &e) {
 			ADD_FAILURE() << query.name << " failed on the lake: " << e.what() << "\nplan:\n" << plan;
 			continue;
