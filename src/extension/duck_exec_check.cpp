@@ -3,6 +3,7 @@
 // (same name, as pg_get_querydef prints it) returns the same values; anything else keeps the query
 // on the row path. docs/lake-relation.md lists what is in and what falls back, and why.
 #include "extension/duck_exec_check.hpp"
+#include "extension/time_travel.hpp"
 
 #include <cstring>
 #include <set>
@@ -595,6 +596,18 @@ DuckExecVerdict CheckDuckExecution(Query *query, ParamListInfoData *params) {
 	}
 	if (lake_relations == 0) {
 		return ctx.verdict; // no relation, or only views over something else (pg_settings)
+	}
+	// Time travel reads an older snapshot, whose lake tables may lack columns the relations have now
+	// (added since): the row path reads those as NULL, a DuckDB query would not bind. Without a word,
+	// as for mixed queries.
+	// (Settings that contradict each other: the row path's read reports them.)
+	bool latest = false;
+	try {
+		latest = SessionSnapshot().kind == lake::SnapshotSelector::Kind::Latest;
+	} catch (const std::exception &) {
+	}
+	if (!latest) {
+		return ctx.verdict;
 	}
 	ctx.verdict.all_lake = true;
 	Walk(reinterpret_cast<Node *>(query), ctx);
