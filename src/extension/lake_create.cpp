@@ -146,16 +146,7 @@ void DropCreated(const CreatedTable &t) {
 // Runs inside AbortTransaction / AbortSubTransaction: never raises, never throws.
 void DropAll(std::vector<CreatedTable> tables) noexcept {
 	for (const auto &t : tables) {
-		std::string failure;
-		try {
-			DropCreated(t);
-		} catch (const Error &e) {
-			failure = e.Message();
-		} catch (const std::exception &e) {
-			failure = e.what();
-		} catch (...) {
-			failure = "unknown error";
-		}
+		std::string failure = FailureOf([&] { DropCreated(t); });
 		if (!failure.empty()) {
 			ereport(WARNING,
 			        (errmsg("could not drop lake table %s.%s made by a rolled-back duckpipe.add_table: %s",

@@ -109,16 +109,7 @@ void OnXact(XactEvent event, void *) {
 			if (!drop.confirmed) {
 				continue;
 			}
-			std::string failure;
-			try {
-				DropLakeTable(drop);
-			} catch (const Error &e) {
-				failure = e.Message();
-			} catch (const std::exception &e) {
-				failure = e.what();
-			} catch (...) {
-				failure = "unknown error";
-			}
+			std::string failure = FailureOf([&] { DropLakeTable(drop); });
 			if (!failure.empty()) {
 				ereport(WARNING,
 				        (errmsg("could not drop lake table %s.%s: %s", drop.schema.c_str(), drop.table.c_str(),

@@ -3,7 +3,7 @@
 #include "core/common/error.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/lake/lake_reader.hpp"
-#include "extension/pg_text.hpp"
+#include "extension/lake_text_rows.hpp"
 #include "extension/signal_block.hpp"
 
 #include <duckdb.h>
@@ -29,30 +29,6 @@ std::string OptText(const std::optional<std::string> &v) {
 
 } // namespace
 
-// A streaming DuckDB result and its current chunk.
-struct LakePushdownScan::Stream {
-	duckdb_prepared_statement prepared = nullptr;
-	duckdb_result result{};
-	bool has_result = false;
-	duckdb_data_chunk chunk = nullptr;
-	idx_t chunk_rows = 0;
-	idx_t row = 0;
-	bool done = false;
-
-	~Stream() {
-		SignalBlock blocked;
-		if (chunk) {
-			duckdb_destroy_data_chunk(&chunk);
-		}
-		if (has_result) {
-			duckdb_destroy_result(&result);
-		}
-		if (prepared) {
-			duckdb_destroy_prepare(&prepared);
-		}
-	}
-};
-
 LakePushdownScan::LakePushdownScan(const LakeSettings &settings, std::string schema, std::string table)
     : schema_(std::move(schema)), name_(std::move(table)) {
 	session_ = OpenSession(settings);
@@ -63,7 +39,7 @@ LakePushdownScan::LakePushdownScan(const LakeSettings &settings, std::string sch
 }
 
 LakePushdownScan::~LakePushdownScan() {
-	stream_.reset(); // before the session that owns its connection
+	rows_.reset(); // before the session that owns its connection
 	session_.reset();
 }
 
@@ -125,11 +101,10 @@ std::vector<lake::LakeDataFile> LakePushdownScan::Prune(const LakeFilter &filter
 
 void LakePushdownScan::Start(const std::vector<std::string> &columns, const std::optional<LakeFilter> &filter,
                              bool plan_only) {
-	stream_.reset();
-	stream_ = std::make_unique<Stream>();
+	rows_ = std::make_unique<LakeTextRows>(); // no rows until a query runs
 	filter_sql_ = filter ? filter->Sql() : std::string();
 	if (!table_) {
-		stream_->done = true; // the lake table is created at the first copy: nothing to read yet
+		// no lake table (yet): nothing to read
 		files_read_ = 0;
 		return;
 	}
@@ -139,78 +114,24 @@ void LakePushdownScan::Start(const std::vector<std::string> &columns, const std:
 	}
 	files_read_ = pruned.files.size();
 	if (plan_only) {
-		stream_->done = true;
 		return;
 	}
-	std::string select;
-	for (size_t i = 0; i < columns.size(); i++) {
-		std::string expr = "CAST(NULL AS VARCHAR)";
-		for (const auto &c : table_->columns) {
-			if (!columns[i].empty() && c.name == columns[i]) {
-				expr = PgTextExpression(c, DuckConnection::QuoteIdent(c.name));
-			}
-		}
-		select += (i ? ", " : "") + expr;
-	}
-	if (select.empty()) {
-		select = "NULL"; // no column needed (count(*)): still one row per row
-	}
 	// The table's rows over the chosen files only; the view of the session reads them all.
-	std::string sql =
-	    "SELECT " + select + " FROM (" + lake::LakeReader::TableQuery(session_->State(), pruned) + ") AS __t";
+	std::string sql = "SELECT " + LakeTextSelectList(*table_, columns) + " FROM (" +
+	                  lake::LakeReader::TableQuery(session_->State(), pruned) + ") AS __t";
 	if (filter) {
 		sql += " WHERE " + filter_sql_;
 	}
-	auto &duck = session_->Duck();
-	std::string what = "reading lake table " + schema_ + "." + name_;
-	{
-		SignalBlock blocked;
-		if (duckdb_prepare(duck.Raw(), sql.c_str(), &stream_->prepared) == DuckDBError) {
-			throw duck.Failure(what, duckdb_prepare_error(stream_->prepared), DUCKDB_ERROR_INVALID);
-		}
-	}
 	// Through the pending API: a cancel interrupts DuckDB before the first row (delete files, pruning).
-	stream_->result = duck.ExecutePrepared(stream_->prepared, true, what);
-	stream_->has_result = true;
+	rows_ = std::make_unique<LakeTextRows>(session_->Duck(), sql, "reading lake table " + schema_ + "." + name_);
 }
 
 bool LakePushdownScan::Next() {
-	auto &s = *stream_;
-	if (s.done) {
-		return false;
-	}
-	s.row++;
-	while (!s.chunk || s.row >= s.chunk_rows) {
-		SignalBlock blocked;
-		if (s.chunk) {
-			duckdb_destroy_data_chunk(&s.chunk);
-		}
-		s.chunk = duckdb_fetch_chunk(s.result);
-		s.row = 0;
-		if (!s.chunk) {
-			s.done = true;
-			const char *error = duckdb_result_error(&s.result);
-			if (error) {
-				throw session_->Duck().Failure("reading lake table " + schema_ + "." + name_, error,
-				                               duckdb_result_error_type(&s.result));
-			}
-			return false;
-		}
-		s.chunk_rows = duckdb_data_chunk_get_size(s.chunk);
-	}
-	return true;
+	return rows_->Next();
 }
 
 std::optional<std::string_view> LakePushdownScan::Value(size_t col) const {
-	auto &s = *stream_;
-	duckdb_vector vector = duckdb_data_chunk_get_vector(s.chunk, col);
-	uint64_t *validity = duckdb_vector_get_validity(vector);
-	if (validity && !duckdb_validity_row_is_valid(validity, s.row)) {
-		return std::nullopt;
-	}
-	auto *strings = static_cast<duckdb_string_t *>(duckdb_vector_get_data(vector));
-	auto &value = strings[s.row];
-	return std::string_view(duckdb_string_t_data(&value), duckdb_string_t_length(value));
+	return rows_->Value(col);
 }
 
 } // namespace duckpipe::ext

@@ -12,6 +12,8 @@
 
 namespace duckpipe::ext {
 
+class LakeTextRows;
+
 // The lake side of a "DuckPipe Lake Scan": one snapshot of one lake table, read with projection
 // (only the columns asked for) and a pushed filter (DuckDB's WHERE; Parquet row groups pruned by
 // DuckDB's own statistics), after dropping the data files whose catalog statistics rule the filter
@@ -43,14 +45,13 @@ public:
 	const std::string &FilterSql() const { return filter_sql_; }
 
 private:
-	struct Stream;
 	std::vector<lake::LakeDataFile> Prune(const LakeFilter &filter);
 
 	std::string schema_;
 	std::string name_;
 	std::unique_ptr<LakeSession> session_;
 	const lake::LakeTable *table_ = nullptr;
-	std::unique_ptr<Stream> stream_;
+	std::unique_ptr<LakeTextRows> rows_;
 	size_t files_total_ = 0;
 	size_t files_read_ = 0;
 	std::string filter_sql_;

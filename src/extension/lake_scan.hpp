@@ -11,6 +11,8 @@
 
 namespace duckpipe::ext {
 
+class LakeTextRows;
+
 // The rows of one lake table at the current snapshot, streamed from DuckDB a chunk at a time, each
 // value as the text its PostgreSQL type's input function reads (PgTextExpression). Knows nothing of
 // PostgreSQL: the access method turns the texts into datums.
@@ -33,13 +35,8 @@ public:
 	std::optional<std::string_view> Value(size_t col) const;
 
 private:
-	void Execute();
-
-	struct Stream;
 	std::unique_ptr<LakeSession> session_;
-	std::unique_ptr<Stream> stream_;
-	size_t columns_ = 0;
-	std::string what_; // schema.table, for errors
+	std::unique_ptr<LakeTextRows> rows_;
 };
 
 } // namespace duckpipe::ext

@@ -80,4 +80,11 @@ void PgCallImpl(void (*fn)(void *), void *arg) {
 	}
 }
 
+std::string MessageOf(const std::exception &e) {
+	if (const auto *error = dynamic_cast<const Error *>(&e)) {
+		return error->Message();
+	}
+	return e.what();
+}
+
 } // namespace duckpipe::ext

@@ -68,4 +68,19 @@ void PgCall(Fn &&fn) {
 	PgCallImpl([](void *p) { (*static_cast<Fn *>(p))(); }, &fn);
 }
 
+// Runs `fn` where nothing may escape (an abort callback, a drop at commit): what went wrong, as text
+// for a WARNING, or "" when nothing did.
+std::string MessageOf(const std::exception &e);
+template <class Fn>
+std::string FailureOf(Fn &&fn) noexcept {
+	try {
+		fn();
+		return "";
+	} catch (const std::exception &e) {
+		return MessageOf(e);
+	} catch (...) {
+		return "unknown error";
+	}
+}
+
 } // namespace duckpipe::ext

@@ -41,7 +41,14 @@ void ExtensionTest::TearDown() {
 
 ExtensionTest::Rows ExtensionTest::Query(const std::string &conninfo, const std::string &sql) {
 	PgConnection conn(conninfo);
-	auto r = conn.Exec(sql);
+	return RowsOf(conn, sql);
+}
+
+ExtensionTest::Rows ExtensionTest::RowsOf(PgConnection &conn, const std::string &sql) {
+	return RowsOf(conn.Exec(sql));
+}
+
+ExtensionTest::Rows ExtensionTest::RowsOf(const PgResult &r) {
 	Rows out;
 	for (int i = 0; i < r.Rows(); i++) {
 		std::vector<std::string> row;

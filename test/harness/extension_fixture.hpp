@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/pg/pg_connection.hpp"
 #include "harness/pg_cluster.hpp"
 
 #include <gtest/gtest.h>
@@ -29,6 +30,9 @@ protected:
 	std::string Conninfo(const std::string &db = "") const { return Cluster().Conninfo(db.empty() ? db_ : db); }
 	// Rows as text ("<null>" for NULL) of sql run through conninfo.
 	static Rows Query(const std::string &conninfo, const std::string &sql);
+	// Every row of `sql` on `conn` (of a result), values as PostgreSQL's text ("<null>" for NULL).
+	static Rows RowsOf(PgConnection &conn, const std::string &sql);
+	static Rows RowsOf(const PgResult &result);
 	// The same on this test's database or on db.
 	Rows Sql(const std::string &sql, const std::string &db = "") const { return Query(Conninfo(db), sql); }
 	std::string Scalar(const std::string &sql, const std::string &db = "") const { return Sql(sql, db).at(0).at(0); }

@@ -210,19 +210,6 @@ protected:
 		}
 	}
 
-	static Rows RowsOf(PgConnection &conn, const std::string &sql) {
-		auto r = conn.Exec(sql);
-		Rows out;
-		for (int i = 0; i < r.Rows(); i++) {
-			std::vector<std::string> row;
-			for (int j = 0; j < r.Columns(); j++) {
-				row.push_back(r.IsNull(i, j) ? std::string("<null>") : std::string(r.Get(i, j)));
-			}
-			out.push_back(std::move(row));
-		}
-		return out;
-	}
-
 	// Where assertions about the path a query took on the lake side go (the plan of the lake side
 	// under `mode`), once the paths exist: e.g. that mode "default" ran the whole query in DuckDB.
 	void CheckPath(const AnalyticQuery &, const LakeMode &, const std::string &) {}

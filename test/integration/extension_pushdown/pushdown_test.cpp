@@ -19,17 +19,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-ExtensionTest::Rows RowsOf(PgResult &r) {
-	ExtensionTest::Rows out;
-	for (int i = 0; i < r.Rows(); i++) {
-		std::vector<std::string> row;
-		for (int c = 0; c < r.Columns(); c++) {
-			row.push_back(r.IsNull(i, c) ? "<null>" : std::string(r.Get(i, c)));
-		}
-		out.push_back(std::move(row));
-	}
-	std::sort(out.begin(), out.end());
-	return out;
+// The rows of a result, sorted (a multiset).
+ExtensionTest::Rows Sorted(ExtensionTest::Rows rows) {
+	std::sort(rows.begin(), rows.end());
+	return rows;
 }
 
 class LakeScanPushdownTest : public ExtensionTest {
@@ -77,7 +70,7 @@ protected:
 		source.replace(source.find("orders_ducklake"), 15, "orders");
 		auto lake = conn.Exec(sql, params);
 		auto heap = conn.Exec(source, params);
-		return {RowsOf(lake), RowsOf(heap)};
+		return {Sorted(RowsOf(lake)), Sorted(RowsOf(heap))};
 	}
 
 	std::string Plan(PgConnection &conn, const std::string &sql) {

@@ -3,7 +3,7 @@
 // statement_timeout and cancel interrupting a long DuckDB query, and the memory limit spilling under
 // the backend's temp directory. The lake is filled by the real daemon.
 #include "core/common/error.hpp"
-#include "harness/pipeline_fixture.hpp"
+#include "harness/daemon_lake_fixture.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -14,7 +14,7 @@ namespace duckpipe::test {
 namespace {
 
 // The module is preloaded in this binary's cluster (the private PostgreSQL tree).
-const bool kExtensionCluster = [] {
+[[maybe_unused]] const bool kExtensionCluster = [] {
 	PgCluster::SharedOptions().extension = true;
 	return true;
 }();
@@ -54,21 +54,8 @@ Failure FailureOf(PgConnection &conn, const std::string &sql) {
 
 } // namespace
 
-class QueryEngineTest : public PipelineTest {
+class QueryEngineTest : public DaemonLakeTest {
 protected:
-	void SetUp() override {
-		ASSERT_TRUE(kExtensionCluster);
-		PipelineTest::SetUp();
-		Sql("CREATE EXTENSION pg_duckpipe");
-		// The server (user postgres) reads the data path the daemon (this user) writes.
-		std::filesystem::permissions(data_path_, std::filesystem::perms::all);
-		Sql("ALTER DATABASE \"" + Db() + "\" SET duckpipe.data_path = '" + data_path_ + "'");
-		conn_ = Connect();
-		DuckpipeOk({"create-group", kGroup, "--mode", "daemon"});
-	}
-
-	static constexpr const char *kGroup = "lake";
-
 	// A source table of `rows` rows (id, note) with its lake relation, synced by the daemon.
 	void CreateSynced(const std::string &table, int rows) {
 		Sql("CREATE TABLE public." + table + " (id int PRIMARY KEY, note text)");

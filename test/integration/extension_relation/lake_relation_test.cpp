@@ -3,7 +3,7 @@
 // the source, time travel through duckpipe.query, DROP TABLE dropping the lake table, and a
 // cancelled long scan.
 #include "../types/type_columns.hpp"
-#include "harness/pipeline_fixture.hpp"
+#include "harness/daemon_lake_fixture.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -14,7 +14,7 @@ namespace duckpipe::test {
 namespace {
 
 // The module is preloaded in this binary's cluster (the private PostgreSQL tree).
-const bool kExtensionCluster = [] {
+[[maybe_unused]] const bool kExtensionCluster = [] {
 	PgCluster::SharedOptions().extension = true;
 	return true;
 }();
@@ -47,24 +47,8 @@ std::string Clip(const std::string &s) {
 
 } // namespace
 
-class LakeRelationTest : public PipelineTest {
+class LakeRelationTest : public DaemonLakeTest {
 protected:
-	void SetUp() override {
-		ASSERT_TRUE(kExtensionCluster);
-		PipelineTest::SetUp();
-		Sql("CREATE EXTENSION pg_duckpipe");
-		// The server (user postgres) drops lake tables in the data path the daemon (this user) writes.
-		std::filesystem::permissions(data_path_, std::filesystem::perms::all);
-		// The relation reads the lake the daemon writes: same catalog (this database), same files.
-		Sql("ALTER DATABASE \"" + Db() + "\" SET duckpipe.data_path = '" + data_path_ + "'");
-		conn_ = Connect();
-		// CREATE EXTENSION's `default` group is the background worker's (mode bgworker): the daemon
-		// runs a group of its own.
-		DuckpipeOk({"create-group", kGroup, "--mode", "daemon"});
-	}
-
-	static constexpr const char *kGroup = "lake";
-
 	// The daemon's add-table, into the daemon's group.
 	void AddTable(std::vector<std::string> args) {
 		args.insert(args.begin(), "add-table");
