@@ -134,8 +134,8 @@ std::string DuckDatum::TypeName(duckdb_type type) {
 	}
 }
 
-DuckDatum::DuckDatum(duckdb_logical_type duck_type, unsigned int pg_type)
-    : duck_type_(duckdb_get_type_id(duck_type)), pg_type_(pg_type) {
+DuckDatum::DuckDatum(duckdb_logical_type duck_type, unsigned int pg_type, int pg_typmod)
+    : duck_type_(duckdb_get_type_id(duck_type)), pg_type_(pg_type), typmod_(pg_type == NUMERICOID ? pg_typmod : -1) {
 	if (duck_type_ == DUCKDB_TYPE_DECIMAL) {
 		decimal_internal_ = duckdb_decimal_internal_type(duck_type);
 		decimal_scale_ = duckdb_decimal_scale(duck_type);
@@ -330,7 +330,7 @@ uintptr_t DuckDatum::Convert(duckdb_vector vector, uint64_t row, bool *isnull) c
 		std::string value = ValueText(data, row); // gone before the input function may raise
 		text = pnstrdup(value.data(), value.size());
 	}
-	return InputFunctionCall(static_cast<FmgrInfo *>(input_), text, ioparam_, -1);
+	return InputFunctionCall(static_cast<FmgrInfo *>(input_), text, ioparam_, typmod_);
 }
 
 } // namespace duckpipe::ext

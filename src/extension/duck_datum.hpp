@@ -15,8 +15,9 @@ namespace duckpipe::ext {
 class DuckDatum {
 public:
 	// Throws PgError when the DuckDB type cannot become pg_type. Calls PostgreSQL: main thread, in
-	// PgCall (it looks up the input function).
-	DuckDatum(duckdb_logical_type duck_type, unsigned int pg_type);
+	// PgCall (it looks up the input function). A numeric is read with pg_typmod (-1: none), as
+	// numeric_in would read the text of an avg or a division (DuckDB's VARCHAR, digits PostgreSQL's).
+	DuckDatum(duckdb_logical_type duck_type, unsigned int pg_type, int pg_typmod = -1);
 	~DuckDatum();
 	DuckDatum(const DuckDatum &) = delete;
 	DuckDatum &operator=(const DuckDatum &) = delete;
@@ -37,6 +38,7 @@ private:
 	duckdb_type decimal_internal_ = DUCKDB_TYPE_INVALID;
 	uint8_t decimal_scale_ = 0;
 	unsigned int pg_type_;
+	int typmod_; // applied to numerics only
 	Mode mode_ = Mode::Input;
 	void *input_ = nullptr; // FmgrInfo of the type's input function (Numeric, Input)
 	unsigned int ioparam_ = 0;

@@ -25,8 +25,10 @@ extern "C" {
 #include "nodes/params.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/pg_locale.h"
@@ -47,6 +49,12 @@ bool (*AsWalker(bool (*fn)(Node *, void *)))() {
 struct CheckContext {
 	ParamListInfo params;
 	DuckExecVerdict verdict;
+	// The avg and numeric / that DuckDB computes exactly (duckpipe.numeric_div, whose result is
+	// text): each the whole of a top-level select-list column that nothing sorts, groups or compares.
+	std::set<const Node *> exact_divisions;
+	// Numeric / at such a place in a query with LIMIT or OFFSET, by a divisor that may be zero.
+	std::set<const Node *> divisions_under_limit;
+	std::string no_exact_division; // why there are none at all (duckpipe.numeric_div is missing)
 };
 
 bool Fail(CheckContext &ctx, std::string reason) {
@@ -139,6 +147,8 @@ bool IsNonZeroConst(Node *node) {
 		return DatumGetInt64(c->constvalue) != 0;
 	case FLOAT8OID:
 		return DatumGetFloat8(c->constvalue) != 0;
+	case NUMERICOID:
+		return strpbrk(DatumGetCString(DirectFunctionCall1(numeric_out, c->constvalue)), "123456789") != nullptr;
 	default:
 		return false;
 	}
@@ -186,6 +196,20 @@ bool CheckOperator(OpExpr *op, CheckContext &ctx) {
 	if (opname == "/" || opname == "%") {
 		if (IsInteger(left) && IsInteger(right) && opname == "/") {
 			return Fail(ctx, "integer division (DuckDB's / on integers returns a fraction)");
+		}
+		if (op->opfuncid == F_NUMERIC_DIV) {
+			if (ctx.exact_divisions.count(reinterpret_cast<Node *>(op))) {
+				return false;
+			}
+			if (ctx.divisions_under_limit.count(reinterpret_cast<Node *>(op))) {
+				return Fail(ctx,
+				            "numeric / in a query with LIMIT or OFFSET (DuckDB divides rows the LIMIT never "
+				            "reaches in PostgreSQL, where a zero divisor would be an error PostgreSQL never raises)");
+			}
+			return Fail(ctx,
+			            "numeric / other than as a whole select-list column" + ctx.no_exact_division +
+			                " (DuckDB computes PostgreSQL's digits as text, which cannot be sorted, grouped, compared "
+			                "or computed with)");
 		}
 		if (left == NUMERICOID || right == NUMERICOID) {
 			return Fail(ctx, "numeric " + opname + " (the result scale differs in DuckDB)");
@@ -268,8 +292,13 @@ bool CheckAggregate(Aggref *agg, CheckContext &ctx) {
 	}
 	Oid input = list_length(agg->aggargtypes) > 0 ? linitial_oid(agg->aggargtypes) : InvalidOid;
 	if (name == "avg" && input != FLOAT8OID) {
-		return Fail(ctx, "avg of an integer or numeric (DuckDB returns a double where PostgreSQL returns an exact "
-		                 "numeric)");
+		if (ctx.exact_divisions.count(reinterpret_cast<Node *>(agg))) {
+			return false; // sum and count, divided by duckpipe.numeric_div
+		}
+		return Fail(ctx, "avg of an integer or numeric other than as a whole select-list column" +
+		                     ctx.no_exact_division +
+		                     " (DuckDB computes PostgreSQL's digits as text, which cannot be sorted, grouped, "
+		                     "compared or computed with)");
 	}
 	if ((name == "min" || name == "max") && IsText(input) && !OrdersLikeC(agg->inputcollid)) {
 		return Fail(ctx, name + " of text under a non-C collation");
@@ -566,7 +595,47 @@ bool CollectWalker(Node *node, void *context) {
 	return expression_tree_walker(node, AsWalker(CollectWalker), context);
 }
 
+// The select-list columns whose avg or numeric / DuckDB may compute as PostgreSQL does.
+void CollectExactDivisions(Query *query, CheckContext &ctx) {
+	if (!OidIsValid(ExactDivisionFunction())) {
+		ctx.no_exact_division = " (and duckpipe.numeric_div is missing: ALTER EXTENSION pg_duckpipe UPDATE)";
+		return;
+	}
+	ListCell *cell;
+	foreach (cell, query->targetList) {
+		auto *tle = static_cast<TargetEntry *>(lfirst(cell));
+		Node *expr = reinterpret_cast<Node *>(tle->expr);
+		if (tle->resjunk || tle->ressortgroupref != 0 || !IsExactDivision(expr)) {
+			continue;
+		}
+		if (IsA(expr, OpExpr) && (query->limitCount || query->limitOffset) &&
+		    !IsNonZeroConst(static_cast<Node *>(lsecond(castNode(OpExpr, expr)->args)))) {
+			ctx.divisions_under_limit.insert(expr);
+			continue;
+		}
+		ctx.exact_divisions.insert(expr);
+	}
+}
+
 } // namespace
+
+unsigned int ExactDivisionFunction() {
+	Oid args[2] = {NUMERICOID, NUMERICOID};
+	return LookupFuncName(list_make2(makeString(pstrdup("duckpipe")), makeString(pstrdup("numeric_div"))), 2, args,
+	                      true);
+}
+
+bool IsExactDivision(Node *expr) {
+	if (expr && IsA(expr, OpExpr)) {
+		set_opfuncid(castNode(OpExpr, expr));
+		return castNode(OpExpr, expr)->opfuncid == F_NUMERIC_DIV;
+	}
+	if (expr && IsA(expr, Aggref)) {
+		Oid fn = castNode(Aggref, expr)->aggfnoid;
+		return fn == F_AVG_INT2 || fn == F_AVG_INT4 || fn == F_AVG_INT8 || fn == F_AVG_NUMERIC;
+	}
+	return false;
+}
 
 List *CollectRelations(Query *query) {
 	List *relations = NIL;
@@ -610,6 +679,7 @@ DuckExecVerdict CheckDuckExecution(Query *query, ParamListInfoData *params) {
 		return ctx.verdict;
 	}
 	ctx.verdict.all_lake = true;
+	CollectExactDivisions(query, ctx);
 	Walk(reinterpret_cast<Node *>(query), ctx);
 	return ctx.verdict;
 }

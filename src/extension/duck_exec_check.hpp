@@ -4,6 +4,7 @@
 #include <vector>
 
 struct List;
+struct Node;
 struct Query;
 struct ParamListInfoData;
 
@@ -30,5 +31,12 @@ List *CollectRelations(Query *query);
 // numeric constants given the precision and scale of their literal (DuckDB reads an unqualified
 // NUMERIC as DECIMAL(18,3)). Calls PostgreSQL: inside PgCall, after CheckDuckExecution said yes.
 Query *PrepareForDuckDB(Query *query, ParamListInfoData *params);
+
+// avg of an integer or numeric, or numeric /: DuckDB computes these with PostgreSQL's digits only
+// through duckpipe.numeric_div (a text result), so only as the whole of a top-level select-list
+// column (CheckDuckExecution), written as a call of that function (PrepareForDuckDB).
+bool IsExactDivision(Node *expr);
+// duckpipe.numeric_div(numeric, numeric), or InvalidOid when the installed extension lacks it.
+unsigned int ExactDivisionFunction();
 
 } // namespace duckpipe::ext

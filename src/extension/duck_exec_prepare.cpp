@@ -10,6 +10,7 @@ extern "C" {
 #include "nodes/nodeFuncs.h"
 #include "nodes/params.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 }
@@ -104,11 +105,51 @@ Node *Prepare(Node *node, void *context) {
 	return expression_tree_mutator(node, AsMutator(Prepare), context);
 }
 
+// avg(x) as sum(x) and count(x) of the same rows (DISTINCT and FILTER kept), as PostgreSQL's
+// int*_avg and numeric_avg compute it.
+Node *SumAndCount(Aggref *avg, Oid divide) {
+	Oid sum_fn = avg->aggfnoid == F_AVG_INT2   ? F_SUM_INT2
+	             : avg->aggfnoid == F_AVG_INT4 ? F_SUM_INT4
+	             : avg->aggfnoid == F_AVG_INT8 ? F_SUM_INT8
+	                                           : F_SUM_NUMERIC;
+	auto *sum = static_cast<Aggref *>(copyObjectImpl(avg));
+	sum->aggfnoid = sum_fn;
+	sum->aggtype = sum_fn == F_SUM_INT2 || sum_fn == F_SUM_INT4 ? INT8OID : NUMERICOID;
+	auto *count = static_cast<Aggref *>(copyObjectImpl(avg));
+	count->aggfnoid = F_COUNT_ANY;
+	count->aggtype = INT8OID;
+	return reinterpret_cast<Node *>(
+	    makeFuncExpr(divide, NUMERICOID, list_make2(sum, count), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+}
+
+// The select list's avg and numeric / (the check allowed them only as whole top-level columns) as
+// calls of duckpipe.numeric_div, the DuckDB macro of the same name computing PostgreSQL's digits.
+void WriteExactDivisions(Query *query) {
+	Oid divide = InvalidOid;
+	ListCell *cell;
+	foreach (cell, query->targetList) {
+		auto *tle = static_cast<TargetEntry *>(lfirst(cell));
+		Node *expr = reinterpret_cast<Node *>(tle->expr);
+		if (tle->resjunk || !IsExactDivision(expr)) {
+			continue;
+		}
+		divide = OidIsValid(divide) ? divide : ExactDivisionFunction();
+		if (IsA(expr, Aggref)) {
+			tle->expr = reinterpret_cast<Expr *>(SumAndCount(castNode(Aggref, expr), divide));
+		} else {
+			tle->expr = reinterpret_cast<Expr *>(makeFuncExpr(divide, NUMERICOID, castNode(OpExpr, expr)->args,
+			                                                  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+		}
+	}
+}
+
 } // namespace
 
 Query *PrepareForDuckDB(Query *query, ParamListInfoData *params) {
 	PrepareContext ctx{params};
-	return castNode(Query, Prepare(static_cast<Node *>(copyObjectImpl(query)), &ctx));
+	Query *prepared = castNode(Query, Prepare(static_cast<Node *>(copyObjectImpl(query)), &ctx));
+	WriteExactDivisions(prepared);
+	return prepared;
 }
 
 } // namespace duckpipe::ext

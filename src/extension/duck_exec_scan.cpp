@@ -2,6 +2,8 @@
 // converts the result chunk by chunk (a LIMIT stops DuckDB early: nothing is materialised here).
 #include "extension/duck_exec.hpp"
 
+#include "core/common/error.hpp"
+#include "core/duck/duck_numeric_div.hpp"
 #include "extension/duck_datum.hpp"
 #include "extension/duck_query_run.hpp"
 #include "extension/pg_boundary.hpp"
@@ -50,6 +52,19 @@ void ReleaseRun(void *arg) {
 	state->run = nullptr;
 }
 
+// duckpipe.numeric_div's zero divisor is PostgreSQL's error, with its SQLSTATE (22012).
+template <typename Fn>
+auto DivisionAsPostgreSQL(Fn &&fn) -> decltype(fn()) {
+	try {
+		return fn();
+	} catch (const Error &e) {
+		if (DuckNumericDiv::IsDivisionByZero(e.Message())) {
+			throw PgError(ERRCODE_DIVISION_BY_ZERO, "division by zero", "", "");
+		}
+		throw;
+	}
+}
+
 std::string PrivateString(List *list, int index) {
 	return strVal(list_nth(list, index));
 }
@@ -79,7 +94,8 @@ DuckRun *StartRun(DuckScanState *state) {
 	PgCall([&] { timezone = GetConfigOption("TimeZone", false, false); });
 	auto run = std::make_unique<DuckRun>();
 	LakeSettings settings = LakeSettings::Current();
-	run->query = std::make_unique<DuckQueryRun>(settings, sql, tables, timezone ? timezone : "UTC");
+	run->query = DivisionAsPostgreSQL(
+	    [&] { return std::make_unique<DuckQueryRun>(settings, sql, tables, timezone ? timezone : "UTC"); });
 	TupleDesc desc = state->css.ss.ss_ScanTupleSlot->tts_tupleDescriptor;
 	if (run->query->ColumnCount() != static_cast<uint64_t>(desc->natts)) {
 		throw PgError(ERRCODE_INTERNAL_ERROR,
@@ -89,7 +105,8 @@ DuckRun *StartRun(DuckScanState *state) {
 	}
 	for (int i = 0; i < desc->natts; i++) {
 		run->columns.push_back(std::make_unique<DuckDatum>(run->query->ColumnType(static_cast<uint64_t>(i)),
-		                                                   TupleDescAttr(desc, i)->atttypid));
+		                                                   TupleDescAttr(desc, i)->atttypid,
+		                                                   TupleDescAttr(desc, i)->atttypmod));
 	}
 	return run.release();
 }
@@ -110,11 +127,11 @@ TupleTableSlot *ExecScan(CustomScanState *node) {
 			run.row++;
 		} else {
 			PgCall([] { CHECK_FOR_INTERRUPTS(); }); // a cancel is seen between chunks
-			run.chunk = run.query->NextChunk();
+			run.chunk = DivisionAsPostgreSQL([&] { return run.query->NextChunk(); });
 			run.row = 0;
 			run.chunk_rows = run.chunk ? duckdb_data_chunk_get_size(run.chunk) : 0;
 			while (run.chunk && run.chunk_rows == 0) {
-				run.chunk = run.query->NextChunk();
+				run.chunk = DivisionAsPostgreSQL([&] { return run.query->NextChunk(); });
 				run.chunk_rows = run.chunk ? duckdb_data_chunk_get_size(run.chunk) : 0;
 			}
 			if (!run.chunk) {

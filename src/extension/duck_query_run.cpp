@@ -2,6 +2,7 @@
 
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
+#include "core/duck/duck_numeric_div.hpp"
 #include "core/duck/duck_sandbox.hpp"
 #include "core/lake/catalog_loader.hpp"
 #include "extension/signal_block.hpp"
@@ -38,6 +39,7 @@ void OpenEmptyDuck(const LakeSettings &settings, std::unique_ptr<DuckDatabase> &
 	    "", std::map<std::string, std::string>{{"threads", "1"},
 	                                           {"memory_limit", std::to_string(settings.memory_mb) + "MB"}});
 	duck = db->Connect();
+	DuckNumericDiv::Register(*duck);
 	DuckSandbox{.paths = {}, .lock_configuration = false}.Lock(*duck);
 }
 

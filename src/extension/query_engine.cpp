@@ -3,6 +3,7 @@
 #include "core/common/error.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
+#include "core/duck/duck_numeric_div.hpp"
 #include "core/duck/duck_sandbox.hpp"
 #include "core/lake/lake_reader.hpp"
 #include "core/pg/pg_connection.hpp"
@@ -236,6 +237,8 @@ void QueryEngine::EnsureInstance(const LakeSettings &settings, const lake::Catal
 		admin_ = db_->Connect();
 		// Every connection reads and renders timestamps in UTC (set before the sandbox, for all).
 		admin_->Execute("SET GLOBAL TimeZone = 'UTC'");
+		// avg and numeric / as PostgreSQL computes them (duck_exec_prepare.cpp writes the calls).
+		DuckNumericDiv::Register(*admin_);
 		// The configuration stays unlocked so that the views can be re-created and a connection may set
 		// its own TimeZone; user SQL cannot run SET (DuckSandbox::CheckReadOnly), and the file lockdown
 		// holds anyway.
@@ -290,7 +293,7 @@ void QueryEngine::AttachViews(const lake::CatalogState &state) {
 		}
 	}
 	for (auto it = schemas_.begin(); it != schemas_.end();) {
-		if (!schemas.contains(*it) && *it != "main") {
+		if (!schemas.contains(*it) && *it != "main" && *it != "duckpipe") { // duckpipe: the macro's
 			admin_->Execute("DROP SCHEMA IF EXISTS " + Q(*it));
 			it = schemas_.erase(it);
 		} else {
