@@ -291,6 +291,9 @@ bool CheckAggregate(Aggref *agg, CheckContext &ctx) {
 		return Fail(ctx, "ordered-set or variadic aggregate " + name);
 	}
 	Oid input = list_length(agg->aggargtypes) > 0 ? linitial_oid(agg->aggargtypes) : InvalidOid;
+	if (name == "avg" && input != FLOAT8OID && !IsExactDivision(reinterpret_cast<Node *>(agg))) {
+		return Fail(ctx, "avg of " + std::string(format_type_be(input)));
+	}
 	if (name == "avg" && input != FLOAT8OID) {
 		if (ctx.exact_divisions.count(reinterpret_cast<Node *>(agg))) {
 			return false; // sum and count, divided by duckpipe.numeric_div

@@ -85,8 +85,22 @@ EXPLAIN (COSTS OFF) SELECT grp, sum(price) FROM dx61.heavy GROUP BY grp ORDER BY
 SELECT dx61.rows('SELECT grp, sum(price) FROM dx61.heavy GROUP BY grp ORDER BY grp')
      = dx61.rows('SELECT grp, sum(price) FROM dx61.items WHERE qty > 1 GROUP BY grp ORDER BY grp') AS view_same;
 
+-- avg of integers and numerics, and numeric /, with PostgreSQL's digits (duckpipe.numeric_div in
+-- DuckDB), where the result is a whole column of the select list.
+SELECT dx61.check('SELECT avg(qty), avg(price), avg(big), avg(DISTINCT qty), avg(price) FILTER (WHERE ok) FROM dx61.items_ducklake');
+SELECT dx61.check('SELECT grp, avg(price), sum(price) / sum(qty), sum(price) / count(*), 100.00 * sum(price) / sum(big) FROM dx61.items_ducklake GROUP BY grp ORDER BY grp');
+SELECT dx61.check('SELECT id, price / qty, price / 3, -price / 7, big / price, 1.0 * id / 3 FROM dx61.items_ducklake WHERE qty <> 0 ORDER BY id');
+SELECT dx61.check('SELECT avg(price), avg(qty) FROM dx61.items_ducklake WHERE id < 0');
+SELECT avg(qty), avg(price) FROM dx61.items_ducklake;
+EXPLAIN (COSTS OFF) SELECT grp, avg(price) FROM dx61.items_ducklake GROUP BY grp;
+-- A zero divisor is PostgreSQL's error on both paths.
+SELECT id, price / (qty - qty) FROM dx61.items_ducklake;
+SELECT id, price / (qty - qty) FROM dx61.items;
+
 -- Fallbacks: a NOTICE names the reason, and the rows are still the source's.
-SELECT dx61.check('SELECT avg(qty), avg(price) FROM dx61.items_ducklake');
+SELECT dx61.check('SELECT grp, avg(price) FROM dx61.items_ducklake GROUP BY grp ORDER BY avg(price), grp');
+SELECT dx61.check('SELECT grp FROM dx61.items_ducklake GROUP BY grp HAVING avg(qty) > 3 ORDER BY grp');
+SELECT dx61.check('SELECT id, price / qty + 1 FROM dx61.items_ducklake WHERE qty <> 0 ORDER BY id');
 SELECT dx61.check('SELECT id, qty / 2 FROM dx61.items_ducklake ORDER BY id');
 SELECT dx61.check('SELECT id, ratio / qty FROM dx61.items_ducklake WHERE qty <> 0 ORDER BY id');
 SELECT dx61.check('SELECT id, note FROM dx61.items_ducklake ORDER BY id');
@@ -95,7 +109,8 @@ SELECT dx61.check('SELECT grp, qty, count(*) FROM dx61.items_ducklake GROUP BY R
 SELECT dx61.check('SELECT price::numeric(4,1) FROM dx61.items_ducklake WHERE id < 5 ORDER BY id');
 SELECT dx61.check('SELECT ratio::numeric FROM dx61.items_ducklake ORDER BY id');
 -- The NOTICE is for statements the client sends (inside a function it is a DEBUG1 message).
-SELECT avg(qty), avg(price) FROM dx61.items_ducklake;
+SELECT avg(price) * 2 FROM dx61.items_ducklake;
+SELECT id, price / qty FROM dx61.items_ducklake WHERE qty <> 0 ORDER BY id LIMIT 2;
 SELECT sum(qty / 2) FROM dx61.items_ducklake;
 SELECT note FROM dx61.items_ducklake WHERE id = 7;
 SELECT count(*) > 0 FROM dx61.items_ducklake WHERE random() < 2;
