@@ -19,11 +19,24 @@ constexpr size_t kFastDigits = 38;
 
 struct Decimal {
 	bool negative = false;
-	std::string digits; // the value without its point, no leading zeros ("" for zero)
-	int dscale = 0;     // digits after the point
-	int weight = 0;     // of the first non-zero base-NBASE digit (0 for zero)
+	std::string_view integer;  // without leading zeros
+	std::string_view fraction; // digits after the point
+	size_t digits = 0;         // significant digits (0 for zero)
+	int dscale = 0;
+	int weight = 0; // of the first non-zero base-NBASE digit (0 for zero)
 	int first_digit = 0;
+
+	// The value without its point, no leading zeros ("" for zero).
+	std::string Digits() const {
+		std::string out = std::string(integer) + std::string(fraction);
+		out.erase(0, out.size() - digits);
+		return out;
+	}
 };
+
+bool IsDigit(char c) {
+	return c >= '0' && c <= '9';
+}
 
 bool Parse(std::string_view text, Decimal &out) {
 	size_t pos = 0;
@@ -32,14 +45,14 @@ bool Parse(std::string_view text, Decimal &out) {
 		pos++;
 	}
 	size_t int_start = pos;
-	while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+	while (pos < text.size() && IsDigit(text[pos])) {
 		pos++;
 	}
 	std::string_view integer = text.substr(int_start, pos - int_start);
 	std::string_view fraction;
 	if (pos < text.size() && text[pos] == '.') {
 		size_t frac_start = ++pos;
-		while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+		while (pos < text.size() && IsDigit(text[pos])) {
 			pos++;
 		}
 		fraction = text.substr(frac_start, pos - frac_start);
@@ -49,19 +62,23 @@ bool Parse(std::string_view text, Decimal &out) {
 		return false;
 	}
 	integer.remove_prefix(std::min(integer.find_first_not_of('0'), integer.size()));
+	out.integer = integer;
+	out.fraction = fraction;
 	out.dscale = static_cast<int>(fraction.size());
-	out.digits = std::string(integer) + std::string(fraction);
-	out.digits.erase(0, std::min(out.digits.find_first_not_of('0'), out.digits.size()));
 	// Weight and first digit as select_div_scale sees them: groups of four digits either side of the point.
 	if (!integer.empty()) {
+		out.digits = integer.size() + fraction.size();
 		out.weight = static_cast<int>((integer.size() - 1) / kDecDigits);
-		out.first_digit = std::stoi(std::string(integer.substr(0, (integer.size() - 1) % kDecDigits + 1)));
+		for (size_t i = 0; i < (integer.size() - 1) % kDecDigits + 1; i++) {
+			out.first_digit = out.first_digit * 10 + (integer[i] - '0');
+		}
 	} else if (size_t nonzero = fraction.find_first_not_of('0'); nonzero != std::string_view::npos) {
+		out.digits = fraction.size() - nonzero;
 		size_t group = nonzero / kDecDigits;
-		std::string digit(fraction.substr(group * kDecDigits, kDecDigits));
-		digit.resize(kDecDigits, '0');
 		out.weight = -static_cast<int>(group) - 1;
-		out.first_digit = std::stoi(digit);
+		for (size_t i = group * kDecDigits; i < (group + 1) * kDecDigits; i++) {
+			out.first_digit = out.first_digit * 10 + (i < fraction.size() ? fraction[i] - '0' : 0);
+		}
 	}
 	return true;
 }
@@ -136,31 +153,9 @@ void Increment(std::string &digits) {
 	digits.insert(digits.begin(), '1');
 }
 
-// numerator / denominator (decimal digit strings, denominator not zero) rounded half up.
-std::string DivideRounded(const std::string &numerator, const std::string &denominator) {
-	if (numerator.size() <= kFastDigits && denominator.size() <= kFastDigits) {
-		UInt128 n = 0;
-		UInt128 d = 0;
-		for (char c : numerator) {
-			n = n * 10 + static_cast<unsigned>(c - '0');
-		}
-		for (char c : denominator) {
-			d = d * 10 + static_cast<unsigned>(c - '0');
-		}
-		UInt128 q = n / d;
-		UInt128 r = n % d;
-		if (r >= d - r) { // 2r >= d without overflowing
-			q++;
-		}
-		std::string out;
-		do {
-			out.push_back(static_cast<char>('0' + static_cast<int>(q % 10)));
-			q /= 10;
-		} while (q > 0);
-		std::reverse(out.begin(), out.end());
-		return out;
-	}
-	// Long division one decimal digit at a time: at most nine subtractions a digit.
+// numerator / denominator (decimal digit strings, denominator not zero) rounded half up, by long
+// division one decimal digit at a time (at most nine subtractions a digit): quotients past 38 digits.
+std::string DivideLong(const std::string &numerator, const std::string &denominator) {
 	Big d(denominator);
 	Big r;
 	std::string q;
@@ -198,25 +193,87 @@ NumericDiv::Status NumericDiv::Divide(std::string_view a, std::string_view b, st
 	if (!Parse(a, x) || !Parse(b, y)) {
 		return Status::InvalidInput;
 	}
-	if (y.digits.empty()) {
+	if (y.digits == 0) {
 		return Status::DivisionByZero;
 	}
 	int rscale = SelectDivScale(x, y);
 	// x = X * 10^-sx, y = Y * 10^-sy: the quotient at rscale digits is X * 10^(sy + rscale - sx) / Y,
 	// and rscale >= sx.
-	std::string numerator = x.digits.empty() ? "0" : x.digits;
-	if (!x.digits.empty()) {
-		numerator.append(static_cast<size_t>(y.dscale + rscale - x.dscale), '0');
+	size_t shift = x.digits == 0 ? 0 : static_cast<size_t>(y.dscale + rscale - x.dscale);
+	char buf[48];
+	std::string long_quotient;
+	std::string_view q;
+	if (x.digits + shift <= kFastDigits && y.digits <= kFastDigits) {
+		UInt128 n = 0;
+		UInt128 d = 0;
+		for (std::string_view part : {x.integer, x.fraction}) {
+			for (char c : part) {
+				n = n * 10 + static_cast<unsigned>(c - '0');
+			}
+		}
+		for (size_t i = 0; i < shift; i++) {
+			n *= 10;
+		}
+		for (std::string_view part : {y.integer, y.fraction}) {
+			for (char c : part) {
+				d = d * 10 + static_cast<unsigned>(c - '0');
+			}
+		}
+		UInt128 quotient = 0;
+		UInt128 r = 0;
+		if (n <= UINT64_MAX && d <= UINT64_MAX) {
+			quotient = static_cast<uint64_t>(n) / static_cast<uint64_t>(d);
+			r = static_cast<uint64_t>(n) % static_cast<uint64_t>(d);
+		} else {
+			quotient = n / d;
+			r = n - quotient * d;
+		}
+		if (r >= d - r) { // 2r >= d without overflowing
+			quotient++;
+		}
+		// Printed 19 digits at a time: a 128-bit division by 10 is a library call, a 64-bit one is not.
+		constexpr uint64_t kTen19 = 10000000000000000000ULL;
+		char *end = buf + sizeof(buf);
+		char *p = end;
+		while (quotient >= kTen19) {
+			auto low = static_cast<uint64_t>(quotient % kTen19);
+			quotient /= kTen19;
+			for (int i = 0; i < 19; i++, low /= 10) {
+				*--p = static_cast<char>('0' + low % 10);
+			}
+		}
+		auto high = static_cast<uint64_t>(quotient);
+		do {
+			*--p = static_cast<char>('0' + high % 10);
+			high /= 10;
+		} while (high > 0);
+		q = std::string_view(p, static_cast<size_t>(end - p));
+	} else {
+		std::string numerator = x.digits == 0 ? "0" : x.Digits();
+		numerator.append(shift, '0');
+		long_quotient = DivideLong(numerator, y.Digits());
+		q = long_quotient;
 	}
-	std::string q = DivideRounded(numerator, y.digits);
-	if (q.size() <= static_cast<size_t>(rscale)) {
-		q.insert(0, static_cast<size_t>(rscale) + 1 - q.size(), '0');
+	bool zero = q.find_first_not_of('0') == std::string_view::npos;
+	out.clear();
+	if (x.negative != y.negative && !zero) {
+		out.push_back('-');
 	}
-	if (rscale > 0) {
-		q.insert(q.size() - static_cast<size_t>(rscale), ".");
+	size_t scale = static_cast<size_t>(rscale);
+	if (q.size() <= scale) {
+		out.push_back('0');
+		if (scale > 0) {
+			out.push_back('.');
+		}
+		out.append(scale - q.size(), '0');
+		out.append(q);
+	} else {
+		out.append(q.substr(0, q.size() - scale));
+		if (scale > 0) {
+			out.push_back('.');
+			out.append(q.substr(q.size() - scale));
+		}
 	}
-	bool zero = q.find_first_not_of("0.") == std::string::npos;
-	out = (x.negative != y.negative && !zero ? "-" : "") + q;
 	return Status::Ok;
 }
 
