@@ -14,6 +14,7 @@
 
 extern "C" {
 #include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
@@ -25,7 +26,6 @@ extern "C" {
 #include "nodes/params.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
-#include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -623,9 +623,15 @@ void CollectExactDivisions(Query *query, CheckContext &ctx) {
 } // namespace
 
 unsigned int ExactDivisionFunction() {
+	// From the catalog, not by name lookup: that would check USAGE on the schema, which the DuckDB
+	// SQL needs no more than PostgreSQL's own avg does.
+	Oid schema = get_namespace_oid("duckpipe", true);
+	if (!OidIsValid(schema)) {
+		return InvalidOid;
+	}
 	Oid args[2] = {NUMERICOID, NUMERICOID};
-	return LookupFuncName(list_make2(makeString(pstrdup("duckpipe")), makeString(pstrdup("numeric_div"))), 2, args,
-	                      true);
+	return GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("numeric_div"),
+	                       PointerGetDatum(buildoidvector(args, 2)), ObjectIdGetDatum(schema));
 }
 
 bool IsExactDivision(Node *expr) {

@@ -147,6 +147,15 @@ TEST_F(ExactDivisionTest, TextResultsThatWouldBeComparedFallBack) {
 	EXPECT_EQ(Sql(Replace(limited, "_ducklake", "")).size(), 5u);
 }
 
+TEST_F(ExactDivisionTest, AnExtensionWithoutNumericDivFallsBack) {
+	// A database whose extension predates duckpipe.numeric_div (until ALTER EXTENSION ... UPDATE).
+	Sql("ALTER EXTENSION pg_duckpipe DROP FUNCTION duckpipe.numeric_div(numeric, numeric); "
+	    "DROP FUNCTION duckpipe.numeric_div(numeric, numeric)");
+	ExpectFallback("SELECT customer, count(*), sum(total), avg(total) FROM orders_ducklake GROUP BY customer "
+	               "ORDER BY customer");
+	ExpectFallback("SELECT id, neg / den FROM nums_ducklake ORDER BY id");
+}
+
 // NumericDiv (what DuckDB runs) against the server's numeric_div on random operands of every shape.
 TEST_F(ExactDivisionTest, NumericDivMatchesTheServerOnRandomOperands) {
 	std::mt19937_64 random(20261130);
