@@ -160,7 +160,9 @@ def main():
     finally:
         ctx.cluster.stop()
     os.makedirs(args.results, exist_ok=True)
-    stem = args.date + ("-quick-smoke" if args.mode == "quick" else "")
+    # A run of some scenarios only says so in its name (it is not the whole suite's result).
+    stem = args.date + ("-quick-smoke" if args.mode == "quick" else "") + \
+        ("-only-" + "-".join(p.replace("_", "-") for p in only) if only else "")
     plot = f"{stem}-lag.png"
     has_plot = write_plot(os.path.join(args.results, plot), ctx.series, work)
     write_json(os.path.join(args.results, f"{stem}.json"), doc)
