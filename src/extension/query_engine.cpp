@@ -99,8 +99,16 @@ void QueryEngine::CheckInterrupts() {
 	PgCall([] { CHECK_FOR_INTERRUPTS(); });
 }
 
+void QueryEngine::EnsureExitHook() {
+	if (!exit_hook_) {
+		PgCall([] { before_shmem_exit(CloseAtExit, 0); });
+		exit_hook_ = true;
+	}
+}
+
 LakeRead QueryEngine::Open(const LakeSettings &settings, const lake::SnapshotSelector &selector,
                            const LakeTableNames *tables) {
+	EnsureExitHook();           // before any DuckDB exists, so that it is closed at exit
 	PrestartInstance(settings); // while the catalog loads
 	auto state = Catalog(settings, selector);
 	if (!state) {
@@ -113,10 +121,7 @@ LakeRead QueryEngine::Open(const LakeSettings &settings, const lake::SnapshotSel
 
 std::shared_ptr<const lake::CatalogState> QueryEngine::Catalog(const LakeSettings &settings,
                                                                const lake::SnapshotSelector &selector) {
-	if (!exit_hook_) {
-		PgCall([] { before_shmem_exit(CloseAtExit, 0); });
-		exit_hook_ = true;
-	}
+	EnsureExitHook();
 	counters_.reads++;
 	std::string catalog_id = settings.catalog_conninfo + '\n' + settings.catalog_schema;
 	if (catalog_id != catalog_id_) {

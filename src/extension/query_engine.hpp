@@ -100,6 +100,7 @@ private:
 	std::shared_ptr<const lake::CatalogState> Load(const LakeSettings &settings,
 	                                               const lake::SnapshotSelector &selector);
 	PgConnection &CatalogConnection(const LakeSettings &settings);
+	void EnsureExitHook();
 	static Config Wanted(const LakeSettings &settings);
 	void PrestartInstance(const LakeSettings &settings);
 	std::unique_ptr<DuckDatabase> TakePrestarted(const Config &want);
