@@ -185,6 +185,35 @@ TEST_F(QueryEngineTest, AStatementCreatesOnlyTheViewsOfTheLakeTablesItReads) {
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+// DuckDB starts on a thread of its own at a backend's first read, while the catalog loads. A first
+// read that finds no lake leaves it started, unused; the read once the lake exists uses it if the
+// settings are still those it was started with, else a DuckDB of the new settings: one instance
+// either way.
+TEST_F(QueryEngineTest, TheDuckDBStartedBeforeTheLakeExistedServesItsFirstRead) {
+	auto reader = Connect();
+	auto none = FailureOf(*reader, "SELECT * FROM duckpipe.query('SELECT 1 AS one')");
+	ASSERT_NE(none.message.find("no lake yet"), std::string::npos) << none.message;
+	EXPECT_EQ(Status(*reader, "running"), "false");
+	auto other = Connect();
+	EXPECT_NE(FailureOf(*other, "SELECT * FROM duckpipe.query('SELECT 1 AS one')").message.find("no lake yet"),
+	          std::string::npos);
+	other->Exec("SET duckpipe.query_memory_mb = 64");
+
+	CreateSynced("orders", 10);
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.orders_ducklake") == "10"; }, 60s, 100ms))
+	    << LogTail();
+	// Started with the settings in force: used.
+	EXPECT_EQ(One(*reader, "SELECT sum(id) FROM public.orders_ducklake"), "55");
+	EXPECT_EQ(Status(*reader, "instances_created"), "1");
+	EXPECT_EQ(Status(*reader, "memory_mb"), "1024");
+	// Started at 1024 MB, read at 64 MB: that one closed, one of 64 MB.
+	EXPECT_EQ(One(*other, "SELECT sum(id) FROM public.orders_ducklake"), "55");
+	EXPECT_EQ(Status(*other, "instances_created"), "1");
+	EXPECT_EQ(Status(*other, "memory_mb"), "64");
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
 TEST_F(QueryEngineTest, StatementTimeoutAndCancelInterruptALongDuckDBQuery) {
 	CreateSynced("big", 3000);
 	auto daemon = StartDaemon();
