@@ -13,6 +13,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from benchlib import analytics as AN  # noqa: E402
 from benchlib import scenarios_a as A  # noqa: E402
 from benchlib import measure  # noqa: E402
 from benchlib import scenarios_b as B  # noqa: E402
@@ -24,11 +25,11 @@ SIZES = {
     "full": {"narrow_rows": 10000000, "wide_rows": 1000000, "stream_seconds": 30, "stream_backlog_rows": 1000000,
              "sysbench_rows": 100000, "sysbench_seconds": 30, "many_tables": 100, "many_seconds": 60,
              "big_txn_rows": 5000000, "steady_seconds": 180, "ud_stages": [1000000, 5000000, 10000000],
-             "ud_seconds": 30},
+             "ud_seconds": 30, "analytics_rows": 10000000},
     "quick": {"narrow_rows": 500000, "wide_rows": 50000, "stream_seconds": 5, "stream_backlog_rows": 50000,
               "sysbench_rows": 10000, "sysbench_seconds": 5, "many_tables": 20, "many_seconds": 5,
               "big_txn_rows": 250000, "steady_seconds": 15, "ud_stages": [50000, 100000, 200000],
-              "ud_seconds": 5},
+              "ud_seconds": 5, "analytics_rows": 1000000},
 }
 RUNNERS = ["daemon", "extension"]
 
@@ -57,6 +58,7 @@ class Context:
         self.duckpipe = os.path.realpath(os.path.join(args.build, "src/daemon/duckpipe"))
         self.cluster = Cluster(os.path.join(work, "cluster"), args.pg_bin)
         self.force_analytics = args.force_analytics
+        self.analytics_rows = args.analytics_rows
         self.lag_via = args.lag_via
         self.poll = 0.2  # lag sampling period (s); each sample is one lake query
         self.series = {}
@@ -114,6 +116,8 @@ def main():
     ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     ap.add_argument("--force-analytics", action="store_true",
                     help="run the analytics queries even without duckpipe.duckdb_execution (tests the suite)")
+    ap.add_argument("--analytics-rows", type=int, default=0,
+                    help="rows of the analytics scenario's o table (default: the mode's analytics_rows)")
     ap.add_argument("--lag-via", choices=["catalog", "query"], default="catalog",
                     help="how the sampler reads the lake's newest commit time: the lake catalog's file "
                          "statistics (default) or a lake query (duckpipe query / duckpipe.query())")
@@ -143,12 +147,12 @@ def main():
                 scenarios[name], details[name] = figures(), {"error": str(e).strip()[:400]}
         if run_analytics:
             try:
-                for name, (figs, det) in B.analytics(ctx).items():
+                for name, (figs, det) in AN.analytics(ctx).items():
                     scenarios[name], details[name] = figs, det
             except Exception as e:
                 ctx.progress("analytics", f"FAILED: {e}")
                 traceback.print_exc()
-                for q in B.ANALYTICS:
+                for q in AN.ANALYTICS:
                     scenarios[f"analytics_{q}_extension"] = figures()
                     details[f"analytics_{q}_extension"] = {"error": str(e).strip()[:500]}
         doc = {"machine": machine(ctx, args, time.monotonic() - ctx.t0, load_start), "scenarios": scenarios,
@@ -156,7 +160,9 @@ def main():
     finally:
         ctx.cluster.stop()
     os.makedirs(args.results, exist_ok=True)
-    stem = args.date + ("-quick-smoke" if args.mode == "quick" else "")
+    # A run of some scenarios only says so in its name (it is not the whole suite's result).
+    stem = args.date + ("-quick-smoke" if args.mode == "quick" else "") + \
+        ("-only-" + "-".join(p.replace("_", "-") for p in only) if only else "")
     plot = f"{stem}-lag.png"
     has_plot = write_plot(os.path.join(args.results, plot), ctx.series, work)
     write_json(os.path.join(args.results, f"{stem}.json"), doc)

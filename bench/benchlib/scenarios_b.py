@@ -1,10 +1,9 @@
 """Scenarios 4-7 of issue 12 (many tables, one big transaction, steady rate, updates and deletes on a
-large lake table) and the analytics figures of issue 11."""
-from contextlib import closing
+large lake table). The analytics figures of issue 11 are analytics.py."""
 import time
 
 from .common import Scope, figures, ratio
-from .measure import Sampler, insert_rows_sql, percentile, proc_status, random_updates_deletes, \
+from .measure import Sampler, insert_rows_sql, percentile, random_updates_deletes, \
     round_robin_changes, steady_inserts
 from .runners import flush_times, wait_for
 from .scenarios_a import NARROW_DDL, NARROW_LOAD, STREAM_DDL, create_baseline_slots, lag_probe, load, \
@@ -172,66 +171,3 @@ def updates_deletes(ctx, kind):
             "rows_per_s_is": "changes/s the source wrote at the largest size (all reached the lake)",
             "tps_unit": "changed rows/s (half updates, half deletes)"}
 
-
-ANALYTICS = {
-    "aggregate": "SELECT c, count(*), sum(total), avg(total) FROM {o} GROUP BY c",
-    "join": ("SELECT r.name, count(*), sum(o.total) FROM {o} o JOIN {cust} cu ON o.c = cu.id "
-             "JOIN {region} r ON cu.region = r.id WHERE o.total > 10 AND r.name <> 'r0' GROUP BY r.name"),
-    "limit10": "SELECT * FROM {o} LIMIT 10",
-}
-
-
-def analytics_available(ctx):
-    with closing(ctx.cluster.connect()) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM pg_settings WHERE name = 'duckpipe.duckdb_execution'")
-        return cur.fetchone()[0] == 1
-
-
-def analytics(ctx):
-    """Issue 11's figures: the same queries on the lake relations (whole query in DuckDB) and on the
-    heap. Returns {scenario: (figures, details)}."""
-    rows = ctx.size("narrow_rows")
-    names = [f"analytics_{q}_extension" for q in ANALYTICS]
-    available = analytics_available(ctx)
-    if not available and not ctx.force_analytics:
-        why = {"skipped": "the extension has no duckpipe.duckdb_execution setting (issue 11 not built)"}
-        return {n: (figures(), why) for n in names}
-    out = {}
-    with Scope(ctx, "analytics_extension", "extension") as s:
-        ctx.progress("analytics", f"loading {rows} rows and two dimension tables")
-        load(s, NARROW_DDL, NARROW_LOAD, "o", rows)
-        s.sql("CREATE TABLE region (id int PRIMARY KEY, name text)")
-        s.sql("INSERT INTO region SELECT g, 'r' || g FROM generate_series(0, 9) g")
-        s.sql("CREATE TABLE cust (id int PRIMARY KEY, region int, name text)")
-        s.sql("INSERT INTO cust SELECT g, g % 10, 'customer ' || g FROM generate_series(0, 999) g")
-        s.sql("ANALYZE")
-        s.start_and_snapshot(["public.o", "public.region", "public.cust"], ctx.timeout(rows))
-        conn = ctx.cluster.connect(s.db)
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_backend_pid()")
-            pid = cur.fetchone()[0]
-
-            def timed(sql):
-                t0 = time.monotonic()
-                cur.execute(sql)
-                cur.fetchall()
-                return time.monotonic() - t0
-            for q, sql in ANALYTICS.items():
-                ctx.progress("analytics", q)
-                lake = min(timed(sql.format(o="o_ducklake", cust="cust_ducklake", region="region_ducklake"))
-                           for _ in range(3))
-                heap = min(timed(sql.format(o="o", cust="cust", region="region")) for _ in range(3))
-                rss = proc_status(pid)
-                n = f"analytics_{q}_extension"
-                if q == "limit10":
-                    out[n] = (figures(peak_rss_mb=rss[1] if rss else None),
-                              {"time_to_result_ms": lake * 1000, "heap_ms": heap * 1000, "target_ms": 50})
-                else:
-                    out[n] = (figures(rows_per_s=rows / lake, baseline_rows_per_s=rows / heap, ratio=heap / lake,
-                                      peak_rss_mb=rss[1] if rss else None),
-                              {"lake_s": lake, "heap_s": heap, "rows": rows, "best_of": 3,
-                               "peak_rss_is": "the querying backend's VmHWM"})
-                if not available:
-                    out[n][1]["forced"] = "no duckpipe.duckdb_execution: the row-by-row lake scan ran"
-        conn.close()
-    return out

@@ -8,6 +8,8 @@
 #include "extension/signal_block.hpp"
 
 #include <map>
+#include <utility>
+#include <vector>
 
 namespace duckpipe::ext {
 
@@ -49,7 +51,11 @@ DuckQueryRun::DuckQueryRun(const LakeSettings &settings, const std::string &sql,
                            const std::vector<DuckQueryTable> &tables, const std::string &timezone) {
 	// The backend's query engine: its reused DuckDB, the views of the statement's snapshot, a
 	// connection of this run's own whose statements a cancel interrupts.
-	session_ = std::make_unique<LakeSession>(settings, settings.snapshot);
+	std::vector<std::pair<std::string, std::string>> reads;
+	for (const auto &t : tables) {
+		reads.emplace_back(t.schema, t.name);
+	}
+	session_ = std::make_unique<LakeSession>(settings, settings.snapshot, &reads);
 	if (session_->HasLake()) {
 		duck_ = &session_->Duck();
 	} else {

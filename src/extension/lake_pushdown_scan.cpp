@@ -14,9 +14,11 @@ namespace duckpipe::ext {
 
 namespace {
 
-// The one place a pushed-down scan obtains its DuckDB session.
+// The one place a pushed-down scan obtains its DuckDB session: it reads the files of the catalog
+// state it gets, through no view.
 std::unique_ptr<LakeSession> OpenSession(const LakeSettings &settings) {
-	return std::make_unique<LakeSession>(settings, settings.snapshot);
+	std::vector<std::pair<std::string, std::string>> no_views;
+	return std::make_unique<LakeSession>(settings, settings.snapshot, &no_views);
 }
 
 std::string Opt(const std::optional<int64_t> &v) {

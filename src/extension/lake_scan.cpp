@@ -3,11 +3,15 @@
 #include "core/duck/duck_connection.hpp"
 #include "extension/lake_text_rows.hpp"
 
+#include <utility>
+#include <vector>
+
 namespace duckpipe::ext {
 
 LakeScan::LakeScan(const LakeSettings &settings, const std::string &schema, const std::string &table,
                    std::vector<std::string> columns) {
-	session_ = std::make_unique<LakeSession>(settings, settings.snapshot);
+	std::vector<std::pair<std::string, std::string>> reads{{schema, table}};
+	session_ = std::make_unique<LakeSession>(settings, settings.snapshot, &reads);
 	const lake::LakeTable *lake_table = session_->HasLake() ? session_->State().FindTable(schema, table) : nullptr;
 	if (!lake_table) {
 		rows_ = std::make_unique<LakeTextRows>(); // no lake table yet: nothing to read

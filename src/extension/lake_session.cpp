@@ -7,8 +7,9 @@
 
 namespace duckpipe::ext {
 
-LakeSession::LakeSession(const LakeSettings &settings, const lake::SnapshotSelector &selector) {
-	auto read = QueryEngine::Backend().Open(settings, selector);
+LakeSession::LakeSession(const LakeSettings &settings, const lake::SnapshotSelector &selector,
+                         const std::vector<std::pair<std::string, std::string>> *tables) {
+	auto read = QueryEngine::Backend().Open(settings, selector, tables);
 	if (!read.state) {
 		return; // no lake yet: the worker creates it with the first table it copies
 	}

@@ -5,6 +5,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace duckpipe {
 class DuckDatabase;
@@ -46,8 +48,10 @@ struct LakeSettings {
 // error. Reads of one statement see the same snapshot.
 class LakeSession {
 public:
-	// `has_lake` false (and no DuckDB) when the catalog schema holds no lake yet.
-	LakeSession(const LakeSettings &settings, const lake::SnapshotSelector &selector);
+	// `has_lake` false (and no DuckDB) when the catalog schema holds no lake yet. `tables`: the lake
+	// tables (schema, name) whose views the read uses; null for every table (arbitrary SQL).
+	LakeSession(const LakeSettings &settings, const lake::SnapshotSelector &selector,
+	            const std::vector<std::pair<std::string, std::string>> *tables = nullptr);
 	~LakeSession();
 	LakeSession(const LakeSession &) = delete;
 	LakeSession &operator=(const LakeSession &) = delete;

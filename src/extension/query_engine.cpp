@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <system_error>
 
 #include "extension/pg_includes.hpp"
 
@@ -68,6 +70,16 @@ void CloseAtExit(int, Datum) {
 	}
 }
 
+// Run with every signal blocked: DuckDB's threads inherit the mask of the thread that creates them.
+std::unique_ptr<DuckDatabase> StartDatabase(int memory_mb, int threads, const std::string &temp) {
+	std::error_code ignored; // DuckDB names the directory if it cannot spill there
+	std::filesystem::create_directories(std::filesystem::path(temp).parent_path(), ignored);
+	return std::make_unique<DuckDatabase>(
+	    "", std::map<std::string, std::string>{{"threads", std::to_string(threads)},
+	                                           {"memory_limit", std::to_string(memory_mb) + "MB"},
+	                                           {"temp_directory", temp}});
+}
+
 void Debug(const std::string &message) {
 	PgCall([&] { elog(DEBUG1, "pg_duckpipe: %s", message.c_str()); });
 }
@@ -88,22 +100,29 @@ void QueryEngine::CheckInterrupts() {
 	PgCall([] { CHECK_FOR_INTERRUPTS(); });
 }
 
-LakeRead QueryEngine::Open(const LakeSettings &settings, const lake::SnapshotSelector &selector) {
+void QueryEngine::EnsureExitHook() {
+	if (!exit_hook_) {
+		PgCall([] { before_shmem_exit(CloseAtExit, 0); });
+		exit_hook_ = true;
+	}
+}
+
+LakeRead QueryEngine::Open(const LakeSettings &settings, const lake::SnapshotSelector &selector,
+                           const LakeTableNames *tables) {
+	EnsureExitHook();           // before any DuckDB exists, so that it is closed at exit
+	PrestartInstance(settings); // while the catalog loads
 	auto state = Catalog(settings, selector);
 	if (!state) {
 		return {};
 	}
 	EnsureInstance(settings, *state);
-	AttachViews(*state);
+	AttachViews(*state, tables);
 	return {db_, state};
 }
 
 std::shared_ptr<const lake::CatalogState> QueryEngine::Catalog(const LakeSettings &settings,
                                                                const lake::SnapshotSelector &selector) {
-	if (!exit_hook_) {
-		PgCall([] { before_shmem_exit(CloseAtExit, 0); });
-		exit_hook_ = true;
-	}
+	EnsureExitHook();
 	counters_.reads++;
 	std::string catalog_id = settings.catalog_conninfo + '\n' + settings.catalog_schema;
 	if (catalog_id != catalog_id_) {
@@ -111,6 +130,7 @@ std::shared_ptr<const lake::CatalogState> QueryEngine::Catalog(const LakeSetting
 		loaded_.clear();
 		statement_reads_.clear();
 		attached_ = -1; // another catalog's snapshot of the same id is another lake
+		attached_all_ = false;
 		catalog_id_ = catalog_id;
 	}
 	StatementKey key{GetCurrentStatementStartTimestamp(), MyProc ? MyProc->lxid : 0};
@@ -208,8 +228,50 @@ std::shared_ptr<const lake::CatalogState> QueryEngine::Load(const LakeSettings &
 	return state;
 }
 
+QueryEngine::Config QueryEngine::Wanted(const LakeSettings &settings) {
+	return {settings.memory_mb, settings.threads, settings.temp_directory};
+}
+
+// Starts the backend's DuckDB on a thread of its own (the first read of a backend): the start-up
+// then overlaps the catalog connection and load, which need no DuckDB.
+void QueryEngine::PrestartInstance(const LakeSettings &settings) {
+	if (db_ || prestarted_.valid()) {
+		return;
+	}
+	prestarted_config_ = Wanted(settings);
+	SignalBlock blocked; // the thread, and DuckDB's threads it creates, inherit the mask
+	try {
+		prestarted_ = std::async(std::launch::async, [config = prestarted_config_] {
+			return StartDatabase(config.memory_mb, config.threads, config.temp_directory);
+		});
+	} catch (const std::system_error &) {
+		// No thread to spare: EnsureInstance starts it on this one.
+	}
+}
+
+// The DuckDB started by PrestartInstance if it was started as `want` says (else closed), or null.
+std::unique_ptr<DuckDatabase> QueryEngine::TakePrestarted(const Config &want) {
+	if (!prestarted_.valid()) {
+		return nullptr;
+	}
+	SignalBlock blocked;
+	std::unique_ptr<DuckDatabase> db;
+	try {
+		db = prestarted_.get();
+	} catch (...) {
+		return nullptr; // started again on this thread, which reports the error
+	}
+	if (prestarted_config_ == want) {
+		return db;
+	}
+	db.reset();
+	std::error_code ignored;
+	std::filesystem::remove_all(prestarted_config_.temp_directory, ignored);
+	return nullptr;
+}
+
 void QueryEngine::EnsureInstance(const LakeSettings &settings, const lake::CatalogState &state) {
-	Config want{settings.memory_mb, settings.threads, settings.temp_directory};
+	Config want = Wanted(settings);
 	auto directories = Directories(state);
 	if (db_ && config_ == want && Covers(directories_, directories)) {
 		return;
@@ -220,14 +282,13 @@ void QueryEngine::EnsureInstance(const LakeSettings &settings, const lake::Catal
 		return;
 	}
 	CloseInstance();
-	std::error_code ignored; // DuckDB names the directory if it cannot spill there
-	std::filesystem::create_directories(std::filesystem::path(want.temp_directory).parent_path(), ignored);
+	auto started = TakePrestarted(want);
 	SignalBlock blocked;
 	std::string temp = want.temp_directory;
-	auto *raw = new DuckDatabase("", {{"threads", std::to_string(want.threads)},
-	                                  {"memory_limit", std::to_string(want.memory_mb) + "MB"},
-	                                  {"temp_directory", temp}});
-	db_ = std::shared_ptr<DuckDatabase>(raw, [temp](DuckDatabase *db) {
+	if (!started) {
+		started = StartDatabase(want.memory_mb, want.threads, temp);
+	}
+	db_ = std::shared_ptr<DuckDatabase>(started.release(), [temp](DuckDatabase *db) {
 		SignalBlock blocked_here;
 		delete db;
 		std::error_code ignored_here;
@@ -239,6 +300,9 @@ void QueryEngine::EnsureInstance(const LakeSettings &settings, const lake::Catal
 		admin_->Execute("SET GLOBAL TimeZone = 'UTC'");
 		// avg and numeric / as PostgreSQL computes them (duck_exec_prepare.cpp writes the calls).
 		DuckNumericDiv::Register(*admin_);
+		// Every statement binds its lake views and opens their files, reading each file's footer:
+		// cached across statements (lake files never change in place: a rewrite is a new file).
+		admin_->Execute("SET GLOBAL parquet_metadata_cache = true");
 		// The configuration stays unlocked so that the views can be re-created and a connection may set
 		// its own TimeZone; user SQL cannot run SET (DuckSandbox::CheckReadOnly), and the file lockdown
 		// holds anyway.
@@ -261,31 +325,40 @@ void QueryEngine::CloseInstance() {
 	admin_.reset();
 	db_.reset(); // DuckDB closes when the last read holding it ends
 	attached_ = -1;
+	attached_all_ = false;
 	views_.clear();
 	schemas_.clear();
 	directories_.clear();
 }
 
-// Brings the views to `state`: a view per table under the lake's names (LakeReader::TableQuery),
-// created or replaced only where the table's SELECT changed, dropped for tables gone since.
-void QueryEngine::AttachViews(const lake::CatalogState &state) {
-	if (attached_ == state.snapshot.snapshot_id && !views_.empty()) {
+// Brings the views of `tables` (all when null) to `state`: a view per table under the lake's names
+// (LakeReader::TableQuery), created or replaced only where the table's SELECT changed; the views
+// and schemas of tables gone since are dropped.
+void QueryEngine::AttachViews(const lake::CatalogState &state, const LakeTableNames *tables) {
+	bool same_snapshot = attached_ == state.snapshot.snapshot_id;
+	if (same_snapshot && attached_all_) {
 		return;
 	}
+	bool all = tables == nullptr;
 	attached_ = -1; // until every view is in place
 	SignalBlock blocked;
 	auto Q = [](const std::string &ident) { return DuckConnection::QuoteIdent(ident); };
-	std::map<std::pair<std::string, std::string>, std::string> views;
-	std::set<std::string> schemas;
+	std::set<std::string> lake_schemas;
 	for (const auto &s : state.schemas) {
-		schemas.insert(s.name);
+		lake_schemas.insert(s.name);
 	}
+	std::map<std::pair<std::string, std::string>, std::string> views;
+	std::set<std::string> schemas = all ? lake_schemas : std::set<std::string>{};
 	for (const auto &t : state.tables) {
-		schemas.insert(t.schema_name);
-		views[{t.schema_name, t.name}] = lake::LakeReader::TableQuery(state, t);
+		lake_schemas.insert(t.schema_name);
+		std::pair<std::string, std::string> name{t.schema_name, t.name};
+		if (all || std::find(tables->begin(), tables->end(), name) != tables->end()) {
+			schemas.insert(t.schema_name);
+			views[name] = lake::LakeReader::TableQuery(state, t);
+		}
 	}
 	for (auto it = views_.begin(); it != views_.end();) {
-		if (!views.contains(it->first)) {
+		if (!state.FindTable(it->first.first, it->first.second)) {
 			admin_->Execute("DROP VIEW IF EXISTS " + Q(it->first.first) + "." + Q(it->first.second));
 			it = views_.erase(it);
 		} else {
@@ -293,7 +366,7 @@ void QueryEngine::AttachViews(const lake::CatalogState &state) {
 		}
 	}
 	for (auto it = schemas_.begin(); it != schemas_.end();) {
-		if (!schemas.contains(*it) && *it != "main" && *it != "duckpipe") { // duckpipe: the macro's
+		if (!lake_schemas.contains(*it) && *it != "main" && *it != "duckpipe") { // duckpipe: the macro's
 			admin_->Execute("DROP SCHEMA IF EXISTS " + Q(*it));
 			it = schemas_.erase(it);
 		} else {
@@ -316,10 +389,12 @@ void QueryEngine::AttachViews(const lake::CatalogState &state) {
 		views_[name] = sql;
 		counters_.views_created++;
 	}
+	attached_all_ = all;
 	attached_ = state.snapshot.snapshot_id;
 }
 
 void QueryEngine::Close() {
+	TakePrestarted(Config{}); // waits for a start-up still running, and closes that DuckDB
 	std::string temp = config_.temp_directory;
 	statement_reads_.clear();
 	loaded_.clear();

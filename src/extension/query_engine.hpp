@@ -4,6 +4,7 @@
 #include "core/lake/catalog_model.hpp"
 
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -21,6 +22,9 @@ namespace duckpipe::ext {
 
 struct LakeSettings;
 
+// Lake tables (schema, name) a read needs views of.
+using LakeTableNames = std::vector<std::pair<std::string, std::string>>;
+
 // What one read of the lake gets from the engine: the DuckDB whose views show `state`, and the
 // state (null, and no DuckDB, when the catalog holds no lake yet).
 struct LakeRead {
@@ -32,13 +36,18 @@ struct LakeRead {
 // - one embedded DuckDB, created at the first read with every signal blocked and reused by every
 //   later statement; replaced when duckpipe.query_memory_mb / query_threads, the data path or the
 //   catalog change (once no read holds the old one), closed at backend exit. It spills to
-//   $PGDATA/pg_duckpipe/tmp/backend_<pid>/, removed when it closes. Sandboxed to the lake's
+//   $PGDATA/pg_duckpipe/tmp/backend_<pid>/, removed when it closes. Its start-up (~20 ms: DuckDB
+//   builds its catalog of built-in functions) runs on a thread of its own while the first read loads
+//   the lake catalog. Parquet footers are cached across statements (lake files never change in
+//   place: a rewrite is a new file). Sandboxed to the lake's
 //   directories (DuckSandbox::directories: the catalog's data path, plus the directory of any file
 //   the catalog places outside it), since the files change with every snapshot and the allow lists
 //   cannot grow once locked;
 // - one libpq connection to the lake catalog, kept open: a statement's first read asks it for the
 //   latest snapshot id (one cheap query), and the catalog is loaded, and the views of changed,
 //   new and dropped tables re-created or dropped, only when that snapshot is not the one loaded;
+//   a read that names its tables gets only their views (created at its first read, re-created when
+//   the table changed): a backend's first query does not bind a view per lake table;
 // - repeatable reads: every read of one statement (same start time and transaction) with the same
 //   selector sees the same snapshot.
 // Main thread only.
@@ -46,8 +55,10 @@ class QueryEngine {
 public:
 	static QueryEngine &Backend();
 
-	// The lake at `selector` for the current statement, its views attached in the DuckDB.
-	LakeRead Open(const LakeSettings &settings, const lake::SnapshotSelector &selector);
+	// The lake at `selector` for the current statement, with the views of `tables` (every table when
+	// null: arbitrary DuckDB SQL) showing that snapshot in the DuckDB.
+	LakeRead Open(const LakeSettings &settings, const lake::SnapshotSelector &selector,
+	              const LakeTableNames *tables = nullptr);
 	// The same state without DuckDB (a probe of what the lake holds).
 	std::shared_ptr<const lake::CatalogState> Catalog(const LakeSettings &settings,
 	                                                  const lake::SnapshotSelector &selector);
@@ -89,18 +100,25 @@ private:
 	std::shared_ptr<const lake::CatalogState> Load(const LakeSettings &settings,
 	                                               const lake::SnapshotSelector &selector);
 	PgConnection &CatalogConnection(const LakeSettings &settings);
+	void EnsureExitHook();
+	static Config Wanted(const LakeSettings &settings);
+	void PrestartInstance(const LakeSettings &settings);
+	std::unique_ptr<DuckDatabase> TakePrestarted(const Config &want);
 	void EnsureInstance(const LakeSettings &settings, const lake::CatalogState &state);
 	void CloseInstance();
-	void AttachViews(const lake::CatalogState &state);
+	void AttachViews(const lake::CatalogState &state, const LakeTableNames *tables);
 
 	// DuckDB.
 	std::shared_ptr<DuckDatabase> db_;
 	std::unique_ptr<DuckConnection> admin_; // creates the views
 	Config config_;
 	std::vector<std::string> directories_;
-	int64_t attached_ = -1;
+	int64_t attached_ = -1;                                            // the snapshot of the last views attached
+	bool attached_all_ = false;                                        // and whether every table's view shows it
 	std::map<std::pair<std::string, std::string>, std::string> views_; // (schema, table) -> its SELECT
 	std::set<std::string> schemas_;
+	std::future<std::unique_ptr<DuckDatabase>> prestarted_; // DuckDB starting on its own thread
+	Config prestarted_config_;
 
 	// The catalog.
 	std::unique_ptr<PgConnection> catalog_;

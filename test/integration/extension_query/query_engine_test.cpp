@@ -145,6 +145,75 @@ END $$)");
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+// A backend's first query binds the views of the tables it reads, not one per lake table (each
+// binding reads Parquet footers: in a lake of many tables that was the first query's cost).
+TEST_F(QueryEngineTest, AStatementCreatesOnlyTheViewsOfTheLakeTablesItReads) {
+	CreateSynced("orders", 10);
+	CreateSynced("other", 3);
+	CreateSynced("third", 2);
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.orders_ducklake") == "10"; }, 60s, 100ms))
+	    << LogTail();
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.other_ducklake") == "3"; }, 60s, 100ms));
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.third_ducklake") == "2"; }, 60s, 100ms));
+
+	auto reader = Connect();
+	EXPECT_EQ(One(*reader, "SELECT count(*) FROM public.orders_ducklake"), "10");
+	EXPECT_EQ(Status(*reader, "views_created"), "1");
+	// A join adds the view of its other table.
+	EXPECT_EQ(One(*reader, "SELECT count(*) FROM public.orders_ducklake o JOIN public.other_ducklake t USING (id)"),
+	          "3");
+	EXPECT_EQ(Status(*reader, "views_created"), "2");
+	// duckpipe.query() runs any DuckDB SQL: every table's view, once.
+	for (int i = 0; i < 2; i++) {
+		EXPECT_EQ(One(*reader, "SELECT q->>'n' FROM duckpipe.query('SELECT count(*) AS n FROM "
+		                       "public.third_ducklake') q"),
+		          "2");
+		EXPECT_EQ(Status(*reader, "views_created"), "3");
+	}
+	// A new snapshot of one table: its view is re-created when it is read, the others' are kept.
+	Sql("INSERT INTO public.orders SELECT g, 'n' || g FROM generate_series(11, 15) g");
+	ASSERT_TRUE(
+	    WaitFor([&] { return One(*reader, "SELECT count(*) FROM public.orders_ducklake") == "15"; }, 60s, 100ms));
+	EXPECT_EQ(Status(*reader, "views_created"), "4");
+	EXPECT_EQ(One(*reader, "SELECT count(*) FROM public.orders_ducklake o JOIN public.other_ducklake t USING (id)"),
+	          "3");
+	EXPECT_EQ(One(*reader, "SELECT q->>'n' FROM duckpipe.query('SELECT count(*) AS n FROM public.orders_ducklake') q"),
+	          "15");
+	EXPECT_EQ(Status(*reader, "views_created"), "4");
+	EXPECT_EQ(Status(*reader, "instances_created"), "1");
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
+// DuckDB starts on a thread of its own at a backend's first read, while the catalog loads. A first
+// read that finds no lake leaves it started, unused; the read once the lake exists uses it if the
+// settings are still those it was started with, else a DuckDB of the new settings: one instance
+// either way.
+TEST_F(QueryEngineTest, TheDuckDBStartedBeforeTheLakeExistedServesItsFirstRead) {
+	auto reader = Connect();
+	auto none = FailureOf(*reader, "SELECT * FROM duckpipe.query('SELECT 1 AS one')");
+	ASSERT_NE(none.message.find("no lake yet"), std::string::npos) << none.message;
+	EXPECT_EQ(Status(*reader, "running"), "false");
+	auto other = Connect();
+	EXPECT_NE(FailureOf(*other, "SELECT * FROM duckpipe.query('SELECT 1 AS one')").message.find("no lake yet"),
+	          std::string::npos);
+	other->Exec("SET duckpipe.query_memory_mb = 64");
+
+	CreateSynced("orders", 10);
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.orders_ducklake") == "10"; }, 60s, 100ms))
+	    << LogTail();
+	// Started with the settings in force: used.
+	EXPECT_EQ(One(*reader, "SELECT sum(id) FROM public.orders_ducklake"), "55");
+	EXPECT_EQ(Status(*reader, "instances_created"), "1");
+	EXPECT_EQ(Status(*reader, "memory_mb"), "1024");
+	// Started at 1024 MB, read at 64 MB: that one closed, one of 64 MB.
+	EXPECT_EQ(One(*other, "SELECT sum(id) FROM public.orders_ducklake"), "55");
+	EXPECT_EQ(Status(*other, "instances_created"), "1");
+	EXPECT_EQ(Status(*other, "memory_mb"), "64");
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
 TEST_F(QueryEngineTest, StatementTimeoutAndCancelInterruptALongDuckDBQuery) {
 	CreateSynced("big", 3000);
 	auto daemon = StartDaemon();
