@@ -455,26 +455,42 @@ void CommitApplier::CommitOrAmbiguous(PgTransaction &txn, int64_t snapshot) {
 
 int64_t CommitApplier::Attempt(const CommitInfo &info) {
 	auto started = std::chrono::steady_clock::now();
+	auto lap = started;
+	std::string prof;
+	auto mark = [&](const char *what) {
+		auto now = std::chrono::steady_clock::now();
+		prof += std::string(what) + "=" + std::to_string(std::chrono::duration<double, std::milli>(now - lap).count()) + " ";
+		lap = now;
+	};
 	PgTransaction txn(conn_, "REPEATABLE READ");
+	mark("begin");
 	CatalogReads reads(conn_, schema_, data_path_);
 	auto head = reads.Head();
+	mark("head");
 	if (head.snapshot_id != state_.base.snapshot_id) {
 		CheckBaseSurvives(head.snapshot_id);
 		CheckConflicts(head.snapshot_id);
 	}
+	mark("conflicts");
 	auto ids = AllocateIds(head);
 	std::map<int64_t, int64_t> row_id_start;
 	auto stats_sql = TableStatsMerger(conn_, duck_, schema_, state_).Sql(row_id_start);
+	mark("stats");
 	auto changes = ChangesMade();
 	auto sql = SnapshotSql(ids, info, changes) + CatalogSql(ids) + FileSql(ids, row_id_start) + stats_sql;
 	if (!state_.token.empty()) {
 		sql += PendingFiles(conn_, schema_).CommittedSql(state_.token, ids.snapshot);
 	}
+	mark("build");
 	conn_.Exec(sql);
+	mark("dml");
 	for (auto &cb : state_.callbacks) {
 		cb(conn_);
 	}
+	mark("callbacks");
 	CommitOrAmbiguous(txn, ids.snapshot);
+	mark("commit");
+	if (getenv("DP_PROF")) fprintf(stderr, "PROF %s\n", prof.c_str());
 	auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 	log::Debug("lake.commit", "snapshot", ids.snapshot, "changes", changes, "ms", ms);
 	return ids.snapshot;
