@@ -381,7 +381,7 @@ void LakeCommit::AddSql(std::function<void(PgConnection &)> fn) {
 }
 
 void LakeCommit::AddStatement(std::function<std::string(PgConnection &)> fn) {
-	AddSql([fn = std::move(fn)](PgConnection &conn) { conn.Exec(fn(conn)); });
+	state_->statements.push_back(std::move(fn));
 }
 
 } // namespace duckpipe::lake

@@ -91,7 +91,8 @@ public:
 	// per attempt, e.g. plain UPDATE/INSERT; the transaction rolls back on retry).
 	void AddSql(std::function<void(PgConnection &)> fn);
 	// The same for SQL text: `fn` returns statements (';'-separated) that go to the catalog in the
-	// round trip that carries the lake rows and COMMIT, so they cost no round trip of their own.
+	// round trip that carries the lake rows and COMMIT, so they cost no round trip of their own. They
+	// run before the AddSql callbacks.
 	void AddStatement(std::function<std::string(PgConnection &)> fn);
 
 	// Commits; returns the new snapshot id (the base snapshot when nothing changed in the lake: then

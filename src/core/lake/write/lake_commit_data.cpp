@@ -350,11 +350,18 @@ int64_t LakeCommit::Commit(const CommitInfo &info) {
 			Timer catalog_timer{times_.catalog_ms};
 			auto &conn = writer_->Conn();
 			PgTransaction txn(conn);
+			std::string sql;
+			for (auto &st : state_->statements) {
+				sql += st(conn) + ";\n";
+			}
+			if (!state_->callbacks.empty() && !sql.empty()) {
+				conn.Exec(sql);
+				sql.clear();
+			}
 			for (auto &cb : state_->callbacks) {
 				cb(conn);
 			}
-			conn.Exec(PendingFiles(conn, writer_->config_.catalog_schema).ForgetSql({state_->token}));
-			txn.Commit();
+			txn.CommitWith(sql + PendingFiles(conn, writer_->config_.catalog_schema).ForgetSql({state_->token}), [] {});
 			done_ = true;
 			return state_->base.snapshot_id;
 		}
