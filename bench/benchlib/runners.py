@@ -14,7 +14,11 @@ import time
 
 import psycopg2
 
+from .measure import percentile
+
 FLUSH_DONE = re.compile(r"event=flush\.done .*?rows=(\d+).*? ms=(\d+)")
+FLUSH_PHASES = ("load", "compact", "write", "commit")
+FLUSH_PHASE = {p: re.compile(rf" {p}_ms=([\d.]+)") for p in FLUSH_PHASES}
 
 
 def wait_for(what, cond, timeout, interval=0.2):
@@ -220,3 +224,27 @@ class ExtensionRunner(Runner):
 def flush_times(log_text):
     """(rows, ms) of every `flush.done` line the runner logged."""
     return [(int(r), int(ms)) for r, ms in FLUSH_DONE.findall(log_text)]
+
+
+def flush_phases(log_text):
+    """{phase: [ms, ...]} over the `flush.done` lines with rows that carry phase times (load: appending the
+    changes into the buffer; compact: last change per key; write: Parquet data and delete files; commit: the
+    lake catalog transaction)."""
+    out = {p: [] for p in FLUSH_PHASES}
+    for line in log_text.splitlines():
+        if "event=flush.done" not in line or " rows=0 " in line:
+            continue
+        found = {p: FLUSH_PHASE[p].search(line) for p in FLUSH_PHASES}
+        if all(found.values()):
+            for p, m in found.items():
+                out[p].append(float(m.group(1)))
+    return out
+
+
+def phase_details(phases):
+    """Median and p99 of each flush phase, for a scenario's details."""
+    details = {}
+    for p in FLUSH_PHASES:
+        details[f"{p}_p50_ms"] = percentile(phases[p], 50)
+        details[f"{p}_p99_ms"] = percentile(phases[p], 99)
+    return details

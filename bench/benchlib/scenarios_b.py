@@ -5,7 +5,7 @@ import time
 from .common import Scope, figures, ratio
 from .measure import Sampler, insert_rows_sql, percentile, random_updates_deletes, \
     round_robin_changes, steady_inserts
-from .runners import flush_times, wait_for
+from .runners import flush_phases, flush_times, phase_details, wait_for
 from .scenarios_a import NARROW_DDL, NARROW_LOAD, STREAM_DDL, create_baseline_slots, lag_probe, load, \
     recvlogical_baselines
 
@@ -118,8 +118,9 @@ def steady(ctx, kind, flush_ms):
         p50, p99, mx = sampler.lag_ms()
         files, avg = s.files()
         flushes = flush_times(s.runner.log_text())
+        phases = phase_details(flush_phases(s.runner.log_text()))
         ctx.progress(name, f"{w.rows_per_s():,.0f} rows/s; lag p50 {p50 or 0:,.0f} p99 {p99 or 0:,.0f} ms; "
-                           f"{files} files")
+                           f"{files} files; flush commit p50 {phases['commit_p50_ms'] or 0:.1f} ms")
         return figures(rows_per_s=w.rows_per_s(), lag_p50_ms=p50, lag_p99_ms=p99, lag_max_ms=mx,
                        peak_rss_mb=sampler.peak_rss, spilled_bytes=sampler.peak_temp, source_tps=w.rows_per_s(),
                        files=files, avg_file_mb=avg), {
@@ -127,6 +128,9 @@ def steady(ctx, kind, flush_ms):
             "files_per_minute": files / (dur / 60.0), "lag_samples": len(sampler.lags),
             "lag_poll_ms_p50": percentile(sampler.poll_ms, 50), "flushes": len(flushes),
             "flush_ms_p50": percentile([ms for _, ms in flushes], 50),
+            "commit_p50_ms": phases["commit_p50_ms"], "commit_target_ms": 10,
+            "commit_meets_target": None if phases["commit_p50_ms"] is None else phases["commit_p50_ms"] <= 10,
+            **{f"flush_{k}": v for k, v in phases.items()},
             "tps_unit": "rows/s", "rows_per_s_is": "rows/s the source wrote (all of them reached the lake)"}
 
 
@@ -148,16 +152,19 @@ def updates_deletes(ctx, kind):
                     s.sql(NARROW_LOAD.format(t="ud", lo=lo, hi=min(rows, lo + 999999)))
                 loaded = rows
                 s.wait_caught_up(["ud"], ctx.timeout(rows))
-            before = len(flush_times(s.runner.log_text()))
+            before = len(s.runner.log_text().splitlines())
             ctx.progress(name, f"{rate} random-key updates+deletes/s for {dur}s on {rows} lake rows")
             with Sampler(s.runner, lag_probe(ctx, s, "public.ud"), ctx.poll) as sampler:
                 w = random_updates_deletes(ctx.cluster, s.db, "ud", rows, rate, dur)
                 s.wait_caught_up(["ud"], ctx.timeout(w.rows * 10))
-            flushes = [ms for _, ms in flush_times(s.runner.log_text())[before:]]
+            stage_log = "\n".join(s.runner.log_text().splitlines()[before:])
+            flushes = [ms for _, ms in flush_times(stage_log)]
+            phases = phase_details(flush_phases(stage_log))
             p50, p99, mx = sampler.lag_ms()
             per_stage.append({"lake_rows": rows, "changes_per_s": w.rows_per_s(), "lag_p50_ms": p50,
                               "lag_p99_ms": p99, "lag_max_ms": mx, "flushes": len(flushes),
                               "flush_ms_p50": percentile(flushes, 50), "flush_ms_max": max(flushes, default=None),
+                              **{f"flush_{k}": v for k, v in phases.items()},
                               "peak_rss_mb": sampler.peak_rss, "spilled_bytes": sampler.peak_temp})
             ctx.progress(name, f"{rows} rows: lag p99 {p99 or 0:,.0f} ms, flush p50 "
                                f"{percentile(flushes, 50) or 0:,.0f} ms")

@@ -13,6 +13,7 @@
 #include <duckdb.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -221,6 +222,7 @@ void ChangeBuffer::Close() noexcept {
 
 void ChangeBuffer::ResetCounters() {
 	rows_ = 0;
+	load_ms_ = 0;
 	non_inserts_ = false;
 	last_commit_lsn_ = kInvalidLsn;
 	max_commit_lsn_ = kInvalidLsn;
@@ -260,8 +262,10 @@ void ChangeBuffer::Append(const ChangeBatch &batch) {
 			}
 		}
 	}
+	auto started = std::chrono::steady_clock::now();
 	EnsureBuffer();
 	AppendConverted(batch);
+	load_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 	rows_ += batch.Rows();
 	non_inserts_ = non_inserts_ || !batch.OnlyInserts();
 	any_seq_ = true;
@@ -545,6 +549,7 @@ void ChangeBuffer::Flush(const ApplyFunction &apply) {
 	bool is_view = options_.append_mode || !non_inserts_;
 	std::string relation = options_.append_mode ? kChangesRelation : kCompactedRelation;
 	try {
+		auto started = std::chrono::steady_clock::now();
 		conn_->Execute("SET memory_limit = " + Q::QuoteLiteral(MemoryLimit(options_.flush_memory_mb)));
 		out.relation = BuildRelation();
 		auto stats = conn_->Query("SELECT count(*), count(*) FILTER (WHERE _op = 'D'), count(*) FILTER (WHERE "
@@ -553,6 +558,8 @@ void ChangeBuffer::Flush(const ApplyFunction &apply) {
 		out.rows = static_cast<uint64_t>(stats.GetInt(0, 0));
 		out.deletes = static_cast<uint64_t>(stats.GetInt(1, 0));
 		out.unchanged_rows = static_cast<uint64_t>(stats.GetInt(2, 0));
+		out.load_ms = load_ms_;
+		out.compact_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 		apply(*conn_, out);
 	} catch (...) {
 		// Leave the buffer as it was so the flush can be retried.

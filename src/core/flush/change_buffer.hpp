@@ -83,6 +83,10 @@ public:
 		// found in the lake (the old key for a row an UPDATE moved); empty: the key columns themselves.
 		std::vector<std::string> lookup_columns;
 		bool append_mode = false;
+		// Phase times of this flush, ms: appending the batches buffered since the last flush (their
+		// conversion into the buffer table), and building this relation (last change per key wins).
+		double load_ms = 0;
+		double compact_ms = 0;
 	};
 	using ApplyFunction = std::function<void(DuckConnection &, const Compacted &)>;
 
@@ -174,6 +178,7 @@ private:
 	std::string dir_;
 
 	uint64_t rows_ = 0;
+	double load_ms_ = 0; // Append time since the last flush
 	bool non_inserts_ = false;
 	bool any_seq_ = false;
 	uint64_t last_seq_ = 0;

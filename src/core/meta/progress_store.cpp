@@ -32,21 +32,26 @@ SourceIdentity ProgressStore::LocalIdentity(PgConnection &conn) {
 
 void ProgressStore::Record(const TableMapping &mapping, Lsn applied, int64_t rows, bool reset_rows,
                            const std::string &source_columns) {
+	conn_.Exec(RecordSql(mapping, applied, rows, reset_rows, source_columns));
+}
+
+std::string ProgressStore::RecordSql(const TableMapping &mapping, Lsn applied, int64_t rows, bool reset_rows,
+                                     const std::string &source_columns) const {
 	RequireIdentity(mapping);
 	std::string rows_synced =
 	    reset_rows ? "EXCLUDED.rows_synced"
 	               : "CASE WHEN p.generation = EXCLUDED.generation THEN p.rows_synced + EXCLUDED.rows_synced "
 	                 "ELSE EXCLUDED.rows_synced END";
-	conn_.Exec("INSERT INTO duckpipe.table_progress AS p(source_system_id, source_database_oid, mapping_id, "
-	           "generation, applied_lsn, rows_synced, source_columns, updated_at) "
-	           "VALUES ($1, $2, $3, $4, $5::pg_lsn, $6, $7::jsonb, now()) "
-	           "ON CONFLICT (source_system_id, source_database_oid, mapping_id) DO UPDATE SET "
-	           "generation = EXCLUDED.generation, applied_lsn = EXCLUDED.applied_lsn, "
-	           "source_columns = EXCLUDED.source_columns, rows_synced = " +
-	               rows_synced + ", updated_at = now()",
-	           {std::to_string(mapping.source_identity.system_identifier),
-	            std::to_string(mapping.source_identity.database_oid), std::to_string(mapping.id),
-	            std::to_string(mapping.generation), applied.ToString(), std::to_string(rows), source_columns});
+	return "INSERT INTO duckpipe.table_progress AS p(source_system_id, source_database_oid, mapping_id, "
+	       "generation, applied_lsn, rows_synced, source_columns, updated_at) VALUES (" +
+	       std::to_string(mapping.source_identity.system_identifier) + ", " +
+	       std::to_string(mapping.source_identity.database_oid) + ", " + std::to_string(mapping.id) + ", " +
+	       std::to_string(mapping.generation) + ", " + conn_.QuoteLiteral(applied.ToString()) + "::pg_lsn, " +
+	       std::to_string(rows) + ", " + conn_.QuoteLiteral(source_columns) +
+	       "::jsonb, now()) ON CONFLICT (source_system_id, source_database_oid, mapping_id) DO UPDATE SET "
+	       "generation = EXCLUDED.generation, applied_lsn = EXCLUDED.applied_lsn, "
+	       "source_columns = EXCLUDED.source_columns, rows_synced = " +
+	       rows_synced + ", updated_at = now()";
 }
 
 std::optional<ProgressStore::Progress> ProgressStore::Load(const TableMapping &mapping) {

@@ -34,6 +34,9 @@ public:
 	// otherwise `rows` adds to it within one generation.
 	void Record(const TableMapping &mapping, Lsn applied, int64_t rows, bool reset_rows,
 	            const std::string &source_columns);
+	// Record as SQL text (literals quoted), for a caller that sends it with other statements.
+	std::string RecordSql(const TableMapping &mapping, Lsn applied, int64_t rows, bool reset_rows,
+	                      const std::string &source_columns) const;
 	// The progress of the mapping's current generation, if any.
 	std::optional<Progress> Load(const TableMapping &mapping);
 	// Removed or resynced mappings of the metadata `conn` is connected to (their progress is in this

@@ -233,6 +233,10 @@ bool PgConnection::IsHealthy() const {
 	return conn_ && PQstatus(conn_) == CONNECTION_OK;
 }
 
+bool PgConnection::InFailedTransaction() const {
+	return IsHealthy() && PQtransactionStatus(conn_) == PQTRANS_INERROR;
+}
+
 int PgConnection::Socket() const {
 	return PQsocket(conn_);
 }
@@ -275,6 +279,29 @@ PgTransaction::PgTransaction(PgConnection &conn, std::string_view isolation) : c
 	conn_.Exec(sql);
 }
 
+PgTransaction::PgTransaction(PgConnection &conn, std::string_view isolation, const std::string &first,
+                             PgResult &first_result)
+    : conn_(conn) {
+	std::string sql = "BEGIN";
+	if (!isolation.empty()) {
+		sql += " ISOLATION LEVEL ";
+		sql += isolation;
+	}
+	try {
+		first_result = conn_.Exec(sql + ";\n" + first);
+	} catch (...) {
+		// BEGIN ran and the query failed: no destructor runs for a constructor that throws.
+		if (conn_.InFailedTransaction()) {
+			try {
+				conn_.Exec("ROLLBACK");
+			} catch (...) {
+				// the connection broke meanwhile: nothing left to roll back
+			}
+		}
+		throw;
+	}
+}
+
 PgTransaction::~PgTransaction() {
 	if (open_) {
 		try {
@@ -295,6 +322,19 @@ void PgTransaction::Commit(const std::function<void()> &after_send) {
 	conn_.Send("COMMIT");
 	after_send();
 	conn_.Receive("COMMIT");
+}
+
+void PgTransaction::CommitWith(const std::string &sql, const std::function<void()> &after_send) {
+	open_ = false;
+	std::string all = sql + "COMMIT";
+	conn_.Send(all);
+	after_send();
+	try {
+		conn_.Receive(all);
+	} catch (...) {
+		open_ = conn_.InFailedTransaction();
+		throw;
+	}
 }
 
 void PgTransaction::Rollback() {

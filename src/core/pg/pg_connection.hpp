@@ -61,6 +61,9 @@ public:
 	int ServerVersion() const;
 	std::string RedactedConninfo() const { return redacted_; }
 	bool IsHealthy() const;
+	// Inside a transaction block that a failed statement aborted (the server answered with an error;
+	// the block awaits ROLLBACK): nothing of that transaction can commit.
+	bool InFailedTransaction() const;
 	int Socket() const;
 	// The server process of this session (pg_backend_pid()).
 	int BackendPid() const;
@@ -81,6 +84,8 @@ private:
 class PgTransaction {
 public:
 	explicit PgTransaction(PgConnection &conn, std::string_view isolation = {});
+	// BEGIN and `first` (a query) in one round trip; `first_result` receives the query's result.
+	PgTransaction(PgConnection &conn, std::string_view isolation, const std::string &first, PgResult &first_result);
 	~PgTransaction();
 	PgTransaction(const PgTransaction &) = delete;
 	PgTransaction &operator=(const PgTransaction &) = delete;
@@ -88,6 +93,9 @@ public:
 	// COMMIT with a callback run after it was sent and before its answer is read (a failure after
 	// that point leaves the outcome unknown to this connection).
 	void Commit(const std::function<void()> &after_send);
+	// `sql` (statements ending in ';') and COMMIT in one round trip. When one of the statements
+	// fails, the error is thrown, InFailedTransaction() is true and the destructor rolls back.
+	void CommitWith(const std::string &sql, const std::function<void()> &after_send);
 	void Rollback();
 
 private:

@@ -383,10 +383,13 @@ void FlushWorker::Flush() {
 		std::atomic<bool> &flag;
 		~FlushingFlag() { flag.store(false); }
 	} flushing_flag{flushing_};
+	flush_phases_ = {};
 	try {
 		if (!ResolveUnknownCommit(up_to)) {
 			if (rows > 0) {
 				buffer_.Flush([&](DuckConnection &duck, const flush::ChangeBuffer::Compacted &compacted) {
+					flush_phases_.load_ms = compacted.load_ms;
+					flush_phases_.compact_ms = compacted.compact_ms;
 					duckdb_memory_bytes_.store(buffer_.MemoryBytes()); // with the compacted batch
 					Apply(&duck, &compacted, up_to);
 				});
@@ -424,13 +427,17 @@ void FlushWorker::Flush() {
 	{
 		std::lock_guard guard(stats_mutex_);
 		oldest_pending_.reset();
+		last_phases_ = flush_phases_;
 	}
 	route_->applied_lsn.store(std::max(route_->applied_lsn.load(), up_to.value));
 	route_->pending.Flushed(up_to);
 	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
 	flush_count_.fetch_add(1);
 	last_flush_ms_.store(ms);
-	log::Info("flush.done", "table", mapping_.SourceName(), "rows", rows, "applied_lsn", up_to.ToString(), "ms", ms);
+	auto phase = [](double v) { return fmt::format("{:.1f}", v); };
+	log::Info("flush.done", "table", mapping_.SourceName(), "rows", rows, "applied_lsn", up_to.ToString(), "ms", ms,
+	          "load_ms", phase(flush_phases_.load_ms), "compact_ms", phase(flush_phases_.compact_ms), "write_ms",
+	          phase(flush_phases_.write_ms), "commit_ms", phase(flush_phases_.commit_ms));
 	if (events_.flushed) {
 		events_.flushed(up_to, static_cast<int64_t>(rows));
 	}
@@ -464,7 +471,13 @@ bool FlushWorker::ResolveUnknownCommit(Lsn up_to) {
 	return true;
 }
 
+FlushPhases FlushWorker::LastFlushPhases() const {
+	std::lock_guard guard(stats_mutex_);
+	return last_phases_;
+}
+
 void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compacted *c, Lsn up_to) {
+	auto started = Clock::now();
 	int64_t table = lake_table_id_.load();
 	auto commit = writer_.Begin();
 	// A lake table dropped behind our back is a permanent error for this table only.
@@ -507,9 +520,9 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 		}
 	}
 	auto layout = schema_.layout.ToJson();
-	commit.AddSql(
+	commit.AddStatement(
 	    [mapping = mapping_, up_to, rows = c ? static_cast<int64_t>(c->rows) : 0, layout](PgConnection &catalog) {
-		    meta::ProgressStore(catalog).Record(mapping, up_to, rows, false, layout);
+		    return meta::ProgressStore(catalog).RecordSql(mapping, up_to, rows, false, layout);
 	    });
 	CrashPoint("flush_before_commit");
 #ifdef DUCKPIPE_FAULT_INJECTION
@@ -534,6 +547,10 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 		}
 		throw;
 	}
+	// Write: everything but the catalog transaction (the catalog reads that find the rows to delete too).
+	flush_phases_.commit_ms = commit.CommitTimes().catalog_ms;
+	flush_phases_.write_ms =
+	    std::chrono::duration<double, std::milli>(Clock::now() - started).count() - flush_phases_.commit_ms;
 	CrashPoint("flush_after_commit");
 }
 

@@ -3,6 +3,7 @@
 #include "core/flush/change_buffer.hpp"
 #include "core/meta/metadata_types.hpp"
 #include "core/pipeline/pipeline_config.hpp"
+#include "core/pipeline/pipeline_figures.hpp"
 #include "core/pipeline/schema_change.hpp"
 #include "core/pipeline/table_route.hpp"
 #include "core/pipeline/table_schema.hpp"
@@ -71,6 +72,7 @@ public:
 	// Live figures for monitoring (any thread): flushes done, the last one's duration, one running.
 	int64_t FlushCount() const { return flush_count_.load(); }
 	int64_t LastFlushMs() const { return last_flush_ms_.load(); }
+	FlushPhases LastFlushPhases() const;
 	bool Flushing() const { return flushing_.load(); }
 	// Memory of the table's DuckDB (change buffer, flush), sampled after appends (a few times a
 	// second at most) and during each flush; 0 while the buffer is closed.
@@ -158,6 +160,8 @@ private:
 	int transient_failures_ = 0;
 	mutable std::mutex stats_mutex_;
 	std::optional<Clock::time_point> oldest_pending_;
+	FlushPhases last_phases_;  // guarded by stats_mutex_
+	FlushPhases flush_phases_; // of the flush running (worker thread)
 };
 
 } // namespace duckpipe::pipeline

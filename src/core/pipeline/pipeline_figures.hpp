@@ -6,6 +6,14 @@
 
 namespace duckpipe::pipeline {
 
+// Where a flush spent its time, in ms (its flush.done log line carries the same).
+struct FlushPhases {
+	double load_ms = 0;    // appending its changes into the buffer's DuckDB, summed since the previous flush
+	double compact_ms = 0; // the last change per key wins
+	double write_ms = 0;   // Parquet data and delete files, finding the rows to delete included
+	double commit_ms = 0;  // the lake catalog transaction in PostgreSQL
+};
+
 // Live figures of a running pipeline, for monitoring (the extension copies them into shared
 // memory). A snapshot: each group's control loop refreshes its own a few times a second.
 struct TableFigures {
@@ -16,6 +24,7 @@ struct TableFigures {
 	int64_t last_flush_ms = 0;
 	bool flushing = false;
 	int64_t duckdb_memory_bytes = 0; // held by the table's DuckDB (change buffer, flush) right now
+	FlushPhases last_flush_phases;
 };
 
 struct GroupFigures {

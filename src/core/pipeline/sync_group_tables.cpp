@@ -487,6 +487,7 @@ void SyncGroup::RefreshFigures() {
 		table.buffered_rows = static_cast<int64_t>(entry->worker->BufferedRows());
 		table.flush_count = entry->worker->FlushCount();
 		table.last_flush_ms = entry->worker->LastFlushMs();
+		table.last_flush_phases = entry->worker->LastFlushPhases();
 		table.flushing = entry->worker->Flushing();
 		table.duckdb_memory_bytes = entry->worker->DuckdbMemoryBytes();
 		figures.queued_changes += table.queued_changes;

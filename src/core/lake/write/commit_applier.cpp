@@ -436,45 +436,76 @@ std::string CommitApplier::DeleteFileSql(const Allocation &a) const {
 	return sql;
 }
 
-// Once COMMIT is on its way, a failure leaves the outcome unknown: the caller must look before it
-// deletes files or retries.
-void CommitApplier::CommitOrAmbiguous(PgTransaction &txn, int64_t snapshot) {
+// Once COMMIT is on its way, a failure leaves the outcome unknown (the caller must look before it
+// deletes files or retries), unless the server refused a statement sent with it: then nothing committed.
+void CommitApplier::CommitOrAmbiguous(PgTransaction &txn, const std::string &sql, int64_t snapshot) {
 	LakeWriter::MaybeFail("before_catalog_commit");
 	try {
 		LakeWriter::AtConnectionPoint("before_commit_sent", conn_);
-		txn.Commit([&] {
+		txn.CommitWith(sql, [&] {
 			LakeWriter::AtConnectionPoint("after_commit_sent", conn_);
 			if (state_.on_commit_sent) {
 				state_.on_commit_sent();
 			}
 		});
 	} catch (const Error &e) {
+		if (conn_.InFailedTransaction()) {
+			throw;
+		}
 		throw AmbiguousCommitError(snapshot, e);
 	}
 }
 
+// Two round trips when no other writer committed since the base: BEGIN with the head and the old
+// stats, then every row, the AddStatement SQL and COMMIT (AddSql callbacks need one more before COMMIT).
 int64_t CommitApplier::Attempt(const CommitInfo &info) {
 	auto started = std::chrono::steady_clock::now();
-	PgTransaction txn(conn_, "REPEATABLE READ");
-	CatalogReads reads(conn_, schema_, data_path_);
-	auto head = reads.Head();
+	TableStatsMerger merger(conn_, duck_, schema_, state_);
+	auto head_sql = "SELECT 'h', snapshot_id, schema_version, next_catalog_id, next_file_id, NULL::boolean, "
+	                "NULL::boolean, NULL::text, NULL::text FROM " +
+	                T("ducklake_snapshot") + " WHERE snapshot_id = (SELECT max(snapshot_id) FROM " +
+	                T("ducklake_snapshot") + ")";
+	auto old_stats = merger.OldStatsSelect();
+	PgResult first;
+	PgTransaction txn(conn_, "REPEATABLE READ", head_sql + (old_stats.empty() ? "" : " UNION ALL " + old_stats), first);
+	std::optional<SnapshotInfo> found;
+	for (int i = 0; i < first.Rows(); i++) {
+		if (first.Get(i, 0) == "h") {
+			found = SnapshotInfo{.snapshot_id = first.GetInt(i, 1),
+			                     .schema_version = first.GetInt(i, 2),
+			                     .next_catalog_id = first.GetInt(i, 3),
+			                     .next_file_id = first.GetInt(i, 4)};
+		}
+	}
+	if (!found) {
+		throw Error(ErrorKind::Lake, "the DuckLake catalog has no snapshot",
+		            {.hint = "the catalog is damaged or was not bootstrapped; recreate the lake"});
+	}
+	const auto &head = *found;
+	merger.TakeOldStats(first);
 	if (head.snapshot_id != state_.base.snapshot_id) {
 		CheckBaseSurvives(head.snapshot_id);
 		CheckConflicts(head.snapshot_id);
 	}
 	auto ids = AllocateIds(head);
 	std::map<int64_t, int64_t> row_id_start;
-	auto stats_sql = TableStatsMerger(conn_, duck_, schema_, state_).Sql(row_id_start);
+	auto stats_sql = merger.Sql(row_id_start);
 	auto changes = ChangesMade();
 	auto sql = SnapshotSql(ids, info, changes) + CatalogSql(ids) + FileSql(ids, row_id_start) + stats_sql;
 	if (!state_.token.empty()) {
 		sql += PendingFiles(conn_, schema_).CommittedSql(state_.token, ids.snapshot);
 	}
-	conn_.Exec(sql);
-	for (auto &cb : state_.callbacks) {
-		cb(conn_);
+	for (auto &st : state_.statements) {
+		sql += st(conn_) + ";\n";
 	}
-	CommitOrAmbiguous(txn, ids.snapshot);
+	if (!state_.callbacks.empty()) {
+		conn_.Exec(sql);
+		sql.clear();
+		for (auto &cb : state_.callbacks) {
+			cb(conn_);
+		}
+	}
+	CommitOrAmbiguous(txn, sql, ids.snapshot);
 	auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 	log::Debug("lake.commit", "snapshot", ids.snapshot, "changes", changes, "ms", ms);
 	return ids.snapshot;

@@ -10,6 +10,7 @@
 
 namespace duckpipe {
 class PgConnection;
+class PgResult;
 class PgTransaction;
 class DuckConnection;
 } // namespace duckpipe
@@ -65,7 +66,7 @@ private:
 	std::string FileSql(const Allocation &a, const std::map<int64_t, int64_t> &row_id_start) const;
 	std::string DeleteFileSql(const Allocation &a) const;
 	std::string EndRows(const char *table, const std::string &cond, int64_t snapshot) const;
-	void CommitOrAmbiguous(PgTransaction &txn, int64_t snapshot);
+	void CommitOrAmbiguous(PgTransaction &txn, const std::string &sql, int64_t snapshot);
 	std::string ChangesMade() const;
 	int64_t Resolve(int64_t id_or_handle) const;
 	std::string T(const char *table) const;

@@ -85,6 +85,8 @@ struct CommitState {
 	std::vector<MaterialisedDelete> delete_files;
 	bool deletes_materialised = false;
 	std::vector<std::function<void(PgConnection &)>> callbacks;
+	// SQL text sent in the round trip of the lake rows.
+	std::vector<std::function<std::string(PgConnection &)>> statements;
 	std::map<int64_t, int64_t> resolved; // handle -> id, set by the successful attempt
 	int64_t next_handle = -1;
 

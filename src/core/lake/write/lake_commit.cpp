@@ -380,4 +380,8 @@ void LakeCommit::AddSql(std::function<void(PgConnection &)> fn) {
 	state_->callbacks.push_back(std::move(fn));
 }
 
+void LakeCommit::AddStatement(std::function<std::string(PgConnection &)> fn) {
+	state_->statements.push_back(std::move(fn));
+}
+
 } // namespace duckpipe::lake

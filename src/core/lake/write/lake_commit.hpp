@@ -90,6 +90,10 @@ public:
 	// Runs inside the catalog transaction after the lake rows (on every attempt: keep it idempotent
 	// per attempt, e.g. plain UPDATE/INSERT; the transaction rolls back on retry).
 	void AddSql(std::function<void(PgConnection &)> fn);
+	// The same for SQL text: `fn` returns statements (';'-separated) that go to the catalog in the
+	// round trip that carries the lake rows and COMMIT, so they cost no round trip of their own. They
+	// run before the AddSql callbacks.
+	void AddStatement(std::function<std::string(PgConnection &)> fn);
 
 	// Commits; returns the new snapshot id (the base snapshot when nothing changed in the lake: then
 	// only the AddSql callbacks run, in their own transaction). Throws Error(Conflict) when a concurrent
@@ -100,6 +104,13 @@ public:
 	// referenced): LakeWriter::ResolveCommit(Token()) answers later.
 	int64_t Commit(const CommitInfo &info = {});
 	bool OutcomeUnknown() const { return outcome_unknown_; }
+	// Where Commit() spent its time, in ms: writing the delete files DeleteByKey & co. staged (part of
+	// the data write), and the catalog transaction (every attempt, retries and their back-off included).
+	struct Times {
+		double delete_files_ms = 0;
+		double catalog_ms = 0;
+	};
+	const Times &CommitTimes() const { return times_; }
 	// This commit's unique id in the catalog's registry of commits in flight (PendingFiles).
 	const std::string &Token() const;
 	// Runs right after COMMIT was sent, before its answer is read (crash tests).
@@ -136,6 +147,7 @@ private:
 	std::unique_ptr<CommitState> state_;
 	bool done_ = false;
 	bool outcome_unknown_ = false;
+	Times times_;
 };
 
 } // namespace duckpipe::lake

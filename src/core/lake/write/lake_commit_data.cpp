@@ -337,20 +337,39 @@ int64_t LakeCommit::Commit(const CommitInfo &info) {
 	if (done_) {
 		throw Error(ErrorKind::Internal, "LakeCommit::Commit called twice or after Abort");
 	}
+	using Clock = std::chrono::steady_clock;
+	// Set on every way out: a failed commit's times tell where it failed.
+	struct Timer {
+		double &out;
+		Clock::time_point from = Clock::now();
+		~Timer() { out = std::chrono::duration<double, std::milli>(Clock::now() - from).count(); }
+	};
 	try {
 		std::unique_lock guard(writer_->mutex_);
 		if (!state_->HasLakeChanges()) {
+			Timer catalog_timer{times_.catalog_ms};
 			auto &conn = writer_->Conn();
 			PgTransaction txn(conn);
+			std::string sql;
+			for (auto &st : state_->statements) {
+				sql += st(conn) + ";\n";
+			}
+			if (!state_->callbacks.empty() && !sql.empty()) {
+				conn.Exec(sql);
+				sql.clear();
+			}
 			for (auto &cb : state_->callbacks) {
 				cb(conn);
 			}
-			conn.Exec(PendingFiles(conn, writer_->config_.catalog_schema).ForgetSql({state_->token}));
-			txn.Commit();
+			txn.CommitWith(sql + PendingFiles(conn, writer_->config_.catalog_schema).ForgetSql({state_->token}), [] {});
 			done_ = true;
 			return state_->base.snapshot_id;
 		}
-		MaterialiseDeletes();
+		{
+			Timer write_timer{times_.delete_files_ms};
+			MaterialiseDeletes();
+		}
+		Timer catalog_timer{times_.catalog_ms};
 		LakeWriter::MaybeFail("before_catalog_transaction");
 		std::mt19937 rng(std::random_device{}());
 		const auto &cfg = writer_->config_;

@@ -125,6 +125,49 @@ TableStatsMerger::OldStats TableStatsMerger::LoadOldStats(const std::string &tab
 	return old;
 }
 
+std::string TableStatsMerger::OldStatsSelect() const {
+	std::set<int64_t> tables;
+	for (const auto &f : state_.data_files) {
+		if (f.table_ref >= 0) {
+			tables.insert(f.table_ref); // a table created in this commit has no stats yet
+		}
+	}
+	if (tables.empty()) {
+		return "";
+	}
+	std::string ids;
+	for (auto id : tables) {
+		ids += (ids.empty() ? "" : ",") + std::to_string(id);
+	}
+	return "SELECT 't', table_id, next_row_id, NULL, NULL, NULL, NULL, NULL, NULL FROM " + T("ducklake_table_stats") +
+	       " WHERE table_id IN (" + ids +
+	       ") UNION ALL SELECT 'c', table_id, column_id, NULL, NULL, contains_null, contains_nan, min_value, "
+	       "max_value FROM " +
+	       T("ducklake_table_column_stats") + " WHERE table_id IN (" + ids + ")";
+}
+
+void TableStatsMerger::TakeOldStats(const PgResult &rows) {
+	OldStats old;
+	for (int i = 0; i < rows.Rows(); i++) {
+		auto kind = rows.Get(i, 0);
+		if (kind == "t") {
+			old.next_row_id[rows.GetInt(i, 1)] = rows.IsNull(i, 2) ? 0 : rows.GetInt(i, 2);
+		} else if (kind == "c") {
+			OldColumn o;
+			if (!rows.IsNull(i, 5)) {
+				o.contains_null = rows.GetBool(i, 5);
+			}
+			if (!rows.IsNull(i, 6)) {
+				o.contains_nan = rows.GetBool(i, 6);
+			}
+			o.min = rows.GetOptional(i, 7);
+			o.max = rows.GetOptional(i, 8);
+			old.columns[{rows.GetInt(i, 1), rows.GetInt(i, 2)}] = o;
+		}
+	}
+	preloaded_ = std::move(old);
+}
+
 TableStatsMerger::NewStats TableStatsMerger::CollectNewStats(int64_t table, int64_t first_row_id,
                                                              std::map<int64_t, int64_t> &row_id_start) const {
 	NewStats out;
@@ -271,7 +314,8 @@ std::string TableStatsMerger::Sql(std::map<int64_t, int64_t> &row_id_start) {
 	for (auto id : tables) {
 		ids += (ids.empty() ? "" : ",") + std::to_string(id);
 	}
-	auto old = LoadOldStats(ids);
+	auto old = preloaded_ ? std::move(*preloaded_) : LoadOldStats(ids);
+	preloaded_.reset();
 	std::string sql;
 	ColumnPlan plan;
 	for (auto table : tables) {

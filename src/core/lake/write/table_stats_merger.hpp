@@ -10,6 +10,7 @@
 
 namespace duckpipe {
 class PgConnection;
+class PgResult;
 class DuckConnection;
 } // namespace duckpipe
 
@@ -25,6 +26,12 @@ public:
 	TableStatsMerger(PgConnection &conn, DuckConnection &duck, std::string catalog_schema, CommitState &state);
 	// The UPDATE/INSERT statements; fills row_id_start (index in state.data_files -> first row id).
 	std::string Sql(std::map<int64_t, int64_t> &row_id_start);
+
+	// The old stats in the round trip that reads the head: UNION ALL branches (columns k text, a..d
+	// bigint, e, f boolean, g, h text; "" when no existing table gets files) whose rows TakeOldStats
+	// reads (those with k = 't' or 'c'); Sql() then asks nothing more in the common case.
+	std::string OldStatsSelect() const;
+	void TakeOldStats(const PgResult &rows);
 
 	// One min or max to compute from candidate values of a column type.
 	struct Bound {
@@ -83,6 +90,7 @@ private:
 	DuckConnection &duck_;
 	std::string schema_;
 	CommitState &state_;
+	std::optional<OldStats> preloaded_;
 };
 
 } // namespace duckpipe::lake

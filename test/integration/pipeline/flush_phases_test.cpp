@@ -1,0 +1,75 @@
+// The flush log line carries where each flush spent its time (issue 12): load, compact, write, commit.
+#include "harness/pipeline_fixture.hpp"
+
+#include <map>
+#include <regex>
+#include <sstream>
+
+namespace duckpipe::test {
+
+class FlushPhasesTest : public PipelineTest {};
+
+namespace {
+
+// key -> value of every `event=flush.done` line.
+std::vector<std::map<std::string, std::string>> FlushLines(const std::string &log) {
+	std::vector<std::map<std::string, std::string>> out;
+	static const std::regex field(R"(([a-z_]+)=("[^"]*"|\S+))");
+	std::istringstream in(log);
+	for (std::string line; std::getline(in, line);) {
+		if (line.find("event=flush.done") == std::string::npos) {
+			continue;
+		}
+		std::map<std::string, std::string> kv;
+		for (std::sregex_iterator it(line.begin(), line.end(), field), end; it != end; ++it) {
+			kv[(*it)[1]] = (*it)[2];
+		}
+		out.push_back(kv);
+	}
+	return out;
+}
+
+} // namespace
+
+TEST_F(FlushPhasesTest, FlushLogLineCarriesEachPhase) {
+	Sql("CREATE TABLE public.ph (id bigint PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.ph SELECT g, 'v' || g FROM generate_series(1, 1000) g");
+	DuckpipeOk({"add-table", "public.ph"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitTableState("public.ph", "STREAMING")) << TableState("public.ph");
+	// Inserts, then updates and deletes (a flush that finds rows to delete and writes a delete file).
+	Sql("INSERT INTO public.ph SELECT g, 'n' || g FROM generate_series(1001, 3000) g");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.ph"));
+	Sql("UPDATE public.ph SET v = v || '-u' WHERE id % 3 = 0");
+	Sql("DELETE FROM public.ph WHERE id % 5 = 0");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.ph"));
+	EXPECT_EQ(daemon->Terminate(), 0);
+
+	auto lines = FlushLines(daemon->Log());
+	int with_rows = 0;
+	for (const auto &kv : lines) {
+		for (auto key : {"ms", "rows", "load_ms", "compact_ms", "write_ms", "commit_ms"}) {
+			ASSERT_TRUE(kv.count(key)) << "flush.done without " << key << ":\n" << daemon->Log();
+		}
+		auto load = std::stod(kv.at("load_ms"));
+		auto compact = std::stod(kv.at("compact_ms"));
+		auto write = std::stod(kv.at("write_ms"));
+		auto commit = std::stod(kv.at("commit_ms"));
+		auto total = std::stod(kv.at("ms"));
+		EXPECT_GE(load, 0);
+		EXPECT_GE(compact, 0);
+		EXPECT_GE(write, 0);
+		// The flush's wall time holds compaction, write and commit (load happened while buffering);
+		// its ms is whole milliseconds and the phases are rounded to 0.1.
+		EXPECT_LE(compact + write + commit, total + 1.5) << "phases exceed the flush's time";
+		if (std::stoll(kv.at("rows")) > 0) {
+			with_rows++;
+			EXPECT_GT(load, 0) << "rows were buffered, so appending them took time";
+			EXPECT_GT(write, 0) << "a flush with rows writes a Parquet file";
+			EXPECT_GT(commit, 0) << "a flush with rows commits a lake snapshot";
+		}
+	}
+	EXPECT_GE(with_rows, 2) << daemon->Log();
+}
+
+} // namespace duckpipe::test
