@@ -1,5 +1,7 @@
+#include "harness/build_paths.hpp"
 #include "harness/lake_text.hpp"
 #include "harness/pg_cluster.hpp"
+#include "harness/process.hpp"
 
 #include <gtest/gtest.h>
 
@@ -106,6 +108,32 @@ INSERT INTO ducklake_inlined_data_5_11 VALUES (6, 21, NULL, 7, 'seven', NULL, 7.
 	                 {"12", "twelve", "NULL", "NULL"}}));
 	// The golden tables are unaffected.
 	EXPECT_EQ(QueryAsText(*latest.duck, "SELECT count(*) AS n FROM public.orders"), (Table{{"n"}, {"1000"}}));
+
+	// `duckpipe query` reads them too, at the latest and an older snapshot.
+	auto query = [&](std::vector<std::string> extra) {
+		std::vector<std::string> argv{"env",
+		                              "-u",
+		                              "DUCKPIPE_SOURCE",
+		                              "-u",
+		                              "DUCKPIPE_LAKE_CATALOG",
+		                              "-u",
+		                              "DUCKPIPE_LAKE_SCHEMA",
+		                              DuckpipeBinary(),
+		                              "query",
+		                              "SELECT id, amount FROM public.inl ORDER BY id",
+		                              "--format",
+		                              "csv",
+		                              "--lake-catalog",
+		                              golden.Conninfo()};
+		argv.insert(argv.end(), extra.begin(), extra.end());
+		return RunCommand(argv);
+	};
+	auto r = query({});
+	ASSERT_EQ(r.exit_code, 0) << r.output;
+	EXPECT_EQ(r.output, "id,amount\n1,1.25\n3,-3.50\n7,7.00\n10,10.50\n12,\n");
+	r = query({"--snapshot", "19"});
+	ASSERT_EQ(r.exit_code, 0) << r.output;
+	EXPECT_EQ(r.output, "id,amount\n1,1.25\n2,\n3,-3.50\n10,10.50\n11,11.00\n12,\n");
 }
 
 // Every primitive type a PostgreSQL source maps to, inlined with native PostgreSQL column types
