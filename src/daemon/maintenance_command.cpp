@@ -5,6 +5,7 @@
 #include "core/lake/catalog_schema.hpp"
 #include "core/lake/lake_maintenance.hpp"
 #include "core/lake/lake_writer.hpp"
+#include "core/lake/write/inlined_data_flusher.hpp"
 #include "core/lake/write/lake_compactor.hpp"
 #include "core/pg/pg_connection.hpp"
 
@@ -28,6 +29,53 @@ lake::LakeConfig ExistingLake(const GlobalOptions &global) {
 	return config;
 }
 
+// The lake tables named (schema.table), or all of them.
+std::vector<const lake::LakeTable *> ChosenTables(const lake::CatalogState &state,
+                                                  const std::vector<std::string> &tables) {
+	std::vector<const lake::LakeTable *> chosen;
+	if (tables.empty()) {
+		for (const auto &t : state.tables) {
+			chosen.push_back(&t);
+		}
+	}
+	for (const auto &name : tables) {
+		auto dot = name.find('.');
+		const lake::LakeTable *t = nullptr;
+		if (dot != std::string::npos) {
+			t = state.FindTable(name.substr(0, dot), name.substr(dot + 1));
+		}
+		if (!t) {
+			throw Error(ErrorKind::Config, "lake table '" + name + "' does not exist",
+			            {.hint = "name lake tables as schema.table (see `duckpipe query \"SHOW ALL TABLES\"`)"});
+		}
+		chosen.push_back(t);
+	}
+	return chosen;
+}
+
+// Moves the tables' inlined rows into Parquet files; one line per table that had some.
+void FlushInlinedRows(lake::LakeWriter &writer, const std::vector<const lake::LakeTable *> &tables, std::ostream &out,
+                      bool quiet) {
+	for (const auto *t : tables) {
+		auto name = t->schema_name + "." + t->name;
+		if (t->inlined.empty()) {
+			if (!quiet) {
+				out << "flush-inlined " << name << ": no inlined rows\n";
+			}
+			continue;
+		}
+		auto result = lake::FlushInlinedData(writer, t->table_id);
+		if (!result.snapshot_id) {
+			if (!quiet) {
+				out << "flush-inlined " << name << ": no inlined rows\n";
+			}
+			continue;
+		}
+		out << "flush-inlined " << name << ": moved " << result.rows << " inlined rows into a Parquet file (snapshot "
+		    << *result.snapshot_id << ")\n";
+	}
+}
+
 } // namespace
 
 MaintenanceCommand::MaintenanceCommand(CLI::App &app, const GlobalOptions &global) : global_(global) {
@@ -41,6 +89,10 @@ MaintenanceCommand::MaintenanceCommand(CLI::App &app, const GlobalOptions &globa
 	    ->add_option("--delete-threshold", delete_threshold_,
 	                 "Rewrite a file when this fraction of its rows is deleted")
 	    ->capture_default_str();
+
+	flush_inlined_ = app.add_subcommand(
+	    "flush-inlined", "Move rows inlined into the lake catalog (DuckLake data inlining) into Parquet files");
+	flush_inlined_->add_option("tables", tables_, "Lake tables (schema.table; default: all)");
 
 	expire_ = app.add_subcommand("expire-snapshots",
 	                             "Expire old lake snapshots, then delete the files no snapshot needs any more");
@@ -59,12 +111,15 @@ MaintenanceCommand::MaintenanceCommand(CLI::App &app, const GlobalOptions &globa
 }
 
 bool MaintenanceCommand::Selected() const {
-	return compact_->parsed() || expire_->parsed() || cleanup_->parsed();
+	return compact_->parsed() || flush_inlined_->parsed() || expire_->parsed() || cleanup_->parsed();
 }
 
 int MaintenanceCommand::Run(std::ostream &out) const {
 	if (compact_->parsed()) {
 		return Compact(out);
+	}
+	if (flush_inlined_->parsed()) {
+		return FlushInlined(out);
 	}
 	if (expire_->parsed()) {
 		return ExpireSnapshots(out);
@@ -83,29 +138,14 @@ int MaintenanceCommand::Compact(std::ostream &out) const {
 		PgConnection conn(config.catalog_conninfo);
 		state = lake::LoadCatalog(conn, config.catalog_schema);
 	}
-	std::vector<const lake::LakeTable *> chosen;
-	if (tables_.empty()) {
-		for (const auto &t : state.tables) {
-			chosen.push_back(&t);
-		}
-	}
-	for (const auto &name : tables_) {
-		auto dot = name.find('.');
-		const lake::LakeTable *t = nullptr;
-		if (dot != std::string::npos) {
-			t = state.FindTable(name.substr(0, dot), name.substr(dot + 1));
-		}
-		if (!t) {
-			throw Error(ErrorKind::Config, "lake table '" + name + "' does not exist",
-			            {.hint = "name lake tables as schema.table (see `duckpipe query \"SHOW ALL TABLES\"`)"});
-		}
-		chosen.push_back(t);
-	}
+	auto chosen = ChosenTables(state, tables_);
 	lake::CompactionOptions options;
 	options.target_file_size_bytes = target_file_size_mb_ << 20;
 	options.min_files_to_merge = min_files_;
 	options.delete_ratio_threshold = delete_threshold_;
 	lake::LakeWriter writer(config);
+	// Inlined rows first: they become a file the compaction may then merge with others.
+	FlushInlinedRows(writer, chosen, out, true);
 	for (const auto *t : chosen) {
 		auto name = t->schema_name + "." + t->name;
 		auto result = lake::CompactTable(writer, t->table_id, options);
@@ -117,6 +157,18 @@ int MaintenanceCommand::Compact(std::ostream &out) const {
 		    << " files with deletes into " << result.files_written << " files (" << result.rows_written
 		    << " rows, snapshot " << *result.snapshot_id << ")\n";
 	}
+	return 0;
+}
+
+int MaintenanceCommand::FlushInlined(std::ostream &out) const {
+	auto config = ExistingLake(global_);
+	lake::CatalogState state;
+	{
+		PgConnection conn(config.catalog_conninfo);
+		state = lake::LoadCatalog(conn, config.catalog_schema);
+	}
+	lake::LakeWriter writer(config);
+	FlushInlinedRows(writer, ChosenTables(state, tables_), out, false);
 	return 0;
 }
 

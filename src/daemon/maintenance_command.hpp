@@ -14,6 +14,7 @@ namespace duckpipe::daemon {
 
 // The lake maintenance subcommands (one output line per thing done):
 //   compact [TABLE...] [--target-file-size-mb N] [--min-files N] [--delete-threshold R]
+//   flush-inlined [TABLE...]   (compact also flushes its tables' inlined rows first)
 //   expire-snapshots --older-than '7 days' [--cleanup-older-than '0 seconds']
 //   cleanup-files [--older-than '0 seconds'] [--orphans-older-than '1 hour']
 // They work on an existing lake (--lake-catalog/--source, --lake-schema); --data-path is optional
@@ -27,11 +28,13 @@ public:
 
 private:
 	int Compact(std::ostream &out) const;
+	int FlushInlined(std::ostream &out) const;
 	int ExpireSnapshots(std::ostream &out) const;
 	int CleanupFiles(std::ostream &out) const;
 
 	const GlobalOptions &global_;
 	CLI::App *compact_ = nullptr;
+	CLI::App *flush_inlined_ = nullptr;
 	CLI::App *expire_ = nullptr;
 	CLI::App *cleanup_ = nullptr;
 

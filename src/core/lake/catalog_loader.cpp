@@ -2,6 +2,7 @@
 
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
+#include "core/lake/inlined_data_loader.hpp"
 #include "core/lake/lake_type.hpp"
 #include "core/pg/pg_connection.hpp"
 
@@ -49,9 +50,7 @@ public:
 	}
 
 	void CheckExists() {
-		auto r = conn_.Exec("SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
-		                    {Table("ducklake_metadata"), Table("ducklake_inlined_data_tables")});
-		has_inlined_table_ = r.GetBool(0, 1);
+		auto r = conn_.Exec("SELECT to_regclass($1) IS NOT NULL", {Table("ducklake_metadata")});
 		if (!r.GetBool(0, 0)) {
 			throw Error(ErrorKind::Lake,
 			            "no DuckLake catalog in schema " + qschema_ + " of " + conn_.RedactedConninfo(),
@@ -325,26 +324,11 @@ public:
 		}
 	}
 
-	void WarnAboutInlinedData(const CatalogState &state) {
-		if (!has_inlined_table_) {
-			return;
-		}
-		auto r = conn_.Exec("SELECT DISTINCT table_id FROM " + Table("ducklake_inlined_data_tables"));
-		for (int i = 0; i < r.Rows(); i++) {
-			if (const auto *t = state.FindTable(r.GetInt(i, 0))) {
-				log::Warn("lake.inlined_data_ignored", "table", t->schema_name + "." + t->name, "hint",
-				          "rows inlined into the catalog by a DuckDB client are not read; run "
-				          "ducklake_flush_inlined_data from DuckDB");
-			}
-		}
-	}
-
 private:
 	PgConnection &conn_;
 	std::string schema_;
 	std::string qschema_;
 	std::string snapshot_param_;
-	bool has_inlined_table_ = false;
 	std::unordered_map<int64_t, size_t> table_index_;
 };
 
@@ -370,7 +354,7 @@ CatalogState LoadCatalog(PgConnection &conn, const std::string &catalog_schema, 
 	loader.LoadColumns(state);
 	loader.LoadFiles(state);
 	loader.LoadFileStats(state);
-	loader.WarnAboutInlinedData(state);
+	LoadInlinedData(conn, catalog_schema, state);
 	if (txn) {
 		txn->Commit();
 	}

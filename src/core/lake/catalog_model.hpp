@@ -62,6 +62,20 @@ struct LakeDataFile {
 	std::optional<int64_t> delete_partial_max;
 	// Top-level columns' statistics, for pruning files by a filter (a column absent has none).
 	std::vector<LakeColumnStats> column_stats;
+	// Positions deleted inline (ducklake_inlined_delete_<table_id>) by the loaded snapshot, sorted.
+	std::vector<int64_t> inlined_deleted_positions;
+};
+
+// Rows of one inlined data table (ducklake_inlined_data_<table_id>_<schema_version>) visible at
+// the loaded snapshot, values as text (SQL NULL as nullopt), read by the views next to the files.
+struct LakeInlinedRows {
+	std::string table_name;
+	int64_t schema_version = 0;
+	// Per user column of the inlined table, in its order: the lake column id it holds (the
+	// table's column of that name at the schema version), nullopt when none (then unused).
+	std::vector<std::optional<int64_t>> column_ids;
+	std::vector<int64_t> row_ids;
+	std::vector<std::vector<std::optional<std::string>>> values; // per row, per column
 };
 
 struct LakeTable {
@@ -76,6 +90,8 @@ struct LakeTable {
 	int64_t begin_snapshot = 0;
 	std::vector<LakeColumn> columns; // top-level, in column_order
 	std::vector<LakeDataFile> files; // live at the loaded snapshot
+	// Inlined rows live at the loaded snapshot (LoadCatalog only; a writer's TableBase has none).
+	std::vector<LakeInlinedRows> inlined;
 };
 
 struct LakeSchema {

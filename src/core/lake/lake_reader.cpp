@@ -3,6 +3,7 @@
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 #include "core/duck/duck_connection.hpp"
+#include "core/lake/inlined_data_reader.hpp"
 #include "core/lake/lake_type.hpp"
 
 #include <set>
@@ -119,6 +120,10 @@ std::string DeleteQuery(const LakeTable &table, int64_t snapshot_id) {
 		}
 		parts.push_back(part);
 	}
+	auto inlined = InlinedDataReader::DeletedPositionsQuery(table);
+	if (!inlined.empty()) {
+		parts.push_back(inlined);
+	}
 	std::string out;
 	for (size_t i = 0; i < parts.size(); i++) {
 		out += (i ? " UNION ALL " : "") + parts[i];
@@ -133,8 +138,10 @@ std::string LakeReader::DuckType(const LakeColumn &column) {
 }
 
 std::string LakeReader::TableQuery(const CatalogState &state, const LakeTable &table) {
+	// Rows inlined into the catalog come after the files' (a snapshot's rows have no order).
+	auto inlined = InlinedDataReader::RowsQuery(table);
 	if (table.files.empty()) {
-		return EmptyQuery(table);
+		return inlined.empty() ? EmptyQuery(table) : inlined;
 	}
 	const int64_t snapshot_id = state.snapshot.snapshot_id;
 	for (const auto &f : table.files) {
@@ -187,6 +194,9 @@ std::string LakeReader::TableQuery(const CatalogState &state, const LakeTable &t
 	}
 	if (partial_files) {
 		sql += " WHERE __d.__snapshot_id IS NULL OR __d.__snapshot_id <= " + std::to_string(snapshot_id);
+	}
+	if (!inlined.empty()) {
+		sql += " UNION ALL " + inlined;
 	}
 	return sql;
 }
