@@ -31,6 +31,14 @@ struct CompactionOptions {
 	double delete_ratio_threshold = 0.5;
 	// memory_limit of the private DuckDB that reads and writes the files.
 	std::string duck_memory_limit = "256MB";
+	// Merge only files of like size, smallest first: a file joins a batch when it is no bigger than
+	// the batch so far. A table that grows by small flushes then has each row rewritten about
+	// log2(target / flush size) times in all, where merging every small file each time would rewrite
+	// the whole table at every compaction.
+	bool tiered = false;
+	// Small files with a few deleted rows are merged too (their live rows). A table receiving updates
+	// has deletes in nearly every recent file: without this its small files would never merge.
+	bool merge_small_with_deletes = false;
 };
 
 struct CompactionResult {
