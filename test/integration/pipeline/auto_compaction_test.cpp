@@ -4,6 +4,7 @@
 #include "harness/pipeline_fixture.hpp"
 
 #include <algorithm>
+#include <iostream>
 #include <thread>
 
 namespace duckpipe::test {
@@ -59,8 +60,10 @@ TEST_F(AutoCompactionTest, KeepsFileCountBoundedWhileStreamingUpdatesAndDeletes)
 	ASSERT_TRUE(WaitLakeEqualsSource("public.cold")) << LogTail();
 
 	// Compactions ran while the stream did, and kept the count bounded: without them ~100 files.
-	EXPECT_GE(compacted_while_streaming, 3) << LogTail();
-	EXPECT_LE(max_files, 40) << LogTail();
+	EXPECT_GE(compacted_while_streaming, 2) << LogTail();
+	EXPECT_LE(max_files, 20) << LogTail();
+	std::cout << "max active files while streaming: " << max_files << ", compactions: " << compacted_while_streaming
+	          << ", files of the table without compaction: " << ActiveFiles("cold_ducklake") << std::endl;
 	// Once the stream is quiet, the periodic merge leaves one file (the table never reached the target
 	// size); the table with compaction off keeps a file per flush.
 	EXPECT_TRUE(WaitFor([&] { return ActiveFiles("hot_ducklake") <= 1; }, 30s)) << ActiveFiles("hot_ducklake") << "\n"
