@@ -170,8 +170,9 @@ bool TableCompaction::Prepare() {
 			bytes = 0;
 		};
 		for (const auto &f : files) {
-			if (!batch.empty() && (bytes + f.file_size_bytes > options_.target_file_size_bytes ||
-			                       (options_.tiered && f.file_size_bytes > bytes))) {
+			if (!batch.empty() &&
+			    (bytes + f.file_size_bytes > options_.target_file_size_bytes ||
+			     (options_.tiered && f.file_size_bytes > std::max(2 * bytes, options_.tier_floor_bytes)))) {
 				flush();
 			}
 			batch.push_back(f);
