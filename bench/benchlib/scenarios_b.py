@@ -126,6 +126,7 @@ def steady(ctx, kind, flush_ms):
                        files=files, avg_file_mb=avg), {
             "target_rows_per_s": rate, "seconds": dur, "flush_interval_ms": flush_ms, "rows": w.rows,
             "files_per_minute": files / (dur / 60.0), "lag_samples": len(sampler.lags),
+            "compactions": s.runner.log_text().count("event=table.compacted"),
             "lag_poll_ms_p50": percentile(sampler.poll_ms, 50), "flushes": len(flushes),
             "flush_ms_p50": percentile([ms for _, ms in flushes], 50),
             "commit_p50_ms": phases["commit_p50_ms"], "commit_target_ms": 10,

@@ -14,7 +14,8 @@ DECLARE
     management text[] := ARRAY['create_group', 'drop_group', 'enable_group', 'disable_group', 'add_table',
                                'remove_table', 'move_table', 'resync_table', 'start_worker', 'stop_worker',
                                'set_config', 'set_group_config', 'set_table_config', 'query', 'wake_worker',
-                               'create_target_relation', 'create_target_relation_from_columns', 'sync_target_relation', 'notify_change'];
+                               'create_target_relation', 'create_target_relation_from_columns', 'sync_target_relation', 'notify_change',
+                               'compact_table'];
     monitoring text[] := ARRAY['groups', 'tables', 'status', 'worker_status', 'metrics', 'get_config',
                                'get_group_config', 'get_table_config'];
     f record;

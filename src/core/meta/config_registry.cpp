@@ -24,6 +24,14 @@ const std::vector<ConfigKey> kKeys = {
     {"duckdb_flush_memory_mb", true, true, true, 1, 1 << 20, 512, "MB",
      "Memory limit of a table's DuckDB while it flushes or copies the table"},
     {"duckdb_threads", true, true, true, 1, 256, 1, "threads", "Threads of a table's embedded DuckDB"},
+    {"auto_compact", true, true, true, 0, 1, 1, "switch (0 off, 1 on)",
+     "Merge a table's small lake files in the background while it streams"},
+    {"compact_min_files", true, true, true, 2, kNoLimit, 20, "files",
+     "Small files of a table that start a background compaction (the smallest are merged first)"},
+    {"compact_target_file_size_mb", true, true, true, 1, 1 << 20, 128, "MB",
+     "Size below which a lake file counts as small and is merged; merged files stay below it"},
+    {"compact_interval_ms", true, true, true, 1000, kNoLimit, 60000, "milliseconds",
+     "How often every small file of a table is merged into one, whatever their sizes"},
 };
 
 std::string KnownKeys() {

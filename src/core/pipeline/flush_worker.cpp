@@ -479,6 +479,7 @@ FlushPhases FlushWorker::LastFlushPhases() const {
 void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compacted *c, Lsn up_to) {
 	auto started = Clock::now();
 	int64_t table = lake_table_id_.load();
+	std::lock_guard lake_guard(route_->lake_mutex); // no compaction of the table commits meanwhile
 	auto commit = writer_.Begin();
 	// A lake table dropped behind our back is a permanent error for this table only.
 	auto current = commit.FindTable(mapping_.target_schema, mapping_.target_table);

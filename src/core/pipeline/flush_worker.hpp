@@ -69,6 +69,8 @@ public:
 	const std::shared_ptr<TableRoute> &Route() const { return route_; }
 	uint64_t BufferedRows() const { return buffered_rows_.load(); }
 	bool Failed() const { return failed_.load(); }
+	// The lake table's id once the copy is in the lake (0 before).
+	int64_t LakeTableId() const { return copy_done_.load() ? lake_table_id_.load() : 0; }
 	// Live figures for monitoring (any thread): flushes done, the last one's duration, one running.
 	int64_t FlushCount() const { return flush_count_.load(); }
 	int64_t LastFlushMs() const { return last_flush_ms_.load(); }

@@ -40,6 +40,11 @@ struct PipelineConfig {
 	int64_t duckdb_buffer_memory_mb = 16;
 	int64_t duckdb_flush_memory_mb = 512;
 	int duckdb_threads = 1;
+	// Background compaction of the tables' small lake files (CompactionScheduler).
+	int64_t auto_compact = 1;
+	int64_t compact_min_files = 20;
+	int64_t compact_target_file_size_mb = 128;
+	int64_t compact_interval_ms = 60000;
 	int max_parallel_snapshots = 2;
 	int64_t status_interval_ms = 10000; // standby status updates to the server
 	int proto_version = 1;

@@ -24,6 +24,7 @@ struct TableFigures {
 	int64_t last_flush_ms = 0;
 	bool flushing = false;
 	int64_t duckdb_memory_bytes = 0; // held by the table's DuckDB (change buffer, flush) right now
+	int64_t compactions = 0;         // background compactions of the lake table committed
 	FlushPhases last_flush_phases;
 };
 

@@ -28,6 +28,18 @@ int64_t Get(const PipelineConfig &c, const std::string &key) {
 	if (key == "duckdb_threads") {
 		return c.duckdb_threads;
 	}
+	if (key == "auto_compact") {
+		return c.auto_compact;
+	}
+	if (key == "compact_min_files") {
+		return c.compact_min_files;
+	}
+	if (key == "compact_target_file_size_mb") {
+		return c.compact_target_file_size_mb;
+	}
+	if (key == "compact_interval_ms") {
+		return c.compact_interval_ms;
+	}
 	throw Error(ErrorKind::Internal, "configuration key '" + key + "' has no pipeline setting");
 }
 
@@ -44,6 +56,14 @@ void Set(PipelineConfig &c, const std::string &key, int64_t value) {
 		c.duckdb_flush_memory_mb = value;
 	} else if (key == "duckdb_threads") {
 		c.duckdb_threads = static_cast<int>(value);
+	} else if (key == "auto_compact") {
+		c.auto_compact = value;
+	} else if (key == "compact_min_files") {
+		c.compact_min_files = value;
+	} else if (key == "compact_target_file_size_mb") {
+		c.compact_target_file_size_mb = value;
+	} else if (key == "compact_interval_ms") {
+		c.compact_interval_ms = value;
 	} else {
 		throw Error(ErrorKind::Internal, "configuration key '" + key + "' has no pipeline setting");
 	}

@@ -24,7 +24,7 @@ using Clock = std::chrono::steady_clock;
 
 SyncGroup::SyncGroup(const PipelineConfig &config, meta::SyncGroup group, lake::LakeWriter &writer, WakeSignal *owner)
     : config_(config), group_(std::move(group)), writer_(writer), budget_(config.Live()->max_queued_bytes),
-      owner_(owner) {}
+      owner_(owner), compactor_(group_.name, config_, writer_) {}
 
 SyncGroup::~SyncGroup() {
 	Stop(false);
@@ -323,6 +323,7 @@ void SyncGroup::ReportProgress(PgConnection &meta, meta::MetadataStore &store, R
 // confirms the final position and stops. The connections are those of the last control pass (any
 // may be missing or broken).
 void SyncGroup::ShutDown(meta::MetadataStore *store, PgConnection *meta, PgConnection *source) {
+	compactor_.Stop(); // a compaction in progress ends first: it may hold a table's lake lock
 	for (auto &[id, entry] : tables_) {
 		entry->cancel.store(true);
 	}

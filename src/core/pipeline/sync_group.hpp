@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/meta/metadata_types.hpp"
+#include "core/pipeline/compaction_scheduler.hpp"
 #include "core/pipeline/flush_worker.hpp"
 #include "core/pipeline/pipeline_config.hpp"
 #include "core/pipeline/pipeline_figures.hpp"
@@ -203,6 +204,7 @@ private:
 	std::atomic<uint64_t> confirmed_{0};
 
 	std::map<int64_t, std::unique_ptr<TableEntry>> tables_; // control thread only
+	CompactionScheduler compactor_;                         // told the streaming tables by RefreshFigures
 	mutable std::mutex figures_mutex_;
 	GroupFigures figures_;
 	std::mutex events_mutex_;

@@ -480,6 +480,19 @@ void SyncGroup::RefreshFigures() {
 	figures.queued_bytes = budget_.Used();
 	figures.backpressured = budget_.Full();
 	figures.confirmed_lsn = confirmed_.load();
+	std::vector<CompactionTarget> targets;
+	for (const auto &[id, entry] : tables_) {
+		int64_t lake_table_id = entry->worker->LakeTableId();
+		if (lake_table_id > 0 && !entry->worker->Failed() && !entry->snapshot_running.load()) {
+			targets.push_back({.mapping_id = id,
+			                   .lake_table_id = lake_table_id,
+			                   .name = entry->mapping.TargetName(),
+			                   .route = entry->route,
+			                   .settings = entry->config.live});
+		}
+	}
+	compactor_.SetTargets(std::move(targets));
+	compactor_.Start();
 	for (const auto &[id, entry] : tables_) {
 		TableFigures table;
 		table.mapping_id = id;
@@ -490,6 +503,7 @@ void SyncGroup::RefreshFigures() {
 		table.last_flush_phases = entry->worker->LastFlushPhases();
 		table.flushing = entry->worker->Flushing();
 		table.duckdb_memory_bytes = entry->worker->DuckdbMemoryBytes();
+		table.compactions = entry->route->compactions.load();
 		figures.queued_changes += table.queued_changes;
 		figures.active_flushes += table.flushing ? 1 : 0;
 		figures.tables.push_back(table);

@@ -44,6 +44,12 @@ struct TableRoute {
 	ChangeQueue queue;
 	PendingTransactions pending;
 
+	// Serializes the table's own lake commits: a flush holds it from reading its base snapshot to its
+	// commit, a background compaction at least for its commit. A flush therefore never finds a
+	// compaction of its table committed since its base (its deletes would conflict and wait a retry).
+	std::mutex lake_mutex;
+	std::atomic<int64_t> compactions{0}; // background compactions committed
+
 	// True when a transaction committed at commit_lsn must not reach this table.
 	bool Skips(Lsn commit_lsn) const {
 		uint64_t snap = snapshot_lsn.load(std::memory_order_acquire);

@@ -31,7 +31,9 @@ TEST(ConfigRegistry, KnowsTheSettingsTheCoreHonours) {
 		EXPECT_LE(k.default_value, k.max_value) << k.name;
 	}
 	EXPECT_EQ(names, (std::vector<std::string>{"flush_interval_ms", "flush_batch_threshold", "max_queued_bytes",
-	                                           "duckdb_buffer_memory_mb", "duckdb_flush_memory_mb", "duckdb_threads"}));
+	                                           "duckdb_buffer_memory_mb", "duckdb_flush_memory_mb", "duckdb_threads",
+	                                           "auto_compact", "compact_min_files", "compact_target_file_size_mb",
+	                                           "compact_interval_ms"}));
 	// The queue budget is the group's (one slot consumer): no table scope.
 	EXPECT_FALSE(ConfigRegistry::Find("max_queued_bytes")->table);
 	EXPECT_TRUE(ConfigRegistry::Find("flush_interval_ms")->table);
@@ -52,6 +54,10 @@ TEST(ConfigRegistry, DefaultsAreThoseOfThePipeline) {
 	EXPECT_EQ(ConfigRegistry::Find("duckdb_buffer_memory_mb")->default_value, defaults.duckdb_buffer_memory_mb);
 	EXPECT_EQ(ConfigRegistry::Find("duckdb_flush_memory_mb")->default_value, defaults.duckdb_flush_memory_mb);
 	EXPECT_EQ(ConfigRegistry::Find("duckdb_threads")->default_value, defaults.duckdb_threads);
+	EXPECT_EQ(ConfigRegistry::Find("auto_compact")->default_value, defaults.auto_compact);
+	EXPECT_EQ(ConfigRegistry::Find("compact_min_files")->default_value, defaults.compact_min_files);
+	EXPECT_EQ(ConfigRegistry::Find("compact_target_file_size_mb")->default_value, defaults.compact_target_file_size_mb);
+	EXPECT_EQ(ConfigRegistry::Find("compact_interval_ms")->default_value, defaults.compact_interval_ms);
 }
 
 TEST(ConfigRegistry, ValidValuesAreNormalized) {

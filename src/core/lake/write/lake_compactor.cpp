@@ -137,18 +137,23 @@ bool TableCompaction::Prepare() {
 			continue; // no field ids: the reader cannot read it, neither can we
 		}
 		bool rewrite = needs_rewrite(f);
-		if (f.delete_file_id && !rewrite) {
+		bool is_small = f.file_size_bytes < options_.target_file_size_bytes;
+		if (f.delete_file_id && !rewrite && !(is_small && options_.merge_small_with_deletes)) {
 			continue;
 		}
-		if (f.file_size_bytes < options_.target_file_size_bytes) {
+		if (is_small) {
 			small[version_of(f.begin_snapshot)].push_back(f);
 		} else if (rewrite) {
 			add_output({f});
 		}
 	}
 	for (auto &[version, files] : small) {
-		std::sort(files.begin(), files.end(),
-		          [](const LakeDataFile &a, const LakeDataFile &b) { return a.row_id_start < b.row_id_start; });
+		std::sort(files.begin(), files.end(), [&](const LakeDataFile &a, const LakeDataFile &b) {
+			if (options_.tiered && a.file_size_bytes != b.file_size_bytes) {
+				return a.file_size_bytes < b.file_size_bytes;
+			}
+			return a.row_id_start < b.row_id_start;
+		});
 		std::vector<LakeDataFile> batch;
 		int64_t bytes = 0;
 		auto flush = [&] {
@@ -156,7 +161,7 @@ bool TableCompaction::Prepare() {
 				add_output(batch);
 			} else {
 				for (const auto &f : batch) {
-					if (f.delete_file_id) {
+					if (needs_rewrite(f)) {
 						add_output({f});
 					}
 				}
@@ -165,7 +170,9 @@ bool TableCompaction::Prepare() {
 			bytes = 0;
 		};
 		for (const auto &f : files) {
-			if (!batch.empty() && bytes + f.file_size_bytes > options_.target_file_size_bytes) {
+			if (!batch.empty() &&
+			    (bytes + f.file_size_bytes > options_.target_file_size_bytes ||
+			     (options_.tiered && f.file_size_bytes > std::max(2 * bytes, options_.tier_floor_bytes)))) {
 				flush();
 			}
 			batch.push_back(f);

@@ -31,6 +31,15 @@ struct CompactionOptions {
 	double delete_ratio_threshold = 0.5;
 	// memory_limit of the private DuckDB that reads and writes the files.
 	std::string duck_memory_limit = "256MB";
+	// Merge only files of like size, smallest first: a file joins a batch when it is at most twice
+	// the batch so far (or below tier_floor_bytes: tiny files always merge). A table that grows by
+	// small flushes then has each row rewritten a logarithmic number of times in all, where merging
+	// every small file each time would rewrite the whole table at every compaction.
+	bool tiered = false;
+	int64_t tier_floor_bytes = 1LL << 20;
+	// Small files with a few deleted rows are merged too (their live rows). A table receiving updates
+	// has deletes in nearly every recent file: without this its small files would never merge.
+	bool merge_small_with_deletes = false;
 };
 
 struct CompactionResult {
