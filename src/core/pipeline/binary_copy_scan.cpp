@@ -127,11 +127,6 @@ duckdb_logical_type LogicalType(const CopyColumnDecoder &c) {
 	return duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
 }
 
-void ScanBind(duckdb_bind_info info) {
-	auto *scan = static_cast<BinaryCopyScan *>(duckdb_bind_get_extra_info(info));
-	(void)scan;
-}
-
 void ScanInit(duckdb_init_info info) {
 	auto *scan = static_cast<BinaryCopyScan *>(duckdb_init_get_extra_info(info));
 	duckdb_init_set_max_threads(info, scan->StreamCount());
@@ -251,7 +246,6 @@ void BinaryCopyScan::Register(DuckConnection &duck, const std::string &name) {
 	duckdb_table_function_set_function(f, ScanFunction);
 	auto state = duckdb_register_table_function(duck.Raw(), f);
 	duckdb_destroy_table_function(&f);
-	(void)ScanBind;
 	if (state == DuckDBError) {
 		throw Error(ErrorKind::Duck, "cannot register the DuckDB table function " + name);
 	}

@@ -278,9 +278,11 @@ int64_t SnapshotCopier::CopyRows(PgConnection &sql, const std::string &source_co
 			fs::remove_all(path, ec);
 		}
 	} dir_guard{dir};
+	// One DuckDB thread per stream: the table function is the only source, and an idle thread of a
+	// running statement polls for tasks, taking CPU from PostgreSQL's side of the copy.
 	std::map<std::string, std::string> duck_options{
 	    {"memory_limit", std::to_string(config_.duckdb_flush_memory_mb) + "MB"},
-	    {"threads", std::to_string(std::max<size_t>(2, std::max<size_t>(config_.duckdb_threads, ranges.size())))},
+	    {"threads", std::to_string(ranges.size())},
 	    {"temp_directory", dir + "/tmp"}};
 	if (config_.temp_dir_max_mb > 0) {
 		duck_options["max_temp_directory_size"] = std::to_string(config_.temp_dir_max_mb) + "MiB";
