@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <thread>
 
 #include <sys/resource.h>
 
@@ -35,10 +36,15 @@ namespace {
 
 // COPY data per lake file (binary narrow rows: some 3M rows, a Parquet file of ~60 MB).
 constexpr size_t kFileBytes = 256ull << 20;
-// Parallel readers of a large plain table (DUCKPIPE_COPY_STREAMS overrides, for measurements).
+// Parallel readers of a large plain table. Each stream keeps a PostgreSQL backend and a DuckDB
+// thread busy (the daemon needs ~80% of the CPU the server does), so a second stream only pays
+// with cores to spare: on two cores it measured slower than one (bench/README.md, Optimisations).
+// DUCKPIPE_COPY_STREAMS overrides, for measurements and tests.
 int StreamCount() {
-	const char *env = std::getenv("DUCKPIPE_COPY_STREAMS");
-	return env ? std::max(1, std::atoi(env)) : 2;
+	if (const char *env = std::getenv("DUCKPIPE_COPY_STREAMS")) {
+		return std::max(1, std::atoi(env));
+	}
+	return std::thread::hardware_concurrency() >= 4 ? 2 : 1;
 }
 // CPU time of this process (all its threads): the copy's own share of the machine, logged next to
 // its wall time.

@@ -36,7 +36,8 @@ TEST_F(ParallelCopyTest, RangesHoldExactlyTheSnapshotWhileRowsMove) {
 		}
 	});
 	DuckpipeOk({"add-table", "public.big"});
-	auto daemon = StartDaemon();
+	// Two ranges whatever the machine's cores (one stream below four cores).
+	auto daemon = StartDaemon({}, {{"DUCKPIPE_COPY_STREAMS", "2"}});
 	bool streaming = WaitTableState("public.big", "STREAMING", 180s);
 	// Some changes after the copy too, so the stream's handover is exercised.
 	int64_t at_streaming = changes.load();
