@@ -122,7 +122,14 @@ def main():
                     help="how the sampler reads the lake's newest commit time: the lake catalog's file "
                          "statistics (default) or a lake query (duckpipe query / duckpipe.query())")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, cluster)")
+    ap.add_argument("--size", action="append", default=[], metavar="KEY=N",
+                    help="overrides one of the mode's sizes (e.g. narrow_rows=2000000); repeatable")
     args = ap.parse_args()
+    for kv in args.size:
+        key, _, value = kv.partition("=")
+        if key not in SIZES[args.mode] or not value.isdigit():
+            ap.error(f"--size {kv}: expected one of {', '.join(SIZES[args.mode])} = a whole number")
+        SIZES[args.mode][key] = int(value)
 
     work = tempfile.mkdtemp(prefix=f"duckpipe-bench-{args.mode}-")
     os.chmod(work, 0o755)  # the server (user postgres) lives below it

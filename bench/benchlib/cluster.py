@@ -52,6 +52,14 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def proc_cpu_seconds(pid, children=False):
+    """utime + stime of a process (with children: plus those of its reaped children)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Cluster:
     def __init__(self, work, pg_bin):
         self.work = work
@@ -123,6 +131,23 @@ class Cluster:
             oid = cur.fetchone()[0]
             cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         shutil.rmtree(os.path.join(self.data, "pg_duckpipe", "lake", str(oid)), ignore_errors=True)
+
+    def cpu_seconds(self):
+        """CPU seconds of the server so far: the postmaster, its live children and the ones it reaped
+        (a backend's time moves to the postmaster's cutime/cstime when it exits)."""
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            pm = int(f.readline())
+        total = proc_cpu_seconds(pm, children=True)
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    if ppid == pm:
+                        total += proc_cpu_seconds(int(entry))
+                except (OSError, ValueError, IndexError):
+                    pass  # exited meanwhile
+        return total
 
     def psql_copy_to_devnull(self, db, sql):
         """Seconds a `COPY ... TO STDOUT` into /dev/null takes through psql (the client a user has)."""

@@ -70,6 +70,9 @@ PgConnection::PgConnection(const std::string &conninfo, const Options &options) 
 }
 
 PgConnection::~PgConnection() {
+	if (copy_data_) {
+		PQfreemem(copy_data_);
+	}
 	if (conn_) {
 		PQfinish(conn_);
 	}
@@ -158,6 +161,35 @@ void PgConnection::CopyOut(const std::string &sql, const std::function<void(std:
 	while (pg_result *extra = PQgetResult(conn_)) {
 		PQclear(extra);
 	}
+}
+
+void PgConnection::StartCopyOut(const std::string &sql) {
+	pg_result *res = PQexec(conn_, sql.c_str());
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		ThrowResultError(res, sql);
+	}
+	PQclear(res);
+	copy_sql_ = sql;
+}
+
+bool PgConnection::NextCopyData(std::string_view &data) {
+	if (copy_data_) {
+		PQfreemem(copy_data_);
+		copy_data_ = nullptr;
+	}
+	int n = PQgetCopyData(conn_, &copy_data_, 0);
+	if (n > 0) {
+		data = std::string_view(copy_data_, static_cast<size_t>(n));
+		return true;
+	}
+	if (n != -1) {
+		ThrowConnectionError("COPY OUT failed");
+	}
+	Check(PQgetResult(conn_), copy_sql_);
+	while (pg_result *extra = PQgetResult(conn_)) {
+		PQclear(extra);
+	}
+	return false;
 }
 
 void PgConnection::CopyIn(const std::string &sql, const std::function<bool(std::string &buffer)> &producer) {

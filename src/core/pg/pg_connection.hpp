@@ -45,6 +45,10 @@ public:
 
 	// Streams COPY ... TO STDOUT; the callback receives each row chunk as libpq returns it.
 	void CopyOut(const std::string &sql, const std::function<void(std::string_view)> &on_chunk);
+	// COPY ... TO STDOUT pulled by the caller: StartCopyOut, then NextCopyData until it returns false
+	// (the COPY's result checked). `data` stays valid until the next call or the connection's end.
+	void StartCopyOut(const std::string &sql);
+	bool NextCopyData(std::string_view &data);
 	// Runs COPY ... FROM STDIN, pulling data from the producer until it returns false.
 	void CopyIn(const std::string &sql, const std::function<bool(std::string &buffer)> &producer);
 
@@ -78,6 +82,8 @@ private:
 
 	pg_conn *conn_ = nullptr;
 	std::string redacted_;
+	std::string copy_sql_;      // the COPY that NextCopyData reads
+	char *copy_data_ = nullptr; // its last message (libpq's buffer)
 };
 
 // RAII transaction: ROLLBACK unless Commit() ran. Isolation may be "REPEATABLE READ" etc.

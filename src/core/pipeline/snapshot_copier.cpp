@@ -4,15 +4,15 @@
 #include "core/common/log.hpp"
 #include "core/common/private_dir.hpp"
 #include "core/common/source_values.hpp"
-#include "core/common/thread.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
 #include "core/duck/duck_sandbox.hpp"
 #include "core/lake/lake_writer.hpp"
-#include "core/pipeline/commit_provenance.hpp"
 #include "core/meta/progress_store.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pg/replication_connection.hpp"
+#include "core/pipeline/binary_copy_scan.hpp"
+#include "core/pipeline/commit_provenance.hpp"
 #include "core/pipeline/crash_point.hpp"
 #include "core/pipeline/schema_change.hpp"
 
@@ -20,11 +20,13 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <future>
 #include <map>
 #include <random>
+#include <thread>
+
+#include <sys/resource.h>
 
 namespace fs = std::filesystem;
 
@@ -32,8 +34,29 @@ namespace duckpipe::pipeline {
 
 namespace {
 
-// Rows per chunk file: one Parquet file each, converted while the next chunk is read.
-constexpr size_t kChunkBytes = 32ull << 20;
+// COPY data per lake file (binary narrow rows: some 3M rows, a Parquet file of ~60 MB).
+constexpr size_t kFileBytes = 256ull << 20;
+// Parallel readers of a large plain table. Each stream keeps a PostgreSQL backend and a DuckDB
+// thread busy (the daemon needs ~80% of the CPU the server does), so a second stream only pays
+// with cores to spare: on two cores it measured slower than one (bench/README.md, Optimisations).
+// DUCKPIPE_COPY_STREAMS overrides, for measurements and tests.
+int StreamCount() {
+	if (const char *env = std::getenv("DUCKPIPE_COPY_STREAMS")) {
+		return std::max(1, std::atoi(env));
+	}
+	return std::thread::hardware_concurrency() >= 4 ? 2 : 1;
+}
+// CPU time of this process (all its threads): the copy's own share of the machine, logged next to
+// its wall time.
+double ProcessCpuSeconds() {
+	rusage u{};
+	getrusage(RUSAGE_SELF, &u);
+	return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+	       static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// Tables smaller than this (8 MB) are read on one connection.
+constexpr int64_t kParallelMinBlocks = 1024;
 
 std::string SafeLabel(const std::string &name) {
 	std::string out;
@@ -71,12 +94,16 @@ std::unique_ptr<ReplicationConnection> ExportSnapshot(const std::string &source_
 	return repl;
 }
 
-// Opens the read-only transaction in the exported snapshot and returns the COPY that reads the
-// table there, after checking that the table still has the columns it was described with.
-std::string BeginCopyAtSnapshot(PgConnection &sql, const std::string &snapshot_name, const meta::TableMapping &mapping,
-                                const TableSchema &schema) {
+// Opens a read-only transaction in the exported snapshot (every connection of one copy imports the
+// same one, so parallel ranges see one consistent table).
+void BeginAtSnapshot(PgConnection &sql, const std::string &snapshot_name) {
 	sql.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 	sql.Exec("SET TRANSACTION SNAPSHOT " + sql.QuoteLiteral(snapshot_name));
+}
+
+// The relation the copy reads in the snapshot, after checking that the table still has the
+// columns it was described with.
+std::string RelationAtSnapshot(PgConnection &sql, const meta::TableMapping &mapping, const TableSchema &schema) {
 	// The stream's rows after C have the columns of C; the copy must have them too.
 	auto at_snapshot = SourceLayout::Current(sql, mapping.source_oid);
 	auto expected = schema.layout;
@@ -88,10 +115,6 @@ std::string BeginCopyAtSnapshot(PgConnection &sql, const std::string &snapshot_n
 		            "the columns of " + mapping.SourceName() + " changed while its copy was starting",
 		            {.table = mapping.SourceName(), .hint = "nothing to do: the copy is retried"});
 	}
-	std::string cols;
-	for (size_t i = 0; i < schema.column_names.size(); i++) {
-		cols += (i ? ", " : "") + sql.QuoteIdent(schema.column_names[i]);
-	}
 	// By OID: the table may have been renamed since it was described (regclass prints its
 	// current name, quoted and qualified as needed).
 	std::string current(sql.Exec("SELECT $1::oid::regclass::text", {std::to_string(mapping.source_oid)}).Get(0, 0));
@@ -102,95 +125,69 @@ std::string BeginCopyAtSnapshot(PgConnection &sql, const std::string &snapshot_n
 		            "source table " + mapping.SourceName() + " (oid " + current + ") was dropped during its copy",
 		            {.table = mapping.SourceName(), .hint = "remove it with `duckpipe remove-table`"});
 	}
-	std::string from = (schema.relkind == 'p' ? "" : "ONLY ") + current;
-	return "COPY (SELECT " + cols + " FROM " + from + ") TO STDOUT (FORMAT csv)";
+	return (schema.relkind == 'p' ? "" : "ONLY ") + current;
 }
 
-// Cuts COPY's CSV stream into chunk files of about kChunkBytes under `dir`: chunk i is converted
-// (by `convert`, which returns its row count) on a helper thread while chunk i+1 is read.
-class ChunkWriter {
-public:
-	ChunkWriter(std::string dir, std::string source_name, std::function<int64_t(const std::string &)> convert)
-	    : dir_(std::move(dir)), source_name_(std::move(source_name)), convert_(std::move(convert)) {}
-
-	void Write(std::string_view row) {
-		if (path_.empty()) {
-			path_ = dir_ + "/chunk-" + std::to_string(chunk_no_++) + ".csv";
-			out_.open(path_, std::ios::binary | std::ios::trunc);
-			if (!out_) {
-				throw Error(ErrorKind::Io, "cannot write " + path_,
-				            {.table = source_name_, .hint = "check --temp-dir: free space and permissions"});
-			}
+// Per column: decoded from PostgreSQL's binary form when that is exact, else read as the text of
+// its output function (what COPY's text format holds) and converted like the stream's values.
+std::vector<CopyColumnDecoder> Decoders(PgConnection &sql, const TableSchema &schema, std::string &select_list) {
+	std::vector<CopyColumnDecoder> out;
+	for (size_t i = 0; i < schema.layout.columns.size(); i++) {
+		const auto &sc = schema.layout.columns[i];
+		auto src = std::find_if(schema.source.columns.begin(), schema.source.columns.end(),
+		                        [&](const PgColumn &c) { return c.attnum == sc.attnum; });
+		std::optional<CopyColumnDecoder> native;
+		if (src != schema.source.columns.end()) {
+			native = CopyColumnDecoder::Native(schema.column_names[i], src->type.name, src->type.typtype,
+			                                   schema.mappings[i]);
 		}
-		out_.write(row.data(), static_cast<std::streamsize>(row.size()));
-		bytes_ += row.size();
-		if (bytes_ >= kChunkBytes) {
-			Rotate();
+		auto col = sql.QuoteIdent(schema.column_names[i]);
+		if (native) {
+			out.push_back(*native);
+		} else {
+			std::string output(
+			    sql.Exec("SELECT typoutput::regproc::text FROM pg_type WHERE oid = $1", {std::to_string(sc.type_oid)})
+			        .Get(0, 0));
+			col = output + "(" + col + ")::text";
+			out.push_back(
+			    {.kind = CopyColumnDecoder::Kind::Text, .name = schema.column_names[i], .duck_type = "VARCHAR"});
 		}
+		select_list += (i ? ", " : "") + col;
 	}
+	return out;
+}
 
-	// Converts the last chunk and waits for every conversion; returns the rows converted.
-	int64_t Finish() {
-		if (!path_.empty()) {
-			Rotate();
-		}
-		if (converting_.Valid()) {
-			rows_ += converting_.Get();
-		}
-		if (out_.fail()) {
-			throw Error(ErrorKind::Io, "writing the copy of " + source_name_ + " to " + dir_ + " failed",
-			            {.table = source_name_, .hint = "check free space in --temp-dir"});
-		}
-		return rows_;
+// Block ranges for `parts` parallel readers of a plain table (the last one open-ended: the table
+// may have grown since its size was read); one range for a small or partitioned table.
+std::vector<std::string> CtidRanges(PgConnection &sql, const meta::TableMapping &mapping, const TableSchema &schema,
+                                    int parts) {
+	if (schema.relkind != 'r' || parts < 2) {
+		return {""};
 	}
-
-private:
-	void Rotate() {
-		out_.close();
-		if (converting_.Valid()) {
-			rows_ += converting_.Get();
-		}
-		std::string done = path_;
-		converting_ = StartTask("dp-copy-convert", [convert = convert_, done] { return convert(done); });
-		bytes_ = 0;
-		path_.clear();
+	auto blocks =
+	    std::stoll(std::string(sql.Exec("SELECT pg_relation_size($1::oid) / current_setting('block_size')::bigint",
+	                                    {std::to_string(mapping.source_oid)})
+	                               .Get(0, 0)));
+	if (blocks < kParallelMinBlocks) {
+		return {""};
 	}
-
-	std::string dir_;
-	std::string source_name_;
-	std::function<int64_t(const std::string &)> convert_;
-	ThreadTask<int64_t> converting_;
-	int chunk_no_ = 0;
-	std::string path_;
-	std::ofstream out_;
-	size_t bytes_ = 0;
-	int64_t rows_ = 0;
-};
+	std::vector<std::string> out;
+	for (int k = 0; k < parts; k++) {
+		auto lo = blocks * k / parts;
+		auto hi = blocks * (k + 1) / parts;
+		std::string cond;
+		if (k > 0) {
+			cond += "ctid >= '(" + std::to_string(lo) + ",0)'::tid";
+		}
+		if (k + 1 < parts) {
+			cond += std::string(k > 0 ? " AND " : "") + "ctid < '(" + std::to_string(hi) + ",0)'::tid";
+		}
+		out.push_back(" WHERE " + cond);
+	}
+	return out;
+}
 
 } // namespace
-
-// DuckDB's conversion error quotes the value but not the column: convert each column on its own
-// and name the first that fails.
-static void DiagnoseConversion(DuckConnection &duck, const std::string &relation, const TableSchema &schema,
-                               const meta::TableMapping &mapping) {
-	for (size_t i = 0; i < schema.buffer_columns.size(); i++) {
-		const auto &bc = schema.buffer_columns[i];
-		std::string expr = "CAST((" + schema.ColumnExpression(i) + ") AS " + bc.duck_type + ")";
-		try {
-			duck.Query("SELECT count(" + expr + ") FROM " + relation);
-		} catch (const Error &e) {
-			// DuckDB's message quotes the value: a source value, kept out of logs unless debug.
-			log::Debug("snapshot.conversion_failed", "table", mapping.SourceName(), "column", bc.name, "error",
-			           e.Message());
-			throw Error(ErrorKind::Unsupported,
-			            "cannot convert column \"" + bc.name + "\" of " + mapping.SourceName() + " to " + bc.duck_type +
-			                ": " + SourceValueText(e.Message()),
-			            {.table = mapping.SourceName(),
-			             .statement = expr,
-			             .hint = "the PostgreSQL value does not fit the lake type; see docs/data-types.md"});
-		}
-	}
-}
 
 SnapshotCopier::SnapshotCopier(const PipelineConfig &config, lake::LakeWriter &writer)
     : config_(config), writer_(writer) {}
@@ -251,11 +248,33 @@ SnapshotCopier::LakeTarget SnapshotCopier::PrepareLakeTable(lake::LakeCommit &co
 	return {.table = commit.CreateTable(mapping.target_schema, mapping.target_table, schema.lake_columns), .op = 'I'};
 }
 
-// Streams `copy_sql` into chunk files in a private directory and inserts each into the lake table
-// through a sandboxed DuckDB; returns the rows copied.
-int64_t SnapshotCopier::CopyRows(PgConnection &sql, const std::string &copy_sql, lake::LakeCommit &commit,
-                                 const LakeTarget &target, Lsn snapshot_lsn, const meta::TableMapping &mapping,
-                                 const TableSchema &schema, const std::atomic<bool> &stop) {
+// Reads the table in the exported snapshot with binary COPY (parallel block ranges on their own
+// connections for a large plain table) straight into the Parquet writes of a sandboxed DuckDB, one
+// lake file per kFileBytes of COPY data; returns the rows copied.
+int64_t SnapshotCopier::CopyRows(PgConnection &sql, const std::string &source_conninfo,
+                                 const std::string &snapshot_name, lake::LakeCommit &commit, const LakeTarget &target,
+                                 Lsn snapshot_lsn, const meta::TableMapping &mapping, const TableSchema &schema,
+                                 const std::atomic<bool> &stop) {
+	auto started = std::chrono::steady_clock::now();
+	auto cpu_started = ProcessCpuSeconds();
+	BeginAtSnapshot(sql, snapshot_name);
+	auto from = RelationAtSnapshot(sql, mapping, schema);
+	std::string select_list;
+	auto decoders = Decoders(sql, schema, select_list);
+	auto ranges = CtidRanges(sql, mapping, schema, StreamCount());
+	std::vector<std::unique_ptr<PgConnection>> extra;
+	std::vector<PgConnection *> connections{&sql};
+	std::vector<std::string> copies;
+	for (size_t k = 0; k < ranges.size(); k++) {
+		if (k > 0) {
+			extra.push_back(std::make_unique<PgConnection>(
+			    source_conninfo, PgConnection::Options{.application_name = "pg_duckpipe copy"}));
+			BeginAtSnapshot(*extra.back(), snapshot_name);
+			connections.push_back(extra.back().get());
+		}
+		copies.push_back("COPY (SELECT " + select_list + " FROM " + from + ranges[k] + ") TO STDOUT (FORMAT binary)");
+	}
+
 	std::string dir = CreatePrivateDirectory(config_.temp_dir, "duckpipe-copy-" + SafeLabel(mapping.source_table) + "-",
 	                                         mapping.SourceName());
 	struct DirGuard {
@@ -265,50 +284,68 @@ int64_t SnapshotCopier::CopyRows(PgConnection &sql, const std::string &copy_sql,
 			fs::remove_all(path, ec);
 		}
 	} dir_guard{dir};
-
+	// One DuckDB thread per stream: the table function is the only source, and an idle thread of a
+	// running statement polls for tasks, taking CPU from PostgreSQL's side of the copy.
 	std::map<std::string, std::string> duck_options{
 	    {"memory_limit", std::to_string(config_.duckdb_flush_memory_mb) + "MB"},
-	    {"threads", std::to_string(std::max(2, config_.duckdb_threads))},
+	    {"threads", std::to_string(ranges.size())},
 	    {"temp_directory", dir + "/tmp"}};
 	if (config_.temp_dir_max_mb > 0) {
 		duck_options["max_temp_directory_size"] = std::to_string(config_.temp_dir_max_mb) + "MiB";
 	}
 	DuckDatabase duck_db(dir + "/copy.duckdb", duck_options);
 	auto duck = duck_db.Connect();
-	// It reads its chunk files and writes the lake's, and opens nothing else: the insert executes
-	// catalog text (column defaults).
+	BinaryCopyScan scan(connections, copies, decoders, mapping.SourceName(), stop);
+	scan.Register(*duck, "duckpipe_copy_scan");
+	// It writes the lake's files and opens nothing else: the insert executes catalog text (column
+	// defaults).
 	DuckSandbox{.directories = {dir, writer_.DataPath()}, .lock_configuration = false}.Lock(*duck);
-	lake::RegisterPgTextFunctions(*duck);
-	std::string columns_struct;
-	for (size_t i = 0; i < schema.column_names.size(); i++) {
-		columns_struct += (i ? ", " : "") + DuckConnection::QuoteLiteral(schema.column_names[i]) + ": 'VARCHAR'";
+	std::string converted;
+	for (size_t i = 0; i < decoders.size(); i++) {
+		auto expr = decoders[i].kind == CopyColumnDecoder::Kind::Text
+		                ? schema.ColumnExpression(i)
+		                : DuckConnection::QuoteIdent(schema.column_names[i]);
+		converted += (i ? ", " : "") + expr + " AS " + DuckConnection::QuoteIdent(schema.column_names[i]);
 	}
-
-	auto convert = [&](const std::string &path) -> int64_t {
-		std::string relation = "read_csv(" + DuckConnection::QuoteLiteral(path) + ", columns = {" + columns_struct +
-		                       "}, header = false, delim = ',', quote = '\"', escape = '\"', "
-		                       "allow_quoted_nulls = false, auto_detect = false, max_line_size = 67108864, "
-		                       "buffer_size = 67108864)";
-		int64_t n = 0;
+	if (schema.mode == meta::SyncMode::Append) {
+		converted += std::string(", '") + target.op + "' AS " + TableSchema::kOpColumn + ", CAST(" +
+		             std::to_string(snapshot_lsn.value) + " AS BIGINT) AS " + TableSchema::kLsnColumn;
+	}
+	std::string select_sql = "SELECT " + converted + " FROM duckpipe_copy_scan()";
+	int files = 0;
+	while (!scan.Finished()) {
+		scan.StartFile(kFileBytes);
 		try {
-			n = commit.Insert(target.table, *duck, schema.ConvertSelect(relation, snapshot_lsn, target.op));
-		} catch (const Error &e) {
-			if (e.Kind() == ErrorKind::Duck) { // a value DuckDB refused, not I/O or the catalog
-				DiagnoseConversion(*duck, relation, schema, mapping);
+			if (commit.Insert(target.table, *duck, select_sql) > 0) {
+				files++;
 			}
-			throw;
+		} catch (const Error &e) {
+			scan.RethrowFailure(); // the stream's own error, not DuckDB's wording of it
+			if (e.Kind() != ErrorKind::Duck) {
+				throw;
+			}
+			// A value DuckDB refused: one of the columns converted from text.
+			std::string text_columns;
+			for (const auto &d : decoders) {
+				if (d.kind == CopyColumnDecoder::Kind::Text) {
+					text_columns += (text_columns.empty() ? "\"" : ", \"") + d.name + "\"";
+				}
+			}
+			log::Debug("snapshot.conversion_failed", "table", mapping.SourceName(), "error", e.Message());
+			throw Error(ErrorKind::Unsupported,
+			            "cannot convert column " + text_columns + " of " + mapping.SourceName() +
+			                " to its lake type: " + SourceValueText(e.Message()),
+			            {.table = mapping.SourceName(),
+			             .hint = "the PostgreSQL value does not fit the lake type; see docs/data-types.md"});
 		}
-		fs::remove(path);
-		return n;
-	};
-	ChunkWriter chunks(dir, mapping.SourceName(), convert);
-	sql.CopyOut(copy_sql, [&](std::string_view row) {
-		if (stop.load()) {
-			throw Error(ErrorKind::Internal, "copy of " + mapping.SourceName() + " interrupted by shutdown");
-		}
-		chunks.Write(row);
-	});
-	return chunks.Finish();
+	}
+	for (auto *c : connections) {
+		c->Exec("COMMIT");
+	}
+	auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+	log::Info("snapshot.copied", "table", mapping.SourceName(), "rows", scan.Rows(), "streams", ranges.size(), "files",
+	          files, "seconds", secs, "cpu_s", ProcessCpuSeconds() - cpu_started);
+	return scan.Rows();
 }
 
 SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const meta::TableMapping &mapping,
@@ -330,9 +367,8 @@ SnapshotResult SnapshotCopier::Run(const std::string &source_conninfo, const met
 	auto commit = writer_.Begin();
 	auto target = PrepareLakeTable(commit, mapping, schema);
 	if (mapping.copy_data) {
-		auto copy_sql = BeginCopyAtSnapshot(sql, snapshot_name, mapping, schema);
-		result.rows = CopyRows(sql, copy_sql, commit, target, result.snapshot_lsn, mapping, schema, stop);
-		sql.Exec("COMMIT");
+		result.rows =
+		    CopyRows(sql, source_conninfo, snapshot_name, commit, target, result.snapshot_lsn, mapping, schema, stop);
 	}
 
 	// Everything committed before C is in the copy: the applied position is just below it.

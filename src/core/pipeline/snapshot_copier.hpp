@@ -54,9 +54,9 @@ private:
 	};
 
 	LakeTarget PrepareLakeTable(lake::LakeCommit &commit, const meta::TableMapping &mapping, const TableSchema &schema);
-	int64_t CopyRows(PgConnection &sql, const std::string &copy_sql, lake::LakeCommit &commit, const LakeTarget &target,
-	                 Lsn snapshot_lsn, const meta::TableMapping &mapping, const TableSchema &schema,
-	                 const std::atomic<bool> &stop);
+	int64_t CopyRows(PgConnection &sql, const std::string &source_conninfo, const std::string &snapshot_name,
+	                 lake::LakeCommit &commit, const LakeTarget &target, Lsn snapshot_lsn,
+	                 const meta::TableMapping &mapping, const TableSchema &schema, const std::atomic<bool> &stop);
 	bool LakeSchemaExists(const std::string &name, int64_t snapshot);
 	void EnsureLakeSchema(const std::string &name);
 

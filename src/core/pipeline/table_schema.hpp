@@ -47,7 +47,7 @@ struct TableSchema {
 	void Finish();
 
 	// `SELECT <converted columns> FROM <relation>` where the relation has VARCHAR columns named
-	// like the source columns (a CSV read of COPY output). In append mode the copied rows are
+	// like the source columns (PostgreSQL's text form of each value). In append mode the copied rows are
 	// recorded as operation `op` (inserts, or 'R': copied again after the slot was lost) at `copy_lsn`.
 	std::string ConvertSelect(const std::string &relation, Lsn copy_lsn = {}, char op = 'I') const;
 	// The conversion of one column from a VARCHAR column of the same name.
