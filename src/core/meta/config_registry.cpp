@@ -24,6 +24,9 @@ const std::vector<ConfigKey> kKeys = {
     {"duckdb_flush_memory_mb", true, true, true, 1, 1 << 20, 512, "MB",
      "Memory limit of a table's DuckDB while it flushes or copies the table"},
     {"duckdb_threads", true, true, true, 1, 256, 1, "threads", "Threads of a table's embedded DuckDB"},
+    {"stream_in_progress", true, true, false, 0, 1, 1, "0 or 1",
+     "1: the server streams large transactions while they run (pgoutput protocol 2), kept until they "
+     "commit; 0: it decodes each one whole first (protocol 1). Takes effect when the group reconnects"},
 };
 
 std::string KnownKeys() {

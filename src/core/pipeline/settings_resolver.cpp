@@ -28,6 +28,9 @@ int64_t Get(const PipelineConfig &c, const std::string &key) {
 	if (key == "duckdb_threads") {
 		return c.duckdb_threads;
 	}
+	if (key == "stream_in_progress") {
+		return c.stream_in_progress;
+	}
 	throw Error(ErrorKind::Internal, "configuration key '" + key + "' has no pipeline setting");
 }
 
@@ -44,6 +47,8 @@ void Set(PipelineConfig &c, const std::string &key, int64_t value) {
 		c.duckdb_flush_memory_mb = value;
 	} else if (key == "duckdb_threads") {
 		c.duckdb_threads = static_cast<int>(value);
+	} else if (key == "stream_in_progress") {
+		c.stream_in_progress = value;
 	} else {
 		throw Error(ErrorKind::Internal, "configuration key '" + key + "' has no pipeline setting");
 	}
