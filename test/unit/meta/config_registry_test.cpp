@@ -31,7 +31,8 @@ TEST(ConfigRegistry, KnowsTheSettingsTheCoreHonours) {
 		EXPECT_LE(k.default_value, k.max_value) << k.name;
 	}
 	EXPECT_EQ(names, (std::vector<std::string>{"flush_interval_ms", "flush_batch_threshold", "max_queued_bytes",
-	                                           "duckdb_buffer_memory_mb", "duckdb_flush_memory_mb", "duckdb_threads"}));
+	                                           "duckdb_buffer_memory_mb", "duckdb_flush_memory_mb", "duckdb_threads",
+	                                           "stream_in_progress"}));
 	// The queue budget is the group's (one slot consumer): no table scope.
 	EXPECT_FALSE(ConfigRegistry::Find("max_queued_bytes")->table);
 	EXPECT_TRUE(ConfigRegistry::Find("flush_interval_ms")->table);
@@ -52,6 +53,9 @@ TEST(ConfigRegistry, DefaultsAreThoseOfThePipeline) {
 	EXPECT_EQ(ConfigRegistry::Find("duckdb_buffer_memory_mb")->default_value, defaults.duckdb_buffer_memory_mb);
 	EXPECT_EQ(ConfigRegistry::Find("duckdb_flush_memory_mb")->default_value, defaults.duckdb_flush_memory_mb);
 	EXPECT_EQ(ConfigRegistry::Find("duckdb_threads")->default_value, defaults.duckdb_threads);
+	EXPECT_EQ(ConfigRegistry::Find("stream_in_progress")->default_value, defaults.stream_in_progress);
+	// Read by the group's one slot consumer: no table scope.
+	EXPECT_FALSE(ConfigRegistry::Find("stream_in_progress")->table);
 }
 
 TEST(ConfigRegistry, ValidValuesAreNormalized) {
