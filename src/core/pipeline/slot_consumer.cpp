@@ -80,11 +80,12 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 	StreamOptions so;
 	so.slot_name = options_.slot_name;
 	so.publications = {options_.publication};
-	so.proto_version = decoder_.ProtoVersion();
 	// Without streaming the server decodes a large transaction whole before sending it (spilling it
 	// to disk itself); with it, the transaction arrives while it runs and is kept here until it
-	// commits (StreamedTxns), so the walsender never waits for it.
-	so.streaming = options_.stream_in_progress;
+	// commits (StreamedTxns), so the walsender never waits for it. PostgreSQL 14 brought streaming.
+	stream_requested_ = options_.stream_in_progress && conn.Connection().ServerVersion() >= 140000;
+	so.proto_version = stream_requested_ ? decoder_.ProtoVersion() : options_.proto_version;
+	so.streaming = stream_requested_;
 	so.messages = false;
 	so.status_interval_ms = options_.status_interval_ms;
 	ReplicationStream stream(conn, so);
@@ -240,7 +241,7 @@ void SlotConsumer::OnRelation(const std::shared_ptr<const cdc::RelationInfo> &re
 }
 
 void SlotConsumer::OnStreamStart(const cdc::StreamStartMessage &msg) {
-	if (!options_.stream_in_progress) {
+	if (!stream_requested_) {
 		throw Error(ErrorKind::Protocol, "the server streamed an in-progress transaction, which was not requested",
 		            {.hint = "this is a bug in pg_duckpipe's START_REPLICATION options"});
 	}

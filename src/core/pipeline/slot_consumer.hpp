@@ -124,6 +124,7 @@ private:
 	// Set while Run() streams (the replay of a streamed transaction reports status and stops).
 	ReplicationStream *stream_ = nullptr;
 	const std::atomic<bool> *stop_ = nullptr;
+	bool stream_requested_ = false; // START_REPLICATION asked for streaming = on
 	std::chrono::steady_clock::time_point replay_status_at_{};
 
 	mutable std::mutex routes_mutex_;

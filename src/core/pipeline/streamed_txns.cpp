@@ -66,7 +66,13 @@ void StreamedTxns::Add(cdc::Xid xid, std::string_view message) {
 	AppendRecord(txn.memory, message);
 	memory_bytes_ += static_cast<int64_t>(message.size() + sizeof(uint32_t));
 	if (memory_bytes_ > memory_limit_) {
-		Spill(xid, txn);
+		// Every transaction's kept messages go to disk, not only this one's: memory drops to nothing
+		// at once, however the transactions interleave.
+		for (auto &[other_xid, other] : txns_) {
+			if (!other.memory.empty()) {
+				Spill(other_xid, other);
+			}
+		}
 	}
 }
 

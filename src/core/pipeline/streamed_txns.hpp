@@ -18,8 +18,8 @@ namespace duckpipe::pipeline {
 // transaction reaches a table queue, and so nothing moves a confirmed or applied LSN, before its
 // commit; a restart drops everything here and the server streams the transaction again.
 //
-// Memory stays bounded: once the messages held in memory pass `memory_limit` bytes, the
-// transaction being added to is appended to its spill file (unlinked at creation, so a crash
+// Memory stays bounded: once the messages held in memory pass `memory_limit` bytes, every
+// transaction's are appended to its spill file (unlinked at creation, so a crash
 // leaves nothing behind). An aborted transaction only closes its file; an aborted subtransaction
 // is remembered and its changes are skipped at replay.
 class StreamedTxns {

@@ -175,4 +175,20 @@ TEST_F(StreamInProgressTest, KilledMidStreamLosesAndDuplicatesNothing) {
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+// stream_in_progress = 0 (here for the group) reads the slot as before: protocol 1, the server
+// decodes each transaction whole, and nothing is streamed.
+TEST_F(StreamInProgressTest, SettingTurnsStreamingOff) {
+	DuckpipeOk({"set-config", "stream_in_progress", "0", "--group", "default"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitTableState("public.s", "STREAMING"));
+	Sql("BEGIN; " + Rows(1001, 21000, "whole") + "; COMMIT");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.s", 120s));
+	EXPECT_EQ(Scalar("SELECT coalesce(sum(stream_txns), 0) FROM pg_stat_replication_slots WHERE slot_name = "
+	                 "'duckpipe_slot_default'"),
+	          "0");
+	EXPECT_GT(CountLog("stream_in_progress=false"), 0) << LogTail(20);
+	EXPECT_EQ(CountLog("stream_in_progress=true"), 0) << LogTail(20);
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
 } // namespace duckpipe::test
