@@ -160,6 +160,21 @@ void PgCluster::WriteConfig(const Options &options) {
 	for (const auto &[k, v] : options.settings) {
 		s[k] = v;
 	}
+	// DUCKPIPE_TEST_PG_SETTINGS="name=value;...": run a suite under other server settings (e.g.
+	// logical_decoding_work_mem=64kB, so every larger transaction is streamed while in progress).
+	if (const char *extra = std::getenv("DUCKPIPE_TEST_PG_SETTINGS")) {
+		std::string text(extra);
+		size_t pos = 0;
+		while (pos < text.size()) {
+			size_t end = text.find(';', pos);
+			auto item = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+			auto eq = item.find('=');
+			if (eq != std::string::npos) {
+				s[item.substr(0, eq)] = item.substr(eq + 1);
+			}
+			pos = end == std::string::npos ? text.size() : end + 1;
+		}
+	}
 	std::ofstream conf(DataDir() + "/postgresql.auto.conf", std::ios::app);
 	for (const auto &[k, v] : s) {
 		conf << k << " = " << v << "\n";

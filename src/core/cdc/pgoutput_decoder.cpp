@@ -94,6 +94,36 @@ void PgOutputDecoder::Decode(std::string_view message, Lsn wal_start) {
 	}
 }
 
+void PgOutputDecoder::DecodeStreamed(std::string_view message, Lsn wal_start) {
+	if (in_stream_ || !IsStreamedChange(message)) {
+		throw Error(ErrorKind::Internal, "a kept streamed message cannot be replayed here");
+	}
+	in_stream_ = true;
+	struct Restore {
+		bool &flag;
+		~Restore() { flag = false; }
+	} restore{in_stream_};
+	Decode(message, wal_start);
+}
+
+bool PgOutputDecoder::IsStreamedChange(std::string_view message) {
+	if (message.empty()) {
+		return false;
+	}
+	switch (message[0]) {
+	case 'R':
+	case 'Y':
+	case 'I':
+	case 'U':
+	case 'D':
+	case 'T':
+	case 'M':
+		return true;
+	default:
+		return false;
+	}
+}
+
 Xid PgOutputDecoder::ReadChangeXid(ByteReader &r) const {
 	// pgoutput prefixes changes with the (sub)transaction xid only inside a streamed block.
 	return in_stream_ ? r.ReadU32() : kInvalidXid;

@@ -28,6 +28,12 @@ public:
 
 	// Decodes one message. `wal_start` (the XLogData start LSN) is attached to errors.
 	void Decode(std::string_view message, Lsn wal_start = {});
+	// Decodes a change message kept from a streamed block (it carries its (sub)xid) after the
+	// block ended: a consumer that keeps streamed transactions replays them at their commit.
+	void DecodeStreamed(std::string_view message, Lsn wal_start = {});
+	// True when `message` is one that a streamed block carries for its transaction (a change, or a
+	// Relation/Type description that the transaction's changes use).
+	static bool IsStreamedChange(std::string_view message);
 
 	const RelationCache &Relations() const { return cache_; }
 	int ProtoVersion() const { return proto_version_; }

@@ -48,6 +48,9 @@ struct PipelineConfig {
 	int max_parallel_snapshots = 2;
 	int64_t status_interval_ms = 10000; // standby status updates to the server
 	int proto_version = 1;
+	// 1: pgoutput protocol 2 with streaming of in-progress transactions (SlotConsumer keeps them
+	// until they commit); 0: protocol `proto_version` without it.
+	int64_t stream_in_progress = 1;
 	// Metadata is re-read on a notification or a Wake() at once; this is the fallback period (table
 	// retries, state transitions that depend on time).
 	int64_t reconcile_interval_ms = 1000;

@@ -15,7 +15,9 @@ using flush::ChangeBatch;
 using flush::ChangeOp;
 
 SlotConsumer::SlotConsumer(SlotConsumerOptions options, QueueBudget &budget)
-    : options_(std::move(options)), budget_(budget), decoder_(*this, options_.proto_version) {}
+    : options_(std::move(options)), budget_(budget),
+      decoder_(*this, options_.stream_in_progress ? std::max(options_.proto_version, 2) : options_.proto_version),
+      streamed_(options_.spill_dir, options_.stream_memory_bytes) {}
 
 SlotConsumer::~SlotConsumer() {
 	ReleaseReservations();
@@ -78,20 +80,31 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 	StreamOptions so;
 	so.slot_name = options_.slot_name;
 	so.publications = {options_.publication};
-	so.proto_version = options_.proto_version;
-	// Large transactions are decoded whole by the server (it spills them to disk); the pipeline
-	// buffers by source transaction, so protocol 2 streaming of in-progress ones is not requested.
-	so.streaming = false;
+	// Without streaming the server decodes a large transaction whole before sending it (spilling it
+	// to disk itself); with it, the transaction arrives while it runs and is kept here until it
+	// commits (StreamedTxns), so the walsender never waits for it. PostgreSQL 14 brought streaming.
+	stream_requested_ = options_.stream_in_progress && conn.Connection().ServerVersion() >= 140000;
+	so.proto_version = stream_requested_ ? decoder_.ProtoVersion() : options_.proto_version;
+	so.streaming = stream_requested_;
 	so.messages = false;
 	so.status_interval_ms = options_.status_interval_ms;
 	ReplicationStream stream(conn, so);
 	streaming_.store(true);
+	stream_ = &stream;
+	stop_ = &stop;
 	struct StreamingFlag {
-		std::atomic<bool> &flag;
-		~StreamingFlag() { flag.store(false); }
-	} streaming_flag{streaming_};
+		SlotConsumer &self;
+		~StreamingFlag() {
+			self.streaming_.store(false);
+			self.stream_ = nullptr;
+			self.stop_ = nullptr;
+			// The server streams a transaction again from its start after a reconnect.
+			self.streamed_.Clear();
+			self.streamed_open_.store(0);
+		}
+	} streaming_flag{*this};
 	log::Info("slot.streaming", "slot", options_.slot_name, "publication", options_.publication, "proto",
-	          options_.proto_version);
+	          so.proto_version, "stream_in_progress", so.streaming);
 
 	Lsn idle_wal_end;
 	// The status timer alone (10 s by default) let an idle group's slot trail the WAL by that long;
@@ -128,7 +141,12 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 		}
 		auto event = stream.Next(200);
 		if (auto *data = std::get_if<XLogData>(&event)) {
-			decoder_.Decode(data->payload, data->wal_start);
+			if (decoder_.InStreamBlock() && cdc::PgOutputDecoder::IsStreamedChange(data->payload)) {
+				streamed_.Add(decoder_.StreamXid(), data->payload);
+				stream_spilled_.store(streamed_.SpilledBytes());
+			} else {
+				decoder_.Decode(data->payload, data->wal_start);
+			}
 		} else if (auto *ka = std::get_if<Keepalive>(&event)) {
 			if (!in_txn_) {
 				idle_wal_end = ka->wal_end;
@@ -222,9 +240,77 @@ void SlotConsumer::OnRelation(const std::shared_ptr<const cdc::RelationInfo> &re
 	relations_[rel->oid] = rel;
 }
 
-void SlotConsumer::OnStreamStart(const cdc::StreamStartMessage &) {
-	throw Error(ErrorKind::Protocol, "the server streamed an in-progress transaction, which was not requested",
-	            {.hint = "this is a bug in pg_duckpipe's START_REPLICATION options"});
+void SlotConsumer::OnStreamStart(const cdc::StreamStartMessage &msg) {
+	if (!stream_requested_) {
+		throw Error(ErrorKind::Protocol, "the server streamed an in-progress transaction, which was not requested",
+		            {.hint = "this is a bug in pg_duckpipe's START_REPLICATION options"});
+	}
+	if (msg.first_segment) {
+		streamed_.Begin(msg.xid);
+		streamed_open_.store(streamed_.Open());
+	}
+}
+
+void SlotConsumer::OnStreamAbort(const cdc::StreamAbortMessage &msg) {
+	streamed_.Abort(msg.xid, msg.subxid);
+	streamed_open_.store(streamed_.Open());
+}
+
+void SlotConsumer::OnStreamCommit(const cdc::StreamCommitMessage &msg) {
+	// Replayed as the ordinary transaction it now is: the same routing, skipping of what a table
+	// already holds, batching and confirmation as one sent whole.
+	cdc::BeginMessage begin;
+	begin.final_lsn = msg.commit_lsn;
+	begin.commit_time_us = msg.commit_time_us;
+	begin.xid = msg.xid;
+	OnBegin(begin);
+	bool whole = true;
+	streamed_.Replay(msg.xid, [&](std::string_view message) {
+		if (!ReplayMayGoOn()) {
+			whole = false;
+			return false;
+		}
+		decoder_.DecodeStreamed(message, msg.commit_lsn);
+		return true;
+	});
+	streamed_open_.store(streamed_.Open());
+	if (!whole) {
+		// Stopping: like a transaction cut off mid-way, nothing of it is confirmed, and the server
+		// sends it again.
+		return;
+	}
+	cdc::CommitMessage commit;
+	commit.flags = msg.flags;
+	commit.commit_lsn = msg.commit_lsn;
+	commit.end_lsn = msg.end_lsn;
+	commit.commit_time_us = msg.commit_time_us;
+	OnCommit(commit);
+}
+
+bool SlotConsumer::ReplayMayGoOn() {
+	auto report = [&] {
+		auto now = std::chrono::steady_clock::now();
+		if (stream_ && now - replay_status_at_ >= std::chrono::seconds(1)) {
+			replay_status_at_ = now;
+			stream_->Confirm(SafeConfirmLsn({}));
+			PublishConfirmed(stream_->FlushPosition());
+			stream_->SendStatus();
+		}
+	};
+	if (budget_.Full()) {
+		FlushAllBatches();
+	}
+	while (!budget_.WaitBelowLimit(200)) {
+		if (stop_ && stop_->load()) {
+			return false;
+		}
+		report();
+	}
+	if (stop_ && stop_->load()) {
+		return false;
+	}
+	report();
+	return true;
 }
 
 SlotConsumer::TxnTable *SlotConsumer::Target(const cdc::RelationInfo &rel) {

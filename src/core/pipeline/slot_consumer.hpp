@@ -3,6 +3,7 @@
 #include "core/cdc/pgoutput_decoder.hpp"
 #include "core/cdc/pgoutput_handler.hpp"
 #include "core/common/lsn.hpp"
+#include "core/pipeline/streamed_txns.hpp"
 #include "core/pipeline/table_route.hpp"
 
 #include <atomic>
@@ -25,6 +26,11 @@ struct SlotConsumerOptions {
 	std::string slot_name;
 	std::string publication;
 	int proto_version = 1;
+	// Asks the server to stream large in-progress transactions (protocol 2, streaming = on): they
+	// are kept (spilled past `stream_memory_bytes`) until their commit, then applied as usual.
+	bool stream_in_progress = false;
+	std::string spill_dir; // empty: the system's temp directory
+	int64_t stream_memory_bytes = 32LL << 20;
 	int status_interval_ms = 10000;
 	size_t rows_per_batch = 8192; // rows a batch collects before it is queued mid-transaction
 	std::string application_name = "pg_duckpipe";
@@ -59,6 +65,9 @@ public:
 	Lsn Confirmed() const { return Lsn(confirmed_.load()); }
 	// The end of the last transaction received.
 	Lsn Received() const { return Lsn(received_.load()); }
+	// Streamed in-progress transactions kept, and bytes spilled for them so far.
+	size_t StreamedOpen() const { return streamed_open_.load(); }
+	int64_t StreamSpilledBytes() const { return stream_spilled_.load(); }
 
 private:
 	struct TxnTable {
@@ -80,6 +89,11 @@ private:
 	void OnDelete(const cdc::DeleteMessage &msg) override;
 	void OnTruncate(const cdc::TruncateMessage &msg) override;
 	void OnStreamStart(const cdc::StreamStartMessage &msg) override;
+	void OnStreamCommit(const cdc::StreamCommitMessage &msg) override;
+	void OnStreamAbort(const cdc::StreamAbortMessage &msg) override;
+	// Between replayed messages: waits for room in the budget (reporting status meanwhile, so the
+	// walsender does not time us out). False when the consumer is stopping.
+	bool ReplayMayGoOn();
 
 	// The route for a relation in the current transaction, or nullptr when the table is not
 	// synced or skips this transaction.
@@ -106,6 +120,12 @@ private:
 	SlotConsumerOptions options_;
 	QueueBudget &budget_;
 	cdc::PgOutputDecoder decoder_;
+	StreamedTxns streamed_;
+	// Set while Run() streams (the replay of a streamed transaction reports status and stops).
+	ReplicationStream *stream_ = nullptr;
+	const std::atomic<bool> *stop_ = nullptr;
+	bool stream_requested_ = false; // START_REPLICATION asked for streaming = on
+	std::chrono::steady_clock::time_point replay_status_at_{};
 
 	mutable std::mutex routes_mutex_;
 	std::unordered_map<uint32_t, std::shared_ptr<TableRoute>> routes_;
@@ -127,6 +147,8 @@ private:
 	std::chrono::steady_clock::time_point pings_since_{};
 	std::atomic<uint64_t> confirmed_{0};
 	std::atomic<uint64_t> received_{0};
+	std::atomic<size_t> streamed_open_{0};
+	std::atomic<int64_t> stream_spilled_{0};
 };
 
 } // namespace duckpipe::pipeline

@@ -24,7 +24,9 @@ using Clock = std::chrono::steady_clock;
 
 SyncGroup::SyncGroup(const PipelineConfig &config, meta::SyncGroup group, lake::LakeWriter &writer, WakeSignal *owner)
     : config_(config), group_(std::move(group)), writer_(writer), budget_(config.Live()->max_queued_bytes),
-      owner_(owner), compactor_(group_.name, config_, writer_) {}
+      owner_(owner), compactor_(group_.name, config_, writer_) {
+	stream_in_progress_.store(config.Live()->stream_in_progress != 0);
+}
 
 SyncGroup::~SyncGroup() {
 	Stop(false);
@@ -127,6 +129,7 @@ void SyncGroup::RefreshSettings(meta::MetadataStore &store, const meta::SyncGrou
 	if (layers_moved) {
 		auto resolved = ResolveSettings(*config_.Live(), {.global = global_config_, .group = group_config_},
 		                                meta::ConfigScope::Group);
+		stream_in_progress_.store(resolved.stream_in_progress != 0);
 		if (resolved.max_queued_bytes != budget_.Limit()) {
 			log::Info("group.queue_budget", "group", group_.name, "max_queued_bytes", resolved.max_queued_bytes);
 			budget_.SetLimit(resolved.max_queued_bytes);
@@ -375,6 +378,10 @@ void SyncGroup::ConsumerLoop() {
 		options.slot_name = group_.slot_name;
 		options.publication = group_.publication;
 		options.proto_version = config_.proto_version;
+		options.stream_in_progress = stream_in_progress_.load();
+		options.spill_dir = config_.temp_dir;
+		// Streamed transactions kept in memory are bounded like a batch being built.
+		options.stream_memory_bytes = budget_.BatchBytes();
 		options.status_interval_ms = static_cast<int>(config_.status_interval_ms);
 		options.application_name = "pg_duckpipe " + group_.name;
 		options.confirmed_out = &confirmed_;

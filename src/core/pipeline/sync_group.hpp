@@ -202,6 +202,7 @@ private:
 	std::optional<std::string> recorded_stream_error_; // control thread only
 	std::atomic<int64_t> stream_started_ms_{0};        // steady clock, when the current stream began
 	std::atomic<uint64_t> confirmed_{0};
+	std::atomic<bool> stream_in_progress_{true}; // the group's resolved setting, for the next stream
 
 	std::map<int64_t, std::unique_ptr<TableEntry>> tables_; // control thread only
 	CompactionScheduler compactor_;                         // told the streaming tables by RefreshFigures

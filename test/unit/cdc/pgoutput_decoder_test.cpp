@@ -259,6 +259,25 @@ TEST(PgOutputDecoder, StreamedTransactionCarriesXids) {
 	EXPECT_EQ(h.events, expected);
 }
 
+// A consumer keeps a streamed block's changes and decodes them after the block, at the commit.
+TEST(PgOutputDecoder, KeptStreamedChangesDecodeAfterTheirBlock) {
+	RecordingHandler h;
+	PgOutputDecoder d(h, 2);
+	EXPECT_TRUE(PgOutputDecoder::IsStreamedChange(UsersRelation(900)));
+	EXPECT_TRUE(PgOutputDecoder::IsStreamedChange(InsertMsg(kT, {{'t', "1"}, {'t', "a"}, {'n', ""}}, 901)));
+	EXPECT_FALSE(PgOutputDecoder::IsStreamedChange(PgOutputBuilder('E')));
+	EXPECT_FALSE(PgOutputDecoder::IsStreamedChange(PgOutputBuilder('c').U32(900)));
+	d.DecodeStreamed(UsersRelation(900));
+	d.DecodeStreamed(InsertMsg(kT, {{'t', "1"}, {'t', "a"}, {'n', ""}}, 901));
+	EXPECT_FALSE(d.InStreamBlock());
+	std::vector<std::string> expected = {
+	    "R public.users ident=d cols=id:23:-1*,name:25:-1,blob:17:-1",
+	    "I public.users xid=901 new=[t:1,t:a,n]",
+	};
+	EXPECT_EQ(h.events, expected);
+	EXPECT_THROW(d.DecodeStreamed(PgOutputBuilder('E')), Error);
+}
+
 TEST(PgOutputDecoder, StreamStateErrors) {
 	RecordingHandler h;
 	PgOutputDecoder v1(h, 1);
