@@ -107,7 +107,9 @@ SELECT :at_lsn1 <= :snap1 AS not_after_snap1;
 SET duckpipe.as_of_snapshot = :at_lsn1;
 SELECT duckpipe_test.diff('tt.state1', 'tt.orders_ducklake') AS diff, (SELECT count(*) FROM tt.later_ducklake) AS later_rows;
 RESET duckpipe.as_of_snapshot;
--- snapshot_at(time): the same state.
+-- snapshot_at(time): the same state (once the group has confirmed a position written after time1).
+SELECT format('SELECT duckpipe.snapshot_at(%L::timestamptz) IS NOT NULL', :'time1') AS cond \gset
+CALL duckpipe_test.wait_for(:'cond');
 SELECT duckpipe.snapshot_at(:'time1'::timestamptz) AS at_time1 \gset
 SET duckpipe.as_of_snapshot = :at_time1;
 SELECT duckpipe_test.diff('tt.state1', 'tt.orders_ducklake') AS diff;
