@@ -35,13 +35,17 @@ TEST_F(AutoCompactionTest, KeepsFileCountBoundedWhileStreamingUpdatesAndDeletes)
 	ASSERT_TRUE(WaitTableState("public.hot", "STREAMING")) << LogTail();
 	ASSERT_TRUE(WaitTableState("public.cold", "STREAMING")) << LogTail();
 
-	// ~12 s of small transactions: each flush (100 ms) writes a file, updates and deletes hit rows
-	// in files that compactions are merging at the same time.
+	// Small transactions, each awaited into a flush of its own (a file each, ~100 without compaction),
+	// until the scheduler has compacted a few times: updates and deletes hit rows in files that
+	// compactions are merging at the same time.
+	const std::string compacted = "event=table.compacted table=public.hot_ducklake";
 	int64_t max_files = 0;
 	int64_t next_id = 100000;
-	auto started = std::chrono::steady_clock::now();
-	for (int i = 0; std::chrono::steady_clock::now() - started < 12s; i++) {
+	auto deadline = std::chrono::steady_clock::now() + 120s;
+	for (int i = 0; i < 60 || CountLog(compacted) < 3; i++) {
+		ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no third compaction\n" << LogTail();
 		auto id = std::to_string(next_id++);
+		int flushed = CountLog("event=flush.done table=public.hot ");
 		Sql("BEGIN; INSERT INTO public.hot VALUES (" + id + ", 'new', " + std::to_string(i) + "); " +
 		    "UPDATE public.hot SET n = n + 1, v = v || '.' WHERE id % 97 = " + std::to_string(i % 97) + "; " +
 		    "DELETE FROM public.hot WHERE id = " + std::to_string((i * 37) % 2000 + 1) + "; COMMIT");
@@ -50,12 +54,13 @@ TEST_F(AutoCompactionTest, KeepsFileCountBoundedWhileStreamingUpdatesAndDeletes)
 			Sql("UPDATE public.hot SET n = -n WHERE id IN (SELECT id FROM public.hot WHERE id >= 100000 ORDER BY id "
 			    "DESC LIMIT 3)");
 		}
-		std::this_thread::sleep_for(30ms);
+		ASSERT_TRUE(WaitFor([&] { return CountLog("event=flush.done table=public.hot ") > flushed; }, 30s))
+		    << LogTail();
 		if (i % 10 == 0) {
 			max_files = std::max(max_files, ActiveFiles("hot_ducklake"));
 		}
 	}
-	int compacted_while_streaming = CountLog("event=table.compacted table=public.hot_ducklake");
+	int compacted_while_streaming = CountLog(compacted);
 	ASSERT_TRUE(WaitLakeEqualsSource("public.hot")) << LogTail();
 	ASSERT_TRUE(WaitLakeEqualsSource("public.cold")) << LogTail();
 

@@ -1,4 +1,5 @@
 #include "core/lake/write/commit_applier.hpp"
+#include "core/lake/write/data_file_rows.hpp"
 #include "core/lake/write/pending_files.hpp"
 #include "core/lake/write/table_stats_merger.hpp"
 
@@ -16,10 +17,6 @@
 namespace duckpipe::lake {
 
 namespace {
-
-std::string Bool(const std::optional<bool> &v) {
-	return v ? (*v ? "true" : "false") : "NULL";
-}
 
 std::string Opt(const std::optional<int64_t> &v) {
 	return v ? std::to_string(*v) : "NULL";
@@ -372,41 +369,18 @@ std::string CommitApplier::ColumnSql(const Allocation &a) const {
 // Truncations, new data files with their column stats, and delete files (a whole-file delete ends the
 // data file instead).
 std::string CommitApplier::FileSql(const Allocation &a, const std::map<int64_t, int64_t> &row_id_start) const {
-	const auto S = std::to_string(a.snapshot);
 	std::string sql;
 	for (auto id : state_.truncated_tables) {
 		sql += EndRows("ducklake_data_file", "table_id = " + std::to_string(id), a.snapshot);
 		sql += EndRows("ducklake_delete_file", "table_id = " + std::to_string(id), a.snapshot);
 	}
-	std::string files, file_stats;
+	DataFileRows rows(conn_);
 	for (size_t i = 0; i < state_.data_files.size(); i++) {
 		const auto &f = state_.data_files[i];
-		auto fid = std::to_string(a.data_file_ids[i]);
-		auto tid = std::to_string(Resolve(f.table_ref));
-		files += std::string(files.empty() ? "" : ", ") + "(" + fid + ", " + tid + ", " + S + ", NULL, NULL, " +
-		         Lit(f.file_name) + ", true, 'parquet', " + std::to_string(f.file.record_count) + ", " +
-		         std::to_string(f.file.file_size_bytes) + ", " + Opt(f.file.footer_size) + ", " +
-		         std::to_string(row_id_start.at(static_cast<int64_t>(i))) + ", NULL, NULL, NULL, NULL)";
-		for (const auto &s : f.file.stats) {
-			file_stats += std::string(file_stats.empty() ? "" : ", ") + "(" + fid + ", " + tid + ", " +
-			              std::to_string(s.column_id) + ", " + Opt(s.column_size_bytes) + ", " + Opt(s.value_count) +
-			              ", " + Opt(s.null_count) + ", " + Lit(s.min_value) + ", " + Lit(s.max_value) + ", " +
-			              Bool(s.contains_nan) + ", NULL)";
-		}
+		rows.Add(a.data_file_ids[i], Resolve(f.table_ref), a.snapshot, f.file_name, f.file,
+		         row_id_start.at(static_cast<int64_t>(i)));
 	}
-	if (!files.empty()) {
-		sql += "INSERT INTO " + T("ducklake_data_file") +
-		       "(data_file_id, table_id, begin_snapshot, end_snapshot, file_order, path, path_is_relative, "
-		       "file_format, record_count, file_size_bytes, footer_size, row_id_start, partition_id, encryption_key, "
-		       "mapping_id, partial_max) VALUES " +
-		       files + ";\n";
-	}
-	if (!file_stats.empty()) {
-		sql += "INSERT INTO " + T("ducklake_file_column_stats") +
-		       "(data_file_id, table_id, column_id, column_size_bytes, value_count, null_count, min_value, "
-		       "max_value, contains_nan, extra_stats) VALUES " +
-		       file_stats + ";\n";
-	}
+	sql += rows.Sql(conn_.QuoteIdent(schema_) + ".");
 	sql += DeleteFileSql(a);
 	return sql;
 }

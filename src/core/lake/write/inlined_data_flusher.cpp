@@ -1,4 +1,5 @@
 #include "core/lake/write/inlined_data_flusher.hpp"
+#include "core/lake/write/data_file_rows.hpp"
 
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
@@ -25,14 +26,6 @@ namespace duckpipe::lake {
 namespace {
 
 constexpr const char *kApplicationName = "pg_duckpipe inlined data flush";
-
-std::string Opt(const std::optional<int64_t> &v) {
-	return v ? std::to_string(*v) : "NULL";
-}
-
-std::string Bool(const std::optional<bool> &v) {
-	return v ? (*v ? "true" : "false") : "NULL";
-}
 
 } // namespace
 
@@ -184,7 +177,6 @@ int64_t InlinedDataFlush::Attempt() {
 		sql += "UPDATE " + qs + "ducklake_table_stats SET next_row_id = next_row_id + " + rows +
 		       ", file_size_bytes = file_size_bytes + " + size + " WHERE table_id = " + T + ";\n";
 	}
-	const auto fid = std::to_string(h.GetInt(0, 3));
 	sql += "INSERT INTO " + qs +
 	       "ducklake_snapshot(snapshot_id, snapshot_time, schema_version, next_catalog_id, next_file_id) VALUES (" + S +
 	       ", now(), " + std::string(h.Get(0, 1)) + ", " + std::string(h.Get(0, 2)) + ", " +
@@ -193,27 +185,9 @@ int64_t InlinedDataFlush::Attempt() {
 	       "ducklake_snapshot_changes(snapshot_id, changes_made, author, commit_message, commit_extra_info) "
 	       "VALUES (" +
 	       S + ", 'inline_flush:" + T + "', NULL, 'pg_duckpipe inlined data flush', NULL);\n";
-	sql += "INSERT INTO " + qs +
-	       "ducklake_data_file(data_file_id, table_id, begin_snapshot, end_snapshot, file_order, path, "
-	       "path_is_relative, file_format, record_count, file_size_bytes, footer_size, row_id_start, partition_id, "
-	       "encryption_key, mapping_id, partial_max) VALUES (" +
-	       fid + ", " + T + ", " + S + ", NULL, NULL, " + conn.QuoteLiteral(file_name_) + ", true, 'parquet', " + rows +
-	       ", " + size + ", " + Opt(file_.footer_size) + ", " + std::to_string(row_id_start) +
-	       ", NULL, NULL, NULL, NULL);\n";
-	std::string file_stats;
-	for (const auto &s : file_.stats) {
-		auto lit = [&](const std::optional<std::string> &v) { return v ? conn.QuoteLiteral(*v) : "NULL"; };
-		file_stats += std::string(file_stats.empty() ? "" : ", ") + "(" + fid + ", " + T + ", " +
-		              std::to_string(s.column_id) + ", " + Opt(s.column_size_bytes) + ", " + Opt(s.value_count) + ", " +
-		              Opt(s.null_count) + ", " + lit(s.min_value) + ", " + lit(s.max_value) + ", " +
-		              Bool(s.contains_nan) + ", NULL)";
-	}
-	if (!file_stats.empty()) {
-		sql += "INSERT INTO " + qs +
-		       "ducklake_file_column_stats(data_file_id, table_id, column_id, column_size_bytes, value_count, "
-		       "null_count, min_value, max_value, contains_nan, extra_stats) VALUES " +
-		       file_stats + ";\n";
-	}
+	DataFileRows file_rows(conn);
+	file_rows.Add(h.GetInt(0, 3), table_id_, head + 1, file_name_, file_, row_id_start);
+	sql += file_rows.Sql(qs);
 	sql += PendingFiles(conn, schema).CommittedSql(token_, head + 1);
 	conn.Exec(sql);
 	try {

@@ -1,4 +1,5 @@
 #include "core/lake/write/lake_compactor.hpp"
+#include "core/lake/write/data_file_rows.hpp"
 
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
@@ -25,14 +26,6 @@ namespace duckpipe::lake {
 namespace {
 
 constexpr const char *kApplicationName = "pg_duckpipe compaction";
-
-std::string Opt(const std::optional<int64_t> &v) {
-	return v ? std::to_string(*v) : "NULL";
-}
-
-std::string Bool(const std::optional<bool> &v) {
-	return v ? (*v ? "true" : "false") : "NULL";
-}
 
 std::string IdList(const std::vector<LakeDataFile> &files) {
 	std::string out;
@@ -309,24 +302,13 @@ int64_t TableCompaction::Attempt() {
 	int64_t next_row_id = stats.GetInt(0, 0);
 	int64_t next_file = head.next_file_id;
 	int64_t new_rows = 0;
-	std::string files, file_stats;
+	DataFileRows rows(conn);
 	for (const auto &o : outputs_) {
 		if (o.file_name.empty()) {
 			continue;
 		}
-		auto fid = std::to_string(next_file++);
-		files += std::string(files.empty() ? "" : ", ") + "(" + fid + ", " + T + ", " + S + ", NULL, NULL, " +
-		         conn.QuoteLiteral(o.file_name) + ", true, 'parquet', " + std::to_string(o.file.record_count) + ", " +
-		         std::to_string(o.file.file_size_bytes) + ", " + Opt(o.file.footer_size) + ", " +
-		         std::to_string(next_row_id + new_rows) + ", NULL, NULL, NULL, NULL)";
+		rows.Add(next_file++, table_id_, head.snapshot_id + 1, o.file_name, o.file, next_row_id + new_rows);
 		new_rows += o.file.record_count;
-		for (const auto &s : o.file.stats) {
-			auto lit = [&](const std::optional<std::string> &v) { return v ? conn.QuoteLiteral(*v) : "NULL"; };
-			file_stats += std::string(file_stats.empty() ? "" : ", ") + "(" + fid + ", " + T + ", " +
-			              std::to_string(s.column_id) + ", " + Opt(s.column_size_bytes) + ", " + Opt(s.value_count) +
-			              ", " + Opt(s.null_count) + ", " + lit(s.min_value) + ", " + lit(s.max_value) + ", " +
-			              Bool(s.contains_nan) + ", NULL)";
-		}
 	}
 	if (next_file == head.next_file_id) {
 		next_file++; // every data change advances next_file_id (reader caches are keyed by it)
@@ -342,19 +324,7 @@ int64_t TableCompaction::Attempt() {
 	       IdList(sources) + ") AND end_snapshot IS NULL;\n";
 	sql += "UPDATE " + reads.T("ducklake_delete_file") + " SET end_snapshot = " + S + " WHERE data_file_id IN (" +
 	       IdList(sources) + ") AND end_snapshot IS NULL;\n";
-	if (!files.empty()) {
-		sql += "INSERT INTO " + reads.T("ducklake_data_file") +
-		       "(data_file_id, table_id, begin_snapshot, end_snapshot, file_order, path, path_is_relative, "
-		       "file_format, record_count, file_size_bytes, footer_size, row_id_start, partition_id, encryption_key, "
-		       "mapping_id, partial_max) VALUES " +
-		       files + ";\n";
-	}
-	if (!file_stats.empty()) {
-		sql += "INSERT INTO " + reads.T("ducklake_file_column_stats") +
-		       "(data_file_id, table_id, column_id, column_size_bytes, value_count, null_count, min_value, "
-		       "max_value, contains_nan, extra_stats) VALUES " +
-		       file_stats + ";\n";
-	}
+	sql += rows.Sql(conn.QuoteIdent(writer_.Config().catalog_schema) + ".");
 	// Fresh row ids for the new files. record_count stays the gross count of rows ever inserted (never
 	// equal to the net count once rows were deleted), so readers keep ignoring loose min/max bounds.
 	if (new_rows > 0) {
