@@ -34,6 +34,14 @@ TEST_F(ConnectionsTest, IdleStreamingOpensNoConnections) {
 	ASSERT_TRUE(WaitTableState("public.b", "STREAMING"));
 	Sql("INSERT INTO public.a VALUES (1, 'x')");
 	ASSERT_TRUE(WaitLakeEqualsSource("public.a"));
+	// The compaction scheduler keeps one catalog session, opened at its first pass over streaming
+	// tables: part of the daemon's steady set.
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    return Scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_duckpipe compaction'") ==
+		           "1";
+	    },
+	    20s));
 	// Settled: the connections of the test's own commands and lake reads are counted.
 	int64_t last = Sessions();
 	ASSERT_TRUE(WaitFor(
