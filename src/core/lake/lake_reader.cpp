@@ -6,6 +6,7 @@
 #include "core/lake/inlined_data_reader.hpp"
 #include "core/lake/lake_type.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace duckpipe::lake {
@@ -175,9 +176,11 @@ std::string LakeReader::TableQuery(const CatalogState &state, const LakeTable &t
 	}
 	bool partial_files = false;
 	std::vector<std::string> paths;
+	int64_t live_rows = 0;
 	for (const auto &f : table.files) {
 		paths.push_back(f.full_path);
 		partial_files = partial_files || (f.partial_max && *f.partial_max > snapshot_id);
+		live_rows += std::max<int64_t>(f.record_count - f.delete_count, 0);
 	}
 	if (partial_files) {
 		schema += ", " + std::to_string(kSnapshotIdFieldId) +
@@ -185,8 +188,11 @@ std::string LakeReader::TableQuery(const CatalogState &state, const LakeTable &t
 		          "default_value: NULL}";
 	}
 	schema += "}";
+	// The catalog's row count: with schema= DuckDB opens no file at bind time and would estimate one
+	// row per file, and its join order optimizer then builds hash tables on the big table.
+	std::string cardinality = live_rows > 0 ? ", explicit_cardinality=" + std::to_string(live_rows) : "";
 	std::string sql = "SELECT " + select + " FROM read_parquet(" + FileList(paths) + ", schema=" + schema +
-	                  ", filename=true, file_row_number=true) AS __d";
+	                  cardinality + ", filename=true, file_row_number=true) AS __d";
 	auto deletes = DeleteQuery(table, snapshot_id);
 	if (!deletes.empty()) {
 		sql += " ANTI JOIN (" + deletes +
