@@ -119,6 +119,11 @@ TEST_F(InlinedWriteTest, SmallFlushesAreInlinedUpdatedDeletedAndFlushedToParquet
 	EXPECT_EQ(LiveInlined(id), 0);
 	EXPECT_EQ(LiveFiles(id), 3);
 	EXPECT_TRUE(LakeEqualsSource("public.t"));
+	// Expiring every older snapshot deletes the inlined rows no snapshot sees any more.
+	auto expired = Duckpipe({"expire-snapshots", "--older-than", "0 seconds"});
+	ASSERT_EQ(expired.exit_code, 0) << expired.output;
+	EXPECT_EQ(Count("SELECT count(*) FROM ducklake." + registered[0][0]), 0);
+	EXPECT_TRUE(LakeEqualsSource("public.t"));
 
 	// The stream goes on: the new rows are inlined again and read with the files.
 	auto again = StartDaemon({}, {}, 100);
