@@ -2,6 +2,8 @@
 // rows goes into the catalog's ducklake_inlined_data_<T>_<V> table (no Parquet file), laid out as
 // the reference lays it out; updates and deletes end inlined rows; maintenance moves them to
 // Parquet; a crash around the commit neither loses nor repeats an inlined flush.
+#include "core/duck/duck_connection.hpp"
+#include "core/duck/duck_database.hpp"
 #include "harness/pipeline_fixture.hpp"
 
 namespace duckpipe::test {
@@ -176,6 +178,54 @@ TEST_F(InlinedWriteTest, CrashAfterInlinedCommitIsExactlyOnce) {
 	EXPECT_EQ(LiveInlined(id), 3);
 	EXPECT_EQ(LiveFiles(id), 1);
 	EXPECT_EQ(restarted->Terminate(), 0);
+}
+
+// A file position another writer deleted inline (ducklake_inlined_delete_<T>, as the reference
+// writes it) is left out of the delete file when the pipeline deletes that row's key again: the
+// metadata count subtracts both, so repeating it would count the row twice.
+TEST_F(InlinedWriteTest, PositionsDeletedInlineAreNotDeletedAgain) {
+	Sql("CREATE TABLE public.d (id bigint PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.d SELECT g, 'v' || g FROM generate_series(1, 5) g");
+	DuckpipeOk({"add-table", "public.d"});
+	DuckpipeOk({"set-config", "auto_compact", "0"});
+	auto daemon = StartDaemon({}, {}, 100);
+	ASSERT_TRUE(WaitTableState("public.d", "STREAMING")) << LogTail();
+	const auto id = TableId("d_ducklake");
+	auto file =
+	    Sql("SELECT f.data_file_id, m.value || s.path || t.path || f.path FROM ducklake.ducklake_data_file f "
+	        "JOIN ducklake.ducklake_table t ON t.table_id = f.table_id AND t.end_snapshot IS NULL JOIN "
+	        "ducklake.ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL JOIN "
+	        "ducklake.ducklake_metadata m ON m.key = 'data_path' WHERE f.end_snapshot IS NULL AND f.table_id = " +
+	        id);
+	ASSERT_EQ(file.size(), 1u);
+	// The row at position 1 of the file, deleted inline by "the reference" at snapshot head+1.
+	std::string victim;
+	{
+		DuckDatabase db;
+		auto duck = db.Connect();
+		victim =
+		    *duck->Query("SELECT CAST(id AS VARCHAR) FROM read_parquet(" + DuckConnection::QuoteLiteral(file[0][1]) +
+		                 ", file_row_number = true) WHERE file_row_number = 1")
+		         .GetString(0, 0);
+	}
+	Sql("BEGIN; LOCK ducklake.ducklake_snapshot IN EXCLUSIVE MODE; "
+	    "CREATE TABLE ducklake.ducklake_inlined_delete_" +
+	    id +
+	    "(file_id BIGINT, row_id BIGINT, begin_snapshot BIGINT); "
+	    "INSERT INTO ducklake.ducklake_snapshot SELECT snapshot_id + 1, now(), schema_version, next_catalog_id, "
+	    "next_file_id + 1 FROM ducklake.ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1; "
+	    "INSERT INTO ducklake.ducklake_snapshot_changes SELECT max(snapshot_id), 'inlined_delete:" +
+	    id + "', NULL, NULL, NULL FROM ducklake.ducklake_snapshot; INSERT INTO ducklake.ducklake_inlined_delete_" + id +
+	    " SELECT " + file[0][0] + ", 1, max(snapshot_id) FROM ducklake.ducklake_snapshot; COMMIT");
+	// The source deletes that row and another one.
+	std::string other = victim == "5" ? "4" : "5";
+	Sql("DELETE FROM public.d WHERE id IN (" + victim + ", " + other + ")");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.d")) << LogTail();
+	EXPECT_EQ(Scalar("SELECT delete_count FROM ducklake.ducklake_delete_file WHERE end_snapshot IS NULL AND "
+	                 "data_file_id = " +
+	                 file[0][0]),
+	          "1");
+	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
 } // namespace duckpipe::test
