@@ -97,6 +97,20 @@ ExpireResult LakeMaintenance::ExpireSnapshots(const std::string &older_than) {
 	      "ducklake_sort_info", "ducklake_macro", "ducklake_table", "ducklake_schema"}) {
 		c.Exec("DELETE FROM " + Table(t) + " x WHERE " + Dead(snaps, "x"));
 	}
+	// Inlined rows (data inlining) no surviving snapshot sees; the inlined tables of tables gone for
+	// good are dropped with their registration.
+	auto inlined = c.Exec("SELECT r.table_name, r.table_id IN (SELECT table_id FROM " + Table("ducklake_table") +
+	                          ") FROM " + Table("ducklake_inlined_data_tables") +
+	                          " r WHERE to_regclass(quote_ident($1) || '.' || quote_ident(r.table_name)) IS NOT NULL",
+	                      {config_.catalog_schema});
+	for (int i = 0; i < inlined.Rows(); i++) {
+		auto qt = c.QuoteIdent(config_.catalog_schema) + "." + c.QuoteIdent(std::string(inlined.Get(i, 0)));
+		if (inlined.GetBool(i, 1)) {
+			c.Exec("DELETE FROM " + qt + " x WHERE " + Dead(snaps, "x"));
+		} else {
+			c.Exec("DROP TABLE IF EXISTS " + qt);
+		}
+	}
 	// Tables gone for good lose every row keyed by their id.
 	std::string gone = "table_id NOT IN (SELECT table_id FROM " + Table("ducklake_table") + ")";
 	for (const char *t :

@@ -5,6 +5,7 @@
 #include "core/lake/write/lake_commit.hpp"
 #include "core/lake/write/pending_files.hpp"
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,6 +73,10 @@ private:
 	void ForgetLater(const std::string &token);
 	void ResolveUnresolvedLocked();
 	PendingFiles::Verdict VerifyLocked(const std::string &token, std::optional<int> old_pid);
+	// The lake's data_inlining_row_limit for a table (table, then schema, then global scope of
+	// ducklake_metadata; the reference's default 10 when unset), re-read every few seconds.
+	// Caller holds mutex_. Defined in lake_commit_inline.cpp.
+	int64_t InliningRowLimitLocked(int64_t schema_id, int64_t table_id);
 
 	LakeConfig config_;
 	LakeInfo info_;
@@ -83,6 +88,9 @@ private:
 	std::vector<std::string> forget_;                       // registrations to delete at the next Begin
 	std::map<std::string, std::optional<int>> unresolved_;  // commits whose outcome is unknown -> old pid
 	std::map<std::string, PendingFiles::Outcome> outcomes_; // resolved later, until asked for
+	// data_inlining_row_limit rows by (scope, scope_id); scope "" is global.
+	std::map<std::pair<std::string, int64_t>, int64_t> inlining_limits_;
+	std::chrono::steady_clock::time_point inlining_limits_read_{};
 };
 
 } // namespace duckpipe::lake

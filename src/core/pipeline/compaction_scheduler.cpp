@@ -4,6 +4,8 @@
 #include "core/common/log.hpp"
 #include "core/common/thread.hpp"
 #include "core/lake/lake_writer.hpp"
+#include "core/lake/write/inlined_data_flusher.hpp"
+#include "core/lake/write/inlined_data_writer.hpp"
 #include "core/lake/write/lake_compactor.hpp"
 #include "core/pg/pg_connection.hpp"
 
@@ -15,6 +17,9 @@ namespace {
 constexpr auto kCheckInterval = std::chrono::milliseconds(1000);
 // How long a table waits after a compaction failed for another reason than a concurrent commit.
 constexpr auto kFailureDelay = std::chrono::seconds(60);
+// Rows inlined into the catalog (data inlining) that are moved to a Parquet file at once; fewer
+// are moved every compact_interval_ms.
+constexpr int64_t kInlinedFlushRows = 1000;
 
 } // namespace
 
@@ -121,7 +126,9 @@ void CompactionScheduler::Pass() {
 	std::map<int64_t, TableState> kept;
 	for (const auto &t : enabled) {
 		auto it = states_.find(t.mapping_id);
-		kept[t.mapping_id] = it != states_.end() ? it->second : TableState{.last_full = Clock::now()};
+		kept[t.mapping_id] = it != states_.end()
+		                         ? it->second
+		                         : TableState{.last_full = Clock::now(), .last_inlined_flush = Clock::now()};
 	}
 	states_ = std::move(kept);
 	if (enabled.empty()) {
@@ -129,6 +136,11 @@ void CompactionScheduler::Pass() {
 		return;
 	}
 	auto counts = CountFiles(enabled, target_bytes);
+	std::vector<int64_t> table_ids;
+	for (const auto &t : enabled) {
+		table_ids.push_back(t.lake_table_id);
+	}
+	auto inlined = lake::InlinedDataWriter::LiveRowCounts(Catalog(), writer_.Config().catalog_schema, table_ids);
 	for (size_t i = 0; i < enabled.size(); i++) {
 		{
 			std::lock_guard guard(mutex_);
@@ -144,10 +156,31 @@ void CompactionScheduler::Pass() {
 		if (now < state.retry_after) {
 			continue;
 		}
+		auto rows = inlined[t.lake_table_id];
+		if (rows >= kInlinedFlushRows ||
+		    (rows > 0 && now - state.last_inlined_flush >= std::chrono::milliseconds(s.compact_interval_ms))) {
+			FlushInlined(t, state);
+		}
 		bool full = c.small >= 2 && now - state.last_full >= std::chrono::milliseconds(s.compact_interval_ms);
 		if (full || c.small >= s.compact_min_files) {
 			Compact(t, s, full, c, state);
 		}
+	}
+}
+
+// Moves the table's inlined rows into one Parquet file, between its flushes (which may delete them).
+void CompactionScheduler::FlushInlined(const CompactionTarget &target, TableState &state) {
+	state.last_inlined_flush = Clock::now();
+	try {
+		std::lock_guard lake_lock(target.route->lake_mutex);
+		auto result = lake::FlushInlinedData(writer_, target.lake_table_id);
+		log::Info("table.inlined_rows_flushed", "table", target.name, "rows", result.rows, "snapshot",
+		          result.snapshot_id.value_or(0));
+	} catch (const Error &e) {
+		if (e.Kind() != ErrorKind::Conflict) {
+			state.retry_after = Clock::now() + kFailureDelay;
+		}
+		log::Warn("table.inlined_flush_failed", "table", target.name, "error", e.what());
 	}
 }
 

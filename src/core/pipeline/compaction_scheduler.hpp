@@ -55,9 +55,10 @@ public:
 private:
 	using Clock = std::chrono::steady_clock;
 	struct TableState {
-		Clock::time_point last_full;   // the last merge of every small file (or when first seen)
-		Clock::time_point retry_after; // after a failure
-		bool lock_whole = false;       // a flush's deletes made a compaction conflict once
+		Clock::time_point last_full;          // the last merge of every small file (or when first seen)
+		Clock::time_point retry_after;        // after a failure
+		bool lock_whole = false;              // a flush's deletes made a compaction conflict once
+		Clock::time_point last_inlined_flush; // rows inlined into the catalog last moved to Parquet
 	};
 	struct FileCounts {
 		int64_t files = 0;
@@ -70,6 +71,7 @@ private:
 	                                         const std::vector<int64_t> &target_bytes);
 	void Compact(const CompactionTarget &target, const PipelineConfig &settings, bool full, const FileCounts &counts,
 	             TableState &state);
+	void FlushInlined(const CompactionTarget &target, TableState &state);
 	PgConnection &Catalog();
 
 	std::string group_;

@@ -498,6 +498,11 @@ void FlushWorker::Apply(DuckConnection *duck, const flush::ChangeBuffer::Compact
 	}
 	if (c && c->rows > 0) {
 		std::string relation = c->relation;
+		// Small flushes go into the catalog (data inlining): keyed deletes find inlined rows, the
+		// row match of keyless tables reads files only.
+		if (!RowMatchApply::Applies(schema_)) {
+			commit.AllowInlining();
+		}
 		if (RowMatchApply::Applies(schema_)) {
 			RowMatchApply::Apply(commit, table, *duck, *c, schema_);
 		} else if (c->append_mode) {

@@ -1,5 +1,6 @@
 #include "core/lake/write/commit_applier.hpp"
 #include "core/lake/write/data_file_rows.hpp"
+#include "core/lake/write/inlined_data_writer.hpp"
 #include "core/lake/write/pending_files.hpp"
 #include "core/lake/write/table_stats_merger.hpp"
 
@@ -90,7 +91,10 @@ std::string CommitApplier::ChangesMade() const {
 		add("dropped_table:" + std::to_string(id));
 	}
 	for (const auto &f : state_.data_files) {
-		add("inserted_into_table:" + std::to_string(Resolve(f.table_ref)));
+		add((f.inlined ? "inlined_insert:" : "inserted_into_table:") + std::to_string(Resolve(f.table_ref)));
+	}
+	for (const auto &[name, d] : state_.inlined_deletes) {
+		add("inlined_delete:" + std::to_string(d.table_id));
 	}
 	for (const auto &d : state_.delete_files) {
 		add("deleted_from_table:" + std::to_string(d.table_id));
@@ -125,6 +129,9 @@ void CommitApplier::CheckConflicts(int64_t head) {
 		deleted.insert(d.table_id);
 	}
 	deleted.insert(state_.truncated_tables.begin(), state_.truncated_tables.end());
+	for (const auto &[name, d] : state_.inlined_deletes) {
+		deleted.insert(d.table_id);
+	}
 	altered.insert(state_.altered_tables.begin(), state_.altered_tables.end());
 	for (const auto &[id, name] : state_.renamed_tables) {
 		altered.insert(id);
@@ -269,6 +276,9 @@ CommitApplier::Allocation CommitApplier::AllocateIds(const SnapshotInfo &head) {
 	        static_cast<long>(a.delete_file_ids.size())) {
 		a.next_file++; // every data change advances next_file_id (reader caches are keyed by it)
 	}
+	if (!state_.inlined_deletes.empty() && a.next_file == head.next_file_id) {
+		a.next_file++; // an inline-only change too (inlined inserts take an unused file id each)
+	}
 	return a;
 }
 
@@ -374,14 +384,21 @@ std::string CommitApplier::FileSql(const Allocation &a, const std::map<int64_t, 
 		sql += EndRows("ducklake_data_file", "table_id = " + std::to_string(id), a.snapshot);
 		sql += EndRows("ducklake_delete_file", "table_id = " + std::to_string(id), a.snapshot);
 	}
+	sql += InlinedDataWriter::TruncateSql(conn_, schema_, state_.truncated_tables, a.snapshot);
 	DataFileRows rows(conn_);
 	for (size_t i = 0; i < state_.data_files.size(); i++) {
 		const auto &f = state_.data_files[i];
+		if (f.inlined) {
+			sql += InlinedDataWriter::InsertSql(conn_, schema_, *f.inlined, Resolve(f.table_ref), a.schema_version,
+			                                    a.snapshot, row_id_start.at(static_cast<int64_t>(i)));
+			continue;
+		}
 		rows.Add(a.data_file_ids[i], Resolve(f.table_ref), a.snapshot, f.file_name, f.file,
 		         row_id_start.at(static_cast<int64_t>(i)));
 	}
 	sql += rows.Sql(conn_.QuoteIdent(schema_) + ".");
 	sql += DeleteFileSql(a);
+	sql += InlinedDataWriter::DeleteSql(conn_, schema_, state_.inlined_deletes, a.snapshot);
 	return sql;
 }
 

@@ -2,11 +2,13 @@
 
 #include "core/lake/catalog_model.hpp"
 #include "core/lake/write/catalog_reads.hpp"
+#include "core/lake/write/inlined_rows.hpp"
 #include "core/lake/write/parquet_file_writer.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -48,6 +50,9 @@ struct StagedDataFile {
 	int64_t table_ref = 0;
 	std::string file_name; // relative to the table path
 	WrittenFile file;
+	// Set when the rows go into the catalog's inlined data table instead (no file; `file` keeps
+	// their count and column stats for the table stats).
+	std::shared_ptr<const InlinedInsert> inlined;
 };
 
 // Positions to delete from one live data file (collected by DeleteByKey / DeletePositions).
@@ -84,6 +89,10 @@ struct CommitState {
 	std::map<int64_t, StagedDelete> deletes; // data file id -> positions
 	std::vector<MaterialisedDelete> delete_files;
 	bool deletes_materialised = false;
+	// Data inlining (inlined_data_writer.hpp): whether small inserts may be inlined, and the inlined
+	// rows this commit ends, by inlined table name.
+	bool inlining_allowed = false;
+	std::map<std::string, StagedInlinedDelete> inlined_deletes;
 	std::vector<std::function<void(PgConnection &)>> callbacks;
 	// SQL text sent in the round trip of the lake rows.
 	std::vector<std::function<std::string(PgConnection &)>> statements;
@@ -93,7 +102,7 @@ struct CommitState {
 	bool HasLakeChanges() const {
 		return !schemas.empty() || !tables.empty() || !column_rows.empty() || !ended_columns.empty() ||
 		       !renamed_tables.empty() || !dropped_tables.empty() || !truncated_tables.empty() || !data_files.empty() ||
-		       !deletes.empty();
+		       !deletes.empty() || !inlined_deletes.empty();
 	}
 };
 

@@ -20,6 +20,7 @@ class LakeWriter;
 class AmbiguousCommitError;
 struct CommitState;
 struct TableBase;
+struct WrittenFile;
 
 struct CommitInfo {
 	std::optional<std::string> author;
@@ -87,6 +88,11 @@ public:
 	// Deletes physical row positions of a live data file.
 	void DeletePositions(int64_t table, int64_t data_file_id, const std::vector<int64_t> &positions);
 
+	// Lets Insert write a table's rows into the catalog's inlined data table instead of a Parquet
+	// file when they number at most the lake's data_inlining_row_limit (DuckLake data inlining), and
+	// for tables whose columns can all be inlined. Off unless called (the pipeline's flushes call it).
+	void AllowInlining();
+
 	// Runs inside the catalog transaction after the lake rows (on every attempt: keep it idempotent
 	// per attempt, e.g. plain UPDATE/INSERT; the transaction rolls back on retry).
 	void AddSql(std::function<void(PgConnection &)> fn);
@@ -141,6 +147,13 @@ private:
 	FilesAdmitting(int64_t table, DuckConnection &duck,
 	               const std::vector<std::pair<const LakeColumn *, std::string>> &bounds, const std::string &rows_from);
 	void RemoveFiles();
+	// Data inlining (lake_commit_inline.cpp). Stages `file`'s rows as inlined rows when allowed and
+	// small enough (the file is removed) -> true; false leaves the file as it is.
+	bool StageInlined(int64_t table, DuckConnection &duck, const WrittenFile &file, const std::string &file_name);
+	// Ends the live inlined rows of `table` whose key equals a row of the __dp_keys temp table
+	// (columns k0.. typed as `keys`) and drops staged file positions the lake already deleted
+	// inline (ducklake_inlined_delete_<T>). -> inlined rows found.
+	int64_t DeleteInlinedByKey(int64_t table, DuckConnection &duck, const std::vector<const LakeColumn *> &keys);
 	std::optional<int64_t> Resolve(const AmbiguousCommitError &e);
 
 	LakeWriter *writer_;

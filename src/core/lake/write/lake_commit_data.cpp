@@ -91,6 +91,9 @@ int64_t LakeCommit::Insert(int64_t table, DuckConnection &duck, const std::strin
 	if (file.record_count == 0) {
 		return 0;
 	}
+	if (StageInlined(table, duck, file, stem + ".parquet")) {
+		return file.record_count;
+	}
 	state_->data_files.push_back({table, stem + ".parquet", file});
 	LakeWriter::MaybeFail("after_parquet_write");
 	return file.record_count;
@@ -168,9 +171,6 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 		return 0; // created in this commit: no files yet
 	}
 	auto &w = Working(table);
-	if (w.table.files.empty()) {
-		return 0;
-	}
 	if (key_columns.empty()) {
 		throw Error(ErrorKind::Internal, "DeleteByKey needs at least one key column");
 	}
@@ -223,7 +223,7 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 	// Only files whose key ranges hold a key are read.
 	auto candidates = FilesAdmitting(table, duck, bounds, "__dp_keys r");
 	if (candidates.empty()) {
-		return 0;
+		return DeleteInlinedByKey(table, duck, keys); // rows inlined into the catalog
 	}
 	std::map<int64_t, const LakeDataFile *> by_id;
 	std::string paths;
@@ -244,7 +244,7 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 		staged.positions.insert(found.GetInt(1, i));
 		count++;
 	}
-	return count;
+	return count + DeleteInlinedByKey(table, duck, keys);
 }
 
 void LakeCommit::DeletePositions(int64_t table, int64_t data_file_id, const std::vector<int64_t> &positions) {
