@@ -5,6 +5,7 @@
 #include "core/duck/duck_numeric_div.hpp"
 #include "core/duck/duck_sandbox.hpp"
 #include "core/lake/catalog_loader.hpp"
+#include "extension/duck_wait.hpp"
 #include "extension/signal_block.hpp"
 
 #include <map>
@@ -70,10 +71,12 @@ DuckQueryRun::DuckQueryRun(const LakeSettings &settings, const std::string &sql,
 			                     DUCKDB_ERROR_INVALID);
 		}
 	}
-	// Through the pending API: a cancel interrupts DuckDB while it computes what comes before the
-	// first row (an aggregate, a join's hash tables, a sort).
-	result_ = duck_->ExecutePrepared(prepared_, true, "running the query in DuckDB");
-	has_result_ = true;
+	// Waited for off this thread (DuckWait): a cancel interrupts DuckDB while it computes what comes
+	// before the first row (an aggregate, a join's hash tables, a sort) and inside each later fetch.
+	DuckWait::Run(*duck_, [&] {
+		result_ = duck_->ExecutePrepared(prepared_, true, "running the query in DuckDB");
+		has_result_ = true;
+	});
 	SignalBlock blocked;
 	for (idx_t i = 0; i < duckdb_column_count(&result_); i++) {
 		types_.push_back(duckdb_column_logical_type(&result_, i));
@@ -108,11 +111,12 @@ duckdb_logical_type DuckQueryRun::ColumnType(uint64_t col) const {
 }
 
 duckdb_data_chunk DuckQueryRun::NextChunk() {
-	SignalBlock blocked;
 	if (chunk_) {
+		SignalBlock blocked;
 		duckdb_destroy_data_chunk(&chunk_);
 	}
-	chunk_ = duckdb_fetch_chunk(result_);
+	DuckWait::Run(*duck_, [&] { chunk_ = duckdb_fetch_chunk(result_); });
+	SignalBlock blocked;
 	if (!chunk_) {
 		const char *error = duckdb_result_error(&result_);
 		if (error) {

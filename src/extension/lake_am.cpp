@@ -1,15 +1,20 @@
 // The duckpipe_lake table access method. Scans stream the lake table of the same schema and name
 // (LakeScan) and convert each value with its column type's input function; every write path is
-// refused (the pipeline is the only writer, and it writes the lake, not this relation).
+// refused (the pipeline is the only writer, and it writes the lake, not this relation). The planner's
+// size estimate comes from the lake catalog (LakeSizeOf), and ANALYZE samples the lake table.
 #include "extension/lake_am.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/common/error.hpp"
 #include "extension/lake_scan.hpp"
+#include "extension/lake_stats.hpp"
 #include "extension/pg_boundary.hpp"
 #include "extension/query_engine.hpp"
 
@@ -69,6 +74,11 @@ struct LakeScanDesc {
 	Oid *ioparam;
 	MemoryContext row_context;
 	MemoryContextCallback release;
+	// ANALYZE: the rows sampled so far, the sample's size asked for, and the live rows the catalog
+	// counts (-1 when unknown).
+	double analyze_rows;
+	double analyze_target;
+	double analyze_total;
 };
 
 void ReleaseScan(void *arg) {
@@ -139,6 +149,49 @@ void ScanRescan(TableScanDesc scan, ScanKeyData *, bool, bool, bool, bool) {
 	}
 }
 
+std::string SchemaOf(Relation rel) {
+	const char *namespace_name = nullptr;
+	PgCall([&] { namespace_name = get_namespace_name(RelationGetNamespace(rel)); });
+	return namespace_name;
+}
+
+// Starts the scan's DuckDB query: every row, or a sample of `sample_rows`.
+void OpenScan(LakeScanDesc *desc, std::optional<int64_t> sample_rows = std::nullopt) {
+	Relation rel = desc->base.rs_rd;
+	TupleDesc tupdesc = RelationGetDescr(rel);
+	std::vector<std::string> columns;
+	for (int i = 0; i < tupdesc->natts; i++) {
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		columns.emplace_back(att->attisdropped ? "" : NameStr(att->attname));
+	}
+	desc->scan =
+	    new LakeScan(LakeSettings::Current(), SchemaOf(rel), RelationGetRelationName(rel), columns, sample_rows);
+}
+
+// The scan's current row into `slot`. Values go through their types' input functions, which may
+// raise (a value the type cannot read) like any PostgreSQL error. No typmod: the lake's value is the
+// source's, and a source change the lake need not follow (varchar(10) -> varchar(20)) must not make
+// the relation unreadable. Cancels are seen between rows.
+void FillSlot(LakeScanDesc *desc, TupleTableSlot *slot) {
+	LakeScan &lake = *desc->scan;
+	PgCall([&] {
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(desc->row_context);
+		MemoryContext caller = MemoryContextSwitchTo(desc->row_context);
+		TupleDesc tupdesc = slot->tts_tupleDescriptor;
+		for (int i = 0; i < tupdesc->natts; i++) {
+			Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+			auto value = att->attisdropped ? std::nullopt : lake.Value(static_cast<size_t>(i));
+			slot->tts_isnull[i] = !value.has_value();
+			slot->tts_values[i] =
+			    value ? InputFunctionCall(&desc->input[i], pnstrdup(value->data(), value->size()), desc->ioparam[i], -1)
+			          : static_cast<Datum>(0);
+		}
+		MemoryContextSwitchTo(caller);
+		ExecStoreVirtualTuple(slot);
+	});
+}
+
 bool ScanGetNextSlot(TableScanDesc scan, ScanDirection, TupleTableSlot *slot) {
 	auto *desc = reinterpret_cast<LakeScanDesc *>(scan);
 	return PgBoundary([&] {
@@ -146,7 +199,6 @@ bool ScanGetNextSlot(TableScanDesc scan, ScanDirection, TupleTableSlot *slot) {
 		if (desc->base.rs_flags & (SO_TYPE_ANALYZE | SO_TYPE_BITMAPSCAN | SO_TYPE_SAMPLESCAN | SO_TYPE_TIDSCAN)) {
 			return false;
 		}
-		Relation rel = desc->base.rs_rd;
 		if (desc->no_rows) {
 			return false;
 		}
@@ -161,44 +213,14 @@ bool ScanGetNextSlot(TableScanDesc scan, ScanDirection, TupleTableSlot *slot) {
 			}
 		}
 		if (!desc->scan) {
-			TupleDesc tupdesc = RelationGetDescr(rel);
-			std::vector<std::string> columns;
-			for (int i = 0; i < tupdesc->natts; i++) {
-				Form_pg_attribute att = TupleDescAttr(tupdesc, i);
-				columns.emplace_back(att->attisdropped ? "" : NameStr(att->attname));
-			}
-			std::string schema;
-			const char *namespace_name = nullptr;
-			PgCall([&] { namespace_name = get_namespace_name(RelationGetNamespace(rel)); });
-			schema = namespace_name;
-			desc->scan = new LakeScan(LakeSettings::Current(), schema, RelationGetRelationName(rel), columns);
+			OpenScan(desc);
 		}
 		if (!desc->scan->Next()) {
 			return false;
 		}
-		LakeScan &lake = *desc->scan;
 		// A terminate unwinds the scan (and its DuckDB stream) before PostgreSQL exits.
 		QueryEngine::CheckInterrupts();
-		// Cancels are seen between rows; values go through their types' input functions, which may
-		// raise (a value the type cannot read) like any PostgreSQL error. No typmod: the lake's value is
-		// the source's, and a source change the lake need not follow (varchar(10) -> varchar(20)) must
-		// not make the relation unreadable.
-		PgCall([&] {
-			CHECK_FOR_INTERRUPTS();
-			MemoryContextReset(desc->row_context);
-			MemoryContext caller = MemoryContextSwitchTo(desc->row_context);
-			TupleDesc tupdesc = slot->tts_tupleDescriptor;
-			for (int i = 0; i < tupdesc->natts; i++) {
-				Form_pg_attribute att = TupleDescAttr(tupdesc, i);
-				auto value = att->attisdropped ? std::nullopt : lake.Value(static_cast<size_t>(i));
-				slot->tts_isnull[i] = !value.has_value();
-				slot->tts_values[i] = value ? InputFunctionCall(&desc->input[i], pnstrdup(value->data(), value->size()),
-				                                                desc->ioparam[i], -1)
-				                            : static_cast<Datum>(0);
-			}
-			MemoryContextSwitchTo(caller);
-			ExecStoreVirtualTuple(slot);
-		});
+		FillSlot(desc, slot);
 		return true;
 	});
 }
@@ -295,11 +317,73 @@ void CopyForCluster(Relation rel, Relation, Relation, bool, TransactionId, Trans
 void Vacuum(Relation, VacuumParams *, BufferAccessStrategy) {
 	// Nothing here to vacuum: the lake is maintained by pg_duckpipe.
 }
-bool AnalyzeNextBlock(TableScanDesc, BlockNumber, BufferAccessStrategy) {
-	return false;
+// The rows ANALYZE would keep: 300 times the largest statistics target of the columns (its
+// std_typanalyze's minimum), less one, so that PostgreSQL does not sort the sample by the rows'
+// physical positions (which lake rows have none of).
+double SampleTarget(Relation rel) {
+	TupleDesc tupdesc = RelationGetDescr(rel);
+	int target = 0;
+	for (int i = 0; i < tupdesc->natts; i++) {
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		if (!att->attisdropped) {
+			target = std::max(target, att->attstattarget < 0 ? default_statistics_target : att->attstattarget);
+		}
+	}
+	return std::max(300.0 * target - 1, 100.0);
 }
-bool AnalyzeNextTuple(TableScanDesc, TransactionId, double *, double *, TupleTableSlot *) {
-	return false;
+
+// ANALYZE (acquire_sample_rows) sees one block (RelationSize): its rows are a uniform sample of the
+// lake table drawn by DuckDB (reservoir), and the live rows it counts are the catalog's, so that
+// pg_class.reltuples and the n_distinct estimates scale to the whole table. A lake that cannot be
+// read gives a WARNING and no sample, so that a database-wide ANALYZE goes on with the next table.
+bool AnalyzeNextBlock(TableScanDesc scan, BlockNumber blockno, BufferAccessStrategy) {
+	auto *desc = reinterpret_cast<LakeScanDesc *>(scan);
+	if (blockno != 0) {
+		return false;
+	}
+	return PgBoundary([&] {
+		ReleaseScan(scan);
+		Relation rel = desc->base.rs_rd;
+		desc->analyze_rows = 0;
+		desc->analyze_target = SampleTarget(rel);
+		try {
+			auto size = LakeSizeOf(SchemaOf(rel), RelationGetRelationName(rel));
+			desc->analyze_total = size ? size->rows : -1;
+			OpenScan(desc, static_cast<int64_t>(desc->analyze_target));
+		} catch (const Error &e) {
+			ReleaseScan(scan);
+			std::string name = RelationName(rel);
+			std::string message = e.what();
+			PgCall([&] {
+				ereport(WARNING,
+				        (errmsg("pg_duckpipe: no statistics for lake relation %s: %s", name.c_str(), message.c_str())));
+			});
+			return false;
+		}
+		return true;
+	});
+}
+bool AnalyzeNextTuple(TableScanDesc scan, TransactionId, double *liverows, double *, TupleTableSlot *slot) {
+	auto *desc = reinterpret_cast<LakeScanDesc *>(scan);
+	if (!desc->scan) {
+		return false;
+	}
+	return PgBoundary([&] {
+		PgCall([&] { ExecClearTuple(slot); });
+		if (!desc->scan->Next()) {
+			ReleaseScan(scan);
+			// A sample short of its target holds every row; a full one stands for the catalog's count.
+			if (desc->analyze_rows >= desc->analyze_target && desc->analyze_total > desc->analyze_rows) {
+				*liverows += desc->analyze_total - desc->analyze_rows;
+			}
+			return false;
+		}
+		QueryEngine::CheckInterrupts();
+		FillSlot(desc, slot);
+		desc->analyze_rows += 1;
+		*liverows += 1;
+		return true;
+	});
 }
 double IndexBuildRangeScan(Relation rel, Relation, IndexInfo *, bool, bool, bool, BlockNumber, BlockNumber,
                            IndexBuildCallback, void *, TableScanDesc) {
@@ -313,18 +397,32 @@ double IndexBuildRangeScan(Relation rel, Relation, IndexInfo *, bool, bool, bool
 void IndexValidateScan(Relation rel, Relation, IndexInfo *, Snapshot, ValidateIndexState *) {
 	IndexBuildRangeScan(rel, nullptr, nullptr, false, false, false, 0, 0, nullptr, nullptr, nullptr);
 }
-uint64 RelationSize(Relation, ForkNumber) {
-	return 0;
+// One block of the main fork, though the file is empty (nothing reads it): ANALYZE samples the blocks
+// RelationGetNumberOfBlocks counts, and that one stands for the lake table (AnalyzeNextBlock).
+// pg_relation_size and the like measure the files, not this.
+uint64 RelationSize(Relation, ForkNumber fork) {
+	return fork == MAIN_FORKNUM || fork == InvalidForkNumber ? BLCKSZ : 0;
 }
 bool NeedsToastTable(Relation) {
 	return false;
 }
-// The planner's guess: the lake is not asked at plan time. Few pages keep parallel plans away by
-// default (they work, but one participant reads the whole table: see ScanGetNextSlot).
-void EstimateSize(Relation, int32 *, BlockNumber *pages, double *tuples, double *allvisfrac) {
+// The lake table's live rows and the pages of its data files at the snapshot the statement reads
+// (LakeSizeOf: the catalog state of that snapshot, loaded once), so that joins with heap tables are
+// ordered by real sizes. A fixed guess when the lake cannot be asked. Parallel plans are kept away by
+// the DuckPipe Lake Scan's planning (lake_scan_path.cpp): they work, but one participant reads the
+// whole table (ScanGetNextSlot).
+void EstimateSize(Relation rel, int32 *, BlockNumber *pages, double *tuples, double *allvisfrac) {
 	*pages = 10;
 	*tuples = 1000;
 	*allvisfrac = 0;
+	PgBoundary([&] {
+		auto size = LakeSizeOf(SchemaOf(rel), RelationGetRelationName(rel));
+		if (size) {
+			*tuples = size->rows;
+			*pages =
+			    size->rows > 0 ? static_cast<BlockNumber>(std::clamp(std::ceil(size->bytes / BLCKSZ), 1.0, 1e9)) : 0;
+		}
+	});
 }
 bool BitmapNextBlock(TableScanDesc, TBMIterateResult *) {
 	return false;

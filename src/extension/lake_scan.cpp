@@ -3,13 +3,14 @@
 #include "core/duck/duck_connection.hpp"
 #include "extension/lake_text_rows.hpp"
 
+#include <string>
 #include <utility>
 #include <vector>
 
 namespace duckpipe::ext {
 
 LakeScan::LakeScan(const LakeSettings &settings, const std::string &schema, const std::string &table,
-                   std::vector<std::string> columns) {
+                   std::vector<std::string> columns, std::optional<int64_t> sample_rows) {
 	std::vector<std::pair<std::string, std::string>> reads{{schema, table}};
 	session_ = std::make_unique<LakeSession>(settings, settings.snapshot, &reads);
 	const lake::LakeTable *lake_table = session_->HasLake() ? session_->State().FindTable(schema, table) : nullptr;
@@ -19,6 +20,10 @@ LakeScan::LakeScan(const LakeSettings &settings, const std::string &schema, cons
 	}
 	std::string sql = "SELECT " + LakeTextSelectList(*lake_table, columns) + " FROM " +
 	                  DuckConnection::QuoteIdent(schema) + "." + DuckConnection::QuoteIdent(table);
+	if (sample_rows) {
+		// Sampled before the columns are rendered as text: only the sample's values are.
+		sql += " USING SAMPLE reservoir(" + std::to_string(*sample_rows) + " ROWS)";
+	}
 	rows_ = std::make_unique<LakeTextRows>(session_->Duck(), sql, "reading lake table " + schema + "." + table);
 }
 

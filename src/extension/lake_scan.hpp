@@ -20,8 +20,10 @@ class LakeScan {
 public:
 	// `columns`: the relation's attribute names in order ("" for a dropped attribute). A column the
 	// lake table lacks reads as NULL; a lake table that does not exist (yet) has no rows.
+	// `sample_rows`: a uniform sample of that many rows (all when the table has fewer; for ANALYZE)
+	// instead of every row.
 	LakeScan(const LakeSettings &settings, const std::string &schema, const std::string &table,
-	         std::vector<std::string> columns);
+	         std::vector<std::string> columns, std::optional<int64_t> sample_rows = std::nullopt);
 	~LakeScan();
 	LakeScan(const LakeScan &) = delete;
 	LakeScan &operator=(const LakeScan &) = delete;

@@ -1,14 +1,10 @@
-// Planning of the "DuckPipe Lake Scan" (see lake_scan_path.hpp): the row estimate of a lake relation
-// from the lake catalog, and a CustomPath for each base relation of the duckpipe_lake access method
+// Planning of the "DuckPipe Lake Scan" (see lake_scan_path.hpp): no parallel paths for lake
+// relations, and a CustomPath for each base relation of the duckpipe_lake access method
 // that reads the needed columns and carries the pushable restriction clauses to the executor.
 #include "extension/lake_scan_path.hpp"
 
 #include <algorithm>
-#include <memory>
-#include <string>
 
-#include "core/common/error.hpp"
-#include "core/pg/pg_connection.hpp"
 #include "extension/lake_am.hpp"
 #include "extension/lake_filter_pg.hpp"
 #include "extension/lake_session.hpp"
@@ -41,48 +37,8 @@ bool pushdown_enabled = true;
 set_rel_pathlist_hook_type previous_pathlist_hook = nullptr;
 get_relation_info_hook_type previous_relation_info_hook = nullptr;
 
-// Live rows and bytes of a lake table, as the catalog says now: a cached figure went stale as soon as
-// a copy landed (a table added a moment ago planned as empty), so every plan asks, over one catalog
-// connection kept for the backend (a query, not a connection, per lake relation planned).
-struct Estimate {
-	double rows = 0;
-	double bytes = 0;
-};
-std::unique_ptr<PgConnection> estimate_conn;
 // What starting one DuckDB query costs, in the planner's units (~ a sequential page read each).
 constexpr Cost kDuckScanStartup = 500.0;
-std::string estimate_conninfo;
-
-std::optional<Estimate> LoadEstimate(const std::string &schema, const std::string &table) {
-	LakeSettings settings = LakeSettings::Current();
-	try {
-		if (!estimate_conn || estimate_conninfo != settings.catalog_conninfo) {
-			estimate_conn.reset();
-			estimate_conn = std::make_unique<PgConnection>(
-			    settings.catalog_conninfo, PgConnection::Options{.application_name = "pg_duckpipe lake planner"});
-			estimate_conninfo = settings.catalog_conninfo;
-		}
-		auto &conn = *estimate_conn;
-		std::string s = conn.QuoteIdent(settings.catalog_schema);
-		auto exists = conn.Exec("SELECT to_regclass($1) IS NOT NULL", {s + ".ducklake_metadata"});
-		if (!exists.GetBool(0, 0)) {
-			return Estimate{0, 0};
-		}
-		auto r =
-		    conn.Exec("SELECT coalesce(sum(f.record_count - coalesce(d.delete_count, 0)), 0)::float8, "
-		              "coalesce(sum(f.file_size_bytes), 0)::float8 FROM " +
-		                  s + ".ducklake_schema sc JOIN " + s +
-		                  ".ducklake_table t ON t.schema_id = sc.schema_id AND t.end_snapshot IS NULL JOIN " + s +
-		                  ".ducklake_data_file f ON f.table_id = t.table_id AND f.end_snapshot IS NULL LEFT JOIN " + s +
-		                  ".ducklake_delete_file d ON d.data_file_id = f.data_file_id AND d.end_snapshot IS NULL "
-		                  "WHERE sc.end_snapshot IS NULL AND sc.schema_name = $1 AND t.table_name = $2",
-		              {schema, table});
-		return Estimate{std::stod(std::string(r.Get(0, 0))), std::stod(std::string(r.Get(0, 1)))};
-	} catch (const std::exception &) {
-		estimate_conn.reset(); // broken or refused: connect again next time
-		return std::nullopt;   // an estimate is not worth failing the query for: the scan will say
-	}
-}
 
 bool IsLake(Oid relid) {
 	bool lake = false;
@@ -96,7 +52,8 @@ bool IsLake(Oid relid) {
 	return lake;
 }
 
-// Sizes from the lake instead of the access method's fixed guess, so joins are ordered by real sizes.
+// The sizes come from the access method's estimate (the lake catalog's, lake_am.cpp); a lake scan is
+// not parallel-aware, so no partial seq scan paths for them.
 void RelationInfo(PlannerInfo *root, Oid relid, bool inhparent, RelOptInfo *rel) {
 	if (previous_relation_info_hook) {
 		previous_relation_info_hook(root, relid, inhparent, rel);
@@ -105,23 +62,9 @@ void RelationInfo(PlannerInfo *root, Oid relid, bool inhparent, RelOptInfo *rel)
 		return;
 	}
 	PgBoundary([&] {
-		if (!IsLake(relid)) {
-			return;
+		if (IsLake(relid)) {
+			rel->rel_parallel_workers = 0;
 		}
-		const char *schema = nullptr;
-		const char *name = nullptr;
-		PgCall([&] {
-			schema = get_namespace_name(get_rel_namespace(relid));
-			name = get_rel_name(relid);
-		});
-		auto estimate = LoadEstimate(schema, name);
-		if (!estimate) {
-			return;
-		}
-		rel->tuples = std::max(1.0, estimate->rows);
-		rel->pages = static_cast<BlockNumber>(std::clamp(estimate->bytes / BLCKSZ, 1.0, 1e9));
-		// A lake scan is not parallel-aware: no partial seq scan paths for the bigger size.
-		rel->rel_parallel_workers = 0;
 	});
 }
 

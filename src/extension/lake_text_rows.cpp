@@ -2,6 +2,7 @@
 
 #include "core/common/error.hpp"
 #include "core/duck/duck_connection.hpp"
+#include "extension/duck_wait.hpp"
 #include "extension/pg_text.hpp"
 #include "extension/signal_block.hpp"
 
@@ -59,10 +60,13 @@ void LakeTextRows::Execute() {
 	Release();
 	chunk_rows_ = 0;
 	row_ = 0;
-	// Through the pending API: a cancel interrupts DuckDB while it builds what comes before the first
-	// row (the delete files' hash table, a sort); between chunks the scans check per row.
-	result_ = duck_->ExecutePrepared(prepared_, true, what_);
-	has_result_ = true;
+	// Waited for off this thread (DuckWait): a cancel interrupts DuckDB while it builds what comes
+	// before the first row (the delete files' hash table, a sort) and while it computes a chunk; between
+	// chunks the scans check per row.
+	DuckWait::Run(*duck_, [&] {
+		result_ = duck_->ExecutePrepared(prepared_, true, what_);
+		has_result_ = true;
+	});
 	done_ = false;
 }
 
@@ -78,11 +82,11 @@ bool LakeTextRows::Next() {
 	}
 	row_++;
 	while (!chunk_ || row_ >= chunk_rows_) {
-		SignalBlock blocked;
 		if (chunk_) {
+			SignalBlock blocked;
 			duckdb_destroy_data_chunk(&chunk_);
 		}
-		chunk_ = duckdb_fetch_chunk(result_);
+		DuckWait::Run(*duck_, [&] { chunk_ = duckdb_fetch_chunk(result_); });
 		row_ = 0;
 		if (!chunk_) {
 			done_ = true;

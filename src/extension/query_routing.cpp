@@ -2,7 +2,9 @@
 // read their lake relations instead (docs/lake-relation.md, "Query routing"). The decision and the
 // rewrite are PostgreSQL-style code run inside one PgCall (no C++ object with a destructor lives
 // there); the rewritten query then goes to the previous planner hook (whole-query execution in
-// DuckDB sees the lake relations).
+// DuckDB sees the lake relations). A cached plan's decision is taken again at each execution in a
+// later statement (an ExecutorStart hook): the plan is replaced when the state of the tables says
+// otherwise now.
 #include "extension/query_routing.hpp"
 
 #include "extension/lake_am.hpp"
@@ -28,7 +30,11 @@ extern "C" {
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/planner.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 }
@@ -38,6 +44,7 @@ namespace duckpipe::ext {
 namespace {
 
 planner_hook_type previous_planner = nullptr;
+ExecutorStart_hook_type previous_executor_start = nullptr;
 // Set while the router runs: the metadata query it plans is not routed.
 bool routing_now = false;
 
@@ -348,33 +355,168 @@ Query *Route(Query *parse, const RoutingSettings &settings, Outcome *outcome) {
 	return routed;
 }
 
+// The SELECTs planned for synced tables whose plans may be cached, each under the tag its plan
+// carries as its last relation OID (a value no relation of this backend's plans has in practice,
+// and checked against the plan's other OIDs): the statement as parsed, to decide and plan again when
+// the decision changed. The oldest is forgotten first (its plan, if still cached, then keeps its
+// decision until re-planned for another reason).
+struct TrackedPlan {
+	Oid tag;
+	MemoryContext context; // holds query and relations
+	Query *query;          // before routing (the planner changes the Query it plans)
+	List *relations;       // the plan's relation OIDs, tag excluded
+	int cursor_options;
+	bool routed;
+	TimestampTz statement; // when the statement that planned it started
+	LocalTransactionId transaction;
+};
+constexpr int kTrackedPlans = 64;
+constexpr Oid kFirstTag = 0xC0000000u;
+TrackedPlan tracked[kTrackedPlans];
+int tracked_next = 0;
+Oid next_tag = kFirstTag;
+
+bool SameStatement(const TrackedPlan &plan) {
+	return plan.statement == GetCurrentStatementStartTimestamp() && MyProc && plan.transaction == MyProc->lxid;
+}
+
+// Remembers a plan of a statement that read synced tables (PostgreSQL-style code).
+void Track(PlannedStmt *plan, Query *original, int cursor_options, bool routed) {
+	TrackedPlan &slot = tracked[tracked_next];
+	tracked_next = (tracked_next + 1) % kTrackedPlans;
+	if (slot.context) {
+		MemoryContextDelete(slot.context);
+		slot = TrackedPlan{};
+	}
+	MemoryContext context =
+	    AllocSetContextCreateInternal(TopMemoryContext, "pg_duckpipe routed plan", ALLOCSET_SMALL_SIZES);
+	MemoryContext caller = MemoryContextSwitchTo(context);
+	slot.query = static_cast<Query *>(copyObjectImpl(original));
+	slot.relations = list_copy(plan->relationOids);
+	MemoryContextSwitchTo(caller);
+	slot.context = context;
+	slot.tag = next_tag++;
+	if (next_tag == InvalidOid) {
+		next_tag = kFirstTag;
+	}
+	slot.cursor_options = cursor_options;
+	slot.routed = routed;
+	slot.statement = GetCurrentStatementStartTimestamp();
+	slot.transaction = MyProc ? MyProc->lxid : InvalidLocalTransactionId;
+	plan->relationOids = lappend_oid(plan->relationOids, slot.tag);
+}
+
+TrackedPlan *FindTracked(const PlannedStmt *plan) {
+	if (plan->commandType != CMD_SELECT || list_length(plan->relationOids) == 0) {
+		return nullptr;
+	}
+	Oid tag = llast_oid(plan->relationOids);
+	if (tag < kFirstTag) {
+		return nullptr;
+	}
+	for (auto &candidate : tracked) {
+		if (candidate.context && candidate.tag == tag &&
+		    list_length(candidate.relations) + 1 == list_length(plan->relationOids)) {
+			bool same = true;
+			for (int i = 0; same && i < list_length(candidate.relations); i++) {
+				same = list_nth_oid(candidate.relations, i) == list_nth_oid(plan->relationOids, i);
+			}
+			if (same) {
+				return &candidate;
+			}
+		}
+	}
+	return nullptr;
+}
+
+struct RoutingGuard {
+	RoutingGuard() { routing_now = true; }
+	~RoutingGuard() { routing_now = false; }
+};
+
 PlannedStmt *RoutingPlanner(Query *parse, const char *query_string, int cursor_options, ParamListInfo params) {
 	Outcome outcome{false, NIL};
 	Query *query = parse;
+	Query *original = nullptr;
 	RoutingSettings settings = CurrentRoutingSettings();
 	if (settings.mode != RoutingMode::Off && !routing_now && parse->commandType != CMD_UTILITY &&
 	    IsTransactionState()) {
 		PgBoundary([&] {
-			struct Guard {
-				Guard() { routing_now = true; }
-				~Guard() { routing_now = false; }
-			} guard;
-			PgCall([&] { query = Route(parse, settings, &outcome); });
+			RoutingGuard guard;
+			PgCall([&] {
+				original = static_cast<Query *>(copyObjectImpl(parse));
+				query = Route(parse, settings, &outcome);
+			});
 		});
 	}
 	PlannedStmt *plan = previous_planner ? previous_planner(query, query_string, cursor_options, params)
 	                                     : standard_planner(query, query_string, cursor_options, params);
 	if (outcome.touched) {
-		// A cached plan keeps the decision only while no transaction has started writing since
-		// (transient plans are re-planned when TransactionXmin moves), and while the source tables'
-		// definitions and privileges stay (their relcache invalidations reach the plan).
+		// Transient: re-planned when TransactionXmin moves; invalidated with the source tables'
+		// definitions and privileges (their relcache invalidations reach the plan); and decided again
+		// by RoutingExecutorStart at each later execution.
 		plan->transientPlan = true;
 		ListCell *cell;
 		foreach (cell, outcome.sources) {
 			plan->relationOids = lappend_oid(plan->relationOids, lfirst_oid(cell));
 		}
+		if (original->commandType == CMD_SELECT && !original->rowMarks) {
+			PgBoundary([&] { PgCall([&] { Track(plan, original, cursor_options, query != parse); }); });
+		}
 	}
 	return plan;
+}
+
+// A cached plan of a SELECT of synced tables, run in a statement after the one that planned it: is
+// it routed as the tables' state (group enabled, STREAMING, worker running, lag, ...) says now? The
+// plan to replace when not, else null.
+TrackedPlan *Stale(QueryDesc *desc) {
+	TrackedPlan *plan = FindTracked(desc->plannedstmt);
+	if (!plan || SameStatement(*plan)) {
+		return nullptr;
+	}
+	RoutingSettings settings = CurrentRoutingSettings();
+	bool routed_now = false;
+	if (settings.mode != RoutingMode::Off) {
+		settings.log = false; // the decision is told once, when planned
+		Outcome outcome{false, NIL};
+		Query *query = static_cast<Query *>(copyObjectImpl(plan->query));
+		routed_now = Route(query, settings, &outcome) != query;
+	}
+	if (routed_now != plan->routed) {
+		return plan;
+	}
+	plan->statement = GetCurrentStatementStartTimestamp(); // decided for this statement
+	plan->transaction = MyProc ? MyProc->lxid : InvalidLocalTransactionId;
+	return nullptr;
+}
+
+void RoutingExecutorStart(QueryDesc *desc, int eflags) {
+	const List *relations = desc->plannedstmt->relationOids;
+	if (!routing_now && relations && llast_oid(relations) >= kFirstTag && IsTransactionState()) {
+		PgBoundary([&] {
+			TrackedPlan *stale = nullptr;
+			{
+				RoutingGuard guard;
+				PgCall([&] { stale = Stale(desc); });
+			}
+			if (stale) {
+				// This execution runs a new plan of the statement (planned with the routing NOTICE), and
+				// the cached plans are invalidated so that the next execution plans again.
+				PgCall([&] {
+					Query *query = static_cast<Query *>(copyObjectImpl(stale->query));
+					int cursor_options = stale->cursor_options; // the slot may be reused by the planner
+					ResetPlanCache();
+					desc->plannedstmt = pg_plan_query(query, desc->sourceText, cursor_options, desc->params);
+				});
+			}
+		});
+	}
+	if (previous_executor_start) {
+		previous_executor_start(desc, eflags);
+	} else {
+		standard_ExecutorStart(desc, eflags);
+	}
 }
 
 } // namespace
@@ -382,6 +524,8 @@ PlannedStmt *RoutingPlanner(Query *parse, const char *query_string, int cursor_o
 void RegisterQueryRouting() {
 	previous_planner = planner_hook;
 	planner_hook = RoutingPlanner;
+	previous_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = RoutingExecutorStart;
 }
 
 } // namespace duckpipe::ext

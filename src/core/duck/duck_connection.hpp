@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 struct _duckdb_connection;
 struct _duckdb_prepared_statement;
@@ -35,6 +36,8 @@ public:
 	// end in one call, as duckdb_query does.
 	using InterruptCheck = std::function<void()>;
 	void SetInterruptCheck(InterruptCheck check) { check_ = std::move(check); }
+	// Removes the check and returns it (a host running a statement on another thread checks itself).
+	InterruptCheck TakeInterruptCheck() { return std::exchange(check_, {}); }
 	// Executes `prepared` through the pending-result API (the interrupt check between tasks) and
 	// returns its result, to destroy with duckdb_destroy_result; `streaming` gives a streaming result
 	// (read it with duckdb_fetch_chunk). A failure throws Failure(context, ...).

@@ -5,6 +5,7 @@
 #include "core/common/error.hpp"
 #include "harness/daemon_lake_fixture.hpp"
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -255,8 +256,9 @@ TEST_F(QueryEngineTest, StatementTimeoutAndCancelInterruptALongDuckDBQuery) {
 	EXPECT_LT(ended_in, 2s);
 	EXPECT_EQ(One(*reader, "SELECT count(*) FROM public.big_ducklake"), "3000");
 	EXPECT_EQ(Status(*reader, "instances_created"), "1");
-	// The backend's threads: its own and DuckDB's one worker (duckpipe.query_threads = 2), no more.
-	EXPECT_EQ(ThreadsOf(pid), 2);
+	// The backend's threads: its own, the one its DuckDB calls run on while it waits (DuckWait), and
+	// DuckDB's one worker (duckpipe.query_threads = 2), no more.
+	EXPECT_EQ(ThreadsOf(pid), 3);
 
 	// pg_terminate_backend while DuckDB works: the backend exits (closing its DuckDB, whose worker
 	// thread is alive) without crashing the server.
@@ -281,6 +283,61 @@ TEST_F(QueryEngineTest, StatementTimeoutAndCancelInterruptALongDuckDBQuery) {
 	EXPECT_EQ(Scalar("SELECT pg_postmaster_start_time()"), started);
 	EXPECT_EQ(Cluster().ServerLog().find("terminated by signal"), std::string::npos);
 	EXPECT_EQ(One(*reader, "SELECT count(*) FROM public.big_ducklake"), "3000");
+}
+
+// A streaming result whose first rows come at once and whose next chunk takes DuckDB "forever" (a
+// selective three-way cross join after a UNION ALL's fast branch): the fetch of that chunk, inside
+// which DuckDB's tasks run with no check of PostgreSQL's between them, is interrupted by
+// statement_timeout and by pg_cancel_backend, and the backend then answers the next query.
+TEST_F(QueryEngineTest, StatementTimeoutAndCancelInterruptTheFetchOfAChunk) {
+	CreateSynced("wide", 3000);
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM public.wide_ducklake") == "3000"; }, 60s, 100ms))
+	    << LogTail();
+	EXPECT_EQ(daemon->Terminate(), 0);
+	// Run whole in DuckDB (only lake relations), streamed: 1M rows of the first branch fill DuckDB's
+	// result buffer, then 2.7e10 combinations yield none.
+	const std::string slow = "SELECT a.id FROM public.wide_ducklake a, public.wide_ducklake b WHERE b.id <= 334 "
+	                         "UNION ALL SELECT a.id FROM public.wide_ducklake a, public.wide_ducklake b, "
+	                         "public.wide_ducklake c WHERE a.id + b.id + c.id = 0";
+	auto reader = Connect();
+	std::string pid = One(*reader, "SELECT pg_backend_pid()");
+	auto plan = reader->Exec("EXPLAIN (COSTS OFF) " + slow);
+	ASSERT_NE(std::string(plan.Get(0, 0)).find("DuckDB"), std::string::npos) << plan.Get(0, 0);
+	// Ends in any case (SIGKILL once it is clear that the query cannot be interrupted), so that a
+	// failure does not leave the test hanging on a backend stuck in DuckDB.
+	auto outcome = [&](std::future<Failure> &running) {
+		bool ended = running.wait_for(60s) == std::future_status::ready;
+		if (!ended) {
+			kill(std::stoi(pid), SIGKILL);
+		}
+		return ended;
+	};
+
+	reader->Exec("SET statement_timeout = '4s'");
+	auto timed = std::async(std::launch::async, [&] { return FailureOf(*reader, slow); });
+	ASSERT_TRUE(outcome(timed)) << "statement_timeout did not interrupt the fetch";
+	auto timeout = timed.get();
+	EXPECT_EQ(timeout.sqlstate, "57014");
+	EXPECT_NE(timeout.message.find("canceling statement due to statement timeout"), std::string::npos)
+	    << timeout.message;
+	reader->Exec("RESET statement_timeout");
+	EXPECT_EQ(One(*reader, "SELECT count(*) FROM public.wide_ducklake"), "3000");
+
+	// Cancelled once past the fast branch (running 4 s), within the chunk that never comes.
+	auto cancelled = std::async(std::launch::async, [&] { return FailureOf(*reader, slow); });
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    return Scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid +
+		                  " AND state = 'active' AND clock_timestamp() - query_start > interval '4 s'") == "1";
+	    },
+	    60s, 50ms));
+	Sql("SELECT pg_cancel_backend(" + pid + ")");
+	ASSERT_TRUE(outcome(cancelled)) << "pg_cancel_backend did not interrupt the fetch";
+	auto failure = cancelled.get();
+	EXPECT_EQ(failure.sqlstate, "57014");
+	EXPECT_NE(failure.message.find("canceling statement due to user request"), std::string::npos) << failure.message;
+	EXPECT_EQ(One(*reader, "SELECT count(*) FROM public.wide_ducklake"), "3000");
 }
 
 TEST_F(QueryEngineTest, AQueryLargerThanTheMemoryLimitSpillsUnderTheBackendsTempDirectory) {

@@ -3,6 +3,7 @@
 // and queries read the source; once flushed, they read the lake again and agree with the source. A
 // stopped worker stops routing until it is started and has caught up. Whether a query is routed is
 // read from its plan (EXPLAIN names the relation it scans).
+#include "core/pg/pg_connection.hpp"
 #include "harness/daemon_process.hpp"
 #include "harness/extension_fixture.hpp"
 
@@ -111,6 +112,38 @@ TEST_F(ExtensionRoutingTest, StoppedWorkerStopsRoutingUntilStartedAndCaughtUp) {
 	// Routed only once caught up: the lake already holds the update made while it was stopped.
 	EXPECT_EQ(Scalar("SELECT count(*) FROM public.t_ducklake WHERE v = 'stopped'"), "10");
 	EXPECT_TRUE(Agrees(kAggregate));
+}
+
+// A cached plan (a prepared statement) is routed as the group's state says at each execution, also
+// while an open transaction holds back the oldest xmin (whose moving otherwise re-plans the plans
+// of routing's statements): not routed once the group is disabled, routed again once it is enabled
+// and caught up. Read from the plan EXPLAIN EXECUTE shows, and from the rows.
+TEST_F(ExtensionRoutingTest, CachedPlanFollowsTheGroupsState) {
+	ASSERT_TRUE(WaitFor([&] { return LakeEqualsSource() && Routed(kAggregate); }, 60s));
+	PgConnection session(Conninfo());
+	session.Exec(std::string("PREPARE q AS ") + kAggregate);
+	auto routed = [&] {
+		for (const auto &row : RowsOf(session, "EXPLAIN (COSTS OFF) EXECUTE q")) {
+			if (row.at(0).find("t_ducklake") != std::string::npos) {
+				return true;
+			}
+		}
+		return false;
+	};
+	EXPECT_TRUE(routed());
+	auto source = Sql(std::string("SET duckpipe.query_routing = off; ") + kAggregate);
+	EXPECT_EQ(RowsOf(session, "EXECUTE q"), source);
+
+	PgConnection holder(Conninfo());
+	holder.Exec("BEGIN");
+	holder.Exec("SELECT txid_current()");
+	Sql("SELECT duckpipe.disable_group('default')");
+	EXPECT_FALSE(routed()) << "the cached plan reads the lake of a disabled group";
+	EXPECT_EQ(RowsOf(session, "EXECUTE q"), source);
+	Sql("SELECT duckpipe.enable_group('default')");
+	EXPECT_TRUE(WaitFor(routed, 60s)) << "not routed again once the group is enabled and caught up";
+	EXPECT_EQ(RowsOf(session, "EXECUTE q"), source);
+	holder.Exec("ROLLBACK");
 }
 
 } // namespace
