@@ -124,9 +124,9 @@ int BpcharPad(Node *expr) {
 		if (c->consttypmod >= VARHDRSZ) {
 			return c->consttypmod - VARHDRSZ;
 		}
-		const char *text = TextDatumGetCString(c->constvalue);
-		size_t length = strlen(text);
-		return length == 0 || text[length - 1] != ' ' ? 0 : kPadUnknown;
+		const char *value = TextDatumGetCString(c->constvalue);
+		size_t length = strlen(value);
+		return length == 0 || value[length - 1] != ' ' ? 0 : kPadUnknown;
 	}
 	case T_Aggref: {
 		auto *agg = castNode(Aggref, expr);
@@ -256,9 +256,9 @@ Node *PrepareBpcharConst(Node *node) {
 	    castNode(Const, node)->constisnull) {
 		return node;
 	}
-	std::string text = TextDatumGetCString(castNode(Const, node)->constvalue);
-	text.erase(text.find_last_not_of(' ') + 1);
-	Const *c = TextConst(text.c_str(), BPCHAROID);
+	std::string value = TextDatumGetCString(castNode(Const, node)->constvalue);
+	value.erase(value.find_last_not_of(' ') + 1);
+	Const *c = TextConst(value.c_str(), BPCHAROID);
 	c->constcollid = castNode(Const, node)->constcollid;
 	c->location = -1;
 	return reinterpret_cast<Node *>(c);

@@ -67,7 +67,7 @@ END $$;
 CREATE TABLE dx65.queries (n int PRIMARY KEY, q text, ordered bool DEFAULT true);
 INSERT INTO dx65.queries (n, q) VALUES
     -- char(n) out padded, compared and sorted without the padding (a tab sorts after the end).
-    (1, 'SELECT id, c, code, c || ''|'', c::text || ''|'', c::varchar, length(c), char_length(c), upper(c) FROM dx65.t_ducklake ORDER BY id'),
+    (1, 'SELECT id, c, code, c || ''|'', c::text || ''|'', c::varchar, length(c), char_length(c), upper(code) FROM dx65.t_ducklake ORDER BY id'),
     (2, 'SELECT id, c FROM dx65.t_ducklake ORDER BY c, id'),
     (3, 'SELECT id FROM dx65.t_ducklake WHERE c = ''a'' OR c = ''ab   '' OR c IN (''a b'', ''abcde  '') ORDER BY id'),
     (4, 'SELECT id FROM dx65.t_ducklake WHERE c < ''a b'' AND c > '''' ORDER BY id'),
@@ -78,8 +78,8 @@ INSERT INTO dx65.queries (n, q) VALUES
     (9, 'SELECT id, c LIKE ''%a'', c LIKE ''a%'', c LIKE ''a    '', c NOT LIKE ''%b'', c ILIKE ''A%'', code LIKE ''_ '' FROM dx65.t_ducklake ORDER BY id'),
     (10, 'SELECT t.id, k.code, k.label FROM dx65.t_ducklake t JOIN dx65.codes_ducklake k ON k.code = t.code ORDER BY t.id'),
     (11, 'SELECT k.code, count(t.id) FROM dx65.codes_ducklake k LEFT JOIN dx65.t_ducklake t USING (code) GROUP BY k.code ORDER BY k.code'),
-    (12, 'SELECT id, coalesce(c, ''none''), CASE WHEN id > 5 THEN c END, nullif(c, ''a''), first_value(c) OVER (ORDER BY id), lag(c) OVER (PARTITION BY code ORDER BY id), row_number() OVER (PARTITION BY c ORDER BY id) FROM dx65.t_ducklake ORDER BY id'),
-    (13, 'SELECT code FROM dx65.t_ducklake UNION SELECT code FROM dx65.codes_ducklake ORDER BY 1'),
+    (12, 'SELECT id, coalesce(c, ''x''::char(5)), CASE WHEN id > 5 THEN c END, nullif(c, ''a''), first_value(c) OVER (ORDER BY id), lag(c) OVER (PARTITION BY code ORDER BY id), row_number() OVER (PARTITION BY c ORDER BY id) FROM dx65.t_ducklake ORDER BY id'),
+    (13, 'SELECT c FROM dx65.t_ducklake WHERE id < 4 UNION SELECT c FROM dx65.t_ducklake WHERE id > 1 ORDER BY 1'),
     (14, 'SELECT count(*), count(DISTINCT b) FROM dx65.t_ducklake WHERE b = ''a'' OR b = ''ab'''),
     (15, 'SELECT (SELECT count(*) FROM (SELECT DISTINCT b FROM dx65.t_ducklake) d), (SELECT max(b) || ''|'' FROM dx65.t_ducklake)'),
     -- substring/substr: text and char(n) (read as text: without the padding), from/for forms.
@@ -89,14 +89,17 @@ INSERT INTO dx65.queries (n, q) VALUES
     (18, 'SELECT id, round(price, 2), round(price, 1), round(price, 5), round(price, 0), round(price), round(-price, 2), round(qty, 2), round(price * qty, 1), round(f) FROM dx65.t_ducklake ORDER BY id'),
     (19, 'SELECT round(sum(price), 1), round(max(price), 4), sum(round(price, 1)) FROM dx65.t_ducklake'),
     -- Fallbacks with their reason: a char result of unknown padding, LIKE on one, a text cast to
-    -- char, substring with a column for a bound, round to a column's digits, stddev/variance.
+    -- char, substring with a column for a bound, round to a column's digits, stddev/variance, a
+    -- result mixing char values of different widths (their padding depends on the row).
     (20, 'SELECT id, b FROM dx65.t_ducklake ORDER BY id'),
     (21, 'SELECT id FROM dx65.t_ducklake WHERE b LIKE ''a %'' ORDER BY id'),
     (22, 'SELECT id FROM dx65.t_ducklake WHERE v::bpchar = ''a'' ORDER BY id'),
     (23, 'SELECT id, substring(s FROM id FOR 2) FROM dx65.t_ducklake ORDER BY id'),
     (24, 'SELECT id, round(price, qty) FROM dx65.t_ducklake WHERE qty BETWEEN 0 AND 5 ORDER BY id'),
     (25, 'SELECT stddev_samp(qty), var_pop(price), variance(f) FROM dx65.t_ducklake WHERE f < 100'),
-    (26, 'SELECT m FROM (SELECT code, min(c) AS m FROM dx65.t_ducklake GROUP BY code) s ORDER BY code');
+    (26, 'SELECT m FROM (SELECT code, min(c) AS m FROM dx65.t_ducklake GROUP BY code) s ORDER BY code'),
+    (27, 'SELECT id, coalesce(c, ''none'') FROM dx65.t_ducklake ORDER BY id'),
+    (28, 'SELECT code FROM dx65.t_ducklake UNION SELECT code FROM dx65.codes_ducklake ORDER BY 1');
 SELECT n, dx65.check(q, ordered) FROM dx65.queries ORDER BY n;
 -- The NOTICE of each fallback.
 SELECT id, b FROM dx65.t_ducklake WHERE id = 1;
