@@ -16,7 +16,7 @@
 -- between collations (mixed case, punctuation) sort with COLLATE "C".
 
 -- name: q01_pricing_summary
--- path: row
+-- path: duckdb
 -- ordered
 SELECT l_returnflag, l_linestatus, sum(l_quantity) AS sum_qty, sum(l_extendedprice) AS sum_base_price,
 	sum(l_extendedprice * (1 - l_discount)) AS sum_disc_price,
@@ -28,7 +28,7 @@ GROUP BY l_returnflag, l_linestatus
 ORDER BY l_returnflag, l_linestatus;
 
 -- name: q02_minimum_cost_supplier
--- path: row
+-- path: duckdb
 -- ordered
 SELECT s_acctbal, s_name, n_name, p_partkey, p_mfgr, s_address, s_phone, s_comment
 FROM part, supplier, partsupp, nation, region
@@ -41,7 +41,7 @@ ORDER BY s_acctbal DESC, n_name, s_name, p_partkey
 LIMIT 100;
 
 -- name: q03_shipping_priority
--- path: row
+-- path: duckdb
 -- ordered
 SELECT l_orderkey, sum(l_extendedprice * (1 - l_discount)) AS revenue, o_orderdate, o_shippriority
 FROM customer, orders, lineitem
@@ -62,7 +62,7 @@ GROUP BY o_orderpriority
 ORDER BY o_orderpriority;
 
 -- name: q05_local_supplier_volume
--- path: row
+-- path: duckdb
 -- ordered
 SELECT n_name, sum(l_extendedprice * (1 - l_discount)) AS revenue
 FROM customer, orders, lineitem, supplier, nation, region
@@ -73,14 +73,14 @@ GROUP BY n_name
 ORDER BY revenue DESC, n_name;
 
 -- name: q06_forecasting_revenue_change
--- path: row
+-- path: duckdb
 SELECT sum(l_extendedprice * l_discount) AS revenue
 FROM lineitem
 WHERE l_shipdate >= date '1994-01-01' AND l_shipdate < date '1994-01-01' + interval '1 year'
 	AND l_discount BETWEEN 0.06 - 0.01 AND 0.06 + 0.01 AND l_quantity < 24;
 
 -- name: q07_volume_shipping
--- path: row
+-- path: duckdb
 -- ordered
 SELECT supp_nation, cust_nation, l_year, sum(volume) AS revenue
 FROM (SELECT n1.n_name AS supp_nation, n2.n_name AS cust_nation, extract(year FROM l_shipdate) AS l_year,
@@ -95,7 +95,7 @@ GROUP BY supp_nation, cust_nation, l_year
 ORDER BY supp_nation, cust_nation, l_year;
 
 -- name: q08_national_market_share
--- path: row
+-- path: duckdb
 -- ordered
 SELECT o_year, sum(CASE WHEN nation = 'BRAZIL' THEN volume ELSE 0 END) / sum(volume) AS mkt_share
 FROM (SELECT extract(year FROM o_orderdate) AS o_year, l_extendedprice * (1 - l_discount) AS volume,
@@ -109,7 +109,7 @@ GROUP BY o_year
 ORDER BY o_year;
 
 -- name: q09_product_type_profit
--- path: row
+-- path: duckdb
 -- ordered
 SELECT nation, o_year, sum(amount) AS sum_profit
 FROM (SELECT n_name AS nation, extract(year FROM o_orderdate) AS o_year,
@@ -121,7 +121,7 @@ GROUP BY nation, o_year
 ORDER BY nation, o_year DESC;
 
 -- name: q10_returned_item_reporting
--- path: row
+-- path: duckdb
 -- ordered
 SELECT c_custkey, c_name, sum(l_extendedprice * (1 - l_discount)) AS revenue, c_acctbal, n_name, c_address,
 	c_phone, c_comment
@@ -133,7 +133,7 @@ ORDER BY revenue DESC, c_custkey
 LIMIT 20;
 
 -- name: q11_important_stock
--- path: row
+-- path: duckdb
 -- ordered
 SELECT ps_partkey, sum(ps_supplycost * ps_availqty) AS value
 FROM partsupp, supplier, nation
@@ -145,7 +145,7 @@ HAVING sum(ps_supplycost * ps_availqty) > (SELECT sum(ps_supplycost * ps_availqt
 ORDER BY value DESC, ps_partkey;
 
 -- name: q12_shipping_modes
--- path: row
+-- path: duckdb
 -- ordered
 SELECT l_shipmode,
 	sum(CASE WHEN o_orderpriority = '1-URGENT' OR o_orderpriority = '2-HIGH' THEN 1 ELSE 0 END) AS high_line_count,
@@ -158,7 +158,7 @@ GROUP BY l_shipmode
 ORDER BY l_shipmode;
 
 -- name: q13_customer_distribution
--- path: row
+-- path: duckdb
 -- ordered
 SELECT c_count, count(*) AS custdist
 FROM (SELECT c_custkey, count(o_orderkey) AS c_count
@@ -168,14 +168,14 @@ GROUP BY c_count
 ORDER BY custdist DESC, c_count DESC;
 
 -- name: q14_promotion_effect
--- path: row
+-- path: duckdb
 SELECT 100.00 * sum(CASE WHEN p_type LIKE 'PROMO%' THEN l_extendedprice * (1 - l_discount) ELSE 0 END)
 	/ sum(l_extendedprice * (1 - l_discount)) AS promo_revenue
 FROM lineitem, part
 WHERE l_partkey = p_partkey AND l_shipdate >= date '1995-09-01' AND l_shipdate < date '1995-09-01' + interval '1 month';
 
 -- name: q15_top_supplier
--- path: row
+-- path: duckdb
 -- ordered
 WITH revenue AS (
 	SELECT l_suppkey AS supplier_no, sum(l_extendedprice * (1 - l_discount)) AS total_revenue
@@ -188,7 +188,7 @@ WHERE s_suppkey = supplier_no AND total_revenue = (SELECT max(total_revenue) FRO
 ORDER BY s_suppkey;
 
 -- name: q16_parts_supplier_relationship
--- path: row
+-- path: duckdb
 -- ordered
 SELECT p_brand, p_type, p_size, count(DISTINCT ps_suppkey) AS supplier_cnt
 FROM partsupp, part
@@ -210,7 +210,7 @@ WHERE p_partkey = l_partkey AND agg_partkey = p_partkey AND p_brand = 'Brand#23'
 	AND l_quantity < avg_quantity;
 
 -- name: q18_large_volume_customer
--- path: row
+-- path: duckdb
 -- ordered
 SELECT c_name, c_custkey, o_orderkey, o_orderdate, o_totalprice, sum(l_quantity)
 FROM customer, orders, lineitem
@@ -221,7 +221,7 @@ ORDER BY o_totalprice DESC, o_orderdate, o_orderkey
 LIMIT 100;
 
 -- name: q19_discounted_revenue
--- path: row
+-- path: duckdb
 SELECT sum(l_extendedprice * (1 - l_discount)) AS revenue
 FROM lineitem, part
 WHERE (p_partkey = l_partkey AND p_brand = 'Brand#12' AND p_container IN ('SM CASE', 'SM BOX', 'SM PACK', 'SM PKG')
@@ -235,7 +235,7 @@ WHERE (p_partkey = l_partkey AND p_brand = 'Brand#12' AND p_container IN ('SM CA
 		AND l_shipmode IN ('AIR', 'REG AIR') AND l_shipinstruct = 'DELIVER IN PERSON');
 
 -- name: q20_potential_part_promotion
--- path: row
+-- path: duckdb
 -- ordered
 -- The yearly quantity per part and supplier is a derived table (correlated in TPC-H, see q17).
 SELECT s_name, s_address
@@ -323,7 +323,7 @@ SELECT min(l_shipped_at), max(l_shipped_at), count(*) FILTER (WHERE l_shipped_at
 FROM lineitem, (SELECT c_since FROM customer WHERE c_custkey <= 3) c;
 
 -- name: agg_text
--- path: row
+-- path: duckdb
 SELECT min(c_name), max(c_comment COLLATE "C"), min(c_comment COLLATE "C"), count(DISTINCT c_mktsegment),
 	string_agg(DISTINCT c_mktsegment, ',' ORDER BY c_mktsegment), min(c_phone), max(c_address), count(c_comment),
 	max(length(c_comment)), min(l_tag COLLATE "C"), max(l_tag COLLATE "C"), count(DISTINCT l_tag)
@@ -367,7 +367,7 @@ FROM orders
 GROUP BY CUBE (o_orderstatus, o_orderpriority);
 
 -- name: group_having
--- path: row
+-- path: duckdb
 SELECT o_custkey, count(*), sum(o_totalprice), max(o_orderdate), min(o_created)
 FROM orders
 GROUP BY o_custkey
@@ -411,18 +411,18 @@ WHERE l_orderkey < 2000
 ORDER BY l_orderkey, l_linenumber;
 
 -- name: distinct_columns
--- path: row
+-- path: duckdb
 SELECT DISTINCT l_shipmode, l_returnflag, l_tag FROM lineitem;
 
 -- name: distinct_on
--- path: row
+-- path: duckdb
 -- ordered
 SELECT DISTINCT ON (o_custkey) o_custkey, o_orderkey, o_orderdate, o_totalprice
 FROM orders
 ORDER BY o_custkey, o_orderdate DESC, o_orderkey DESC;
 
 -- name: cte_joined_ctes
--- path: row
+-- path: duckdb
 -- ordered
 WITH cust_rev AS (
 	SELECT o_custkey, sum(o_totalprice) AS rev, count(*) AS n FROM orders GROUP BY o_custkey),
@@ -434,7 +434,7 @@ GROUP BY seg.c_mktsegment, n_name
 ORDER BY 1, 2;
 
 -- name: correlated_scalar_subqueries
--- path: row
+-- path: duckdb
 -- ordered
 SELECT n_nationkey, n_name, (SELECT count(*) FROM customer WHERE c_nationkey = n_nationkey) AS customers,
 	(SELECT max(s_acctbal) FROM supplier WHERE s_nationkey = n_nationkey) AS best_supplier
@@ -442,14 +442,14 @@ FROM nation
 ORDER BY n_nationkey;
 
 -- name: in_and_not_in
--- path: row
+-- path: duckdb
 SELECT count(*), sum(p_retailprice)
 FROM part
 WHERE p_partkey IN (SELECT l_partkey FROM lineitem WHERE l_shipmode = 'AIR')
 	AND p_partkey NOT IN (SELECT ps_partkey FROM partsupp WHERE ps_availqty < 500);
 
 -- name: exists_and_not_exists
--- path: row
+-- path: duckdb
 SELECT c_custkey, c_name
 FROM customer c
 WHERE NOT EXISTS (SELECT 1 FROM orders WHERE o_custkey = c.c_custkey AND o_orderdate > date '1998-01-01')
@@ -457,13 +457,13 @@ WHERE NOT EXISTS (SELECT 1 FROM orders WHERE o_custkey = c.c_custkey AND o_order
 		WHERE o.o_custkey = c.c_custkey AND l_returnflag = 'R');
 
 -- name: left_join_nulls
--- path: row
+-- path: duckdb
 SELECT c_custkey, c_name, o_orderkey, o_comment, o_score
 FROM customer LEFT JOIN orders ON o_custkey = c_custkey AND o_orderdate < date '1992-03-01'
 WHERE c_custkey < 100;
 
 -- name: full_join_nulls
--- path: row
+-- path: duckdb
 SELECT n_nationkey, n_name, s_suppkey, coalesce(s_comment, n_comment, 'none')
 FROM nation FULL JOIN (SELECT * FROM supplier WHERE s_acctbal > 0) s ON s_nationkey = n_nationkey;
 
@@ -509,7 +509,7 @@ FROM customer
 ORDER BY c_custkey;
 
 -- name: like_filters_three_valued
--- path: row
+-- path: duckdb
 SELECT count(*), count(*) FILTER (WHERE p_comment NOT LIKE 'part 1%'), count(p_comment)
 FROM part
 WHERE p_name LIKE '%green%' OR p_type LIKE 'PROMO%' OR p_comment NOT LIKE 'part 1%';
@@ -526,7 +526,7 @@ WHERE o_orderkey < 400
 ORDER BY o_orderkey;
 
 -- name: order_nulls_first_limit_offset
--- path: row
+-- path: duckdb
 -- ordered
 SELECT o_orderkey, o_score, o_updated
 FROM orders
@@ -618,7 +618,7 @@ WHERE o_ratio > 1e20 OR o_ratio < 0 OR o_orderkey < 60
 ORDER BY o_orderkey;
 
 -- name: set_operations
--- path: row
+-- path: duckdb
 SELECT l_suppkey FROM lineitem WHERE l_shipmode = 'AIR'
 INTERSECT SELECT ps_suppkey FROM partsupp WHERE ps_availqty > 9000
 EXCEPT SELECT s_suppkey FROM supplier WHERE s_acctbal < 0
@@ -665,7 +665,7 @@ GROUP BY o_custkey
 ORDER BY o_custkey;
 
 -- name: lateral_top_n
--- path: row
+-- path: duckdb
 -- ordered
 SELECT c_custkey, x.o_orderkey, x.o_totalprice
 FROM customer, LATERAL (SELECT o_orderkey, o_totalprice FROM orders WHERE o_custkey = c_custkey
@@ -674,14 +674,14 @@ WHERE c_custkey < 12
 ORDER BY 1, 2;
 
 -- name: self_join
--- path: row
+-- path: duckdb
 SELECT a.l_orderkey, count(*), sum(a.l_quantity + b.l_quantity)
 FROM lineitem a JOIN lineitem b ON a.l_orderkey = b.l_orderkey AND a.l_linenumber < b.l_linenumber
 	AND a.l_suppkey = b.l_suppkey
 GROUP BY a.l_orderkey;
 
 -- name: empty_aggregate
--- path: row
+-- path: duckdb
 SELECT count(*), sum(l_quantity), max(l_shipdate), avg(l_score), bool_and(l_tag = 'x')
 FROM lineitem
 WHERE l_shipdate > date '2100-01-01';
@@ -711,7 +711,7 @@ FROM customer JOIN orders ON o_custkey = c_custkey
 GROUP BY ROLLUP (c_active, o_flag);
 
 -- name: group_by_mixed_case_text
--- path: row
+-- path: duckdb
 -- ordered
 SELECT l_tag, count(*), sum(l_quantity)
 FROM lineitem
