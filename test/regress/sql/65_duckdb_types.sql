@@ -78,7 +78,7 @@ INSERT INTO dx65.queries (n, q) VALUES
     (9, 'SELECT id, c LIKE ''%a'', c LIKE ''a%'', c LIKE ''a    '', c NOT LIKE ''%b'', c ILIKE ''A%'', code LIKE ''_ '' FROM dx65.t_ducklake ORDER BY id'),
     (10, 'SELECT t.id, k.code, k.label FROM dx65.t_ducklake t JOIN dx65.codes_ducklake k ON k.code = t.code ORDER BY t.id'),
     (11, 'SELECT k.code, count(t.id) FROM dx65.codes_ducklake k LEFT JOIN dx65.t_ducklake t USING (code) GROUP BY k.code ORDER BY k.code'),
-    (12, 'SELECT id, coalesce(c, ''x''::char(5)), CASE WHEN id > 5 THEN c END, nullif(c, ''a''), first_value(c) OVER (ORDER BY id), lag(c) OVER (PARTITION BY code ORDER BY id), row_number() OVER (PARTITION BY c ORDER BY id) FROM dx65.t_ducklake ORDER BY id'),
+    (12, 'SELECT id, CASE WHEN id > 5 THEN c END, nullif(c, ''a''), first_value(c) OVER (ORDER BY id), lag(c) OVER (PARTITION BY code ORDER BY id), row_number() OVER (PARTITION BY c ORDER BY id) FROM dx65.t_ducklake ORDER BY id'),
     (13, 'SELECT c FROM dx65.t_ducklake WHERE id < 4 UNION SELECT c FROM dx65.t_ducklake WHERE id > 1 ORDER BY 1'),
     (14, 'SELECT count(*), count(DISTINCT b) FROM dx65.t_ducklake WHERE b = ''a'' OR b = ''ab'''),
     (15, 'SELECT (SELECT count(*) FROM (SELECT DISTINCT b FROM dx65.t_ducklake) d), (SELECT max(b) || ''|'' FROM dx65.t_ducklake)'),
@@ -110,6 +110,8 @@ SELECT substring(s FROM 1 FOR -1) FROM dx65.t_ducklake WHERE id = 1;
 SELECT round(price, qty) FROM dx65.t_ducklake WHERE id = 1;
 SELECT stddev_samp(qty) FROM dx65.t_ducklake;
 SELECT variance(f) FROM dx65.t_ducklake WHERE f < 100;
+SELECT id, coalesce(c, 'none') FROM dx65.t_ducklake WHERE id = 4;
+SELECT id, coalesce(c, 'x'::char(5)) FROM dx65.t_ducklake WHERE id = 4;
 -- The DuckDB SQL: char columns read trimmed, LIKE on the padded value, substring's bounds, round's scale.
 EXPLAIN (COSTS OFF) SELECT c, round(price, 1), round(f) FROM dx65.t_ducklake WHERE c LIKE 'a%' AND substr(s, 0, 3) = 'h';
 -- Prepared statements: a parameter in substring's bounds or round's digits is a constant of the custom plan.
