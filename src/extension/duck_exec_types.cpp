@@ -22,6 +22,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/pg_locale.h"
 #include "utils/rel.h"
 }
 
@@ -223,6 +224,18 @@ Node *PrepareRewrittenFunction(FuncExpr *func) {
 	}
 	if (func->funcid == F_ROUND_FLOAT8) {
 		return RoundHalfEven(func);
+	}
+	if ((func->funcid == F_UPPER_TEXT || func->funcid == F_LOWER_TEXT) && OidIsValid(func->inputcollid) &&
+	    lc_ctype_is_c(func->inputcollid)) {
+		// Under a C ctype PostgreSQL changes the case of ASCII letters only (upper('ñandú') is
+		// 'ñANDú'); DuckDB's upper/lower map every Unicode letter.
+		const char *lower = "abcdefghijklmnopqrstuvwxyz";
+		const char *upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+		bool to_upper = func->funcid == F_UPPER_TEXT;
+		List *args = list_make3(linitial(func->args), TextConst(to_upper ? lower : upper, TEXTOID),
+		                        TextConst(to_upper ? upper : lower, TEXTOID));
+		return reinterpret_cast<Node *>(
+		    makeFuncExpr(F_TRANSLATE, TEXTOID, args, func->funccollid, func->inputcollid, COERCE_EXPLICIT_CALL));
 	}
 	return reinterpret_cast<Node *>(func);
 }

@@ -37,7 +37,8 @@ int BpcharPad(Node *expr);
 std::optional<std::string> CheckRewrittenFunction(FuncExpr *func, ParamListInfoData *params);
 
 // The rewrites (the call's arguments already prepared): substring's bounds as DuckDB reads them,
-// round's result given PostgreSQL's scale. Returns the node to deparse (func itself if unchanged).
+// round's result given PostgreSQL's scale, upper/lower under a C ctype as ASCII-only translate().
+// Returns the node to deparse (func itself if unchanged).
 Node *PrepareRewrittenFunction(FuncExpr *func);
 // LIKE/ILIKE on a bpchar as the text operator on the padded value, or nullptr for other operators.
 // pad: BpcharPad of the left operand in the query as checked (before its constants were trimmed).

@@ -66,8 +66,9 @@ BEGIN
 END $$;
 CREATE TABLE dx65.queries (n int PRIMARY KEY, q text, ordered bool DEFAULT true);
 INSERT INTO dx65.queries (n, q) VALUES
-    -- char(n) out padded, compared and sorted without the padding (a tab sorts after the end).
-    (1, 'SELECT id, c, code, c || ''|'', c::text || ''|'', c::varchar, length(c), char_length(c), upper(code) FROM dx65.t_ducklake ORDER BY id'),
+    -- char(n) out padded, compared and sorted without the padding (a tab sorts after the end);
+    -- upper/lower under the C ctype change ASCII letters only.
+    (1, 'SELECT id, c, code, c || ''|'', c::text || ''|'', c::varchar, length(c), char_length(c), upper(c), lower(upper(s)) FROM dx65.t_ducklake ORDER BY id'),
     (2, 'SELECT id, c FROM dx65.t_ducklake ORDER BY c, id'),
     (3, 'SELECT id FROM dx65.t_ducklake WHERE c = ''a'' OR c = ''ab   '' OR c IN (''a b'', ''abcde  '') ORDER BY id'),
     (4, 'SELECT id FROM dx65.t_ducklake WHERE c < ''a b'' AND c > '''' ORDER BY id'),
