@@ -320,8 +320,7 @@ bool CheckAggregate(Aggref *agg, CheckContext &ctx) {
 	if (kSpread.count(name)) {
 		return Fail(ctx,
 		            input == FLOAT8OID
-		                ? name + " of float8 (PostgreSQL's algorithm and DuckDB's round differently in the last "
-		                         "digits)"
+		                ? name + " of float8 (PostgreSQL's algorithm and DuckDB's give different digits)"
 		                : name + " of an integer or numeric (PostgreSQL computes numeric digits, DuckDB a double)");
 	}
 	static const std::set<std::string> kAggregates = {"count", "sum",      "min",     "max",

@@ -113,6 +113,13 @@ SELECT stddev_samp(qty) FROM dx65.t_ducklake;
 SELECT variance(f) FROM dx65.t_ducklake WHERE f < 100;
 SELECT id, coalesce(c, 'none') FROM dx65.t_ducklake WHERE id = 4;
 SELECT id, coalesce(c, 'x'::char(5)) FROM dx65.t_ducklake WHERE id = 4;
+-- Why float8 variance stays on the row path: over the same doubles, PostgreSQL's var_samp
+-- (Youngs-Cramer) and DuckDB's (Welford, here through duckpipe.query) differ in the last bits.
+SELECT n, step, shift, pg, q_text AS duck, pg = duck AS same_bits FROM (VALUES (10, 0.1, 0), (100, 0.1, 0), (1000, 1.1, 1e6)) v(n, step, shift),
+    LATERAL (SELECT var_samp(i * step::float8 + shift::float8) AS pg FROM generate_series(1, n) i) p,
+    LATERAL (SELECT q->>'v' AS q_text, (q->>'v')::float8 AS duck FROM duckpipe.query(format(
+        'SELECT var_samp(i * %s::DOUBLE + %s::DOUBLE) AS v FROM range(1, %s) t(i)', step, shift, n + 1)) q) d
+ORDER BY n;
 -- The DuckDB SQL: char columns read trimmed, LIKE on the padded value, substring's bounds, round's scale.
 EXPLAIN (COSTS OFF) SELECT c, round(price, 1), round(f) FROM dx65.t_ducklake WHERE c LIKE 'a%' AND substr(s, 0, 3) = 'h';
 -- Prepared statements: a parameter in substring's bounds or round's digits is a constant of the custom plan.
