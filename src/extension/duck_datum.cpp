@@ -134,8 +134,11 @@ std::string DuckDatum::TypeName(duckdb_type type) {
 	}
 }
 
-DuckDatum::DuckDatum(duckdb_logical_type duck_type, unsigned int pg_type, int pg_typmod)
-    : duck_type_(duckdb_get_type_id(duck_type)), pg_type_(pg_type), typmod_(pg_type == NUMERICOID ? pg_typmod : -1) {
+DuckDatum::DuckDatum(duckdb_logical_type duck_type, unsigned int pg_type, int pg_typmod, int bpchar_pad)
+    : duck_type_(duckdb_get_type_id(duck_type)), pg_type_(pg_type),
+      typmod_(pg_type == NUMERICOID                    ? pg_typmod
+              : pg_type == BPCHAROID && bpchar_pad > 0 ? bpchar_pad + VARHDRSZ // bpcharin pads to it
+                                                       : -1) {
 	if (duck_type_ == DUCKDB_TYPE_DECIMAL) {
 		decimal_internal_ = duckdb_decimal_internal_type(duck_type);
 		decimal_scale_ = duckdb_decimal_scale(duck_type);

@@ -17,7 +17,8 @@ public:
 	// Throws PgError when the DuckDB type cannot become pg_type. Calls PostgreSQL: main thread, in
 	// PgCall (it looks up the input function). A numeric is read with pg_typmod (-1: none), as
 	// numeric_in would read the text of an avg or a division (DuckDB's VARCHAR, digits PostgreSQL's).
-	DuckDatum(duckdb_logical_type duck_type, unsigned int pg_type, int pg_typmod = -1);
+	// A bpchar (held without trailing spaces in DuckDB) is padded to bpchar_pad characters (0: not).
+	DuckDatum(duckdb_logical_type duck_type, unsigned int pg_type, int pg_typmod = -1, int bpchar_pad = 0);
 	~DuckDatum();
 	DuckDatum(const DuckDatum &) = delete;
 	DuckDatum &operator=(const DuckDatum &) = delete;
@@ -38,7 +39,7 @@ private:
 	duckdb_type decimal_internal_ = DUCKDB_TYPE_INVALID;
 	uint8_t decimal_scale_ = 0;
 	unsigned int pg_type_;
-	int typmod_; // applied to numerics only
+	int typmod_; // applied to numerics, and to bpchar as its pad width
 	Mode mode_ = Mode::Input;
 	void *input_ = nullptr; // FmgrInfo of the type's input function (Numeric, Input)
 	unsigned int ioparam_ = 0;

@@ -6,6 +6,7 @@
 #include "extension/duck_exec.hpp"
 
 #include "extension/duck_exec_check.hpp"
+#include "extension/duck_exec_types.hpp"
 #include "extension/pg_boundary.hpp"
 
 #include <cstring>
@@ -162,7 +163,11 @@ PlannedStmt *DuckPlan(Query *parse, List *relations, ParamListInfo params, int c
 		Var *var = makeVar(names_index, resno, exprType(expr), exprTypmod(expr), exprCollation(expr), 0);
 		scan_tlist = lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr *>(var), resno, pstrdup(name), false));
 	}
-	List *private_data = lcons(makeString(sql), TableList(relations));
+	List *pads = NIL;
+	for (int pad : ResultPads(parse)) {
+		pads = lappend_int(pads, pad);
+	}
+	List *private_data = lcons(makeString(sql), lcons(pads, TableList(relations)));
 	Plan *plan = MakeDuckQueryScan(scan_tlist, private_data);
 	if (cursor_options & CURSOR_OPT_SCROLL) {
 		plan = materialize_finished_plan(plan); // the scan only goes forward

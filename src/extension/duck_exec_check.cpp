@@ -3,6 +3,7 @@
 // (same name, as pg_get_querydef prints it) returns the same values; anything else keeps the query
 // on the row path. docs/lake-relation.md lists what is in and what falls back, and why.
 #include "extension/duck_exec_check.hpp"
+#include "extension/duck_exec_types.hpp"
 #include "extension/time_travel.hpp"
 
 #include <cstring>
@@ -65,8 +66,9 @@ bool Fail(CheckContext &ctx, std::string reason) {
 }
 
 // Types whose values, operators and text forms are the same in DuckDB (a lake column of the type
-// is stored natively, see pg_type_mapping.cpp). No float4 (DuckDB widens its sums to DOUBLE), no
-// bpchar (padding semantics), no interval columns (stored as text): those queries fall back.
+// is stored natively, see pg_type_mapping.cpp), or held so that they are (char(n) without its
+// padding, duck_exec_types.hpp). No float4 (DuckDB widens its sums to DOUBLE), no interval columns
+// (stored as text): those queries fall back.
 bool AllowedType(Oid type) {
 	switch (type) {
 	case BOOLOID:
@@ -77,6 +79,7 @@ bool AllowedType(Oid type) {
 	case NUMERICOID:
 	case TEXTOID:
 	case VARCHAROID:
+	case BPCHAROID:
 	case DATEOID:
 	case TIMESTAMPOID:
 	case TIMESTAMPTZOID:
@@ -228,6 +231,9 @@ bool CheckOperator(OpExpr *op, CheckContext &ctx) {
 		    strchr(TextDatumGetCString(castNode(Const, right_node)->constvalue), '\\')) {
 			return Fail(ctx, "LIKE with a pattern that is not a constant without backslashes");
 		}
+		if (IsBpcharLike(op) && BpcharPad(static_cast<Node *>(linitial(op->args))) == kPadUnknown) {
+			return Fail(ctx, "LIKE on a char value whose padding is not known (PostgreSQL matches the padded value)");
+		}
 		return false;
 	}
 	return Fail(ctx, "operator " + opname + " is not on the list DuckDB runs the same way");
@@ -253,6 +259,9 @@ bool CheckFunction(FuncExpr *func, CheckContext &ctx) {
 		static const std::set<std::string> kCasts = {"int2",    "int4", "int8",      "float8",      "numeric", "text",
 		                                             "varchar", "date", "timestamp", "timestamptz", "bool"};
 		return kCasts.count(name) ? false : Fail(ctx, "cast function " + name);
+	}
+	if (auto rewritten = CheckRewrittenFunction(func, ctx.params)) {
+		return rewritten->empty() ? false : Fail(ctx, *rewritten);
 	}
 	// Checked one by one against DuckDB (btrim, every and concat's text forms are not the same).
 	static const std::set<std::string> kSame = {"lower", "upper", "length", "char_length", "character_length",
@@ -305,6 +314,14 @@ bool CheckAggregate(Aggref *agg, CheckContext &ctx) {
 	}
 	if ((name == "min" || name == "max") && IsText(input) && !OrdersLikeC(agg->inputcollid)) {
 		return Fail(ctx, name + " of text under a non-C collation");
+	}
+	static const std::set<std::string> kSpread = {"stddev",   "stddev_samp", "stddev_pop",
+	                                              "variance", "var_samp",    "var_pop"};
+	if (kSpread.count(name)) {
+		return Fail(ctx,
+		            input == FLOAT8OID
+		                ? name + " of float8 (PostgreSQL's algorithm and DuckDB's give different digits)"
+		                : name + " of an integer or numeric (PostgreSQL computes numeric digits, DuckDB a double)");
 	}
 	static const std::set<std::string> kAggregates = {"count", "sum",      "min",     "max",
 	                                                  "avg",   "bool_and", "bool_or", "string_agg"};
@@ -569,6 +586,13 @@ bool Walk(Node *node, CheckContext &ctx) {
 			return true;
 		}
 		break;
+	case T_RelabelType:
+		// text or varchar read as char(n) would keep trailing spaces DuckDB's char values do not have.
+		if (exprType(node) == BPCHAROID &&
+		    exprType(reinterpret_cast<Node *>(castNode(RelabelType, node)->arg)) != BPCHAROID) {
+			return Fail(ctx, "a conversion of text to char");
+		}
+		break;
 	case T_SubLink:
 		if (castNode(SubLink, node)->subLinkType == ROWCOMPARE_SUBLINK ||
 		    castNode(SubLink, node)->subLinkType == MULTIEXPR_SUBLINK) {
@@ -690,6 +714,16 @@ DuckExecVerdict CheckDuckExecution(Query *query, ParamListInfoData *params) {
 	ctx.verdict.all_lake = true;
 	CollectExactDivisions(query, ctx);
 	Walk(reinterpret_cast<Node *>(query), ctx);
+	// A char result is padded back to its width: one that cannot be told (a bpchar without length,
+	// a subquery's min) would come back without the trailing spaces PostgreSQL's value has.
+	foreach (cell, query->targetList) {
+		auto *tle = static_cast<TargetEntry *>(lfirst(cell));
+		if (!tle->resjunk && exprType(reinterpret_cast<Node *>(tle->expr)) == BPCHAROID &&
+		    BpcharPad(reinterpret_cast<Node *>(tle->expr)) == kPadUnknown) {
+			Fail(ctx, "a char result column whose padding is not known (" +
+			              std::string(tle->resname ? tle->resname : "?column?") + ")");
+		}
+	}
 	return ctx.verdict;
 }
 

@@ -1,6 +1,7 @@
 // The query tree DuckDB SQL is written from (duck_exec_check.hpp): a copy with parameters bound
 // and numerics given the precision and scale PostgreSQL's result would have.
 #include "extension/duck_exec_check.hpp"
+#include "extension/duck_exec_types.hpp"
 
 #include "extension/pg_includes.hpp"
 
@@ -66,7 +67,9 @@ Node *Prepare(Node *node, void *context) {
 		return nullptr;
 	}
 	if (IsA(node, Query)) {
-		return reinterpret_cast<Node *>(query_tree_mutator(castNode(Query, node), AsMutator(Prepare), context, 0));
+		Query *query = query_tree_mutator(castNode(Query, node), AsMutator(Prepare), context, 0);
+		PrepareBpcharRelations(query);
+		return reinterpret_cast<Node *>(query);
 	}
 	if (IsA(node, Param) && castNode(Param, node)->paramkind == PARAM_EXTERN) {
 		auto *p = castNode(Param, node);
@@ -79,10 +82,15 @@ Node *Prepare(Node *node, void *context) {
 		get_typlenbyval(p->paramtype, &typlen, &byval);
 		Datum value_datum = value->isnull ? static_cast<Datum>(0) : datumCopy(value->value, byval, typlen);
 		Const *c = makeConst(p->paramtype, p->paramtypmod, p->paramcollid, typlen, value_datum, value->isnull, byval);
-		return PrepareConst(c);
+		return PrepareBpcharConst(PrepareConst(c));
 	}
 	if (IsA(node, Const)) {
-		return PrepareConst(castNode(Const, node));
+		return PrepareBpcharConst(PrepareConst(castNode(Const, node)));
+	}
+	if (IsA(node, OpExpr) && IsBpcharLike(castNode(OpExpr, node))) {
+		int pad = BpcharPad(static_cast<Node *>(linitial(castNode(OpExpr, node)->args))); // before trimming
+		auto *op = castNode(OpExpr, expression_tree_mutator(node, AsMutator(Prepare), context));
+		return PrepareBpcharLike(op, pad);
 	}
 	if (IsA(node, CollateExpr)) {
 		// Only C or POSIX get here (the check): DuckDB's own order, and it knows no "C" collation.
@@ -101,6 +109,7 @@ Node *Prepare(Node *node, void *context) {
 			return reinterpret_cast<Node *>(
 			    makeRelabelType(arg, NUMERICOID, (precision << 16) + VARHDRSZ, InvalidOid, COERCE_EXPLICIT_CAST));
 		}
+		return PrepareRewrittenFunction(castNode(FuncExpr, expression_tree_mutator(node, AsMutator(Prepare), context)));
 	}
 	return expression_tree_mutator(node, AsMutator(Prepare), context);
 }

@@ -86,8 +86,11 @@ DuckRun *StartRun(DuckScanState *state) {
 	auto *cscan = reinterpret_cast<CustomScan *>(state->css.ss.ps.plan);
 	List *data = cscan->custom_private;
 	std::string sql = PrivateString(data, 0);
+	// custom_private: the SQL, the result columns' char pad widths (duck_exec_types.hpp), then each
+	// table's schema, name and empty select.
+	List *pads = static_cast<List *>(lsecond(data));
 	std::vector<DuckQueryTable> tables;
-	for (int i = 1; i + 2 < list_length(data); i += 3) {
+	for (int i = 2; i + 2 < list_length(data); i += 3) {
 		tables.push_back({PrivateString(data, i), PrivateString(data, i + 1), PrivateString(data, i + 2)});
 	}
 	const char *timezone = nullptr;
@@ -104,9 +107,9 @@ DuckRun *StartRun(DuckScanState *state) {
 		              "", "SET duckpipe.duckdb_execution = off runs the query on the row path");
 	}
 	for (int i = 0; i < desc->natts; i++) {
-		run->columns.push_back(std::make_unique<DuckDatum>(run->query->ColumnType(static_cast<uint64_t>(i)),
-		                                                   TupleDescAttr(desc, i)->atttypid,
-		                                                   TupleDescAttr(desc, i)->atttypmod));
+		run->columns.push_back(std::make_unique<DuckDatum>(
+		    run->query->ColumnType(static_cast<uint64_t>(i)), TupleDescAttr(desc, i)->atttypid,
+		    TupleDescAttr(desc, i)->atttypmod, i < list_length(pads) ? list_nth_int(pads, i) : 0));
 	}
 	return run.release();
 }

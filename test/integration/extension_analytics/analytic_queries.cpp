@@ -37,12 +37,15 @@ std::vector<AnalyticQuery> LoadAnalyticQueries(const std::string &path) {
 	while (std::getline(in, line)) {
 		static const std::string kName = "-- name: ";
 		if (line.rfind(kName, 0) == 0) {
-			queries.push_back({Trim(line.substr(kName.size())), "", false});
+			queries.push_back({Trim(line.substr(kName.size())), "", false, ""});
 			if (!names.insert(queries.back().name).second) {
 				throw std::runtime_error(path + ": query name " + queries.back().name + " used twice");
 			}
 		} else if (!queries.empty() && line == "-- ordered" && queries.back().sql.empty()) {
 			queries.back().ordered = true;
+		} else if (!queries.empty() && (line == "-- path: duckdb" || line == "-- path: row") &&
+		           queries.back().sql.empty()) {
+			queries.back().path = line.substr(std::string("-- path: ").size());
 		} else if (!queries.empty()) {
 			queries.back().sql += line + "\n";
 		}
@@ -51,6 +54,9 @@ std::vector<AnalyticQuery> LoadAnalyticQueries(const std::string &path) {
 		q.sql = Trim(q.sql);
 		if (q.sql.empty()) {
 			throw std::runtime_error(path + ": query " + q.name + " has no SQL");
+		}
+		if (q.path.empty()) {
+			throw std::runtime_error(path + ": query " + q.name + " has no `-- path: duckdb|row` line");
 		}
 	}
 	return queries;

@@ -5,16 +5,19 @@
 
 namespace duckpipe::test {
 
-// One query of queries.sql: its name, its SQL (unqualified table names), and whether the order of
-// its rows is part of the answer.
+// One query of queries.sql: its name, its SQL (unqualified table names), whether the order of its
+// rows is part of the answer, and the path it runs on over lake relations with the defaults:
+// "duckdb" (whole in DuckDB) or "row" (the row path, the NOTICE naming why).
 struct AnalyticQuery {
 	std::string name;
 	std::string sql;
 	bool ordered = false;
+	std::string path;
 };
 
-// The queries of a file in queries.sql's format (`-- name: x`, optional `-- ordered`, the SQL up to
-// the next name). Throws on a file that cannot be read or a duplicate name.
+// The queries of a file in queries.sql's format (`-- name: x`, optional `-- ordered` and
+// `-- path: duckdb|row`, the SQL up to the next name). Throws on a file that cannot be read, a
+// duplicate name or a query without its path.
 std::vector<AnalyticQuery> LoadAnalyticQueries(const std::string &path);
 
 // How two results differ, empty when they are the same: in order when ordered, else as multisets.

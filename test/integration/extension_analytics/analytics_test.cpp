@@ -210,9 +210,21 @@ protected:
 		}
 	}
 
-	// Where assertions about the path a query took on the lake side go (the plan of the lake side
-	// under `mode`), once the paths exist: e.g. that mode "default" ran the whole query in DuckDB.
-	void CheckPath(const AnalyticQuery &, const LakeMode &, const std::string &) {}
+	// The path the lake side takes under `mode` (from its plan): the query's declared path where
+	// whole-query execution is on, never DuckDB where it is off. A query that leaves DuckDB (or
+	// starts running there) fails here, so coverage cannot regress unnoticed.
+	// DUCKPIPE_ANALYTICS_PATHS=1 prints each query's path in mode "default".
+	void CheckPath(const AnalyticQuery &query, const LakeMode &mode, const std::string &plan) {
+		bool duckdb_on = true;
+		for (const auto &[name, value] : mode.settings) {
+			duckdb_on = duckdb_on && !(name == "duckpipe.duckdb_execution" && value == "off");
+		}
+		std::string actual = plan.find("DuckDB Query") != std::string::npos ? "duckdb" : "row";
+		if (getenv("DUCKPIPE_ANALYTICS_PATHS") && mode.name == "default") {
+			std::cerr << "PATH " << query.name << " " << actual << "\n";
+		}
+		EXPECT_EQ(actual, duckdb_on ? query.path : "row") << query.name << " in mode " << mode.name << "\n" << plan;
+	}
 
 	static inline std::string shared_db_;
 	static inline std::string setup_error_;

@@ -5,7 +5,10 @@
 -- Format: each query starts with a line `-- name: <name>`; a line `-- ordered` after it says the
 -- result's order is part of the answer (compared in order; otherwise as a multiset). The query
 -- runs to the next `-- name:` line; a trailing `;` is dropped. src.segment_target is a heap table
--- that is never synced (a lake/heap join on the lake side).
+-- that is never synced (a lake/heap join on the lake side). A line `-- path: duckdb` or
+-- `-- path: row` says where the lake side runs with the default settings: whole in DuckDB, or on
+-- the row path (a NOTICE names why; a heap table in the query takes it there without a word). The
+-- test fails when a query takes the other path.
 --
 -- Rules that keep the answers independent of row order (the lake returns rows in another order
 -- than the heap): every ORDER BY ... LIMIT and every window ORDER BY is a total order; aggregates
@@ -13,6 +16,7 @@
 -- between collations (mixed case, punctuation) sort with COLLATE "C".
 
 -- name: q01_pricing_summary
+-- path: duckdb
 -- ordered
 SELECT l_returnflag, l_linestatus, sum(l_quantity) AS sum_qty, sum(l_extendedprice) AS sum_base_price,
 	sum(l_extendedprice * (1 - l_discount)) AS sum_disc_price,
@@ -24,6 +28,7 @@ GROUP BY l_returnflag, l_linestatus
 ORDER BY l_returnflag, l_linestatus;
 
 -- name: q02_minimum_cost_supplier
+-- path: duckdb
 -- ordered
 SELECT s_acctbal, s_name, n_name, p_partkey, p_mfgr, s_address, s_phone, s_comment
 FROM part, supplier, partsupp, nation, region
@@ -36,6 +41,7 @@ ORDER BY s_acctbal DESC, n_name, s_name, p_partkey
 LIMIT 100;
 
 -- name: q03_shipping_priority
+-- path: duckdb
 -- ordered
 SELECT l_orderkey, sum(l_extendedprice * (1 - l_discount)) AS revenue, o_orderdate, o_shippriority
 FROM customer, orders, lineitem
@@ -46,6 +52,7 @@ ORDER BY revenue DESC, o_orderdate, l_orderkey
 LIMIT 10;
 
 -- name: q04_order_priority_checking
+-- path: row
 -- ordered
 SELECT o_orderpriority, count(*) AS order_count
 FROM orders
@@ -55,6 +62,7 @@ GROUP BY o_orderpriority
 ORDER BY o_orderpriority;
 
 -- name: q05_local_supplier_volume
+-- path: duckdb
 -- ordered
 SELECT n_name, sum(l_extendedprice * (1 - l_discount)) AS revenue
 FROM customer, orders, lineitem, supplier, nation, region
@@ -65,12 +73,14 @@ GROUP BY n_name
 ORDER BY revenue DESC, n_name;
 
 -- name: q06_forecasting_revenue_change
+-- path: duckdb
 SELECT sum(l_extendedprice * l_discount) AS revenue
 FROM lineitem
 WHERE l_shipdate >= date '1994-01-01' AND l_shipdate < date '1994-01-01' + interval '1 year'
 	AND l_discount BETWEEN 0.06 - 0.01 AND 0.06 + 0.01 AND l_quantity < 24;
 
 -- name: q07_volume_shipping
+-- path: duckdb
 -- ordered
 SELECT supp_nation, cust_nation, l_year, sum(volume) AS revenue
 FROM (SELECT n1.n_name AS supp_nation, n2.n_name AS cust_nation, extract(year FROM l_shipdate) AS l_year,
@@ -85,6 +95,7 @@ GROUP BY supp_nation, cust_nation, l_year
 ORDER BY supp_nation, cust_nation, l_year;
 
 -- name: q08_national_market_share
+-- path: duckdb
 -- ordered
 SELECT o_year, sum(CASE WHEN nation = 'BRAZIL' THEN volume ELSE 0 END) / sum(volume) AS mkt_share
 FROM (SELECT extract(year FROM o_orderdate) AS o_year, l_extendedprice * (1 - l_discount) AS volume,
@@ -98,6 +109,7 @@ GROUP BY o_year
 ORDER BY o_year;
 
 -- name: q09_product_type_profit
+-- path: duckdb
 -- ordered
 SELECT nation, o_year, sum(amount) AS sum_profit
 FROM (SELECT n_name AS nation, extract(year FROM o_orderdate) AS o_year,
@@ -109,6 +121,7 @@ GROUP BY nation, o_year
 ORDER BY nation, o_year DESC;
 
 -- name: q10_returned_item_reporting
+-- path: duckdb
 -- ordered
 SELECT c_custkey, c_name, sum(l_extendedprice * (1 - l_discount)) AS revenue, c_acctbal, n_name, c_address,
 	c_phone, c_comment
@@ -120,6 +133,7 @@ ORDER BY revenue DESC, c_custkey
 LIMIT 20;
 
 -- name: q11_important_stock
+-- path: duckdb
 -- ordered
 SELECT ps_partkey, sum(ps_supplycost * ps_availqty) AS value
 FROM partsupp, supplier, nation
@@ -131,6 +145,7 @@ HAVING sum(ps_supplycost * ps_availqty) > (SELECT sum(ps_supplycost * ps_availqt
 ORDER BY value DESC, ps_partkey;
 
 -- name: q12_shipping_modes
+-- path: duckdb
 -- ordered
 SELECT l_shipmode,
 	sum(CASE WHEN o_orderpriority = '1-URGENT' OR o_orderpriority = '2-HIGH' THEN 1 ELSE 0 END) AS high_line_count,
@@ -143,6 +158,7 @@ GROUP BY l_shipmode
 ORDER BY l_shipmode;
 
 -- name: q13_customer_distribution
+-- path: duckdb
 -- ordered
 SELECT c_count, count(*) AS custdist
 FROM (SELECT c_custkey, count(o_orderkey) AS c_count
@@ -152,12 +168,14 @@ GROUP BY c_count
 ORDER BY custdist DESC, c_count DESC;
 
 -- name: q14_promotion_effect
+-- path: duckdb
 SELECT 100.00 * sum(CASE WHEN p_type LIKE 'PROMO%' THEN l_extendedprice * (1 - l_discount) ELSE 0 END)
 	/ sum(l_extendedprice * (1 - l_discount)) AS promo_revenue
 FROM lineitem, part
 WHERE l_partkey = p_partkey AND l_shipdate >= date '1995-09-01' AND l_shipdate < date '1995-09-01' + interval '1 month';
 
 -- name: q15_top_supplier
+-- path: duckdb
 -- ordered
 WITH revenue AS (
 	SELECT l_suppkey AS supplier_no, sum(l_extendedprice * (1 - l_discount)) AS total_revenue
@@ -170,6 +188,7 @@ WHERE s_suppkey = supplier_no AND total_revenue = (SELECT max(total_revenue) FRO
 ORDER BY s_suppkey;
 
 -- name: q16_parts_supplier_relationship
+-- path: duckdb
 -- ordered
 SELECT p_brand, p_type, p_size, count(DISTINCT ps_suppkey) AS supplier_cnt
 FROM partsupp, part
@@ -180,6 +199,7 @@ GROUP BY p_brand, p_type, p_size
 ORDER BY supplier_cnt DESC, p_brand, p_type, p_size;
 
 -- name: q17_small_quantity_order_revenue
+-- path: row
 -- The average per part is a derived table joined on the part (TPC-H writes it as a subquery
 -- correlated on p_partkey): through the row-by-row path each rescan of lineitem reads and converts
 -- the whole table again (~0.4 s here), once per outer row.
@@ -190,6 +210,7 @@ WHERE p_partkey = l_partkey AND agg_partkey = p_partkey AND p_brand = 'Brand#23'
 	AND l_quantity < avg_quantity;
 
 -- name: q18_large_volume_customer
+-- path: duckdb
 -- ordered
 SELECT c_name, c_custkey, o_orderkey, o_orderdate, o_totalprice, sum(l_quantity)
 FROM customer, orders, lineitem
@@ -200,6 +221,7 @@ ORDER BY o_totalprice DESC, o_orderdate, o_orderkey
 LIMIT 100;
 
 -- name: q19_discounted_revenue
+-- path: duckdb
 SELECT sum(l_extendedprice * (1 - l_discount)) AS revenue
 FROM lineitem, part
 WHERE (p_partkey = l_partkey AND p_brand = 'Brand#12' AND p_container IN ('SM CASE', 'SM BOX', 'SM PACK', 'SM PKG')
@@ -213,6 +235,7 @@ WHERE (p_partkey = l_partkey AND p_brand = 'Brand#12' AND p_container IN ('SM CA
 		AND l_shipmode IN ('AIR', 'REG AIR') AND l_shipinstruct = 'DELIVER IN PERSON');
 
 -- name: q20_potential_part_promotion
+-- path: duckdb
 -- ordered
 -- The yearly quantity per part and supplier is a derived table (correlated in TPC-H, see q17).
 SELECT s_name, s_address
@@ -227,6 +250,7 @@ WHERE s_suppkey IN (SELECT ps_suppkey FROM partsupp, (SELECT l_partkey, l_suppke
 ORDER BY s_name;
 
 -- name: q21_suppliers_who_kept_orders_waiting
+-- path: row
 -- ordered
 SELECT s_name, count(*) AS numwait
 FROM supplier, lineitem l1, orders, nation
@@ -241,6 +265,7 @@ ORDER BY numwait DESC, s_name
 LIMIT 100;
 
 -- name: q22_global_sales_opportunity
+-- path: row
 -- ordered
 SELECT cntrycode, count(*) AS numcust, sum(c_acctbal) AS totacctbal
 FROM (SELECT substring(c_phone FROM 1 FOR 2) AS cntrycode, c_acctbal
@@ -253,50 +278,59 @@ GROUP BY cntrycode
 ORDER BY cntrycode;
 
 -- name: agg_integers
+-- path: row
 SELECT min(l_linenumber), max(l_linenumber), sum(l_linenumber), avg(l_linenumber), count(DISTINCT l_linenumber),
 	min(l_orderkey), max(l_orderkey), sum(l_orderkey), avg(l_orderkey), sum(l_partkey), avg(l_suppkey),
 	count(DISTINCT l_partkey), bit_or(l_linenumber), stddev_samp(l_partkey), count(*)
 FROM lineitem;
 
 -- name: agg_numerics
+-- path: row
 SELECT min(l_big), max(l_big), sum(l_big), avg(l_big), count(DISTINCT l_big), count(l_big), sum(l_quantity),
 	avg(l_extendedprice), stddev_samp(l_extendedprice), var_pop(l_discount), max(l_extendedprice * l_tax)
 FROM lineitem;
 
 -- name: agg_unconstrained_numeric
+-- path: row
 SELECT min(o_ratio), max(o_ratio), sum(o_ratio), avg(o_ratio), count(DISTINCT o_ratio), count(o_ratio),
 	sum(o_totalprice), avg(o_totalprice)
 FROM orders;
 
 -- name: agg_floats
+-- path: row
 SELECT min(l_weight), max(l_weight), sum(l_weight), avg(l_weight), count(DISTINCT l_weight), min(l_score),
 	max(l_score), sum(l_score), avg(l_score), count(DISTINCT l_score)
 FROM lineitem;
 
 -- name: agg_floats_negative_zero
+-- path: row
 SELECT min(p_weight), max(p_weight), sum(p_weight), count(DISTINCT p_weight), min(o_score), max(o_score),
 	sum(o_score), avg(o_score)
 FROM part, (SELECT o_score FROM orders WHERE o_orderkey <= 400) o;
 
 -- name: agg_temporal
+-- path: row
 SELECT min(o_orderdate), max(o_orderdate), max(o_orderdate) - min(o_orderdate), count(DISTINCT o_orderdate),
 	min(o_created), max(o_created), min(o_updated), max(o_updated), min(o_wait), max(o_wait), sum(o_wait),
 	avg(o_wait), count(DISTINCT o_wait)
 FROM orders;
 
 -- name: agg_temporal_infinity
+-- path: row
 SELECT min(l_shipped_at), max(l_shipped_at), count(*) FILTER (WHERE l_shipped_at = 'infinity'),
 	count(*) FILTER (WHERE isfinite(l_shipped_at)), min(l_delay), max(l_delay), sum(l_delay),
 	min(c_since), max(c_since)
 FROM lineitem, (SELECT c_since FROM customer WHERE c_custkey <= 3) c;
 
 -- name: agg_text
+-- path: duckdb
 SELECT min(c_name), max(c_comment COLLATE "C"), min(c_comment COLLATE "C"), count(DISTINCT c_mktsegment),
 	string_agg(DISTINCT c_mktsegment, ',' ORDER BY c_mktsegment), min(c_phone), max(c_address), count(c_comment),
 	max(length(c_comment)), min(l_tag COLLATE "C"), max(l_tag COLLATE "C"), count(DISTINCT l_tag)
 FROM customer, (SELECT l_tag FROM lineitem WHERE l_orderkey < 300) l;
 
 -- name: agg_by_bool_uuid_jsonb
+-- path: row
 -- ordered
 SELECT c_active, count(*), count(c_prefs), count(DISTINCT c_uuid), bool_and((c_prefs ->> 'vip')::bool),
 	bool_or((c_prefs ->> 'vip')::bool), sum((c_prefs ->> 'tier')::int), count(DISTINCT c_prefs)
@@ -305,6 +339,7 @@ GROUP BY c_active
 ORDER BY c_active NULLS FIRST;
 
 -- name: agg_by_bool_bytea
+-- path: row
 -- ordered
 SELECT o_flag, o_payload IS NULL AS no_payload, count(*), count(DISTINCT o_payload), max(length(o_payload)),
 	max(encode(o_payload, 'hex')), sum(length(o_payload)), count(DISTINCT o_token)
@@ -313,28 +348,33 @@ GROUP BY o_flag, o_payload IS NULL
 ORDER BY 1, 2;
 
 -- name: group_rollup
+-- path: row
 SELECT l_returnflag, l_linestatus, extract(year FROM l_shipdate)::int AS yr, count(*), sum(l_quantity),
 	grouping(l_returnflag, l_linestatus)
 FROM lineitem
 GROUP BY ROLLUP (l_returnflag, l_linestatus, yr);
 
 -- name: group_grouping_sets
+-- path: row
 SELECT c_mktsegment, c_nationkey, c_active, grouping(c_mktsegment, c_nationkey, c_active), count(*), sum(c_acctbal)
 FROM customer
 GROUP BY GROUPING SETS ((c_mktsegment), (c_nationkey, c_active), ());
 
 -- name: group_cube
+-- path: row
 SELECT o_orderstatus, o_orderpriority, count(*), avg(o_totalprice), max(o_created)
 FROM orders
 GROUP BY CUBE (o_orderstatus, o_orderpriority);
 
 -- name: group_having
+-- path: duckdb
 SELECT o_custkey, count(*), sum(o_totalprice), max(o_orderdate), min(o_created)
 FROM orders
 GROUP BY o_custkey
 HAVING count(*) > 12 AND sum(o_totalprice) > 100000;
 
 -- name: window_rank
+-- path: row
 -- ordered
 SELECT c_custkey, c_mktsegment, c_acctbal,
 	row_number() OVER (PARTITION BY c_mktsegment ORDER BY c_acctbal DESC, c_custkey),
@@ -345,6 +385,7 @@ FROM customer
 ORDER BY c_custkey;
 
 -- name: window_lag_running
+-- path: row
 -- ordered
 SELECT o_orderkey, o_custkey, o_orderdate, o_totalprice, lag(o_orderdate) OVER w, lead(o_totalprice, 2) OVER w,
 	o_orderdate - lag(o_orderdate) OVER w AS gap,
@@ -358,6 +399,7 @@ WINDOW w AS (PARTITION BY o_custkey ORDER BY o_orderdate, o_orderkey)
 ORDER BY o_orderkey;
 
 -- name: window_range_frame
+-- path: row
 -- ordered
 SELECT l_orderkey, l_linenumber, l_shipdate,
 	sum(l_quantity) OVER (ORDER BY l_shipdate RANGE BETWEEN interval '3 days' PRECEDING AND CURRENT ROW),
@@ -369,15 +411,18 @@ WHERE l_orderkey < 2000
 ORDER BY l_orderkey, l_linenumber;
 
 -- name: distinct_columns
+-- path: duckdb
 SELECT DISTINCT l_shipmode, l_returnflag, l_tag FROM lineitem;
 
 -- name: distinct_on
+-- path: duckdb
 -- ordered
 SELECT DISTINCT ON (o_custkey) o_custkey, o_orderkey, o_orderdate, o_totalprice
 FROM orders
 ORDER BY o_custkey, o_orderdate DESC, o_orderkey DESC;
 
 -- name: cte_joined_ctes
+-- path: duckdb
 -- ordered
 WITH cust_rev AS (
 	SELECT o_custkey, sum(o_totalprice) AS rev, count(*) AS n FROM orders GROUP BY o_custkey),
@@ -389,6 +434,7 @@ GROUP BY seg.c_mktsegment, n_name
 ORDER BY 1, 2;
 
 -- name: correlated_scalar_subqueries
+-- path: duckdb
 -- ordered
 SELECT n_nationkey, n_name, (SELECT count(*) FROM customer WHERE c_nationkey = n_nationkey) AS customers,
 	(SELECT max(s_acctbal) FROM supplier WHERE s_nationkey = n_nationkey) AS best_supplier
@@ -396,12 +442,14 @@ FROM nation
 ORDER BY n_nationkey;
 
 -- name: in_and_not_in
+-- path: duckdb
 SELECT count(*), sum(p_retailprice)
 FROM part
 WHERE p_partkey IN (SELECT l_partkey FROM lineitem WHERE l_shipmode = 'AIR')
 	AND p_partkey NOT IN (SELECT ps_partkey FROM partsupp WHERE ps_availqty < 500);
 
 -- name: exists_and_not_exists
+-- path: duckdb
 SELECT c_custkey, c_name
 FROM customer c
 WHERE NOT EXISTS (SELECT 1 FROM orders WHERE o_custkey = c.c_custkey AND o_orderdate > date '1998-01-01')
@@ -409,15 +457,18 @@ WHERE NOT EXISTS (SELECT 1 FROM orders WHERE o_custkey = c.c_custkey AND o_order
 		WHERE o.o_custkey = c.c_custkey AND l_returnflag = 'R');
 
 -- name: left_join_nulls
+-- path: duckdb
 SELECT c_custkey, c_name, o_orderkey, o_comment, o_score
 FROM customer LEFT JOIN orders ON o_custkey = c_custkey AND o_orderdate < date '1992-03-01'
 WHERE c_custkey < 100;
 
 -- name: full_join_nulls
+-- path: duckdb
 SELECT n_nationkey, n_name, s_suppkey, coalesce(s_comment, n_comment, 'none')
 FROM nation FULL JOIN (SELECT * FROM supplier WHERE s_acctbal > 0) s ON s_nationkey = n_nationkey;
 
 -- name: date_arithmetic
+-- path: row
 -- ordered
 SELECT o_orderkey, o_orderdate + interval '1 month', o_orderdate + 30, o_orderdate - date '1992-01-01',
 	date_trunc('month', o_orderdate), date_trunc('week', o_created), extract(dow FROM o_orderdate),
@@ -428,6 +479,7 @@ WHERE o_orderkey % 50 = 0 OR o_orderkey IN (20, 24)
 ORDER BY o_orderkey;
 
 -- name: date_differences_by_mode
+-- path: row
 -- ordered
 SELECT l_shipmode, avg(l_receiptdate - l_shipdate), max(l_receiptdate - l_commitdate),
 	count(*) FILTER (WHERE l_shipdate + l_delay > l_commitdate), min(l_shipdate + l_delay),
@@ -437,6 +489,7 @@ GROUP BY l_shipmode
 ORDER BY l_shipmode;
 
 -- name: timestamptz_in_session_zone
+-- path: row
 -- ordered
 SELECT date_trunc('day', l_shipped_at), count(*), min(l_shipped_at AT TIME ZONE 'UTC'), max(l_shipped_at::date),
 	max(l_shipped_at)
@@ -446,6 +499,7 @@ GROUP BY 1
 ORDER BY 1;
 
 -- name: string_functions
+-- path: row
 -- ordered
 SELECT c_custkey, lower(c_mktsegment), upper(c_comment), substr(c_name, 10), length(c_phone), octet_length(c_phone),
 	c_name || '/' || c_mktsegment, trim(c_mktsegment) || '!', replace(c_address, 'caddr', 'A'),
@@ -455,11 +509,13 @@ FROM customer
 ORDER BY c_custkey;
 
 -- name: like_filters_three_valued
+-- path: duckdb
 SELECT count(*), count(*) FILTER (WHERE p_comment NOT LIKE 'part 1%'), count(p_comment)
 FROM part
 WHERE p_name LIKE '%green%' OR p_type LIKE 'PROMO%' OR p_comment NOT LIKE 'part 1%';
 
 -- name: case_coalesce_casts
+-- path: row
 -- ordered
 SELECT o_orderkey, CASE WHEN o_score IS NULL THEN 'none' WHEN o_score < 0 THEN 'neg' ELSE 'pos' END,
 	coalesce(o_comment, o_clerk), nullif(o_shippriority, 0), o_totalprice::int, o_totalprice::float8,
@@ -470,6 +526,7 @@ WHERE o_orderkey < 400
 ORDER BY o_orderkey;
 
 -- name: order_nulls_first_limit_offset
+-- path: duckdb
 -- ordered
 SELECT o_orderkey, o_score, o_updated
 FROM orders
@@ -477,6 +534,7 @@ ORDER BY o_score DESC NULLS FIRST, o_orderkey
 LIMIT 25 OFFSET 100;
 
 -- name: order_nulls_last_text_c
+-- path: row
 -- ordered
 SELECT l_tag, l_delay, l_orderkey, l_linenumber
 FROM lineitem
@@ -484,6 +542,7 @@ ORDER BY l_tag COLLATE "C" NULLS FIRST, l_delay DESC NULLS LAST, l_orderkey, l_l
 LIMIT 50 OFFSET 10;
 
 -- name: heap_join_segment_target
+-- path: row
 -- ordered
 SELECT c_mktsegment, t.target, t.owner, count(*), sum(c_acctbal), sum(c_acctbal) > t.target
 FROM customer JOIN src.segment_target t ON t.mktsegment = c_mktsegment
@@ -491,18 +550,21 @@ GROUP BY 1, 2, 3
 ORDER BY 1;
 
 -- name: heap_left_join_orders
+-- path: row
 SELECT c.c_mktsegment, t.owner, count(o_orderkey), sum(o_totalprice)
 FROM customer c LEFT JOIN src.segment_target t ON t.mktsegment = c.c_mktsegment
 	LEFT JOIN orders ON o_custkey = c.c_custkey
 GROUP BY 1, 2;
 
 -- name: uuid_equality
+-- path: row
 SELECT o_orderkey, o_token, c_custkey, c_uuid
 FROM orders JOIN customer ON c_custkey = o_custkey
 WHERE o_token = md5('order12')::uuid OR o_token IN (md5('order100')::uuid, md5('order2999')::uuid)
 	OR c_uuid = md5('cust7')::uuid;
 
 -- name: jsonb_filters
+-- path: row
 -- ordered
 SELECT c_custkey, c_prefs, c_prefs ->> 'tier', c_prefs -> 'tags' ->> 0, c_prefs ? 'vip'
 FROM customer
@@ -510,6 +572,7 @@ WHERE c_prefs = '{"tier": 2, "tags": ["a"], "vip": false}'::jsonb OR c_prefs @> 
 ORDER BY c_custkey;
 
 -- name: bytea_filters
+-- path: row
 -- ordered
 SELECT o_orderkey, o_payload, length(o_payload), encode(o_payload, 'hex')
 FROM orders
@@ -517,6 +580,7 @@ WHERE o_payload = '\x'::bytea OR o_payload = decode(substr(md5('17'), 1, 4), 'he
 ORDER BY o_orderkey;
 
 -- name: filters_on_every_type
+-- path: row
 -- ordered
 SELECT 'int2', count(*) FROM lineitem WHERE l_linenumber = 3
 UNION ALL SELECT 'int4', count(*) FROM lineitem WHERE l_partkey BETWEEN 100 AND 150
@@ -545,6 +609,7 @@ UNION ALL SELECT 'bytea', count(*) FROM orders WHERE o_payload > '\x80'::bytea
 ORDER BY 1;
 
 -- name: numeric_edges
+-- path: row
 -- ordered
 SELECT o_orderkey, o_ratio, o_ratio * 2, o_ratio / 3, round(o_ratio, 1), scale(o_ratio), o_ratio::text,
 	-o_ratio
@@ -553,12 +618,14 @@ WHERE o_ratio > 1e20 OR o_ratio < 0 OR o_orderkey < 60
 ORDER BY o_orderkey;
 
 -- name: set_operations
+-- path: duckdb
 SELECT l_suppkey FROM lineitem WHERE l_shipmode = 'AIR'
 INTERSECT SELECT ps_suppkey FROM partsupp WHERE ps_availqty > 9000
 EXCEPT SELECT s_suppkey FROM supplier WHERE s_acctbal < 0
 UNION ALL SELECT n_nationkey FROM nation WHERE n_comment IS NULL;
 
 -- name: nested_aggregate_having
+-- path: row
 -- ordered
 SELECT nation, count(*), avg(cnt), max(cnt)
 FROM (SELECT n_name AS nation, o_custkey, count(*) AS cnt
@@ -569,6 +636,7 @@ HAVING avg(cnt) > 5
 ORDER BY nation;
 
 -- name: count_distinct_per_type
+-- path: row
 -- ordered
 SELECT o_orderpriority, count(DISTINCT o_custkey), count(DISTINCT o_clerk), count(DISTINCT o_orderdate),
 	count(DISTINCT o_wait), count(DISTINCT o_score), count(DISTINCT o_token), count(DISTINCT o_payload),
@@ -578,6 +646,7 @@ GROUP BY o_orderpriority
 ORDER BY o_orderpriority;
 
 -- name: ordered_set_aggregates
+-- path: row
 -- ordered
 SELECT l_shipmode, percentile_cont(0.5) WITHIN GROUP (ORDER BY l_extendedprice),
 	percentile_disc(0.9) WITHIN GROUP (ORDER BY l_shipdate), mode() WITHIN GROUP (ORDER BY l_linenumber)
@@ -586,6 +655,7 @@ GROUP BY l_shipmode
 ORDER BY l_shipmode;
 
 -- name: ordered_array_aggregates
+-- path: row
 -- ordered
 SELECT o_custkey, array_agg(o_orderkey ORDER BY o_orderkey), string_agg(o_orderstatus, '' ORDER BY o_orderdate, o_orderkey),
 	jsonb_agg(o_score ORDER BY o_orderkey), array_agg(DISTINCT o_orderpriority)
@@ -595,6 +665,7 @@ GROUP BY o_custkey
 ORDER BY o_custkey;
 
 -- name: lateral_top_n
+-- path: duckdb
 -- ordered
 SELECT c_custkey, x.o_orderkey, x.o_totalprice
 FROM customer, LATERAL (SELECT o_orderkey, o_totalprice FROM orders WHERE o_custkey = c_custkey
@@ -603,17 +674,20 @@ WHERE c_custkey < 12
 ORDER BY 1, 2;
 
 -- name: self_join
+-- path: duckdb
 SELECT a.l_orderkey, count(*), sum(a.l_quantity + b.l_quantity)
 FROM lineitem a JOIN lineitem b ON a.l_orderkey = b.l_orderkey AND a.l_linenumber < b.l_linenumber
 	AND a.l_suppkey = b.l_suppkey
 GROUP BY a.l_orderkey;
 
 -- name: empty_aggregate
+-- path: duckdb
 SELECT count(*), sum(l_quantity), max(l_shipdate), avg(l_score), bool_and(l_tag = 'x')
 FROM lineitem
 WHERE l_shipdate > date '2100-01-01';
 
 -- name: values_join_char
+-- path: row
 -- ordered
 SELECT l_shipmode, v.label, count(*)
 FROM lineitem JOIN (VALUES ('AIR', 'fast'), ('RAIL', 'slow'), ('FOB ', 'pad')) AS v(mode, label)
@@ -622,6 +696,7 @@ GROUP BY 1, 2
 ORDER BY 1;
 
 -- name: generate_series_left_join
+-- path: row
 -- ordered
 SELECT d::date, count(o_orderkey), sum(o_totalprice)
 FROM generate_series(date '1995-01-01', date '1995-03-31', interval '1 week') AS d
@@ -630,11 +705,13 @@ GROUP BY 1
 ORDER BY 1;
 
 -- name: bool_logic_rollup
+-- path: row
 SELECT c_active, o_flag, count(*), bool_or(o_flag AND c_active), every(o_totalprice > 1000)
 FROM customer JOIN orders ON o_custkey = c_custkey
 GROUP BY ROLLUP (c_active, o_flag);
 
 -- name: group_by_mixed_case_text
+-- path: duckdb
 -- ordered
 SELECT l_tag, count(*), sum(l_quantity)
 FROM lineitem
@@ -642,6 +719,7 @@ GROUP BY l_tag
 ORDER BY l_tag COLLATE "C" NULLS LAST;
 
 -- name: interval_arithmetic
+-- path: row
 -- ordered
 SELECT o_orderkey, o_wait, o_wait * 2, o_wait / 3, justify_hours(o_wait), extract(epoch FROM o_wait),
 	o_orderdate + o_wait, -o_wait
@@ -651,6 +729,7 @@ ORDER BY o_orderkey
 LIMIT 100;
 
 -- name: timestamp_functions
+-- path: row
 -- ordered
 SELECT s_suppkey, s_since, s_since + interval '1 day 2 hours', date_trunc('hour', s_since),
 	extract(isodow FROM s_since), to_char(s_since, 'YYYY-MM-DD HH24:MI:SS'), s_since::timestamptz AS since_tz, s_rating,
