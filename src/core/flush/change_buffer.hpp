@@ -59,10 +59,12 @@ struct ChangeBufferOptions {
 // opened lazily on the first Append and closed after every successful Flush, so an idle table holds
 // no memory and no temp files. Not thread-safe: one flush thread owns it.
 //
-// Each batch goes as VARCHAR through a DuckDB query appender into one INSERT ... SELECT that applies
-// the columns' from_text expressions (one transaction per batch), landing in the typed buffer table:
-// the lake types plus _seq BIGINT, _op UTINYINT, _unchanged USMALLINT[] and, in append mode,
-// _commit_lsn BIGINT. The in-memory database spills that table to temp files beyond memory_limit.
+// Each append (one batch or several) goes through a DuckDB query appender into one INSERT ... SELECT
+// (one transaction), landing in the typed buffer table: the lake types plus _seq BIGINT, _op UTINYINT,
+// _unchanged USMALLINT[] and, in append mode, _commit_lsn BIGINT. Columns with a TextForm whose values
+// are all in PostgreSQL's canonical text are converted in C++ and appended as typed vectors (whole
+// data chunks); otherwise the values go as VARCHAR and the columns' from_text expressions convert
+// them. The in-memory database spills that table to temp files beyond memory_limit.
 class ChangeBuffer {
 public:
 	// What Flush hands to the apply step. `relation` (a table or view in the connection) has the
