@@ -2,10 +2,12 @@
 
 #include "core/common/lsn.hpp"
 #include "core/flush/change_batch.hpp"
+#include "core/flush/typed_chunks.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,9 @@ struct BufferColumn {
 	// is CAST to duck_type. Empty = CAST({} AS duck_type).
 	std::string from_text;
 	bool key = false; // part of the primary key / replica identity
+	// A value in PostgreSQL's canonical text form of this type is converted in C++ to what from_text
+	// gives (any other spelling still goes through from_text). Only for a duck_type of that form.
+	TextForm form = TextForm::Sql;
 };
 
 // One step of a source schema change, applied to the rows already buffered (in order).
@@ -54,10 +59,12 @@ struct ChangeBufferOptions {
 // opened lazily on the first Append and closed after every successful Flush, so an idle table holds
 // no memory and no temp files. Not thread-safe: one flush thread owns it.
 //
-// Each batch goes as VARCHAR through a DuckDB query appender into one INSERT ... SELECT that applies
-// the columns' from_text expressions (one transaction per batch), landing in the typed buffer table:
-// the lake types plus _seq BIGINT, _op UTINYINT, _unchanged USMALLINT[] and, in append mode,
-// _commit_lsn BIGINT. The in-memory database spills that table to temp files beyond memory_limit.
+// Each append (one batch or several) goes through a DuckDB query appender into one INSERT ... SELECT
+// (one transaction), landing in the typed buffer table: the lake types plus _seq BIGINT, _op UTINYINT,
+// _unchanged USMALLINT[] and, in append mode, _commit_lsn BIGINT. Columns with a TextForm whose values
+// are all in PostgreSQL's canonical text are converted in C++ and appended as typed vectors (whole
+// data chunks); otherwise the values go as VARCHAR and the columns' from_text expressions convert
+// them. The in-memory database spills that table to temp files beyond memory_limit.
 class ChangeBuffer {
 public:
 	// What Flush hands to the apply step. `relation` (a table or view in the connection) has the
@@ -103,6 +110,9 @@ public:
 	// the table, the column and DuckDB's message (which quotes the value); an unchanged TOAST key
 	// column throws Error(Unsupported); a seq not above the previous one throws Error(Internal).
 	void Append(const ChangeBatch &batch);
+	// Appends several batches, in order, as one (all-or-nothing): a run of small transactions costs
+	// one DuckDB statement instead of one each.
+	void Append(std::span<const ChangeBatch *const> batches);
 
 	// The source table changed: rows already buffered get `changes` (in order) and later batches have
 	// `columns`, which must be Columns() with the changes applied. Throws Error(Config) for a column
@@ -119,6 +129,8 @@ public:
 	// flush builds), 0 while closed or when DuckDB does not answer. A query: call it now and then.
 	int64_t MemoryBytes() noexcept;
 	uint64_t BufferedRows() const { return rows_; }
+	// Appends that took the typed path (values converted in C++), since construction.
+	uint64_t TypedAppends() const { return typed_appends_; }
 	// Commit LSN of the last appended change (kInvalidLsn when the buffer is empty).
 	Lsn LastCommitLsn() const { return last_commit_lsn_; }
 
@@ -153,13 +165,16 @@ public:
 private:
 	void Open();
 	void Close() noexcept;
-	// Validates columns_ and derives key_columns_, staging_names_ and insert_sql_ from it.
+	// Validates columns_ and derives key_columns_, staging_names_, insert_sql_ and the typed path from it.
 	void Configure();
 	std::string StagingTableSql() const;
 	void ResetCounters();
-	void AppendConverted(const ChangeBatch &batch);
+	void AppendConverted(std::span<const ChangeBatch *const> batches);
+	// Runs `fill` on a query appender of `sql` in one transaction; a failure rolls back and is diagnosed.
+	void AppendWith(std::span<const ChangeBatch *const> batches, const std::vector<duckdb_type> &types,
+	                const std::string &sql, const std::function<void(StagingAppender &)> &fill);
 	void AppendRows(const ChangeBatch &batch, StagingAppender &app);
-	[[noreturn]] void DiagnoseConversion(const ChangeBatch &batch, const std::exception_ptr &cause);
+	[[noreturn]] void DiagnoseConversion(std::span<const ChangeBatch *const> batches, const std::exception_ptr &cause);
 	std::string ColumnExpression(size_t col) const;
 	std::string BuildRelation();
 	std::string CompactionSql() const;
@@ -172,12 +187,17 @@ private:
 	std::vector<size_t> key_columns_;
 	std::vector<std::string> staging_names_;
 	std::string insert_sql_; // staging -> buffer conversion, built once
+	// The typed path (columns converted in C++ where their form allows): its chunk builder and
+	// conversion statement; null when no column has a form.
+	std::unique_ptr<TypedChunks> typed_;
+	std::string typed_insert_sql_;
 
 	std::unique_ptr<DuckDatabase> db_;
 	std::unique_ptr<DuckConnection> conn_;
 	std::string dir_;
 
 	uint64_t rows_ = 0;
+	uint64_t typed_appends_ = 0;
 	double load_ms_ = 0; // Append time since the last flush
 	bool non_inserts_ = false;
 	bool any_seq_ = false;

@@ -30,6 +30,8 @@ public:
 	void Int64(int64_t v) { Check(duckdb_append_int64(appender_, v)); }
 	void UInt8(uint8_t v) { Check(duckdb_append_uint8(appender_, v)); }
 	void EndRow() { Check(duckdb_appender_end_row(appender_)); }
+	// A whole chunk whose columns are the appender's.
+	void Chunk(duckdb_data_chunk chunk) { Check(duckdb_append_data_chunk(appender_, chunk)); }
 	// Flushes the remaining rows (runs the query of a query appender).
 	void Close() { Check(duckdb_appender_close(appender_)); }
 

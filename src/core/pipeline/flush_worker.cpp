@@ -99,6 +99,7 @@ std::optional<std::chrono::steady_clock::time_point> FlushWorker::OldestPendingS
 
 void FlushWorker::DropEverything() {
 	buffer_.Clear();
+	ClearStaged();
 	batch_first_lsn_ = Lsn();
 	batch_first_time_us_ = 0;
 	if (!pending_lake_changes_.empty()) {
@@ -141,7 +142,9 @@ void FlushWorker::Run() {
 			// Rows that will be held stay in the budget from queue to hold: released in between, the
 			// consumer could read a batch more past the limit before they counted again.
 			bool hold = route_->snapshot_lsn.load() == 0;
-			if (auto item = route_->queue.Pop(100, hold)) {
+			// With rows staged, only what is queued already is taken before they are appended.
+			auto item = route_->queue.Pop(staged_.empty() ? 100 : 0, hold);
+			if (item) {
 				if (failed_.load()) {
 					if (hold) {
 						route_->queue.Budget().Release(item->bytes);
@@ -152,13 +155,16 @@ void FlushWorker::Run() {
 					Process(std::move(*item));
 				}
 			}
+			if (!staged_.empty() && (!item || staged_rows_ >= kStageRows || staged_bytes_ >= kStageBytes)) {
+				AppendStaged();
+			}
 		}
 		if (!failed_.load() && ShouldFlush(Clock::now())) {
 			Flush();
 		}
 	}
 	if (finish_on_stop_.load() && !failed_.load() && copy_done_.load() && at_boundary_ &&
-	    (buffer_.BufferedRows() > 0 || truncate_pending_ || !pending_lake_changes_.empty())) {
+	    (buffer_.BufferedRows() > 0 || !staged_.empty() || truncate_pending_ || !pending_lake_changes_.empty())) {
 		try {
 			Flush();
 		} catch (const std::exception &e) {
@@ -166,6 +172,7 @@ void FlushWorker::Run() {
 		}
 	}
 	buffer_.Clear();
+	ClearStaged();
 	DropHeld();
 	catalog_.reset();
 	{
@@ -236,15 +243,14 @@ void FlushWorker::Process(QueueItem item) {
 	switch (item.kind) {
 	case QueueItem::Kind::Rows:
 		if (item.batch && item.batch->Rows() > 0) {
-			if (!AppendRetrying(*item.batch)) {
-				return;
-			}
+			// Staged: the batches queued back to back (a run of small transactions) go to the buffer
+			// as one append (AppendStaged), before anything that needs them there.
+			// They count against the group's budget again until appended (memory stays bounded).
+			staged_rows_ += item.batch->Rows();
+			staged_bytes_ += item.bytes;
+			route_->queue.Budget().Add(item.bytes);
+			staged_.push_back(std::move(item.batch));
 			at_boundary_ = false;
-			buffered_rows_.store(buffer_.BufferedRows());
-			if (Clock::now() - memory_sampled_at_ >= std::chrono::milliseconds(250)) {
-				memory_sampled_at_ = Clock::now();
-				duckdb_memory_bytes_.store(buffer_.MemoryBytes());
-			}
 			if (!first_row_at_) {
 				first_row_at_ = Clock::now();
 				std::lock_guard guard(stats_mutex_);
@@ -272,6 +278,7 @@ void FlushWorker::Process(QueueItem item) {
 	case QueueItem::Kind::Truncate:
 		// Whatever was buffered is erased by the truncate; the lake table is emptied by the next
 		// flush, in the same snapshot as the rows that follow it.
+		ClearStaged();
 		buffer_.Clear();
 		buffered_rows_.store(0);
 		duckdb_memory_bytes_.store(0);
@@ -282,18 +289,50 @@ void FlushWorker::Process(QueueItem item) {
 		Fail(item.message);
 		break;
 	case QueueItem::Kind::Schema:
-		if (item.relation) {
+		// The rows before the change have the old columns.
+		if (item.relation && AppendStaged()) {
 			ChangeSchema(*item.relation);
 		}
 		break;
 	}
 }
 
-bool FlushWorker::AppendRetrying(const flush::ChangeBatch &batch) {
+void FlushWorker::ClearStaged() {
+	staged_.clear();
+	if (staged_bytes_ > 0) {
+		route_->queue.Budget().Release(staged_bytes_);
+	}
+	staged_rows_ = 0;
+	staged_bytes_ = 0;
+}
+
+bool FlushWorker::AppendStaged() {
+	if (staged_.empty()) {
+		return true;
+	}
+	std::vector<const flush::ChangeBatch *> batches;
+	for (const auto &b : staged_) {
+		batches.push_back(b.get());
+	}
+	bool ok = AppendRetrying(batches);
+	// Not appended: the table failed or the worker stops or resets, and the rows go with the rest.
+	ClearStaged();
+	if (!ok) {
+		return false;
+	}
+	buffered_rows_.store(buffer_.BufferedRows());
+	if (Clock::now() - memory_sampled_at_ >= std::chrono::milliseconds(250)) {
+		memory_sampled_at_ = Clock::now();
+		duckdb_memory_bytes_.store(buffer_.MemoryBytes());
+	}
+	return true;
+}
+
+bool FlushWorker::AppendRetrying(std::span<const flush::ChangeBatch *const> batches) {
 	Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(settings_->max_retry_backoff_s));
 	for (;;) {
 		try {
-			buffer_.Append(batch);
+			buffer_.Append(batches);
 			return true;
 		} catch (const Error &e) {
 			if (e.Kind() != ErrorKind::Io) {
@@ -365,16 +404,22 @@ bool FlushWorker::ShouldFlush(Clock::time_point now) const {
 	if (!copy_done_.load() || !at_boundary_ || now < retry_after_) {
 		return false;
 	}
-	if (buffer_.BufferedRows() == 0 && !truncate_pending_ && pending_lake_changes_.empty()) {
+	uint64_t rows = buffer_.BufferedRows() + staged_rows_;
+	if (rows == 0 && !truncate_pending_ && pending_lake_changes_.empty()) {
 		return false;
 	}
-	if (static_cast<int64_t>(buffer_.BufferedRows()) >= settings_->flush_batch_threshold) {
+	if (static_cast<int64_t>(rows) >= settings_->flush_batch_threshold) {
 		return true;
 	}
 	return first_row_at_ && now - *first_row_at_ >= std::chrono::milliseconds(settings_->flush_interval_ms);
 }
 
 void FlushWorker::Flush() {
+	// Staged rows belong to transactions up to last_commit_lsn_: they go into this flush. (None are
+	// staged while a commit's outcome is unknown: nothing is taken from the queue then.)
+	if (!unresolved_commit_ && !AppendStaged()) {
+		return;
+	}
 	Lsn up_to = last_commit_lsn_;
 	uint64_t rows = buffer_.BufferedRows();
 	auto started = Clock::now();

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -89,9 +90,12 @@ private:
 	void Process(QueueItem item);
 	// Source DDL: evolves the buffer now and stages the lake steps for the next flush.
 	void ChangeSchema(const cdc::RelationInfo &relation);
-	// Appends a batch to the buffer; a full temp directory is waited out (retried with backoff) rather
+	// Appends batches to the buffer; a full temp directory is waited out (retried with backoff) rather
 	// than failing the table. False when the table failed or the worker is stopping.
-	bool AppendRetrying(const flush::ChangeBatch &batch);
+	bool AppendRetrying(std::span<const flush::ChangeBatch *const> batches);
+	// Appends the staged batches (as one); false as AppendRetrying. They are gone either way.
+	bool AppendStaged();
+	void ClearStaged();
 	void ApplySchemaChange(SchemaChange change);
 	// Rows that arrive before the snapshot LSN is known wait in held_; their bytes stay counted
 	// against the group's budget until they are processed or dropped.
@@ -139,6 +143,14 @@ private:
 	std::atomic<int64_t> duckdb_memory_bytes_{0};
 
 	// Worker-thread state.
+	// Batches taken from the queue and not yet in the buffer: appended together once the queue is
+	// momentarily empty, the stage holds kStageRows rows or kStageBytes bytes, or before a flush or
+	// schema change.
+	static constexpr uint64_t kStageRows = 16384;
+	static constexpr int64_t kStageBytes = 8 << 20;
+	std::vector<std::unique_ptr<flush::ChangeBatch>> staged_;
+	uint64_t staged_rows_ = 0;
+	int64_t staged_bytes_ = 0;   // counted against the group's budget while staged
 	std::deque<QueueItem> held_; // rows that arrived before the snapshot LSN was known
 	int64_t held_bytes_ = 0;
 	// The reloadable settings of this flush (PipelineConfig::Live), refreshed between items.

@@ -132,12 +132,12 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 		// Status updates keep going so the walsender does not time us out.
 		if (budget_.Full()) {
 			FlushAllBatches();
-		}
-		if (!budget_.WaitBelowLimit(200)) {
-			stream.Confirm(SafeConfirmLsn({}));
-			PublishConfirmed(stream.FlushPosition());
-			stream.SendStatus();
-			continue;
+			if (!budget_.WaitBelowLimit(200)) {
+				stream.Confirm(SafeConfirmLsn({}));
+				PublishConfirmed(stream.FlushPosition());
+				stream.SendStatus();
+				continue;
+			}
 		}
 		auto event = stream.Next(200);
 		if (auto *data = std::get_if<XLogData>(&event)) {
@@ -147,6 +147,14 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 			} else {
 				decoder_.Decode(data->payload, data->wal_start);
 			}
+			// The confirmable position moves only when a worker flushes (a few times a second): between
+			// row messages it is looked up every few milliseconds, not once per message (a lock per
+			// table each time).
+			auto now = std::chrono::steady_clock::now();
+			if (now - confirm_checked_at_ < std::chrono::milliseconds(5)) {
+				continue;
+			}
+			confirm_checked_at_ = now;
 		} else if (auto *ka = std::get_if<Keepalive>(&event)) {
 			if (!in_txn_) {
 				idle_wal_end = ka->wal_end;
@@ -299,12 +307,12 @@ bool SlotConsumer::ReplayMayGoOn() {
 	};
 	if (budget_.Full()) {
 		FlushAllBatches();
-	}
-	while (!budget_.WaitBelowLimit(200)) {
-		if (stop_ && stop_->load()) {
-			return false;
+		while (!budget_.WaitBelowLimit(200)) {
+			if (stop_ && stop_->load()) {
+				return false;
+			}
+			report();
 		}
-		report();
 	}
 	if (stop_ && stop_->load()) {
 		return false;

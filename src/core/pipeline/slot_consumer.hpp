@@ -126,6 +126,7 @@ private:
 	const std::atomic<bool> *stop_ = nullptr;
 	bool stream_requested_ = false; // START_REPLICATION asked for streaming = on
 	std::chrono::steady_clock::time_point replay_status_at_{};
+	std::chrono::steady_clock::time_point confirm_checked_at_{}; // last SafeConfirmLsn between messages
 
 	mutable std::mutex routes_mutex_;
 	std::unordered_map<uint32_t, std::shared_ptr<TableRoute>> routes_;

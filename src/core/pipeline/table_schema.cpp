@@ -99,6 +99,21 @@ TableSchema TableSchema::FromLake(const TableSchema &described, const lake::Lake
 	return s;
 }
 
+// The types whose canonical PostgreSQL text the change buffer converts in C++ (the same value as
+// TextToDuckExpression's SQL).
+static flush::TextForm TextFormOf(const lake::LakeTypeMapping &m) {
+	using F = flush::TextForm;
+	static const std::pair<const char *, F> kForms[] = {
+	    {"int16", F::Int16},  {"int32", F::Int32}, {"int64", F::Int64},         {"boolean", F::Boolean},
+	    {"varchar", F::Text}, {"date", F::Date},   {"timestamp", F::Timestamp}, {"timestamptz", F::TimestampTz}};
+	for (const auto &[name, form] : kForms) {
+		if (m.lake_type == name) {
+			return form;
+		}
+	}
+	return F::Sql;
+}
+
 void TableSchema::AddColumn(const SourceColumn &column, lake::LakeTypeMapping mapping, bool not_null) {
 	// Changelog columns stay last in lake_columns: Finish() re-adds them.
 	if (mode == meta::SyncMode::Append) {
@@ -112,6 +127,7 @@ void TableSchema::AddColumn(const SourceColumn &column, lake::LakeTypeMapping ma
 	bc.duck_type = mapping.duck_type;
 	bc.from_text = lake::TextToDuckExpression(mapping, "{}", column.name);
 	bc.key = column.key;
+	bc.form = TextFormOf(mapping);
 	buffer_columns.push_back(bc);
 	column_names.push_back(column.name);
 	key.push_back(column.key);
