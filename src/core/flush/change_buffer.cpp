@@ -262,10 +262,15 @@ void ChangeBuffer::Append(const ChangeBatch &batch) {
 			}
 		}
 	}
-	auto started = std::chrono::steady_clock::now();
-	EnsureBuffer();
-	AppendConverted(batch);
-	load_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+	if (!conn_ && deferred_bytes_ + static_cast<int64_t>(batch.Bytes()) <= options_.defer_bytes) {
+		deferred_.push_back(batch); // a copy holds no spare capacity: its Bytes() is what it keeps
+		deferred_bytes_ += static_cast<int64_t>(deferred_.back().Bytes());
+	} else {
+		AppendDeferred();
+		auto started = std::chrono::steady_clock::now();
+		AppendConverted(batch);
+		load_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+	}
 	rows_ += batch.Rows();
 	non_inserts_ = non_inserts_ || !batch.OnlyInserts();
 	any_seq_ = true;
@@ -274,6 +279,24 @@ void ChangeBuffer::Append(const ChangeBatch &batch) {
 		max_commit_lsn_ = std::max(max_commit_lsn_, batch.CommitLsn(r));
 	}
 	last_commit_lsn_ = batch.CommitLsn(batch.Rows() - 1);
+}
+
+void ChangeBuffer::AppendDeferred() {
+	auto started = std::chrono::steady_clock::now();
+	EnsureBuffer();
+	size_t done = 0;
+	try {
+		for (; done < deferred_.size(); done++) {
+			AppendConverted(deferred_[done]);
+			deferred_bytes_ -= static_cast<int64_t>(deferred_[done].Bytes());
+		}
+	} catch (...) {
+		deferred_.erase(deferred_.begin(), deferred_.begin() + static_cast<std::ptrdiff_t>(done));
+		throw;
+	}
+	deferred_.clear();
+	deferred_bytes_ = 0;
+	load_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 }
 
 void ChangeBuffer::AppendRows(const ChangeBatch &batch, StagingAppender &app) {
@@ -390,6 +413,8 @@ void ChangeBuffer::DiagnoseConversion(const ChangeBatch &batch, const std::excep
 
 void ChangeBuffer::Clear() noexcept {
 	Close();
+	deferred_.clear();
+	deferred_bytes_ = 0;
 	ResetCounters();
 	any_seq_ = false;
 	last_seq_ = 0;
@@ -514,7 +539,7 @@ std::string ChangeBuffer::BuildRelation() {
 
 int64_t ChangeBuffer::MemoryBytes() noexcept {
 	if (!conn_) {
-		return 0;
+		return deferred_bytes_;
 	}
 	try {
 		auto r = conn_->Query("SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()");
@@ -529,7 +554,7 @@ void ChangeBuffer::Flush(const ApplyFunction &apply) {
 		Close();
 		return;
 	}
-	EnsureBuffer();
+	AppendDeferred();
 	Compacted out;
 	out.only_inserts = !non_inserts_;
 	out.max_commit_lsn = max_commit_lsn_;

@@ -125,6 +125,46 @@ TEST(LakeWriter, DeleteReadsOnlyFilesWhoseKeyRangeMatches) {
 	EXPECT_EQ(f.Read("SELECT count(*) FROM main.t WHERE id = 250"), (Rows{"0"}));
 }
 
+// Scenario 7 of the bench: a delete looks its keys up in each candidate file's key index, built
+// by the first delete that reads the file and reused after, so a later delete reads a few index
+// blocks per key and no Parquet file, whatever the table's size.
+TEST(LakeWriter, DeleteByKeyReadsIndexBlocksNotFiles) {
+	Fixture f("w_keyidx");
+	f.Insert(0, 10000); // file 0: 40 index blocks
+	auto update = [&](const std::string &ids) {
+		auto c = f.writer.Begin();
+		auto found = c.DeleteByKey(f.table, *f.staging.duck, {"id"}, "SELECT id FROM (VALUES " + ids + ") x(id)");
+		c.Insert(f.table, *f.staging.duck, "SELECT id, 'new' AS v FROM (VALUES " + ids + ") x(id)");
+		c.Commit();
+		return found;
+	};
+	EXPECT_EQ(update("(5), (9000)"), 2); // file 1 holds 5 and 9000: its range spans file 0's
+	auto t = f.writer.Keys().Totals();
+	EXPECT_EQ(t.built, 1);
+	EXPECT_EQ(t.probed, 1);
+	EXPECT_EQ(t.blocks_read, 2);
+
+	// File 0 is indexed: the next delete does not open it (moved away meanwhile).
+	auto file0 = f.TableDir() + f.Pg("SELECT path FROM ducklake.ducklake_data_file WHERE data_file_id = 0")[0];
+	std::filesystem::rename(file0, file0 + ".away");
+	EXPECT_NO_THROW(f.Delete("SELECT 7 AS id UNION ALL SELECT 9000"));
+	std::filesystem::rename(file0 + ".away", file0);
+	t = f.writer.Keys().Totals();
+	EXPECT_EQ(t.built, 2);       // file 1 only, at its first lookup
+	EXPECT_EQ(t.probed, 3);      // files 0 and 1: both key ranges admit 7 and 9000
+	EXPECT_EQ(t.blocks_read, 5); // file 0: blocks of 7 and 9000; file 1: its one block
+	EXPECT_EQ(f.Read("SELECT count(*), count(*) FILTER (WHERE v = 'new') FROM main.t"), (Rows{"9998|1"}));
+	EXPECT_EQ(f.Read("SELECT id, v FROM main.t WHERE id IN (5, 7, 9000) ORDER BY id"), (Rows{"5|new"}));
+
+	// Many keys for the rows: one scan, no index blocks.
+	f.Delete("SELECT i AS id FROM range(100, 2100) r(i)");
+	t = f.writer.Keys().Totals();
+	EXPECT_EQ(t.blocks_read, 5);
+	EXPECT_EQ(f.Read("SELECT count(*), min(id), max(id) FROM main.t WHERE id BETWEEN 100 AND 2099"),
+	          (Rows{"0|NULL|NULL"}));
+	EXPECT_EQ(f.Read("SELECT count(*) FROM main.t"), (Rows{"7998"}));
+}
+
 TEST(LakeWriter, UpdateIsDeletePlusInsertInOneSnapshot) {
 	Fixture f("w_update");
 	f.Insert(0, 10);
