@@ -6,6 +6,7 @@
 #include <duckdb.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
@@ -78,6 +79,7 @@ struct KeyIndex::Entry {
 	int64_t count = 0;
 	std::vector<int64_t> fences; // keys[i * kBlock]
 	int64_t last_key = 0;
+	int64_t column_id = 0;
 	~Entry() {
 		std::error_code ec;
 		std::filesystem::remove(keys_path, ec);
@@ -113,7 +115,10 @@ std::string KeyIndex::Directory() {
 std::shared_ptr<KeyIndex::Entry> KeyIndex::Build(int64_t table_id, int64_t data_file_id, DuckConnection &duck,
                                                  const std::string &rows_sql) {
 	auto entry = std::make_shared<Entry>();
-	auto stem = Directory() + "/" + std::to_string(table_id) + "-" + std::to_string(data_file_id);
+	// A name of its own per build: an entry replaced meanwhile removes only its own files.
+	static std::atomic<int64_t> builds{0};
+	auto stem = Directory() + "/" + std::to_string(table_id) + "-" + std::to_string(data_file_id) + "-" +
+	            std::to_string(builds.fetch_add(1));
 	entry->keys_path = stem + ".keys";
 	entry->pos_path = stem + ".pos";
 	Fd keys(entry->keys_path, O_WRONLY | O_CREAT | O_TRUNC);
@@ -126,7 +131,8 @@ std::shared_ptr<KeyIndex::Entry> KeyIndex::Build(int64_t table_id, int64_t data_
 	} prepared_guard{prepared};
 	const std::string what = "reading the keys of data file " + std::to_string(data_file_id);
 	if (duckdb_prepare(duck.Raw(), rows_sql.c_str(), &prepared) == DuckDBError) {
-		throw duck.Failure(what, duckdb_prepare_error(prepared), DUCKDB_ERROR_INVALID);
+		const char *err = duckdb_prepare_error(prepared);
+		throw duck.Failure(what, err ? err : "cannot prepare the query", DUCKDB_ERROR_INVALID);
 	}
 	duckdb_result result = duck.ExecutePrepared(prepared, true, what);
 	struct ResultGuard {
@@ -173,18 +179,20 @@ std::shared_ptr<KeyIndex::Entry> KeyIndex::Build(int64_t table_id, int64_t data_
 	return entry;
 }
 
-void KeyIndex::Lookup(int64_t table_id, int64_t data_file_id, const std::vector<int64_t> &keys, DuckConnection &duck,
-                      const std::string &rows_sql, std::vector<int64_t> &positions) {
+void KeyIndex::Lookup(int64_t table_id, int64_t data_file_id, int64_t column_id, const std::vector<int64_t> &keys,
+                      DuckConnection &duck, const std::string &rows_sql, std::vector<int64_t> &positions) {
 	std::shared_ptr<Entry> entry;
 	{
 		std::lock_guard guard(mutex_);
 		auto it = entries_.find({table_id, data_file_id});
-		if (it != entries_.end()) {
+		if (it != entries_.end() && it->second->column_id == column_id) {
 			entry = it->second;
 		}
 	}
 	if (!entry) {
+		// Another key column (the source's key changed) replaces the file's index.
 		entry = Build(table_id, data_file_id, duck, rows_sql);
+		entry->column_id = column_id;
 		std::lock_guard guard(mutex_);
 		counters_.built++;
 		entries_[{table_id, data_file_id}] = entry;

@@ -46,11 +46,12 @@ public:
 	};
 
 	// Appends to `positions` the positions of the rows of data file `data_file_id` (of `table_id`)
-	// whose key is one of `keys` (sorted ascending, distinct). Without an index yet, builds it from
-	// `rows_sql` run on `duck`: the file's rows as (key BIGINT, pos BIGINT), NULL keys left out,
-	// ordered by key then pos. Throws Error(Io) when the index directory is unusable.
-	void Lookup(int64_t table_id, int64_t data_file_id, const std::vector<int64_t> &keys, DuckConnection &duck,
-	            const std::string &rows_sql, std::vector<int64_t> &positions);
+	// whose key column `column_id` holds one of `keys` (sorted ascending, distinct). Without an index
+	// of that column yet, builds it from `rows_sql` run on `duck`: the file's rows as (key BIGINT,
+	// pos BIGINT), NULL keys left out, ordered by key then pos. Throws Error(Io) when the index
+	// directory is unusable.
+	void Lookup(int64_t table_id, int64_t data_file_id, int64_t column_id, const std::vector<int64_t> &keys,
+	            DuckConnection &duck, const std::string &rows_sql, std::vector<int64_t> &positions);
 	// Drops the indexes of `table_id`'s data files that are not in `live`.
 	void Retain(int64_t table_id, const std::set<int64_t> &live);
 	Counters Totals() const;

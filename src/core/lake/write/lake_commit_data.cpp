@@ -287,7 +287,7 @@ std::optional<int64_t> LakeCommit::DeleteByIndexedKey(int64_t table, DuckConnect
 	std::vector<int64_t> positions;
 	for (const auto *f : candidates) {
 		positions.clear();
-		index.Lookup(table, f->data_file_id, sorted, duck,
+		index.Lookup(table, f->data_file_id, key.column_id, sorted, duck,
 		             "SELECT CAST(p.k0 AS BIGINT), CAST(p.file_row_number AS BIGINT) FROM read_parquet([" +
 		                 DuckConnection::QuoteLiteral(f->full_path) + "], schema=MAP{" + schema_map +
 		                 "}, file_row_number=true) p WHERE p.k0 IS NOT NULL ORDER BY 1, 2",
