@@ -13,7 +13,7 @@ void LimitMallocArenas() {
 	if (done.exchange(true) || std::getenv("MALLOC_ARENA_MAX")) {
 		return;
 	}
-	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_ARENA_MAX, 4);
 }
 
 void ReleaseFreedMemory() {
