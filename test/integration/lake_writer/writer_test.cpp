@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <sys/wait.h>
@@ -184,8 +185,12 @@ TEST(LakeWriter, DeleteByKeyThroughTheIndexMatchesTheSource) {
 	};
 	for (int round = 0; round < 12; round++) {
 		std::string updated, deleted;
+		std::set<int64_t> used; // one change per key and round, as a compacted flush has
 		for (int k = 0; k < 40; k++) {
 			auto id = next();
+			while (!used.insert(id).second) {
+				id = next();
+			}
 			auto &list = k % 2 ? deleted : updated;
 			list += (list.empty() ? "" : ", ") + std::string("(") + std::to_string(id) + ")";
 			if (k % 2) {
