@@ -2,6 +2,7 @@
 #include "core/duck/duck_connection.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/lake/write/commit_applier.hpp"
+#include "core/lake/write/key_index.hpp"
 #include "harness/golden_lake.hpp"
 #include "writer_fixture.hpp"
 
