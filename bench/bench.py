@@ -123,13 +123,17 @@ def main():
                          "statistics (default) or a lake query (duckpipe query / duckpipe.query())")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, cluster)")
     ap.add_argument("--size", action="append", default=[], metavar="KEY=N",
-                    help="overrides one of the mode's sizes (e.g. narrow_rows=2000000); repeatable")
+                    help="overrides one of the mode's sizes (e.g. narrow_rows=2000000, or a list for a "
+                         "list-valued one: ud_stages=1000000,5000000); repeatable")
     args = ap.parse_args()
     for kv in args.size:
         key, _, value = kv.partition("=")
-        if key not in SIZES[args.mode] or not value.isdigit():
-            ap.error(f"--size {kv}: expected one of {', '.join(SIZES[args.mode])} = a whole number")
-        SIZES[args.mode][key] = int(value)
+        parts = value.split(",")
+        is_list = isinstance(SIZES[args.mode].get(key), list)
+        if key not in SIZES[args.mode] or not all(p.isdigit() for p in parts) or (len(parts) > 1 and not is_list):
+            ap.error(f"--size {kv}: expected one of {', '.join(SIZES[args.mode])} = a whole number "
+                     "(comma-separated for a list)")
+        SIZES[args.mode][key] = [int(p) for p in parts] if is_list else int(value)
 
     work = tempfile.mkdtemp(prefix=f"duckpipe-bench-{args.mode}-")
     os.chmod(work, 0o755)  # the server (user postgres) lives below it

@@ -326,10 +326,21 @@ void ChangeBuffer::Append(std::span<const ChangeBatch *const> all) {
 			}
 		}
 	}
-	auto started = std::chrono::steady_clock::now();
-	EnsureBuffer();
-	AppendConverted(batches);
-	load_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+	int64_t incoming = 0;
+	for (const auto *b : batches) {
+		incoming += static_cast<int64_t>(b->Bytes());
+	}
+	if (!conn_ && deferred_bytes_ + incoming <= options_.defer_bytes) {
+		for (const auto *b : batches) {
+			deferred_.push_back(*b); // a copy holds no spare capacity: its Bytes() is what it keeps
+			deferred_bytes_ += static_cast<int64_t>(deferred_.back().Bytes());
+		}
+	} else {
+		AppendDeferred();
+		auto started = std::chrono::steady_clock::now();
+		AppendConverted(batches);
+		load_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+	}
 	for (const auto *b : batches) {
 		const auto &batch = *b;
 		rows_ += batch.Rows();
@@ -341,6 +352,24 @@ void ChangeBuffer::Append(std::span<const ChangeBatch *const> all) {
 	}
 	any_seq_ = true;
 	last_seq_ = last;
+}
+
+void ChangeBuffer::AppendDeferred() {
+	if (deferred_.empty()) {
+		EnsureBuffer();
+		return;
+	}
+	auto started = std::chrono::steady_clock::now();
+	EnsureBuffer();
+	std::vector<const ChangeBatch *> batches;
+	batches.reserve(deferred_.size());
+	for (const auto &batch : deferred_) {
+		batches.push_back(&batch);
+	}
+	AppendConverted(batches); // all-or-nothing: on failure the deferred batches stay for a retry
+	deferred_.clear();
+	deferred_bytes_ = 0;
+	load_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 }
 
 void ChangeBuffer::AppendRows(const ChangeBatch &batch, StagingAppender &app) {
@@ -479,6 +508,8 @@ void ChangeBuffer::DiagnoseConversion(std::span<const ChangeBatch *const> batche
 
 void ChangeBuffer::Clear() noexcept {
 	Close();
+	deferred_.clear();
+	deferred_bytes_ = 0;
 	ResetCounters();
 	any_seq_ = false;
 	last_seq_ = 0;
@@ -603,7 +634,7 @@ std::string ChangeBuffer::BuildRelation() {
 
 int64_t ChangeBuffer::MemoryBytes() noexcept {
 	if (!conn_) {
-		return 0;
+		return deferred_bytes_;
 	}
 	try {
 		auto r = conn_->Query("SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()");
@@ -618,7 +649,7 @@ void ChangeBuffer::Flush(const ApplyFunction &apply) {
 		Close();
 		return;
 	}
-	EnsureBuffer();
+	AppendDeferred();
 	Compacted out;
 	out.only_inserts = !non_inserts_;
 	out.max_commit_lsn = max_commit_lsn_;

@@ -50,6 +50,11 @@ struct ChangeBufferOptions {
 	int64_t temp_max_mb = 0;       // max_temp_directory_size (MiB) of the spill directory; 0 = the free space
 	int threads = 1;
 	bool append_mode = false; // changelog: no compaction, every change is a row
+	// While the batches since the last flush total at most this many bytes (ChangeBatch::Bytes), they
+	// are kept as they came and DuckDB is opened only to flush them: a table receiving small changes
+	// holds no DuckDB instance (a few MB each) between flushes. Conversion errors then surface at
+	// Flush. 0: every batch goes to DuckDB when appended.
+	int64_t defer_bytes = 0;
 	// Directories the buffer's DuckDB may open besides its own (the lake data path its flushes write
 	// to and read from). It opens no other file: a flush executes catalog text (column defaults).
 	std::vector<std::string> lake_directories;
@@ -126,7 +131,8 @@ public:
 
 	bool HasNonInserts() const { return non_inserts_; }
 	// Memory held by the open DuckDB instance now (its buffer manager: the buffered rows and what a
-	// flush builds), 0 while closed or when DuckDB does not answer. A query: call it now and then.
+	// flush builds) plus the deferred batches; DuckDB's part is 0 while closed or when it does not
+	// answer. A query: call it now and then.
 	int64_t MemoryBytes() noexcept;
 	uint64_t BufferedRows() const { return rows_; }
 	// Appends that took the typed path (values converted in C++), since construction.
@@ -173,6 +179,8 @@ private:
 	// Runs `fill` on a query appender of `sql` in one transaction; a failure rolls back and is diagnosed.
 	void AppendWith(std::span<const ChangeBatch *const> batches, const std::vector<duckdb_type> &types,
 	                const std::string &sql, const std::function<void(StagingAppender &)> &fill);
+	// Opens DuckDB and moves the deferred batches into it, in one append.
+	void AppendDeferred();
 	void AppendRows(const ChangeBatch &batch, StagingAppender &app);
 	[[noreturn]] void DiagnoseConversion(std::span<const ChangeBatch *const> batches, const std::exception_ptr &cause);
 	std::string ColumnExpression(size_t col) const;
@@ -196,6 +204,8 @@ private:
 	std::unique_ptr<DuckConnection> conn_;
 	std::string dir_;
 
+	std::vector<ChangeBatch> deferred_; // appended, not yet in DuckDB (options_.defer_bytes)
+	int64_t deferred_bytes_ = 0;
 	uint64_t rows_ = 0;
 	uint64_t typed_appends_ = 0;
 	double load_ms_ = 0; // Append time since the last flush

@@ -12,6 +12,10 @@ namespace duckpipe::flush {
 using Q = DuckConnection;
 
 void ChangeBuffer::Evolve(std::vector<BufferColumn> columns, const std::vector<BufferColumnChange> &changes) {
+	// Deferred batches have the old columns: into DuckDB with them, then altered with the rest.
+	if (!deferred_.empty()) {
+		AppendDeferred();
+	}
 	// Replay the changes on the column names first, so a mismatch is found before DuckDB is touched.
 	std::vector<std::string> names;
 	for (const auto &c : columns_) {

@@ -17,6 +17,9 @@ struct LakeConfig {
 	int max_commit_retries = 10;
 	// First backoff; the n-th retry sleeps base * 1.5^n * rand[0.5,1] (the reference's schedule).
 	int retry_base_ms = 20;
+	// Where the key index of DeleteByKey keeps its files (12 bytes per indexed row, in a private
+	// subdirectory removed when the writer closes); empty: the system's temp directory.
+	std::string key_index_dir;
 
 	// data_path as stored in the catalog: absolute, '/' separators, ending in '/'. Throws Error(Config).
 	std::string NormalizedDataPath() const;

@@ -6,6 +6,7 @@
 #include "core/duck/duck_database.hpp"
 #include "core/duck/duck_sandbox.hpp"
 #include "core/lake/write/catalog_reads.hpp"
+#include "core/lake/write/key_index.hpp"
 #include "core/pg/pg_connection.hpp"
 
 #include <cstdlib>
@@ -40,6 +41,7 @@ LakeWriter::ConnectionHook &Hook() {
 
 LakeWriter::LakeWriter(LakeConfig config) : config_(std::move(config)) {
 	info_ = OpenLake(config_);
+	keys_ = std::make_unique<KeyIndex>(config_.key_index_dir);
 	// A small private DuckDB for delete files, stats merging and uuids; data files use the caller's.
 	duck_db_ = std::make_unique<DuckDatabase>(
 	    "", std::map<std::string, std::string>{{"memory_limit", "64MB"}, {"threads", "1"}});

@@ -22,6 +22,8 @@ class DuckConnection;
 
 namespace duckpipe::lake {
 
+class KeyIndex;
+
 // Writes DuckLake 1.0 snapshots. Opens (creating if needed) the lake on construction. Thread-safe:
 // commits of one process are serialised by a mutex (no pointless retries between our own threads);
 // commits of other processes are resolved by the optimistic protocol (digest §4).
@@ -42,6 +44,8 @@ public:
 	const LakeConfig &Config() const { return config_; }
 	const LakeInfo &Info() const { return info_; }
 	const std::string &DataPath() const { return info_.data_path; }
+	// The key index DeleteByKey looks keys up in (a cache outside the lake).
+	KeyIndex &Keys() { return *keys_; }
 
 	// Test hook: the named point throws Error(Internal, "fail point <name>") the next time it is reached
 	// (once; "" clears). Points: after_parquet_write, after_delete_file_write, before_catalog_transaction,
@@ -80,6 +84,7 @@ private:
 
 	LakeConfig config_;
 	LakeInfo info_;
+	std::unique_ptr<KeyIndex> keys_; // thread-safe on its own
 	std::string writer_id_;
 	std::mutex mutex_; // guards everything below
 	std::unique_ptr<PgConnection> conn_;

@@ -2,6 +2,7 @@
 
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
+#include "core/common/memory_release.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/meta/metadata_store.hpp"
 #include "core/meta/migrations.hpp"
@@ -18,6 +19,7 @@ namespace duckpipe::pipeline {
 using Clock = std::chrono::steady_clock;
 
 Pipeline::Pipeline(PipelineConfig config) : config_(std::move(config)) {
+	LimitMallocArenas();
 	live_ = std::make_shared<LiveConfig>(config_);
 	config_.live = live_;
 }

@@ -77,6 +77,58 @@ protected:
 	test::TempDir dir_{"duckpipe-flush"};
 };
 
+// Small batches wait outside DuckDB until the flush (no instance per idle table); past defer_bytes,
+// or at a schema change, they go in; a value that does not convert then fails the flush.
+TEST_F(ChangeBufferTest, DeferredBatchesOpenDuckDBOnlyToFlush) {
+	auto o = Options();
+	o.defer_bytes = 64 << 10;
+	ChangeBuffer buf("public.t", SimpleColumns(), o);
+	ChangeBatch b1(4);
+	AddRow(b1, ChangeOp::Insert, 1, {"1", "one", "x", "10"});
+	AddRow(b1, ChangeOp::Update, 2, {"1", "uno", kUnchanged, "11"});
+	buf.Append(b1);
+	ChangeBatch b2(4);
+	AddRow(b2, ChangeOp::Insert, 3, {"2", "two", "y", "20"});
+	buf.Append(b2);
+	EXPECT_FALSE(buf.IsOpen());
+	EXPECT_EQ(buf.BufferedRows(), 3u);
+	EXPECT_TRUE(buf.HasNonInserts());
+	EXPECT_GT(buf.MemoryBytes(), 0);
+	EXPECT_EQ(FlushRows(buf, "id, name, big, qty, _op", "id"),
+	          (std::vector<std::string>{"1|uno|x|11|U", "2|two|y|20|I"}));
+	EXPECT_FALSE(buf.IsOpen());
+	EXPECT_EQ(buf.MemoryBytes(), 0);
+
+	// Past defer_bytes: into DuckDB, the deferred ones first.
+	ChangeBatch small(4);
+	AddRow(small, ChangeOp::Insert, 4, {"3", "three", "z", "30"});
+	buf.Append(small);
+	EXPECT_FALSE(buf.IsOpen());
+	ChangeBatch big(4);
+	for (uint64_t i = 0; i < 2000; i++) {
+		AddRow(big, ChangeOp::Insert, 5 + i, {std::to_string(100 + i), std::string(40, 'n'), "b", "1"});
+	}
+	buf.Append(big);
+	EXPECT_TRUE(buf.IsOpen());
+	EXPECT_EQ(Rows(*buf.Connection(), "SELECT count(*), min(id) FROM duckpipe_buffer"),
+	          (std::vector<std::string>{"2001|3"}));
+	buf.Clear();
+
+	// A bad value deferred fails the flush, naming the column; the buffer keeps it for the caller.
+	ChangeBatch bad(4);
+	AddRow(bad, ChangeOp::Insert, 3000, {"7", "seven", "x", "not a number"});
+	buf.Append(bad);
+	EXPECT_FALSE(buf.IsOpen());
+	try {
+		buf.Flush([](DuckConnection &, const ChangeBuffer::Compacted &) { FAIL() << "applied a bad batch"; });
+		FAIL() << "no error";
+	} catch (const Error &e) {
+		EXPECT_EQ(e.Kind(), ErrorKind::Unsupported);
+		EXPECT_NE(std::string(e.what()).find("qty"), std::string::npos) << e.what();
+	}
+	EXPECT_EQ(buf.BufferedRows(), 1u);
+}
+
 TEST_F(ChangeBufferTest, InsertsOnly) {
 	ChangeBuffer buf("public.t", SimpleColumns(), Options());
 	EXPECT_FALSE(buf.IsOpen()); // lazy

@@ -73,7 +73,9 @@ public:
 	// query lacks get their default. -> rows written (0 writes no file).
 	int64_t Insert(int64_t table, DuckConnection &duck, const std::string &select_sql);
 	// Deletes every live row whose key equals a row of `keys_sql` (columns named like key_columns).
-	// Candidate files are pruned with file_column_stats min/max of the keys; only those are read.
+	// Candidate files are pruned with file_column_stats min/max of the keys; then one integer key
+	// column is looked up in the candidates' KeyIndex (a few blocks per key, whatever the table's
+	// size), other keys by reading the candidates.
 	// -> positions found (rows already deleted may be counted again; the delete file holds them once).
 	int64_t DeleteByKey(int64_t table, DuckConnection &duck, const std::vector<std::string> &key_columns,
 	                    const std::string &keys_sql);
@@ -146,6 +148,13 @@ private:
 	std::vector<const LakeDataFile *>
 	FilesAdmitting(int64_t table, DuckConnection &duck,
 	               const std::vector<std::pair<const LakeColumn *, std::string>> &bounds, const std::string &rows_from);
+	// DeleteByKey of one integer key column through the writer's KeyIndex: -> positions found; nullopt
+	// when the key type does not fit or the keys are too many for the candidates' rows (then scan).
+	std::optional<int64_t> DeleteByIndexedKey(int64_t table, DuckConnection &duck, const LakeColumn &key,
+	                                          const std::string &schema_map,
+	                                          const std::vector<const LakeDataFile *> &candidates);
+	static constexpr int64_t kIndexedKeysMax = 200000;
+	static constexpr int64_t kIndexedKeysSparsity = 32; // at most one key per 32 candidate rows
 	void RemoveFiles();
 	// Data inlining (lake_commit_inline.cpp). Stages `file`'s rows as inlined rows when allowed and
 	// small enough (the file is removed) -> true; false leaves the file as it is.

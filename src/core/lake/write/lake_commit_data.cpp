@@ -7,6 +7,7 @@
 #include "core/lake/lake_writer.hpp"
 #include "core/lake/write/commit_applier.hpp"
 #include "core/lake/write/commit_state.hpp"
+#include "core/lake/write/key_index.hpp"
 #include "core/lake/write/lake_commit.hpp"
 #include "core/pg/pg_connection.hpp"
 
@@ -17,6 +18,7 @@
 #include <cmath>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <thread>
 
 namespace duckpipe::lake {
@@ -225,6 +227,11 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 	if (candidates.empty()) {
 		return DeleteInlinedByKey(table, duck, keys); // rows inlined into the catalog
 	}
+	if (keys.size() == 1) {
+		if (auto found = DeleteByIndexedKey(table, duck, *keys[0], schema_map, candidates)) {
+			return *found;
+		}
+	}
 	std::map<int64_t, const LakeDataFile *> by_id;
 	std::string paths;
 	std::map<std::string, int64_t> path_to_id;
@@ -245,6 +252,56 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 		count++;
 	}
 	return count + DeleteInlinedByKey(table, duck, keys);
+}
+
+std::optional<int64_t> LakeCommit::DeleteByIndexedKey(int64_t table, DuckConnection &duck, const LakeColumn &key,
+                                                      const std::string &schema_map,
+                                                      const std::vector<const LakeDataFile *> &candidates) {
+	static const std::set<std::string> kIntegers = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"};
+	if (!kIntegers.count(key.type)) {
+		return std::nullopt;
+	}
+	int64_t candidate_rows = 0;
+	for (const auto *f : candidates) {
+		candidate_rows += f->record_count;
+	}
+	// Many keys for the rows they may hit (a big transaction): one scan of the candidates costs less
+	// than a block read per key, and builds no index.
+	auto wanted = duck.Query("SELECT count(*) FROM __dp_keys").GetInt(0, 0);
+	if (wanted > kIndexedKeysMax || wanted * kIndexedKeysSparsity > candidate_rows) {
+		return std::nullopt;
+	}
+	auto rows = duck.Query("SELECT CAST(k0 AS BIGINT) FROM __dp_keys WHERE k0 IS NOT NULL ORDER BY 1");
+	std::vector<int64_t> sorted;
+	sorted.reserve(rows.Rows());
+	for (uint64_t i = 0; i < rows.Rows(); i++) {
+		sorted.push_back(rows.GetInt(0, i));
+	}
+	auto &index = writer_->Keys();
+	std::set<int64_t> live;
+	for (const auto &f : Working(table).table.files) {
+		live.insert(f.data_file_id);
+	}
+	index.Retain(table, live);
+	int64_t count = 0;
+	std::vector<int64_t> positions;
+	for (const auto *f : candidates) {
+		positions.clear();
+		index.Lookup(table, f->data_file_id, key.column_id, sorted, duck,
+		             "SELECT CAST(p.k0 AS BIGINT), CAST(p.file_row_number AS BIGINT) FROM read_parquet([" +
+		                 DuckConnection::QuoteLiteral(f->full_path) + "], schema=MAP{" + schema_map +
+		                 "}, file_row_number=true) p WHERE p.k0 IS NOT NULL ORDER BY 1, 2",
+		             positions);
+		if (positions.empty()) {
+			continue;
+		}
+		auto &staged = state_->deletes[f->data_file_id];
+		staged.table_id = table;
+		staged.data_file = *f;
+		staged.positions.insert(positions.begin(), positions.end());
+		count += static_cast<int64_t>(positions.size());
+	}
+	return count;
 }
 
 void LakeCommit::DeletePositions(int64_t table, int64_t data_file_id, const std::vector<int64_t> &positions) {
