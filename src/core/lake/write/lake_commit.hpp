@@ -109,6 +109,8 @@ public:
 	struct Times {
 		double delete_files_ms = 0;
 		double catalog_ms = 0;
+		// Messages the committing attempt waited for: 1 when no other writer committed since Begin.
+		int64_t catalog_round_trips = 0;
 	};
 	const Times &CommitTimes() const { return times_; }
 	// This commit's unique id in the catalog's registry of commits in flight (PendingFiles).
