@@ -11,6 +11,7 @@
 #include "core/pg/pg_connection.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 
 namespace duckpipe::lake {
@@ -454,7 +455,12 @@ std::string CommitApplier::ExtraStatementsSql() const {
 // The single round trip applies when the stats of every existing table that gets files were read
 // while staging, and no AddSql callback needs the open transaction.
 bool CommitApplier::SingleTripApplies() const {
-	if (state_.single_trip_tried || !state_.callbacks.empty()) {
+	// DUCKPIPE_COMMIT_SINGLE_TRIP=0: always read the head first (A/B measurements, bench/README.md).
+	static const bool off = [] {
+		const char *v = std::getenv("DUCKPIPE_COMMIT_SINGLE_TRIP");
+		return v && std::string(v) == "0";
+	}();
+	if (off || state_.single_trip_tried || !state_.callbacks.empty()) {
 		return false;
 	}
 	for (const auto &f : state_.data_files) {
