@@ -83,6 +83,9 @@ private:
 	std::vector<std::string> forget_;                       // registrations to delete at the next Begin
 	std::map<std::string, std::optional<int>> unresolved_;  // commits whose outcome is unknown -> old pid
 	std::map<std::string, PendingFiles::Outcome> outcomes_; // resolved later, until asked for
+	// The latest snapshot a commit of this writer made: a commit based on an older one knows the head
+	// moved without asking (tables flushing in parallel), and reads it first.
+	int64_t last_committed_ = -1;
 };
 
 } // namespace duckpipe::lake

@@ -124,3 +124,21 @@ TEST(SingleTripCommit, AnotherWriterCommittingSinceStagingMakesItReadTheHead) {
 	EXPECT_EQ(next.CommitTimes().catalog_round_trips, 1);
 	EXPECT_EQ(l.Read("SELECT count(*), count(DISTINCT id) FROM main.t"), (Rows{"26|26"}));
 }
+
+// Two tables of one process flushing at once: the second commit knows its base is behind the
+// writer's own last commit, and reads the head at once (no guard that must fail).
+TEST(SingleTripCommit, ACommitOfTheSameWriterSinceBeginSkipsTheGuard) {
+	Lake l("st_same");
+	auto first = l.writer.Begin();
+	auto second = l.writer.Begin();
+	first.Insert(l.table, *l.staging.duck, l.Range(0, 5, "'first'", "'f'"));
+	second.Insert(l.table, *l.staging.duck, l.Range(5, 8, "'second'", "'s'"));
+	auto s1 = first.Commit();
+	EXPECT_EQ(first.CommitTimes().catalog_round_trips, 1);
+	EXPECT_EQ(second.Commit(), s1 + 1);
+	EXPECT_EQ(second.CommitTimes().catalog_round_trips, 2);
+	EXPECT_EQ(l.Pg("SELECT record_count, next_row_id FROM ducklake.ducklake_table_stats WHERE table_id = " + l.Id()),
+	          (Rows{"8|8"}));
+	EXPECT_EQ(l.Read("SELECT v, count(*), min(id), max(id) FROM main.t GROUP BY v ORDER BY v"),
+	          (Rows{"first|5|0|4", "second|3|5|7"}));
+}

@@ -94,7 +94,7 @@ struct CommitState {
 	// round trip that registers a table's first file: the single-round-trip commit needs nothing else.
 	std::vector<PgResult> staged_stats;
 	std::set<int64_t> staged_stats_tables;
-	bool single_trip_tried = false; // the head moved once: later attempts read it first
+	bool single_trip_tried = false; // the head moved (once, or a commit of this writer since Begin): read it first
 
 	bool HasLakeChanges() const {
 		return !schemas.empty() || !tables.empty() || !column_rows.empty() || !ended_columns.empty() ||

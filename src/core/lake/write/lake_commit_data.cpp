@@ -12,6 +12,7 @@
 
 #include <duckdb.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -373,6 +374,9 @@ int64_t LakeCommit::Commit(const CommitInfo &info) {
 		}
 		Timer catalog_timer{times_.catalog_ms};
 		LakeWriter::MaybeFail("before_catalog_transaction");
+		if (writer_->last_committed_ > state_->base.snapshot_id) {
+			state_->single_trip_tried = true; // its guard would fail: another table of ours committed
+		}
 		std::mt19937 rng(std::random_device{}());
 		const auto &cfg = writer_->config_;
 		for (int attempt = 0;; attempt++) {
@@ -383,6 +387,7 @@ int64_t LakeCommit::Commit(const CommitInfo &info) {
 					CommitApplier applier(conn, *writer_->duck_, cfg.catalog_schema, writer_->DataPath(), *state_);
 					auto snapshot = applier.Attempt(info);
 					times_.catalog_round_trips += conn.RoundTrips() - trips;
+					writer_->last_committed_ = std::max(writer_->last_committed_, snapshot);
 					done_ = true;
 					return snapshot;
 				} catch (const AmbiguousCommitError &e) {
