@@ -76,9 +76,21 @@ int StatusCommand::Run(std::ostream &out) const {
 
 	using K = ResultTable::Kind;
 	ResultTable result;
-	result.names = {"group",       "table",     "target",      "state",  "mode",
-	                "rows_synced", "applied_lsn", "lag_bytes", "lag_seconds", "queued",
-	                "data_files", "compaction_count", "compaction_files_merged", "last_compaction_at", "error"};
+	result.names = {"group",
+	                "table",
+	                "target",
+	                "state",
+	                "mode",
+	                "rows_synced",
+	                "applied_lsn",
+	                "lag_bytes",
+	                "lag_seconds",
+	                "queued",
+	                "data_files",
+	                "compaction_count",
+	                "compaction_files_merged",
+	                "last_compaction_at",
+	                "error"};
 	result.kinds = {K::Text,   K::Text,   K::Text,   K::Text,   K::Text,   K::Number, K::Text, K::Number,
 	                K::Number, K::Number, K::Number, K::Number, K::Number, K::Text,   K::Text};
 	// A group that fails (no free replication slot, publication refused) or lost its slot gets a

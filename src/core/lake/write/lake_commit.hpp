@@ -126,7 +126,8 @@ private:
 	LakeCommit(LakeWriter &writer, const SnapshotInfo &base);
 	void SetToken(std::string token);
 	// Registers a file in the catalog before it is written; the caller holds the writer mutex or not.
-	void RegisterFile(const std::string &path, bool locked);
+	// With a table (id >= 0), the same round trip reads its stats for the commit the first time.
+	void RegisterFile(const std::string &path, bool locked, int64_t stats_of_table = -1);
 
 	TableBase &Working(int64_t table);
 	LakeColumn *FindColumn(TableBase &table, const std::string &name);
