@@ -15,6 +15,7 @@ CREATE OR REPLACE FUNCTION duckpipe._setting_in_key_unit(key text, setting text,
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
         WHEN setting IS NULL THEN NULL
+        WHEN setting IN ('on', 'off') THEN CASE setting WHEN 'on' THEN '1' ELSE '0' END -- a switch (auto_compact)
         WHEN unit IS NULL OR unit = '' THEN setting
         WHEN key LIKE '%\_ms' THEN (setting::numeric * CASE unit WHEN 'ms' THEN 1 WHEN 's' THEN 1000
                                                                WHEN 'min' THEN 60000 END)::bigint::text
@@ -35,7 +36,7 @@ LANGUAGE sql STABLE AS $$
            k.table_scope
     FROM jsonb_to_recordset(duckpipe._config_keys_json()::jsonb)
          AS k(key text, table_scope boolean, default_value text, setting text)
-    LEFT JOIN pg_catalog.pg_settings s ON s.name = k.setting AND s.vartype IN ('integer', 'real')
+    LEFT JOIN pg_catalog.pg_settings s ON s.name = k.setting AND s.vartype IN ('integer', 'real', 'bool')
     LEFT JOIN duckpipe.global_config gc ON gc.key = k.key
     LEFT JOIN duckpipe.sync_groups g ON g.id = _config_resolved.group_id
     LEFT JOIN duckpipe.table_mappings t ON t.id = _config_resolved.mapping_id

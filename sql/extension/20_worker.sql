@@ -133,14 +133,17 @@ CREATE TRIGGER duckpipe_sync_group_changed AFTER UPDATE ON duckpipe.sync_groups 
 -- read the metadata tables and the internal functions, which stay closed to their callers (the
 -- internals return a group's conninfo with its password), and show no conninfo.
 
--- Per table: persisted figures, and the live queue length when the group's worker runs.
+-- Per table: persisted figures, and the live queue length when the group's worker runs. Background
+-- compaction: compactions and data files they replaced (since the table was added), the last one's
+-- time, and the lake table's live data files when last counted (NULL: auto_compact off).
 DROP FUNCTION IF EXISTS duckpipe.status();
 CREATE FUNCTION duckpipe.status()
     RETURNS TABLE(sync_group text, source_table text, target_table text, state text, enabled boolean,
                   rows_synced bigint, queued_changes bigint, last_sync timestamptz, error_message text,
                   consecutive_failures integer, retry_at timestamptz, applied_lsn pg_lsn,
                   snapshot_duration_ms bigint, snapshot_rows bigint, source_label text,
-                  flush_lag_bytes bigint, source_lag_bytes bigint)
+                  flush_lag_bytes bigint, source_lag_bytes bigint, compaction_count bigint,
+                  compaction_files_merged bigint, last_compaction_at timestamptz, data_files bigint)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT (t.g).name,
            format('%s.%s', (t.m).source_schema, (t.m).source_table),
@@ -161,7 +164,11 @@ CREATE FUNCTION duckpipe.status()
            CASE WHEN (t.g).conninfo IS NULL AND (t.m).applied_lsn IS NOT NULL
                 THEN pg_wal_lsn_diff(pg_current_wal_lsn(), (t.m).applied_lsn)::bigint END,
            CASE WHEN (t.g).conninfo IS NULL AND (t.g).confirmed_lsn IS NOT NULL
-                THEN pg_wal_lsn_diff(pg_current_wal_lsn(), (t.g).confirmed_lsn)::bigint END
+                THEN pg_wal_lsn_diff(pg_current_wal_lsn(), (t.g).confirmed_lsn)::bigint END,
+           (t.m).compaction_count,
+           (t.m).compaction_files_merged,
+           (t.m).last_compaction_at,
+           (t.m).data_files
     FROM duckpipe._group_tables() t
     LEFT JOIN duckpipe._live_tables() l ON l.sync_group = (t.g).name AND l.mapping_id = (t.m).id
     ORDER BY 1, 2
@@ -200,6 +207,11 @@ CREATE OR REPLACE FUNCTION duckpipe.metrics() RETURNS jsonb
                 'flush_duration_ms', l.flush_duration_ms,
                 'snapshot_duration_ms', (t.m).snapshot_duration_ms,
                 'snapshot_rows', (t.m).snapshot_rows,
+                -- Background compaction (written with queued_changes by the process running the group).
+                'compaction_count', (t.m).compaction_count,
+                'compaction_files_merged', (t.m).compaction_files_merged,
+                'last_compaction_at', (t.m).last_compaction_at,
+                'data_files', (t.m).data_files,
                 'applied_lsn', (t.m).applied_lsn::text)
                 ORDER BY (t.g).name, (t.m).source_schema, (t.m).source_table)
             FROM duckpipe._group_tables() t

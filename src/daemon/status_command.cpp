@@ -54,19 +54,45 @@ int StatusCommand::Run(std::ostream &out) const {
 		positions[g.name] = pos;
 	}
 
+	// Written by the process running each group, every 2 s.
+	struct Runtime {
+		std::optional<std::string> pending_age;
+		int64_t queued = 0;
+		std::optional<std::string> compactions, files_merged, last_compaction, data_files;
+	};
 	auto r = conn.Exec("SELECT id, round(extract(epoch FROM now() - oldest_pending_at)::numeric, 1)::text, "
-	                   "queued_changes + buffered_rows FROM duckpipe.table_mappings");
-	std::map<int64_t, std::pair<std::optional<std::string>, int64_t>> runtime;
+	                   "queued_changes + buffered_rows, compaction_count, compaction_files_merged, "
+	                   "to_char(last_compaction_at, 'YYYY-MM-DD HH24:MI:SSOF'), data_files "
+	                   "FROM duckpipe.table_mappings");
+	std::map<int64_t, Runtime> runtime;
 	for (int i = 0; i < r.Rows(); i++) {
-		runtime[r.GetInt(i, 0)] = {r.GetOptional(i, 1), r.GetInt(i, 2)};
+		runtime[r.GetInt(i, 0)] = {.pending_age = r.GetOptional(i, 1),
+		                           .queued = r.GetInt(i, 2),
+		                           .compactions = r.GetOptional(i, 3),
+		                           .files_merged = r.GetOptional(i, 4),
+		                           .last_compaction = r.GetOptional(i, 5),
+		                           .data_files = r.GetOptional(i, 6)};
 	}
 
 	using K = ResultTable::Kind;
 	ResultTable result;
-	result.names = {"group",       "table",     "target",      "state",  "mode", "rows_synced",
-	                "applied_lsn", "lag_bytes", "lag_seconds", "queued", "error"};
-	result.kinds = {K::Text, K::Text,   K::Text,   K::Text,   K::Text, K::Number,
-	                K::Text, K::Number, K::Number, K::Number, K::Text};
+	result.names = {"group",
+	                "table",
+	                "target",
+	                "state",
+	                "mode",
+	                "rows_synced",
+	                "applied_lsn",
+	                "lag_bytes",
+	                "lag_seconds",
+	                "queued",
+	                "data_files",
+	                "compaction_count",
+	                "compaction_files_merged",
+	                "last_compaction_at",
+	                "error"};
+	result.kinds = {K::Text,   K::Text,   K::Text,   K::Text,   K::Text,   K::Number, K::Text, K::Number,
+	                K::Number, K::Number, K::Number, K::Number, K::Number, K::Text,   K::Text};
 	// A group that fails (no free replication slot, publication refused) or lost its slot gets a
 	// row of its own, ahead of its tables: table NULL, state ERRORED while it fails.
 	for (const auto &g : groups) {
@@ -82,14 +108,16 @@ int StatusCommand::Run(std::ostream &out) const {
 		}
 		result.rows.push_back({g.name, std::nullopt, std::nullopt,
 		                       std::string(g.last_error ? "ERRORED" : (g.enabled ? "OK" : "DISABLED")), std::nullopt,
-		                       std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, message});
+		                       std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
+		                       std::nullopt, std::nullopt, std::nullopt, message});
 	}
 	for (const auto &m : store.ListTables(group_.empty() ? std::nullopt : std::optional(group_))) {
 		const auto &pos = positions[m.group_name];
 		bool live = m.state == meta::TableState::Streaming || m.state == meta::TableState::Catchup;
 		std::optional<std::string> lag_bytes;
 		std::optional<std::string> lag_seconds;
-		auto [pending_age, queued] = runtime[m.id];
+		const auto &rt = runtime[m.id];
+		const auto &pending_age = rt.pending_age;
 		if (live && pos.current) {
 			// Up to date as far as the slot confirmed: an idle table is not behind.
 			Lsn done = std::max(m.applied_lsn.value_or(Lsn()), pos.confirmed.value_or(Lsn()));
@@ -109,7 +137,8 @@ int StatusCommand::Run(std::ostream &out) const {
 		result.rows.push_back({m.group_name, m.SourceName(), m.TargetName(), std::string(TableStateName(m.state)),
 		                       std::string(SyncModeName(m.sync_mode)), std::to_string(m.rows_synced),
 		                       m.applied_lsn ? std::optional(m.applied_lsn->ToString()) : std::nullopt, lag_bytes,
-		                       lag_seconds, std::to_string(queued), error});
+		                       lag_seconds, std::to_string(rt.queued), rt.data_files, rt.compactions, rt.files_merged,
+		                       rt.last_compaction, error});
 	}
 	PrintResult(result, format, out);
 	return 0;

@@ -23,8 +23,9 @@ namespace {
 // The GUC that sets a key's process-level value (the layer under global_config).
 std::string SettingOf(const meta::ConfigKey &key) {
 	std::string name = key.name;
-	if (name == "flush_interval_ms") {
-		return "duckpipe.flush_interval";
+	// Times are GUCs with a unit ('5s' works): duckpipe.flush_interval, duckpipe.compact_interval.
+	if (name.ends_with("_interval_ms")) {
+		return "duckpipe." + name.substr(0, name.size() - 3);
 	}
 	return "duckpipe." + name;
 }

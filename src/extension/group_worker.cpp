@@ -8,6 +8,7 @@
 #include "core/common/thread.hpp"
 #include "core/pg/conninfo.hpp"
 #include "core/pipeline/pipeline.hpp"
+#include "extension/compaction_gucs.hpp"
 #include "extension/log_relay.hpp"
 #include "extension/pg_boundary.hpp"
 #include "extension/settings.hpp"
@@ -146,6 +147,7 @@ pipeline::PipelineConfig BuildConfig(const Settings &settings, const GroupRow &r
 	config.duckdb_buffer_memory_mb = settings.duckdb_buffer_memory_mb;
 	config.duckdb_flush_memory_mb = settings.duckdb_flush_memory_mb;
 	config.duckdb_threads = settings.duckdb_threads;
+	ApplyCompactionGucs(config);
 	return config;
 }
 

@@ -1,5 +1,6 @@
 // The module's entry points: _PG_init (settings, shared memory, background workers, hooks) and the
 // SQL-callable basics. Each concern registers itself from its own file.
+#include "extension/compaction_gucs.hpp"
 #include "extension/duck_exec.hpp"
 #include "extension/lake_am.hpp"
 #include "extension/lake_scan_path.hpp"
@@ -40,6 +41,7 @@ void _PG_init(void) {
 	duckpipe::ext::DefineQueryEngineGucs();
 	duckpipe::ext::DefineQueryRoutingGucs();
 	duckpipe::ext::DefineTimeTravelGucs();
+	duckpipe::ext::DefineCompactionGucs();
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();

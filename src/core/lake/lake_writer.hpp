@@ -96,6 +96,9 @@ private:
 	// data_inlining_row_limit rows by (scope, scope_id); scope "" is global.
 	std::map<std::pair<std::string, int64_t>, int64_t> inlining_limits_;
 	std::chrono::steady_clock::time_point inlining_limits_read_{};
+	// The latest snapshot a commit of this writer made: a commit based on an older one knows the head
+	// moved without asking (tables flushing in parallel), and reads it first.
+	int64_t last_committed_ = -1;
 };
 
 } // namespace duckpipe::lake

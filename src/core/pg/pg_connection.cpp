@@ -123,6 +123,7 @@ PgResult PgConnection::Check(pg_result *res, const std::string &sql) const {
 
 PgResult PgConnection::Exec(const std::string &sql) {
 	log::Debug("pg.exec", "sql", StatementForError(sql));
+	round_trips_++;
 	return Check(PQexec(conn_, sql.c_str()), sql);
 }
 
@@ -133,12 +134,14 @@ PgResult PgConnection::Exec(const std::string &sql, const std::vector<std::optio
 		values.push_back(p ? p->c_str() : nullptr);
 	}
 	log::Debug("pg.exec", "sql", StatementForError(sql), "params", params.size());
+	round_trips_++;
 	return Check(
 	    PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0),
 	    sql);
 }
 
 void PgConnection::CopyOut(const std::string &sql, const std::function<void(std::string_view)> &on_chunk) {
+	round_trips_++;
 	pg_result *res = PQexec(conn_, sql.c_str());
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
 		ThrowResultError(res, sql);
@@ -164,6 +167,7 @@ void PgConnection::CopyOut(const std::string &sql, const std::function<void(std:
 }
 
 void PgConnection::StartCopyOut(const std::string &sql) {
+	round_trips_++;
 	pg_result *res = PQexec(conn_, sql.c_str());
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
 		ThrowResultError(res, sql);
@@ -193,6 +197,7 @@ bool PgConnection::NextCopyData(std::string_view &data) {
 }
 
 void PgConnection::CopyIn(const std::string &sql, const std::function<bool(std::string &buffer)> &producer) {
+	round_trips_++;
 	pg_result *res = PQexec(conn_, sql.c_str());
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		ThrowResultError(res, sql);
@@ -278,6 +283,7 @@ int PgConnection::BackendPid() const {
 }
 
 void PgConnection::Send(const std::string &sql) {
+	round_trips_++;
 	if (!PQsendQuery(conn_, sql.c_str())) {
 		ThrowConnectionError("cannot send '" + StatementForError(sql) + "'");
 	}
@@ -334,6 +340,15 @@ PgTransaction::PgTransaction(PgConnection &conn, std::string_view isolation, con
 	}
 }
 
+PgTransaction::PgTransaction(PgConnection &conn, std::string_view isolation, DeferBegin)
+    : conn_(conn), open_(false), begin_("BEGIN") {
+	if (!isolation.empty()) {
+		begin_ += " ISOLATION LEVEL ";
+		begin_ += isolation;
+	}
+	begin_ += ";\n";
+}
+
 PgTransaction::~PgTransaction() {
 	if (open_) {
 		try {
@@ -346,19 +361,18 @@ PgTransaction::~PgTransaction() {
 
 void PgTransaction::Commit() {
 	open_ = false;
-	conn_.Exec("COMMIT");
+	conn_.Exec(begin_ + "COMMIT");
+	begin_.clear();
 }
 
 void PgTransaction::Commit(const std::function<void()> &after_send) {
-	open_ = false;
-	conn_.Send("COMMIT");
-	after_send();
-	conn_.Receive("COMMIT");
+	CommitWith("", after_send);
 }
 
 void PgTransaction::CommitWith(const std::string &sql, const std::function<void()> &after_send) {
 	open_ = false;
-	std::string all = sql + "COMMIT";
+	std::string all = begin_ + sql + "COMMIT";
+	begin_.clear();
 	conn_.Send(all);
 	after_send();
 	try {
@@ -370,6 +384,10 @@ void PgTransaction::CommitWith(const std::string &sql, const std::function<void(
 }
 
 void PgTransaction::Rollback() {
+	if (!begin_.empty()) {
+		begin_.clear(); // nothing was sent
+		return;
+	}
 	open_ = false;
 	conn_.Exec("ROLLBACK");
 }

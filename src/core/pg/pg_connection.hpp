@@ -3,6 +3,7 @@
 #include "core/pg/conninfo.hpp"
 #include "core/pg/pg_result.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -71,6 +72,8 @@ public:
 	int Socket() const;
 	// The server process of this session (pg_backend_pid()).
 	int BackendPid() const;
+	// Messages sent that waited for the server's answer (Exec, Send, COPY): what latency costs.
+	int64_t RoundTrips() const { return round_trips_; }
 	pg_conn *Raw() const { return conn_; }
 
 	// Throws the Error for a failed result (used by the replication connection too).
@@ -84,6 +87,7 @@ private:
 	std::string redacted_;
 	std::string copy_sql_;      // the COPY that NextCopyData reads
 	char *copy_data_ = nullptr; // its last message (libpq's buffer)
+	int64_t round_trips_ = 0;
 };
 
 // RAII transaction: ROLLBACK unless Commit() ran. Isolation may be "REPEATABLE READ" etc.
@@ -92,6 +96,9 @@ public:
 	explicit PgTransaction(PgConnection &conn, std::string_view isolation = {});
 	// BEGIN and `first` (a query) in one round trip; `first_result` receives the query's result.
 	PgTransaction(PgConnection &conn, std::string_view isolation, const std::string &first, PgResult &first_result);
+	// BEGIN goes with CommitWith's statements: the whole transaction in one round trip.
+	struct DeferBegin {};
+	PgTransaction(PgConnection &conn, std::string_view isolation, DeferBegin);
 	~PgTransaction();
 	PgTransaction(const PgTransaction &) = delete;
 	PgTransaction &operator=(const PgTransaction &) = delete;
@@ -107,6 +114,7 @@ public:
 private:
 	PgConnection &conn_;
 	bool open_ = true;
+	std::string begin_; // BEGIN not sent yet (DeferBegin)
 };
 
 } // namespace duckpipe

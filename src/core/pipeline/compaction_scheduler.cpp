@@ -153,6 +153,7 @@ void CompactionScheduler::Pass() {
 		auto &state = states_[t.mapping_id];
 		auto now = Clock::now();
 		auto c = counts[t.lake_table_id];
+		t.route->data_files.store(c.files);
 		if (now < state.retry_after) {
 			continue;
 		}
@@ -214,12 +215,17 @@ void CompactionScheduler::Compact(const CompactionTarget &target, const Pipeline
 		if (full) {
 			state.last_full = started;
 		}
+		auto files_after = counts.files - result.files_merged - result.files_rewritten + result.files_written;
+		target.route->compaction_files_merged.fetch_add(result.files_merged + result.files_rewritten);
+		target.route->last_compaction_unix_us.store(
+		    std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+		        .count());
+		target.route->data_files.store(files_after);
 		target.route->compactions.fetch_add(1);
 		auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
 		log::Info("table.compacted", "table", target.name, "mode", full ? "full" : "tiered", "files_before",
-		          counts.files, "files_after",
-		          counts.files - result.files_merged - result.files_rewritten + result.files_written, "rows",
-		          result.rows_written, "snapshot", result.snapshot_id.value_or(0), "ms", ms);
+		          counts.files, "files_after", files_after, "rows", result.rows_written, "snapshot",
+		          result.snapshot_id.value_or(0), "ms", ms);
 	} catch (const Error &e) {
 		if (e.Kind() == ErrorKind::Conflict) {
 			// A flush deleted from the files being merged: from now on the table's flushes wait for

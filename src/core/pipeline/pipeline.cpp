@@ -59,6 +59,10 @@ void Pipeline::Reload(const PipelineConfig &config) {
 	next.flush_batch_threshold = config.flush_batch_threshold;
 	next.max_queued_bytes = config.max_queued_bytes;
 	next.max_retry_backoff_s = config.max_retry_backoff_s;
+	next.auto_compact = config.auto_compact;
+	next.compact_min_files = config.compact_min_files;
+	next.compact_target_file_size_mb = config.compact_target_file_size_mb;
+	next.compact_interval_ms = config.compact_interval_ms;
 	live_->Set(next);
 	log::Info("pipeline.reloaded", "flush_interval_ms", next.flush_interval_ms, "flush_batch_threshold",
 	          next.flush_batch_threshold, "max_queued_bytes", next.max_queued_bytes, "max_retry_backoff_s",

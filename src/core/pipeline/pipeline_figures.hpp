@@ -23,8 +23,11 @@ struct TableFigures {
 	int64_t flush_count = 0;
 	int64_t last_flush_ms = 0;
 	bool flushing = false;
-	int64_t duckdb_memory_bytes = 0; // held by the table's DuckDB (change buffer, flush) right now
-	int64_t compactions = 0;         // background compactions of the lake table committed
+	int64_t duckdb_memory_bytes = 0;     // held by the table's DuckDB (change buffer, flush) right now
+	int64_t compactions = 0;             // background compactions of the lake table committed
+	int64_t compaction_files_merged = 0; // data files they replaced
+	int64_t last_compaction_unix_us = 0; // when the last one committed (0: none)
+	int64_t data_files = -1;             // live data files of the lake table when last counted (-1: not)
 	FlushPhases last_flush_phases;
 };
 

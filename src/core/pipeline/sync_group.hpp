@@ -79,6 +79,9 @@ private:
 		bool keep_history = false;
 		int64_t rows_synced = 0;
 		bool retry_recorded = false; // a transient flush error is shown in the metadata
+		// Compaction figures already added to the metadata's counts (ReportRuntime adds the rest).
+		int64_t reported_compactions = 0;
+		int64_t reported_files_merged = 0;
 		// CATCHUP ends once every transaction the stream had delivered when the copy landed is flushed.
 		Lsn catchup_until;
 		// The source table was found dropped when the WAL was at this position; the table fails once

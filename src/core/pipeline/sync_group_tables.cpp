@@ -504,6 +504,9 @@ void SyncGroup::RefreshFigures() {
 		table.flushing = entry->worker->Flushing();
 		table.duckdb_memory_bytes = entry->worker->DuckdbMemoryBytes();
 		table.compactions = entry->route->compactions.load();
+		table.compaction_files_merged = entry->route->compaction_files_merged.load();
+		table.last_compaction_unix_us = entry->route->last_compaction_unix_us.load();
+		table.data_files = entry->route->data_files.load();
 		figures.queued_changes += table.queued_changes;
 		figures.active_flushes += table.flushing ? 1 : 0;
 		figures.tables.push_back(table);
@@ -521,26 +524,48 @@ void SyncGroup::ReportRuntime(PgConnection &meta) {
 	if (tables_.empty()) {
 		return;
 	}
-	std::string ids = "{";
-	std::string queued = "{";
-	std::string buffered = "{";
-	std::string ages = "{";
+	std::string ids = "{", queued = "{", buffered = "{", ages = "{";
+	// Compactions since the last report (the metadata adds them up across restarts), the last one's
+	// time and the live data files (NULL: not counted).
+	std::string compactions = "{", merged = "{", last = "{", files = "{";
+	std::vector<std::pair<TableEntry *, std::pair<int64_t, int64_t>>> reported;
 	auto now = Clock::now();
 	bool first = true;
+	auto add = [&first](std::string &list, const std::string &value) { list += (first ? "" : ",") + value; };
 	for (const auto &[id, entry] : tables_) {
 		auto since = entry->worker->OldestPendingSince();
 		std::string age = since ? std::to_string(std::chrono::duration<double>(now - *since).count()) : "NULL";
-		ids += (first ? "" : ",") + std::to_string(id);
-		queued += (first ? "" : ",") + std::to_string(entry->route->queue.Rows());
-		buffered += (first ? "" : ",") + std::to_string(entry->worker->BufferedRows());
-		ages += (first ? "" : ",") + age;
+		const auto &route = *entry->route;
+		int64_t c = route.compactions.load(), m = route.compaction_files_merged.load();
+		int64_t at = route.last_compaction_unix_us.load(), n = route.data_files.load();
+		add(ids, std::to_string(id));
+		add(queued, std::to_string(route.queue.Rows()));
+		add(buffered, std::to_string(entry->worker->BufferedRows()));
+		add(ages, age);
+		add(compactions, std::to_string(c - entry->reported_compactions));
+		add(merged, std::to_string(m - entry->reported_files_merged));
+		add(last, at > 0 ? std::to_string(at) : "NULL");
+		add(files, n >= 0 ? std::to_string(n) : "NULL");
+		reported.push_back({entry.get(), {c, m}});
 		first = false;
 	}
+	auto close = [](std::string &list) { list += "}"; };
+	for (auto *list : {&ids, &queued, &buffered, &ages, &compactions, &merged, &last, &files}) {
+		close(*list);
+	}
 	meta.Exec("UPDATE duckpipe.table_mappings m SET queued_changes = v.q, buffered_rows = v.b, "
-	          "oldest_pending_at = CASE WHEN v.age IS NULL THEN NULL ELSE now() - make_interval(secs => v.age) END "
-	          "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::float8[]) AS v(id, q, b, age) "
+	          "oldest_pending_at = CASE WHEN v.age IS NULL THEN NULL ELSE now() - make_interval(secs => v.age) END, "
+	          "compaction_count = m.compaction_count + v.dc, compaction_files_merged = m.compaction_files_merged + "
+	          "v.dm, last_compaction_at = coalesce(to_timestamp(v.lc::float8 / 1000000), m.last_compaction_at), "
+	          "data_files = v.nf "
+	          "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::float8[], $5::bigint[], $6::bigint[], "
+	          "$7::bigint[], $8::bigint[]) AS v(id, q, b, age, dc, dm, lc, nf) "
 	          "WHERE m.id = v.id",
-	          {ids + "}", queued + "}", buffered + "}", ages + "}"});
+	          {ids, queued, buffered, ages, compactions, merged, last, files});
+	for (auto &[entry, counts] : reported) {
+		entry->reported_compactions = counts.first;
+		entry->reported_files_merged = counts.second;
+	}
 }
 
 } // namespace duckpipe::pipeline

@@ -48,7 +48,11 @@ struct TableRoute {
 	// commit, a background compaction at least for its commit. A flush therefore never finds a
 	// compaction of its table committed since its base (its deletes would conflict and wait a retry).
 	std::mutex lake_mutex;
-	std::atomic<int64_t> compactions{0}; // background compactions committed
+	// Background compaction's figures (CompactionScheduler writes, the control thread reports).
+	std::atomic<int64_t> compactions{0};             // compactions committed
+	std::atomic<int64_t> compaction_files_merged{0}; // data files those compactions replaced
+	std::atomic<int64_t> last_compaction_unix_us{0}; // when the last one committed (0: none yet)
+	std::atomic<int64_t> data_files{-1};             // live data files when last counted (-1: not counted)
 
 	// True when a transaction committed at commit_lsn must not reach this table.
 	bool Skips(Lsn commit_lsn) const {

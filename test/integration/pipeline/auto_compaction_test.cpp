@@ -77,6 +77,21 @@ TEST_F(AutoCompactionTest, KeepsFileCountBoundedWhileStreamingUpdatesAndDeletes)
 	                                                                            << LogTail();
 	EXPECT_GE(ActiveFiles("cold_ducklake"), 20);
 	EXPECT_EQ(CountLog("event=table.compacted table=public.cold_ducklake"), 0) << LogTail();
+	// The metadata (`duckpipe status`, duckpipe.status()) shows every compaction and the one file once
+	// the daemon has reported its runtime figures (every 2 s); the table with compaction off none.
+	auto figures = [&](const std::string &table) {
+		return Scalar("SELECT compaction_count || '|' || coalesce(data_files::text, 'NULL') || '|' || "
+		              "(compaction_files_merged >= compaction_count) || '|' || (last_compaction_at IS NOT NULL) "
+		              "FROM duckpipe.table_mappings WHERE source_table = " +
+		              Quote(table));
+	};
+	EXPECT_TRUE(WaitFor([&] { return figures("hot") == std::to_string(CountLog(compacted)) + "|1|true|true"; }, 30s))
+	    << figures("hot") << "\n"
+	    << LogTail();
+	EXPECT_EQ(figures("cold"), "0|NULL|true|false");
+	auto status = Duckpipe({"status", "--format", "csv"}).output;
+	EXPECT_NE(status.find("data_files,compaction_count,compaction_files_merged,last_compaction_at"), std::string::npos)
+	    << status;
 	EXPECT_TRUE(LakeEqualsSource("public.hot"));
 	EXPECT_TRUE(LakeEqualsSource("public.cold"));
 

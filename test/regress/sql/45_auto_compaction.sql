@@ -57,6 +57,15 @@ CALL duckpipe_test.wait_for($$SELECT count(*) = 95 FROM scen_compact.t_ducklake$
 CALL duckpipe_test.wait_for($$SELECT scen_compact.files() = 1$$);
 SELECT scen_compact.files() AS files_in_background;
 SELECT duckpipe_test.diff('scen_compact.t', 'scen_compact.t_ducklake') AS diff;
+-- status() and metrics() show the background compactions (the worker writes them with its other
+-- runtime figures every 2 s); compact_table's on-demand ones are not counted.
+CALL duckpipe_test.wait_for($$SELECT compaction_count >= 1 AND data_files = 1 FROM duckpipe.status() WHERE source_table = 'scen_compact.t'$$);
+SELECT compaction_count >= 1 AS compacted, compaction_files_merged >= compaction_count AS merged,
+       last_compaction_at IS NOT NULL AS has_time, data_files
+FROM duckpipe.status() WHERE source_table = 'scen_compact.t';
+SELECT (t->>'compaction_count')::bigint >= 1 AS compacted, t->>'data_files' AS data_files,
+       t ? 'compaction_files_merged' AND t ? 'last_compaction_at' AS has_keys
+FROM jsonb_array_elements(duckpipe.metrics()->'tables') t WHERE t->>'source_table' = 'scen_compact.t';
 
 -- Management function: not for PUBLIC.
 CREATE ROLE scen_compact_user;

@@ -12,7 +12,7 @@
 #include "core/pg/pg_connection.hpp"
 
 #include <algorithm>
-#include <chrono>
+#include <cstdlib>
 #include <functional>
 
 namespace duckpipe::lake {
@@ -447,10 +447,95 @@ void CommitApplier::CommitOrAmbiguous(PgTransaction &txn, const std::string &sql
 	}
 }
 
-// Two round trips when no other writer committed since the base: BEGIN with the head and the old
-// stats, then every row, the AddStatement SQL and COMMIT (AddSql callbacks need one more before COMMIT).
-int64_t CommitApplier::Attempt(const CommitInfo &info) {
-	auto started = std::chrono::steady_clock::now();
+// Every row of the commit in the order both paths send them: the snapshot, the catalog, the files
+// and their stats, the PendingFiles marker, then the extra statements (AddStatement).
+std::string CommitApplier::RowsSql(const Allocation &ids, const CommitInfo &info, TableStatsMerger &merger,
+                                   std::string &changes) {
+	std::map<int64_t, int64_t> row_id_start;
+	auto stats_sql = merger.Sql(row_id_start, ids.data_file_ids.empty() ? ids.next_file : ids.data_file_ids.front());
+	changes = ChangesMade();
+	auto sql = SnapshotSql(ids, info, changes) + CatalogSql(ids) + FileSql(ids, row_id_start) + stats_sql;
+	if (!state_.token.empty()) {
+		sql += PendingFiles(conn_, schema_).CommittedSql(state_.token, ids.snapshot);
+	}
+	return sql + ExtraStatementsSql();
+}
+
+std::string CommitApplier::ExtraStatementsSql() const {
+	std::string sql;
+	for (const auto &st : state_.statements) {
+		sql += st(conn_) + ";\n";
+	}
+	return sql;
+}
+
+// The single round trip applies when the stats of every existing table that gets files were read
+// while staging, and no AddSql callback needs the open transaction.
+bool CommitApplier::SingleTripApplies() const {
+	// DUCKPIPE_COMMIT_SINGLE_TRIP=0: always read the head first (A/B measurements, bench/README.md).
+	static const bool off = [] {
+		const char *v = std::getenv("DUCKPIPE_COMMIT_SINGLE_TRIP");
+		return v && std::string(v) == "0";
+	}();
+	if (off || state_.single_trip_tried || !state_.callbacks.empty()) {
+		return false;
+	}
+	for (const auto &f : state_.data_files) {
+		if (f.table_ref >= 0 && !state_.staged_stats_tables.count(f.table_ref)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+// Fails (22P02, naming the head) unless the catalog's head is still the base: a cast of a text
+// computed from the head, so that nothing is folded at plan time and no plpgsql is needed.
+std::string CommitApplier::GuardSql() const {
+	auto base = std::to_string(state_.base.snapshot_id);
+	return "SELECT ('" + std::string(kHeadMoved) + " ' || coalesce(max(snapshot_id)::text, 'none') || ' is not " +
+	       base + "')::integer FROM " + T("ducklake_snapshot") + " HAVING max(snapshot_id) IS DISTINCT FROM " + base +
+	       ";\n";
+}
+
+bool CommitApplier::IsGuardFailure(const Error &e) {
+	return e.Context().sqlstate == "22P02" && std::string(e.what()).find(kHeadMoved) != std::string::npos;
+}
+
+// BEGIN, the guard, every row and COMMIT as one message, from the base read when the commit began
+// and the stats read while staging: valid while no snapshot was committed since the base, which the
+// guard checks in the transaction's own snapshot (a commit after that snapshot collides on the
+// snapshot id: 23505/40001, retried). nullopt: the head moved, nothing was written.
+std::optional<int64_t> CommitApplier::AttemptSingleTrip(const CommitInfo &info) {
+	state_.single_trip_tried = true;
+	TableStatsMerger merger(conn_, duck_, schema_, state_);
+	for (const auto &rows : state_.staged_stats) {
+		merger.TakeOldStats(rows);
+	}
+	if (state_.staged_stats.empty()) {
+		merger.TakeOldStats(PgResult()); // no existing table gets files: nothing to read
+	}
+	auto ids = AllocateIds(state_.base);
+	std::string changes;
+	auto sql = GuardSql() + RowsSql(ids, info, merger, changes);
+	try {
+		PgTransaction txn(conn_, "REPEATABLE READ", PgTransaction::DeferBegin{});
+		CommitOrAmbiguous(txn, sql, ids.snapshot);
+	} catch (const AmbiguousCommitError &) {
+		throw;
+	} catch (const Error &e) {
+		if (!IsGuardFailure(e)) {
+			throw;
+		}
+		log::Debug("lake.commit_head_moved", "base", state_.base.snapshot_id);
+		return std::nullopt;
+	}
+	log::Debug("lake.commit", "snapshot", ids.snapshot, "changes", changes, "round_trips", 1);
+	return ids.snapshot;
+}
+
+// Two round trips: BEGIN with the head and the old stats, then every row, the AddStatement SQL and
+// COMMIT (AddSql callbacks need one more before COMMIT). Checks what was committed since the base.
+int64_t CommitApplier::AttemptReadingHead(const CommitInfo &info) {
 	TableStatsMerger merger(conn_, duck_, schema_, state_);
 	auto head_sql = "SELECT 'h', snapshot_id, schema_version, next_catalog_id, next_file_id, NULL::boolean, "
 	                "NULL::boolean, NULL::text, NULL::text FROM " +
@@ -479,16 +564,8 @@ int64_t CommitApplier::Attempt(const CommitInfo &info) {
 		CheckConflicts(head.snapshot_id);
 	}
 	auto ids = AllocateIds(head);
-	std::map<int64_t, int64_t> row_id_start;
-	auto stats_sql = merger.Sql(row_id_start);
-	auto changes = ChangesMade();
-	auto sql = SnapshotSql(ids, info, changes) + CatalogSql(ids) + FileSql(ids, row_id_start) + stats_sql;
-	if (!state_.token.empty()) {
-		sql += PendingFiles(conn_, schema_).CommittedSql(state_.token, ids.snapshot);
-	}
-	for (auto &st : state_.statements) {
-		sql += st(conn_) + ";\n";
-	}
+	std::string changes;
+	auto sql = RowsSql(ids, info, merger, changes);
 	if (!state_.callbacks.empty()) {
 		conn_.Exec(sql);
 		sql.clear();
@@ -497,9 +574,19 @@ int64_t CommitApplier::Attempt(const CommitInfo &info) {
 		}
 	}
 	CommitOrAmbiguous(txn, sql, ids.snapshot);
-	auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-	log::Debug("lake.commit", "snapshot", ids.snapshot, "changes", changes, "ms", ms);
+	log::Debug("lake.commit", "snapshot", ids.snapshot, "changes", changes, "round_trips", "2+");
 	return ids.snapshot;
+}
+
+int64_t CommitApplier::Attempt(const CommitInfo &info) {
+	if (SingleTripApplies()) {
+		if (auto snapshot = AttemptSingleTrip(info)) {
+			return *snapshot;
+		}
+	}
+	// Later attempts of this commit too: the head moved once, it likely moves again.
+	state_.single_trip_tried = true;
+	return AttemptReadingHead(info);
 }
 
 } // namespace duckpipe::lake

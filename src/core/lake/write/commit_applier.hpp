@@ -5,6 +5,7 @@
 #include "core/lake/write/lake_commit.hpp"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ class DuckConnection;
 } // namespace duckpipe
 
 namespace duckpipe::lake {
+
+class TableStatsMerger;
 
 // COMMIT was sent (or being sent) when the connection failed: the transaction may have committed.
 class AmbiguousCommitError : public Error {
@@ -30,9 +33,15 @@ private:
 	Error cause_;
 };
 
-// One attempt at turning a CommitState into catalog rows (digest §3, §4): a REPEATABLE READ
-// transaction that reads the head, checks logical conflicts with snapshots committed since the
-// base, derives ids / row ids / merged stats from the head and issues all DML in one round trip.
+// One attempt at turning a CommitState into catalog rows (digest §3, §4), a REPEATABLE READ
+// transaction. In the common case (no snapshot committed since the base) one round trip: BEGIN, a
+// guard that the head is still the base, every row and COMMIT in one message, with ids and merged
+// stats derived from the base and the stats read while staging. Otherwise (the guard failed, or
+// AddSql callbacks) it reads the head first, checks logical conflicts with the snapshots committed
+// since the base, and derives everything from the head.
+//
+// The message is built by RowsSql: the lake rows, then CommitState::statements (AddStatement: the
+// pipeline's progress, other writers' rows of the same transaction) before COMMIT.
 class CommitApplier {
 public:
 	CommitApplier(PgConnection &conn, DuckConnection &duck, std::string catalog_schema, std::string data_path,
@@ -57,6 +66,15 @@ private:
 		std::vector<int64_t> delete_file_ids; // -1 where a whole data file is ended instead
 	};
 
+	static constexpr const char *kHeadMoved = "duckpipe: the lake head";
+
+	bool SingleTripApplies() const;
+	std::optional<int64_t> AttemptSingleTrip(const CommitInfo &info);
+	int64_t AttemptReadingHead(const CommitInfo &info);
+	std::string GuardSql() const;
+	static bool IsGuardFailure(const Error &e);
+	std::string RowsSql(const Allocation &ids, const CommitInfo &info, TableStatsMerger &merger, std::string &changes);
+	std::string ExtraStatementsSql() const;
 	void CheckBaseSurvives(int64_t head);
 	void CheckConflicts(int64_t head);
 	Allocation AllocateIds(const SnapshotInfo &head);

@@ -4,6 +4,7 @@
 #include "core/lake/write/catalog_reads.hpp"
 #include "core/lake/write/inlined_rows.hpp"
 #include "core/lake/write/parquet_file_writer.hpp"
+#include "core/pg/pg_result.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -98,6 +99,11 @@ struct CommitState {
 	std::vector<std::function<std::string(PgConnection &)>> statements;
 	std::map<int64_t, int64_t> resolved; // handle -> id, set by the successful attempt
 	int64_t next_handle = -1;
+	// Table stats as of the base, read while staging (TableStatsMerger::OldStatsSelectFor rows) in the
+	// round trip that registers a table's first file: the single-round-trip commit needs nothing else.
+	std::vector<PgResult> staged_stats;
+	std::set<int64_t> staged_stats_tables;
+	bool single_trip_tried = false; // the head moved (once, or a commit of this writer since Begin): read it first
 
 	bool HasLakeChanges() const {
 		return !schemas.empty() || !tables.empty() || !column_rows.empty() || !ended_columns.empty() ||

@@ -8,6 +8,7 @@
 #include "core/lake/lake_writer.hpp"
 #include "core/lake/write/commit_applier.hpp"
 #include "core/lake/write/commit_state.hpp"
+#include "core/lake/write/table_stats_merger.hpp"
 #include "core/pg/pg_connection.hpp"
 
 #include <algorithm>
@@ -55,13 +56,23 @@ void LakeCommit::OnCommitSent(std::function<void()> fn) {
 	state_->on_commit_sent = std::move(fn);
 }
 
-void LakeCommit::RegisterFile(const std::string &path, bool locked) {
+void LakeCommit::RegisterFile(const std::string &path, bool locked, int64_t stats_of_table) {
 	std::unique_lock guard(writer_->mutex_, std::defer_lock);
 	if (!locked) {
 		guard.lock();
 	}
-	PendingFiles(writer_->Conn(), writer_->config_.catalog_schema)
-	    .RegisterFile(state_->token, writer_->writer_id_, path);
+	auto &conn = writer_->Conn();
+	const auto &schema = writer_->config_.catalog_schema;
+	PendingFiles pending(conn, schema);
+	if (stats_of_table < 0 || state_->staged_stats_tables.count(stats_of_table)) {
+		pending.RegisterFile(state_->token, writer_->writer_id_, path);
+		return;
+	}
+	// Read after Begin read the base: equal to the stats at the base as long as the head is the base,
+	// which the single-round-trip commit checks.
+	state_->staged_stats.push_back(conn.Exec(pending.RegisterFileSql(state_->token, writer_->writer_id_, path) +
+	                                         TableStatsMerger::OldStatsSelectFor(conn, schema, {stats_of_table})));
+	state_->staged_stats_tables.insert(stats_of_table);
 }
 
 LakeCommit::~LakeCommit() {

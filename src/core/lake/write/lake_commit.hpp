@@ -117,6 +117,8 @@ public:
 	struct Times {
 		double delete_files_ms = 0;
 		double catalog_ms = 0;
+		// Messages the committing attempt waited for: 1 when no other writer committed since Begin.
+		int64_t catalog_round_trips = 0;
 	};
 	const Times &CommitTimes() const { return times_; }
 	// This commit's unique id in the catalog's registry of commits in flight (PendingFiles).
@@ -132,7 +134,8 @@ private:
 	LakeCommit(LakeWriter &writer, const SnapshotInfo &base);
 	void SetToken(std::string token);
 	// Registers a file in the catalog before it is written; the caller holds the writer mutex or not.
-	void RegisterFile(const std::string &path, bool locked);
+	// With a table (id >= 0), the same round trip reads its stats for the commit the first time.
+	void RegisterFile(const std::string &path, bool locked, int64_t stats_of_table = -1);
 
 	TableBase &Working(int64_t table);
 	LakeColumn *FindColumn(TableBase &table, const std::string &name);

@@ -13,6 +13,7 @@
 
 #include <duckdb.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -80,7 +81,7 @@ int64_t LakeCommit::Insert(int64_t table, DuckConnection &duck, const std::strin
 	EnsureDir(w.table.full_path);
 	auto stem = ParquetFileWriter::NewFileStem(duck);
 	auto path = w.table.full_path + stem + ".parquet";
-	RegisterFile(path, false); // before the file exists: maintenance never takes it for an orphan
+	RegisterFile(path, false, table); // before the file exists: maintenance never takes it for an orphan
 	WrittenFile file;
 	try {
 		file = ParquetFileWriter::Write(duck, "SELECT " + list + " FROM (" + select_sql + ") __dp_src", path,
@@ -406,6 +407,7 @@ int64_t LakeCommit::Commit(const CommitInfo &info) {
 		if (!state_->HasLakeChanges()) {
 			Timer catalog_timer{times_.catalog_ms};
 			auto &conn = writer_->Conn();
+			auto trips = conn.RoundTrips();
 			PgTransaction txn(conn);
 			std::string sql;
 			for (auto &st : state_->statements) {
@@ -419,6 +421,7 @@ int64_t LakeCommit::Commit(const CommitInfo &info) {
 				cb(conn);
 			}
 			txn.CommitWith(sql + PendingFiles(conn, writer_->config_.catalog_schema).ForgetSql({state_->token}), [] {});
+			times_.catalog_round_trips = conn.RoundTrips() - trips;
 			done_ = true;
 			return state_->base.snapshot_id;
 		}
@@ -428,14 +431,20 @@ int64_t LakeCommit::Commit(const CommitInfo &info) {
 		}
 		Timer catalog_timer{times_.catalog_ms};
 		LakeWriter::MaybeFail("before_catalog_transaction");
+		if (writer_->last_committed_ > state_->base.snapshot_id) {
+			state_->single_trip_tried = true; // its guard would fail: another table of ours committed
+		}
 		std::mt19937 rng(std::random_device{}());
 		const auto &cfg = writer_->config_;
 		for (int attempt = 0;; attempt++) {
 			try {
 				try {
-					CommitApplier applier(writer_->Conn(), *writer_->duck_, cfg.catalog_schema, writer_->DataPath(),
-					                      *state_);
+					auto &conn = writer_->Conn();
+					auto trips = conn.RoundTrips();
+					CommitApplier applier(conn, *writer_->duck_, cfg.catalog_schema, writer_->DataPath(), *state_);
 					auto snapshot = applier.Attempt(info);
+					times_.catalog_round_trips += conn.RoundTrips() - trips;
+					writer_->last_committed_ = std::max(writer_->last_committed_, snapshot);
 					done_ = true;
 					return snapshot;
 				} catch (const AmbiguousCommitError &e) {

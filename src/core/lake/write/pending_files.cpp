@@ -49,6 +49,13 @@ void PendingFiles::RegisterFile(const std::string &token, const std::string &wri
 	           {token, path, writer_id});
 }
 
+std::string PendingFiles::RegisterFileSql(const std::string &token, const std::string &writer_id,
+                                          const std::string &path) const {
+	return "INSERT INTO " + Table() + "(token, path, writer_id, owner_pid, owner_start) VALUES (" +
+	       conn_.QuoteLiteral(token) + ", " + conn_.QuoteLiteral(path) + ", " + conn_.QuoteLiteral(writer_id) + ", " +
+	       kOwnerValues + ");\n";
+}
+
 std::string PendingFiles::CommittedSql(const std::string &token, int64_t snapshot) const {
 	auto t = conn_.QuoteLiteral(token);
 	return "DELETE FROM " + Table() + " WHERE token = " + t + " AND path IS NOT NULL;\nUPDATE " + Table() +

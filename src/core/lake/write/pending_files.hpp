@@ -33,6 +33,8 @@ public:
 	std::string RegisterCommitSql(const std::string &token, const std::string &writer_id, int64_t base_snapshot) const;
 	// Registers a file before it is written (autocommit).
 	void RegisterFile(const std::string &token, const std::string &writer_id, const std::string &path);
+	// The same as SQL text, to send with other statements.
+	std::string RegisterFileSql(const std::string &token, const std::string &writer_id, const std::string &path) const;
 	// Runs in the commit's own catalog transaction.
 	std::string CommittedSql(const std::string &token, int64_t snapshot) const;
 	// Drops every row of the commits (abandoned, or committed and no longer needed).

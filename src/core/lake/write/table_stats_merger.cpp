@@ -132,22 +132,31 @@ std::string TableStatsMerger::OldStatsSelect() const {
 			tables.insert(f.table_ref); // a table created in this commit has no stats yet
 		}
 	}
-	if (tables.empty()) {
+	return OldStatsSelectFor(conn_, schema_, tables);
+}
+
+std::string TableStatsMerger::OldStatsSelectFor(PgConnection &conn, const std::string &catalog_schema,
+                                                const std::set<int64_t> &table_ids) {
+	if (table_ids.empty()) {
 		return "";
 	}
 	std::string ids;
-	for (auto id : tables) {
+	for (auto id : table_ids) {
 		ids += (ids.empty() ? "" : ",") + std::to_string(id);
 	}
-	return "SELECT 't', table_id, next_row_id, NULL, NULL, NULL, NULL, NULL, NULL FROM " + T("ducklake_table_stats") +
-	       " WHERE table_id IN (" + ids +
+	auto s = conn.QuoteIdent(catalog_schema) + ".";
+	return "SELECT 't', table_id, next_row_id, NULL, NULL, NULL, NULL, NULL, NULL FROM " + s +
+	       "ducklake_table_stats WHERE table_id IN (" + ids +
 	       ") UNION ALL SELECT 'c', table_id, column_id, NULL, NULL, contains_null, contains_nan, min_value, "
 	       "max_value FROM " +
-	       T("ducklake_table_column_stats") + " WHERE table_id IN (" + ids + ")";
+	       s + "ducklake_table_column_stats WHERE table_id IN (" + ids + ")";
 }
 
 void TableStatsMerger::TakeOldStats(const PgResult &rows) {
-	OldStats old;
+	if (!preloaded_) {
+		preloaded_.emplace();
+	}
+	auto &old = *preloaded_;
 	for (int i = 0; i < rows.Rows(); i++) {
 		auto kind = rows.Get(i, 0);
 		if (kind == "t") {
@@ -165,7 +174,6 @@ void TableStatsMerger::TakeOldStats(const PgResult &rows) {
 			old.columns[{rows.GetInt(i, 1), rows.GetInt(i, 2)}] = o;
 		}
 	}
-	preloaded_ = std::move(old);
 }
 
 TableStatsMerger::NewStats TableStatsMerger::CollectNewStats(int64_t table, int64_t first_row_id,
@@ -241,7 +249,7 @@ void TableStatsMerger::PlanColumnBounds(int64_t table, bool exists, const NewSta
 				lo.values.push_back(*it->second.min);
 				hi.values.push_back(*it->second.max);
 			} else if (n.has_values) {
-				plan.ambiguous.emplace_back(table, cid);
+				p.ambiguous = true;
 			}
 		}
 		if (n.unknown_bound) {
@@ -256,31 +264,7 @@ void TableStatsMerger::PlanColumnBounds(int64_t table, bool exists, const NewSta
 	}
 }
 
-void TableStatsMerger::ClearUnknownOldBounds(ColumnPlan &plan) const {
-	if (plan.ambiguous.empty()) {
-		return;
-	}
-	// An old NULL bound is unknown unless no earlier file of the column ever held a value.
-	std::string cond;
-	for (auto &[t, c] : plan.ambiguous) {
-		cond += (cond.empty() ? "" : " OR ") + std::string("(table_id = ") + std::to_string(t) +
-		        " AND column_id = " + std::to_string(c) + ")";
-	}
-	auto r = conn_.Exec("SELECT table_id, column_id FROM " + T("ducklake_file_column_stats") + " WHERE (" + cond +
-	                    ") AND (value_count IS NULL OR value_count > 0) GROUP BY 1, 2");
-	std::set<std::pair<int64_t, int64_t>> had_values;
-	for (int i = 0; i < r.Rows(); i++) {
-		had_values.insert({r.GetInt(i, 0), r.GetInt(i, 1)});
-	}
-	for (auto &p : plan.pending) {
-		if (had_values.count({p.table, p.column})) {
-			plan.jobs[p.min_job].values.clear();
-			plan.jobs[p.max_job].values.clear();
-		}
-	}
-}
-
-std::string TableStatsMerger::ColumnStatsSql(const ColumnPlan &plan) const {
+std::string TableStatsMerger::ColumnStatsSql(const ColumnPlan &plan, int64_t first_new_file_id) const {
 	std::string sql;
 	std::string inserts;
 	for (const auto &p : plan.pending) {
@@ -288,6 +272,18 @@ std::string TableStatsMerger::ColumnStatsSql(const ColumnPlan &plan) const {
 		const auto &hi = plan.jobs[p.max_job].result;
 		auto t = std::to_string(p.table);
 		auto c = std::to_string(p.column);
+		if (p.ambiguous && (lo || hi)) {
+			// An old NULL bound is unknown unless no earlier file of the column ever held a value: the
+			// catalog answers in the statement itself (the commit's own files are not earlier ones).
+			auto had_values = "EXISTS (SELECT 1 FROM " + T("ducklake_file_column_stats") + " WHERE table_id = " + t +
+			                  " AND column_id = " + c + " AND data_file_id < " + std::to_string(first_new_file_id) +
+			                  " AND (value_count IS NULL OR value_count > 0))";
+			sql += "UPDATE " + T("ducklake_table_column_stats") + " SET contains_null = " + Bool(p.contains_null) +
+			       ", contains_nan = " + Bool(p.contains_nan) + ", min_value = CASE WHEN " + had_values +
+			       " THEN NULL ELSE " + Lit(lo) + " END, max_value = CASE WHEN " + had_values + " THEN NULL ELSE " +
+			       Lit(hi) + " END WHERE table_id = " + t + " AND column_id = " + c + ";\n";
+			continue;
+		}
 		if (p.insert) {
 			inserts += std::string(inserts.empty() ? "" : ", ") + "(" + t + ", " + c + ", " + Bool(p.contains_null) +
 			           ", " + Bool(p.contains_nan) + ", " + Lit(lo) + ", " + Lit(hi) + ", NULL)";
@@ -305,7 +301,7 @@ std::string TableStatsMerger::ColumnStatsSql(const ColumnPlan &plan) const {
 	return sql;
 }
 
-std::string TableStatsMerger::Sql(std::map<int64_t, int64_t> &row_id_start) {
+std::string TableStatsMerger::Sql(std::map<int64_t, int64_t> &row_id_start, int64_t first_new_file_id) {
 	auto tables = TablesWithNewFiles();
 	if (tables.empty()) {
 		return "";
@@ -325,9 +321,8 @@ std::string TableStatsMerger::Sql(std::map<int64_t, int64_t> &row_id_start) {
 		sql += TableStatsSql(table, exists, stats);
 		PlanColumnBounds(table, exists, stats, old, plan);
 	}
-	ClearUnknownOldBounds(plan);
 	ResolveBounds(duck_, plan.jobs);
-	return sql + ColumnStatsSql(plan);
+	return sql + ColumnStatsSql(plan, first_new_file_id);
 }
 
 } // namespace duckpipe::lake

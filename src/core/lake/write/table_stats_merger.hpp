@@ -4,6 +4,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,12 +26,16 @@ class TableStatsMerger {
 public:
 	TableStatsMerger(PgConnection &conn, DuckConnection &duck, std::string catalog_schema, CommitState &state);
 	// The UPDATE/INSERT statements; fills row_id_start (index in state.data_files -> first row id).
-	std::string Sql(std::map<int64_t, int64_t> &row_id_start);
+	// `first_new_file_id`: the commit's data files have this id and above (older files are below it).
+	std::string Sql(std::map<int64_t, int64_t> &row_id_start, int64_t first_new_file_id);
 
 	// The old stats in the round trip that reads the head: UNION ALL branches (columns k text, a..d
 	// bigint, e, f boolean, g, h text; "" when no existing table gets files) whose rows TakeOldStats
-	// reads (those with k = 't' or 'c'); Sql() then asks nothing more in the common case.
+	// reads (those with k = 't' or 'c'); Sql() then asks nothing.
 	std::string OldStatsSelect() const;
+	static std::string OldStatsSelectFor(PgConnection &conn, const std::string &catalog_schema,
+	                                     const std::set<int64_t> &table_ids);
+	// Adds the rows of one such query to the old stats (call once per result).
 	void TakeOldStats(const PgResult &rows);
 
 	// One min or max to compute from candidate values of a column type.
@@ -66,11 +71,11 @@ private:
 		bool insert;
 		std::optional<bool> contains_null, contains_nan;
 		int min_job = -1, max_job = -1;
+		bool ambiguous = false; // old min/max NULL: unknown bound if an earlier file had values
 	};
 	struct ColumnPlan {
 		std::vector<Bound> jobs;
 		std::vector<PendingColumn> pending;
-		std::vector<std::pair<int64_t, int64_t>> ambiguous; // old min/max NULL: did earlier files have values?
 	};
 
 	std::vector<int64_t> TablesWithNewFiles() const;
@@ -80,8 +85,7 @@ private:
 	std::string TableStatsSql(int64_t table, bool exists, const NewStats &stats) const;
 	void PlanColumnBounds(int64_t table, bool exists, const NewStats &stats, const OldStats &old,
 	                      ColumnPlan &plan) const;
-	void ClearUnknownOldBounds(ColumnPlan &plan) const;
-	std::string ColumnStatsSql(const ColumnPlan &plan) const;
+	std::string ColumnStatsSql(const ColumnPlan &plan, int64_t first_new_file_id) const;
 	std::string T(const char *table) const;
 	std::string Lit(const std::optional<std::string> &value) const;
 	int64_t Resolve(int64_t id_or_handle) const;
