@@ -41,7 +41,8 @@ TEST_F(TempDirTest, CopyAndBufferDirectoriesArePrivate) {
 	EXPECT_EQ(copy_mode, 0700);
 
 	ASSERT_TRUE(WaitLakeCount("public.big_ducklake", 300000, 120s)) << LogTail();
-	Sql("INSERT INTO public.big VALUES (300001, 'buffered')");
+	// More than the 256 KB a worker keeps outside DuckDB before it opens the buffer.
+	Sql("INSERT INTO public.big SELECT g, repeat('b', 200) FROM generate_series(300001, 310000) g");
 	int buffer_mode = -1;
 	ASSERT_TRUE(WaitFor([&] { return (buffer_mode = ModeOf(temp_path_, "duckpipe-buffer-")) != -1; }, 60s))
 	    << LogTail();
