@@ -156,6 +156,14 @@ class Cluster:
                        check=True, stdout=subprocess.DEVNULL)
         return time.monotonic() - t0
 
+    def recvlogical_live(self, db, slot, options):
+        """pg_recvlogical streaming `slot` into /dev/null until the returned process is terminated."""
+        cmd = [f"{SYSTEM_BIN}/pg_recvlogical", "-d", self.conninfo(db), "--slot", slot, "--start",
+               "-f", "/dev/null", "--no-loop", "-s", "1"]
+        for o in options:
+            cmd += ["-o", o]
+        return subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+
     def recvlogical(self, db, slot, end_lsn, options):
         """Seconds pg_recvlogical takes to drain `slot` up to end_lsn into /dev/null."""
         cmd = [f"{SYSTEM_BIN}/pg_recvlogical", "-d", self.conninfo(db), "--slot", slot, "--start", "-E", end_lsn,

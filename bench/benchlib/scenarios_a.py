@@ -200,6 +200,24 @@ SB_LAKE = ("SELECT CAST(count(*) AS VARCHAR) AS n, CAST(coalesce(sum(k), 0) AS V
            "ORDER BY id), '')) AS h FROM {t}_ducklake")
 
 
+def sysbench_with_recvlogical(ctx, s, test, tables, names, dur):
+    """sysbench TPS while pg_recvlogical (pgoutput protocol 2, streaming on) decodes the tables into
+    /dev/null: the source's cost of logical decoding alone, the floor under any consumer's."""
+    s.sql(f"CREATE PUBLICATION bench_sb_pub FOR TABLE {', '.join(names)}")
+    s.sql("SELECT pg_create_logical_replication_slot('bench_sb_slot', 'pgoutput')")
+    proc = ctx.cluster.recvlogical_live(s.db, "bench_sb_slot",
+                                        ["proto_version=2", "streaming=on", "publication_names=bench_sb_pub"])
+    try:
+        return sysbench(ctx, s, test, tables, "run", dur)
+    finally:
+        proc.terminate()
+        proc.wait()
+        wait_for("the bench slot to be released", lambda: s.scalar(
+            "SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'bench_sb_slot'"), 30, 0.05)
+        s.sql("SELECT pg_drop_replication_slot('bench_sb_slot')")
+        s.sql("DROP PUBLICATION bench_sb_pub")
+
+
 def sysbench_consistent(s, tables):
     for i in range(1, tables + 1):
         t = f"public.sbtest{i}"
@@ -218,8 +236,12 @@ def sysbench_scenario(ctx, kind, test, tables):
         sysbench(ctx, s, test, tables, "prepare")
         ctx.progress(name, f"sysbench {dur}s without pg_duckpipe")
         without = sysbench(ctx, s, test, tables, "run", dur)
-        Heartbeat.create(s.runner.conn)
         names = [f"public.sbtest{i}" for i in range(1, tables + 1)]
+        walsender_only = None
+        if kind == "daemon":
+            ctx.progress(name, f"sysbench {dur}s with only pg_recvlogical decoding (what any consumer costs)")
+            walsender_only = sysbench_with_recvlogical(ctx, s, test, tables, names, dur)
+        Heartbeat.create(s.runner.conn)
         rows = sum(s.scalar(f"SELECT count(*) FROM {t}") for t in names)
         snap_s = s.start_and_snapshot(names + ["public.bench_heartbeat"], ctx.timeout(rows))
         ctx.progress(name, f"snapshot {rows / snap_s:,.0f} rows/s; sysbench {dur}s with the {kind}")
@@ -246,4 +268,7 @@ def sysbench_scenario(ctx, kind, test, tables):
             "rows_per_s_is": "snapshot rows/s", "snapshot_rows": rows, "snapshot_s": snap_s, "seconds": dur,
             "threads": 4, "lag_avg_ms": sum(lags) / len(lags) if lags else None, "catchup_s": catchup,
             "consistent": consistent, "lag_via": f"bench_heartbeat (a row every 100 ms), {ctx.lag_via}",
-            "flushes": len(flush_times(s.runner.log_text()))}
+            "flushes": len(flush_times(s.runner.log_text())),
+            "source_tps_recvlogical_only": walsender_only,
+            "source_ratio": tps / without if tps and without else None,
+            "source_ratio_recvlogical_only": walsender_only / without if walsender_only and without else None}

@@ -3,6 +3,7 @@
 #include "core/common/error.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/pg/pg_connection.hpp"
+#include "core/pipeline/copy_prefetcher.hpp"
 
 #include <duckdb.h>
 
@@ -12,8 +13,7 @@
 namespace duckpipe::pipeline {
 
 struct BinaryCopyScan::Stream {
-	PgConnection *connection = nullptr;
-	std::string sql;
+	std::unique_ptr<CopyPrefetcher> copy;
 	bool started = false;
 	bool claimed = false;
 	bool done = false;
@@ -38,6 +38,10 @@ __extension__ typedef unsigned __int128 UInt128;
 // PostgreSQL's epochs (2000-01-01) against DuckDB's (1970-01-01).
 constexpr int64_t kEpochDays = 10957;
 constexpr int64_t kEpochMicros = kEpochDays * 86400LL * 1000000LL;
+
+// COPY data read ahead of the Parquet writer, per stream: more than a row group of narrow rows, so
+// the server need not wait while the writer encodes one.
+constexpr size_t kPrefetchBytes = 32 << 20;
 constexpr char kSignature[] = "PGCOPY\n\377\r\n";
 
 template <class T>
@@ -221,8 +225,7 @@ BinaryCopyScan::BinaryCopyScan(std::vector<PgConnection *> connections, std::vec
     : columns_(std::move(columns)), table_name_(std::move(table_name)), stop_(stop) {
 	for (size_t i = 0; i < connections.size(); i++) {
 		auto s = std::make_unique<Stream>();
-		s->connection = connections[i];
-		s->sql = copy_sql.at(i);
+		s->copy = std::make_unique<CopyPrefetcher>(*connections[i], copy_sql.at(i), table_name_, kPrefetchBytes, stop_);
 		streams_.push_back(std::move(s));
 	}
 }
@@ -295,10 +298,9 @@ void BinaryCopyScan::Release(Local &local, bool done) {
 // The next row of the stream (its field count onwards); false at the stream's end.
 bool BinaryCopyScan::NextRow(Stream &s, std::string_view &row) {
 	if (!s.started) {
-		s.connection->StartCopyOut(s.sql);
 		s.started = true;
 		std::string_view m;
-		if (!s.connection->NextCopyData(m)) {
+		if (!s.copy->Next(m)) {
 			throw Error(ErrorKind::Source, "the binary COPY of " + table_name_ + " ended without its header",
 			            {.table = table_name_});
 		}
@@ -316,7 +318,7 @@ bool BinaryCopyScan::NextRow(Stream &s, std::string_view &row) {
 	}
 	while (s.message.empty()) {
 		std::string_view m;
-		if (!s.connection->NextCopyData(m)) {
+		if (!s.copy->Next(m)) {
 			return false;
 		}
 		s.message = m;
@@ -326,7 +328,7 @@ bool BinaryCopyScan::NextRow(Stream &s, std::string_view &row) {
 	if (s.message.size() >= 2 && ReadBig<int16_t>(s.message.data()) == -1) {
 		s.message = {};
 		std::string_view m;
-		while (s.connection->NextCopyData(m)) {
+		while (s.copy->Next(m)) {
 		}
 		return false;
 	}
