@@ -66,6 +66,23 @@ std::string StripTrailingSemicolons(std::string sql) {
 	return sql;
 }
 
+// The cells of `result` as text; false when a non-NULL value has none: the C API renders no nested
+// value, and neither uuid, enum, timestamptz, timetz nor timestamp_ns (DuckDB's cast does).
+bool RenderRows(DuckResult &result, std::vector<std::vector<std::optional<std::string>>> &rows) {
+	rows.clear();
+	for (uint64_t r = 0; r < result.Rows(); r++) {
+		std::vector<std::optional<std::string>> row;
+		for (uint64_t c = 0; c < result.Columns(); c++) {
+			row.push_back(result.GetString(c, r));
+			if (!row.back() && !result.IsNull(c, r)) {
+				return false;
+			}
+		}
+		rows.push_back(std::move(row));
+	}
+	return true;
+}
+
 ResultTable RunQuery(DuckConnection &duck, const std::string &sql) {
 	auto result = duck.Query(sql);
 	ResultTable text;
@@ -79,26 +96,22 @@ ResultTable RunQuery(DuckConnection &duck, const std::string &sql) {
 		                                                   : ResultTable::Kind::Text);
 		nested = nested || IsNested(type);
 	}
-	// The C API renders no nested value as text; DuckDB's own cast does, so re-run a SELECT through it.
-	// Anything that cannot be wrapped (several statements, PRAGMA ...) keeps its first result.
-	auto *source = &result;
-	std::optional<DuckResult> wrapped;
-	if (nested) {
-		try {
-			wrapped.emplace(
-			    duck.Query("SELECT COLUMNS(*)::VARCHAR FROM (" + StripTrailingSemicolons(sql) + "\n) AS __q"));
-			if (wrapped->Columns() == result.Columns()) {
-				source = &*wrapped;
-			}
-		} catch (const Error &) {
-		}
+	if (!nested && RenderRows(result, text.rows)) {
+		return text;
 	}
-	for (uint64_t r = 0; r < source->Rows(); r++) {
-		std::vector<std::optional<std::string>> row;
-		for (uint64_t c = 0; c < source->Columns(); c++) {
-			row.push_back(source->GetString(c, r));
+	// Values the C API cannot render: re-run the SELECT through DuckDB's cast to VARCHAR. Anything
+	// that cannot be wrapped (several statements, PRAGMA ...) keeps its first result.
+	try {
+		auto wrapped = duck.Query("SELECT COLUMNS(*)::VARCHAR FROM (" + StripTrailingSemicolons(sql) + "\n) AS __q");
+		if (wrapped.Columns() == result.Columns() && RenderRows(wrapped, text.rows)) {
+			return text;
 		}
-		text.rows.push_back(std::move(row));
+	} catch (const Error &) {
+	}
+	RenderRows(result, text.rows);
+	if (text.rows.size() < result.Rows()) {
+		throw Error(ErrorKind::Unsupported, "the query's result has a value that cannot be shown as text",
+		            {.hint = "cast the column to VARCHAR in the query"});
 	}
 	return text;
 }

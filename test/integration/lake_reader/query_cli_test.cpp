@@ -46,6 +46,17 @@ TEST(QueryCli, CsvOutput) {
 	EXPECT_EQ(r.output, "t,e,n\n\"quote ' and , and \"\"\",\"\",\n");
 }
 
+// Without a nested column in the result too: DuckDB's C API gives no text for timestamptz, uuid or
+// enum values (they printed as empty), so those go through DuckDB's cast as well.
+TEST(QueryCli, TimestamptzAndUuidShowWithoutNestedColumns) {
+	auto r = Query({"SELECT id, tz, u, 'x'::ENUM('x', 'y') AS e FROM public.all_types WHERE id IN (1, 2) ORDER BY id",
+	                "--format", "csv", "--lake-catalog", SharedGolden().Conninfo()});
+	ASSERT_EQ(r.exit_code, 0) << r.output;
+	EXPECT_EQ(r.output, "id,tz,u,e\n"
+	                    "1,2024-01-01 10:00:00+00,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,x\n"
+	                    "2,,,x\n");
+}
+
 TEST(QueryCli, TableOutputIsTheDefault) {
 	// Global flags also come from the environment, and work before the subcommand name.
 	auto r = Query({kOrders}, {"DUCKPIPE_LAKE_CATALOG=" + SharedGolden().Conninfo()});
