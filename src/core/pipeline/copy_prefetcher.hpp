@@ -69,10 +69,10 @@ private:
 	bool closing_ = false;     // guarded by mutex_: the destructor asks the reader to leave
 	std::exception_ptr failure_;
 	std::thread reader_;
-	pg_cancel *cancel_ = nullptr; // made on the owner's thread while the connection was idle
+	pg_cancel *cancel_ = nullptr;      // made on the owner's thread while the connection was idle
+	std::atomic<bool> started_{false}; // set by the consumer, read by the destructor
 
 	// Consumer side only.
-	bool started_ = false;
 	Block current_;
 	size_t next_ = 0; // next message of current_
 };
