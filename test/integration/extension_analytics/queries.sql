@@ -52,7 +52,7 @@ ORDER BY revenue DESC, o_orderdate, l_orderkey
 LIMIT 10;
 
 -- name: q04_order_priority_checking
--- path: row
+-- path: duckdb
 -- ordered
 SELECT o_orderpriority, count(*) AS order_count
 FROM orders
@@ -250,7 +250,7 @@ WHERE s_suppkey IN (SELECT ps_suppkey FROM partsupp, (SELECT l_partkey, l_suppke
 ORDER BY s_name;
 
 -- name: q21_suppliers_who_kept_orders_waiting
--- path: row
+-- path: duckdb
 -- ordered
 SELECT s_name, count(*) AS numwait
 FROM supplier, lineitem l1, orders, nation
@@ -348,23 +348,43 @@ GROUP BY o_flag, o_payload IS NULL
 ORDER BY 1, 2;
 
 -- name: group_rollup
--- path: row
+-- path: duckdb
 SELECT l_returnflag, l_linestatus, extract(year FROM l_shipdate)::int AS yr, count(*), sum(l_quantity),
 	grouping(l_returnflag, l_linestatus)
 FROM lineitem
 GROUP BY ROLLUP (l_returnflag, l_linestatus, yr);
 
 -- name: group_grouping_sets
--- path: row
+-- path: duckdb
 SELECT c_mktsegment, c_nationkey, c_active, grouping(c_mktsegment, c_nationkey, c_active), count(*), sum(c_acctbal)
 FROM customer
 GROUP BY GROUPING SETS ((c_mktsegment), (c_nationkey, c_active), ());
 
 -- name: group_cube
--- path: row
+-- path: duckdb
 SELECT o_orderstatus, o_orderpriority, count(*), avg(o_totalprice), max(o_created)
 FROM orders
 GROUP BY CUBE (o_orderstatus, o_orderpriority);
+
+-- name: group_rollup_no_rows
+-- path: duckdb
+-- The empty grouping set gives its row (count 0, sums NULL) even when no row is read.
+SELECT l_shipmode, l_returnflag, count(*), sum(l_quantity), max(l_shipdate), grouping(l_shipmode, l_returnflag)
+FROM lineitem
+WHERE l_shipdate > date '2100-01-01'
+GROUP BY ROLLUP (l_shipmode, l_returnflag);
+
+-- name: group_set_listed_twice
+-- path: duckdb
+-- A set listed twice (o_orderstatus, then ROLLUP's (o_orderstatus); CUBE of a column twice) gives
+-- its groups twice.
+SELECT o_orderstatus, count(*), sum(o_totalprice), max(o_orderdate), grouping(o_orderstatus)
+FROM orders
+GROUP BY o_orderstatus, ROLLUP (o_orderstatus)
+UNION ALL
+SELECT o_orderstatus, count(*), sum(o_totalprice), min(o_orderdate), grouping(o_orderstatus)
+FROM orders
+GROUP BY CUBE (o_orderstatus, o_orderstatus);
 
 -- name: group_having
 -- path: duckdb
@@ -374,7 +394,7 @@ GROUP BY o_custkey
 HAVING count(*) > 12 AND sum(o_totalprice) > 100000;
 
 -- name: window_rank
--- path: row
+-- path: duckdb
 -- ordered
 SELECT c_custkey, c_mktsegment, c_acctbal,
 	row_number() OVER (PARTITION BY c_mktsegment ORDER BY c_acctbal DESC, c_custkey),
@@ -409,6 +429,16 @@ SELECT l_orderkey, l_linenumber, l_shipdate,
 FROM lineitem
 WHERE l_orderkey < 2000
 ORDER BY l_orderkey, l_linenumber;
+
+-- name: window_percent_rank
+-- path: duckdb
+-- ordered
+-- Partitions of one row (0 in both), ties, NULLs first and last.
+SELECT c_custkey, percent_rank() OVER (PARTITION BY c_nationkey ORDER BY c_acctbal, c_custkey),
+	percent_rank() OVER (PARTITION BY c_custkey ORDER BY c_acctbal), cume_dist() OVER (ORDER BY c_since DESC),
+	percent_rank() OVER (PARTITION BY c_active ORDER BY c_since NULLS FIRST), cume_dist() OVER (PARTITION BY c_custkey)
+FROM customer
+ORDER BY c_custkey;
 
 -- name: distinct_columns
 -- path: duckdb
@@ -705,7 +735,7 @@ GROUP BY 1
 ORDER BY 1;
 
 -- name: bool_logic_rollup
--- path: row
+-- path: duckdb
 SELECT c_active, o_flag, count(*), bool_or(o_flag AND c_active), every(o_totalprice > 1000)
 FROM customer JOIN orders ON o_custkey = c_custkey
 GROUP BY ROLLUP (c_active, o_flag);
@@ -736,3 +766,23 @@ SELECT s_suppkey, s_since, s_since + interval '1 day 2 hours', date_trunc('hour'
 	s_rating * 2 - 1
 FROM supplier
 ORDER BY s_since NULLS FIRST, s_suppkey;
+
+-- name: exists_select_star
+-- path: duckdb
+-- ordered
+-- The subqueries select * of tables with columns DuckDB does not read (float4, interval, bytea,
+-- jsonb); PostgreSQL never evaluates an EXISTS select list, and neither does DuckDB then.
+SELECT c_custkey, c_mktsegment
+FROM customer
+WHERE EXISTS (SELECT * FROM orders JOIN lineitem ON l_orderkey = o_orderkey
+		WHERE o_custkey = c_custkey AND l_shipmode = 'AIR' AND l_tag IS NULL)
+	AND NOT EXISTS (SELECT * FROM orders o2 WHERE o2.o_custkey = c_custkey AND o2.o_orderstatus = 'P'
+		AND EXISTS (SELECT * FROM part WHERE p_partkey = o2.o_custkey))
+ORDER BY c_custkey;
+
+-- name: exists_reads_interval_column
+-- path: row
+-- The subquery uses a column DuckDB does not read as PostgreSQL does (interval, stored as text).
+SELECT count(*)
+FROM customer
+WHERE EXISTS (SELECT * FROM orders WHERE o_custkey = c_custkey AND o_wait > interval '1 day');
