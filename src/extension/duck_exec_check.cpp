@@ -3,6 +3,7 @@
 // (same name, as pg_get_querydef prints it) returns the same values; anything else keeps the query
 // on the row path. docs/lake-relation.md lists what is in and what falls back, and why.
 #include "extension/duck_exec_check.hpp"
+#include "extension/duck_exec_frames.hpp"
 #include "extension/duck_exec_types.hpp"
 #include "extension/time_travel.hpp"
 
@@ -433,9 +434,8 @@ bool CheckQueryLevel(Query *query, CheckContext &ctx) {
 	ListCell *cell;
 	foreach (cell, query->windowClause) {
 		auto *wc = static_cast<WindowClause *>(lfirst(cell));
-		if (wc->frameOptions &
-		    (FRAMEOPTION_GROUPS | FRAMEOPTION_EXCLUSION | FRAMEOPTION_START_OFFSET | FRAMEOPTION_END_OFFSET)) {
-			return Fail(ctx, "a window frame with GROUPS, EXCLUDE or an offset");
+		if (std::string problem = FrameProblem(wc); !problem.empty()) {
+			return Fail(ctx, problem);
 		}
 		if (CheckSortCollation(wc->orderClause, query->targetList, ctx)) {
 			return true;

@@ -419,7 +419,7 @@ WINDOW w AS (PARTITION BY o_custkey ORDER BY o_orderdate, o_orderkey)
 ORDER BY o_orderkey;
 
 -- name: window_range_frame
--- path: row
+-- path: duckdb
 -- ordered
 SELECT l_orderkey, l_linenumber, l_shipdate,
 	sum(l_quantity) OVER (ORDER BY l_shipdate RANGE BETWEEN interval '3 days' PRECEDING AND CURRENT ROW),
@@ -439,6 +439,29 @@ SELECT c_custkey, percent_rank() OVER (PARTITION BY c_nationkey ORDER BY c_acctb
 	percent_rank() OVER (PARTITION BY c_active ORDER BY c_since NULLS FIRST), cume_dist() OVER (PARTITION BY c_custkey)
 FROM customer
 ORDER BY c_custkey;
+
+-- name: window_offset_frames
+-- path: duckdb
+-- ordered
+-- RANGE offsets over nullable date, timestamp and int2 columns (a NULL row's frame is its NULL
+-- peers), month and year arithmetic, both directions, and ROWS offsets.
+SELECT 'c' AS side, c_custkey, c_since,
+	count(*) OVER (ORDER BY c_since RANGE BETWEEN interval '1 month' PRECEDING AND interval '10 days' FOLLOWING),
+	sum(c_acctbal) OVER (ORDER BY c_since DESC RANGE BETWEEN interval '1 year' PRECEDING AND CURRENT ROW),
+	min(c_custkey) OVER (PARTITION BY c_mktsegment ORDER BY c_nationkey RANGE BETWEEN 2 PRECEDING AND 1 FOLLOWING),
+	max(c_acctbal) OVER (ORDER BY c_custkey ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING),
+	count(*) OVER (ORDER BY c_since NULLS FIRST RANGE BETWEEN CURRENT ROW AND interval '30 days' FOLLOWING)
+FROM customer
+UNION ALL
+SELECT 's', s_suppkey, NULL,
+	count(*) OVER (ORDER BY s_since RANGE BETWEEN interval '100 days 2 hours' PRECEDING AND CURRENT ROW),
+	sum(s_acctbal) OVER (ORDER BY s_since DESC NULLS LAST RANGE BETWEEN interval '1 month 1 day' PRECEDING
+		AND interval '1 hour' FOLLOWING),
+	min(s_suppkey) OVER (ORDER BY s_rating RANGE BETWEEN 1 PRECEDING AND 2 FOLLOWING),
+	max(s_acctbal) OVER (ORDER BY s_rating DESC, s_suppkey ROWS 2 PRECEDING),
+	count(*) OVER (ORDER BY s_rating NULLS FIRST RANGE BETWEEN UNBOUNDED PRECEDING AND 1 FOLLOWING)
+FROM supplier
+ORDER BY 1, 2;
 
 -- name: distinct_columns
 -- path: duckdb
