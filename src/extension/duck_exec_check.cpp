@@ -272,6 +272,17 @@ bool CheckFunction(FuncExpr *func, CheckContext &ctx) {
 		                                             "varchar", "date", "timestamp", "timestamptz", "bool"};
 		return kCasts.count(name) ? false : Fail(ctx, "cast function " + name);
 	}
+	if (func->funcid == F_TIMEZONE_TEXT_TIMESTAMPTZ) {
+		// At UTC both give the UTC wall clock (infinities kept); another zone's offsets come from
+		// PostgreSQL's tz data in one and ICU's in the other, which need not agree for every date.
+		auto *zone = static_cast<Node *>(linitial(func->args));
+		std::string name = zone && IsA(zone, Const) && !castNode(Const, zone)->constisnull
+		                       ? TextDatumGetCString(castNode(Const, zone)->constvalue)
+		                       : "";
+		return name == "UTC" || name == "Etc/UTC"
+		           ? false
+		           : Fail(ctx, "AT TIME ZONE other than a constant 'UTC' (DuckDB's zone rules are ICU's)");
+	}
 	if (auto rewritten = CheckRewrittenFunction(func, ctx.params)) {
 		return rewritten->empty() ? false : Fail(ctx, *rewritten);
 	}

@@ -542,7 +542,7 @@ GROUP BY l_shipmode
 ORDER BY l_shipmode;
 
 -- name: timestamptz_in_session_zone
--- path: row
+-- path: duckdb
 -- ordered
 SELECT date_trunc('day', l_shipped_at), count(*), min(l_shipped_at AT TIME ZONE 'UTC'), max(l_shipped_at::date),
 	max(l_shipped_at)
@@ -550,6 +550,16 @@ FROM lineitem
 WHERE l_shipped_at BETWEEN timestamptz '1995-01-01 00:00-03:30' AND timestamptz '1995-03-01 00:00+00'
 GROUP BY 1
 ORDER BY 1;
+
+-- name: timestamptz_at_utc_edges
+-- path: duckdb
+-- ordered
+-- AT TIME ZONE 'UTC' of infinite, far-future, pre-1900 and NULL timestamptz values.
+SELECT l_orderkey, l_linenumber, l_shipped_at AT TIME ZONE 'UTC', l_shipped_at AT TIME ZONE 'Etc/UTC'
+FROM lineitem
+WHERE l_shipped_at NOT BETWEEN timestamptz '1990-01-01 00:00+00' AND timestamptz '2030-01-01 00:00+00'
+	OR l_orderkey < 40
+ORDER BY l_orderkey, l_linenumber;
 
 -- name: string_functions
 -- path: row
