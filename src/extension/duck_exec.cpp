@@ -6,6 +6,7 @@
 #include "extension/duck_exec.hpp"
 
 #include "extension/duck_exec_check.hpp"
+#include "extension/duck_exec_exists.hpp"
 #include "extension/duck_exec_types.hpp"
 #include "extension/pg_boundary.hpp"
 
@@ -218,6 +219,10 @@ PlannedStmt *TryDuckPlan(Query *parse, const char *query_string, int cursor_opti
 		if (!verdict.all_lake) {
 			return;
 		}
+		Query *query = WithExistsSelectingConstants(parse);
+		if (query != parse) {
+			verdict = CheckDuckExecution(query, params);
+		}
 		if (!verdict.rls_relation.empty()) {
 			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			                errmsg("row-level security is enabled on lake relation %s", verdict.rls_relation.c_str()),
@@ -243,7 +248,7 @@ PlannedStmt *TryDuckPlan(Query *parse, const char *query_string, int cursor_opti
 			         errhint("docs/lake-relation.md lists what DuckDB execution supports.")));
 			return;
 		}
-		stmt = DuckPlan(parse, CollectRelations(parse), params, cursor_options);
+		stmt = DuckPlan(query, CollectRelations(parse), params, cursor_options);
 	});
 	return stmt;
 }

@@ -3,6 +3,7 @@
 // (same name, as pg_get_querydef prints it) returns the same values; anything else keeps the query
 // on the row path. docs/lake-relation.md lists what is in and what falls back, and why.
 #include "extension/duck_exec_check.hpp"
+#include "extension/duck_exec_frames.hpp"
 #include "extension/duck_exec_types.hpp"
 #include "extension/time_travel.hpp"
 
@@ -167,6 +168,16 @@ bool IntegerField(Node *node) {
 	return kFields.count(field) > 0;
 }
 
+// EXTRACT / date_part of such a field: a whole number, which any rounding leaves as it is.
+bool IntegerValued(Node *node) {
+	if (!node || !IsA(node, FuncExpr) || list_length(castNode(FuncExpr, node)->args) != 2) {
+		return false;
+	}
+	std::string name = CatalogName(castNode(FuncExpr, node)->funcid);
+	return (name == "extract" || name == "date_part") &&
+	       IntegerField(static_cast<Node *>(linitial(castNode(FuncExpr, node)->args)));
+}
+
 bool CheckOperator(OpExpr *op, CheckContext &ctx) {
 	set_opfuncid(op);
 	std::string fn = CatalogName(op->opfuncid);
@@ -250,7 +261,8 @@ bool CheckFunction(FuncExpr *func, CheckContext &ctx) {
 		    func->funcformat == COERCE_EXPLICIT_CAST && !IsInteger(from)) {
 			return Fail(ctx, "a cast to numeric without precision and scale (DuckDB's DECIMAL(18,3))");
 		}
-		if (IsInteger(func->funcresulttype) && (from == FLOAT8OID || from == NUMERICOID)) {
+		if (IsInteger(func->funcresulttype) && (from == FLOAT8OID || from == NUMERICOID) &&
+		    !IntegerValued(static_cast<Node *>(linitial(func->args)))) {
 			return Fail(ctx, "a cast to an integer from a fraction (rounding differs)");
 		}
 		if (name == "varchar" && list_length(func->args) > 1) {
@@ -259,6 +271,17 @@ bool CheckFunction(FuncExpr *func, CheckContext &ctx) {
 		static const std::set<std::string> kCasts = {"int2",    "int4", "int8",      "float8",      "numeric", "text",
 		                                             "varchar", "date", "timestamp", "timestamptz", "bool"};
 		return kCasts.count(name) ? false : Fail(ctx, "cast function " + name);
+	}
+	if (func->funcid == F_TIMEZONE_TEXT_TIMESTAMPTZ) {
+		// At UTC both give the UTC wall clock (infinities kept); another zone's offsets come from
+		// PostgreSQL's tz data in one and ICU's in the other, which need not agree for every date.
+		auto *zone = static_cast<Node *>(linitial(func->args));
+		std::string name = zone && IsA(zone, Const) && !castNode(Const, zone)->constisnull
+		                       ? TextDatumGetCString(castNode(Const, zone)->constvalue)
+		                       : "";
+		return name == "UTC" || name == "Etc/UTC"
+		           ? false
+		           : Fail(ctx, "AT TIME ZONE other than a constant 'UTC' (DuckDB's zone rules are ICU's)");
 	}
 	if (auto rewritten = CheckRewrittenFunction(func, ctx.params)) {
 		return rewritten->empty() ? false : Fail(ctx, *rewritten);
@@ -323,8 +346,9 @@ bool CheckAggregate(Aggref *agg, CheckContext &ctx) {
 		                ? name + " of float8 (PostgreSQL's algorithm and DuckDB's give different digits)"
 		                : name + " of an integer or numeric (PostgreSQL computes numeric digits, DuckDB a double)");
 	}
-	static const std::set<std::string> kAggregates = {"count", "sum",      "min",     "max",
-	                                                  "avg",   "bool_and", "bool_or", "string_agg"};
+	// every is bool_and under another name (the same transition function): written as bool_and.
+	static const std::set<std::string> kAggregates = {"count",    "sum",     "min",        "max",  "avg",
+	                                                  "bool_and", "bool_or", "string_agg", "every"};
 	if (!kAggregates.count(name)) {
 		return Fail(ctx, "aggregate " + name + " is not on the list DuckDB runs the same way");
 	}
@@ -333,9 +357,11 @@ bool CheckAggregate(Aggref *agg, CheckContext &ctx) {
 
 bool CheckWindowFunction(WindowFunc *win, CheckContext &ctx) {
 	std::string name = CatalogName(win->winfnoid);
-	static const std::set<std::string> kWindow = {"row_number", "rank",        "dense_rank", "ntile",  "lag",
-	                                              "lead",       "first_value", "last_value", "count",  "sum",
-	                                              "min",        "max",         "bool_and",   "bool_or"};
+	// cume_dist and percent_rank divide the same two row counts as doubles in both systems (and give
+	// 0 for a partition of one row in both).
+	static const std::set<std::string> kWindow = {
+	    "row_number", "rank", "dense_rank", "ntile", "lag",      "lead",    "first_value", "last_value",
+	    "count",      "sum",  "min",        "max",   "bool_and", "bool_or", "cume_dist",   "percent_rank"};
 	Oid input = list_length(win->args) > 0 ? exprType(static_cast<Node *>(linitial(win->args))) : InvalidOid;
 	if ((name == "min" || name == "max") && IsText(input) && !OrdersLikeC(win->inputcollid)) {
 		return Fail(ctx, name + " of text under a non-C collation");
@@ -391,8 +417,12 @@ bool CheckQueryLevel(Query *query, CheckContext &ctx) {
 	if (query->hasTargetSRFs) {
 		return Fail(ctx, "a set-returning function in the select list");
 	}
-	if (query->groupingSets != NIL) {
-		return Fail(ctx, "GROUPING SETS, ROLLUP or CUBE");
+	// DuckDB groups by each grouping set as PostgreSQL does: NULL in the columns a set leaves out,
+	// GROUPING()'s bits in the same order, a set listed twice (a, ROLLUP (a)) grouped twice, the empty
+	// set's row also over no rows (queries.sql, group_*). GROUP BY DISTINCT stays set when the parser
+	// has reduced the sets to a plain GROUP BY, which pg_get_querydef then writes with DISTINCT.
+	if (query->groupDistinct) {
+		return Fail(ctx, "GROUP BY DISTINCT (DuckDB has no GROUP BY DISTINCT)");
 	}
 	if (query->limitOption == LIMIT_OPTION_WITH_TIES) {
 		return Fail(ctx, "FETCH ... WITH TIES");
@@ -415,9 +445,8 @@ bool CheckQueryLevel(Query *query, CheckContext &ctx) {
 	ListCell *cell;
 	foreach (cell, query->windowClause) {
 		auto *wc = static_cast<WindowClause *>(lfirst(cell));
-		if (wc->frameOptions &
-		    (FRAMEOPTION_GROUPS | FRAMEOPTION_EXCLUSION | FRAMEOPTION_START_OFFSET | FRAMEOPTION_END_OFFSET)) {
-			return Fail(ctx, "a window frame with GROUPS, EXCLUDE or an offset");
+		if (std::string problem = FrameProblem(wc); !problem.empty()) {
+			return Fail(ctx, problem);
 		}
 		if (CheckSortCollation(wc->orderClause, query->targetList, ctx)) {
 			return true;
@@ -468,6 +497,7 @@ bool Walk(Node *node, CheckContext &ctx) {
 	case T_NullIfExpr:
 	case T_Aggref:
 	case T_WindowFunc:
+	case T_GroupingFunc:
 	case T_CaseExpr:
 	case T_CoalesceExpr:
 	case T_RelabelType:
@@ -584,6 +614,11 @@ bool Walk(Node *node, CheckContext &ctx) {
 	case T_WindowFunc:
 		if (CheckWindowFunction(castNode(WindowFunc, node), ctx)) {
 			return true;
+		}
+		break;
+	case T_GroupingFunc:
+		if (castNode(GroupingFunc, node)->agglevelsup != 0) {
+			return Fail(ctx, "GROUPING() of an outer query's grouping");
 		}
 		break;
 	case T_RelabelType:

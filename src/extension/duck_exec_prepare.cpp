@@ -92,6 +92,12 @@ Node *Prepare(Node *node, void *context) {
 		auto *op = castNode(OpExpr, expression_tree_mutator(node, AsMutator(Prepare), context));
 		return PrepareBpcharLike(op, pad);
 	}
+	if (IsA(node, Aggref) && castNode(Aggref, node)->aggfnoid == F_EVERY) {
+		// PostgreSQL's every is bool_and (the same transition function); DuckDB knows the latter.
+		auto *agg = castNode(Aggref, expression_tree_mutator(node, AsMutator(Prepare), context));
+		agg->aggfnoid = F_BOOL_AND;
+		return reinterpret_cast<Node *>(agg);
+	}
 	if (IsA(node, CollateExpr)) {
 		// Only C or POSIX get here (the check): DuckDB's own order, and it knows no "C" collation.
 		return Prepare(reinterpret_cast<Node *>(castNode(CollateExpr, node)->arg), context);

@@ -52,7 +52,7 @@ ORDER BY revenue DESC, o_orderdate, l_orderkey
 LIMIT 10;
 
 -- name: q04_order_priority_checking
--- path: row
+-- path: duckdb
 -- ordered
 SELECT o_orderpriority, count(*) AS order_count
 FROM orders
@@ -250,7 +250,7 @@ WHERE s_suppkey IN (SELECT ps_suppkey FROM partsupp, (SELECT l_partkey, l_suppke
 ORDER BY s_name;
 
 -- name: q21_suppliers_who_kept_orders_waiting
--- path: row
+-- path: duckdb
 -- ordered
 SELECT s_name, count(*) AS numwait
 FROM supplier, lineitem l1, orders, nation
@@ -348,23 +348,43 @@ GROUP BY o_flag, o_payload IS NULL
 ORDER BY 1, 2;
 
 -- name: group_rollup
--- path: row
+-- path: duckdb
 SELECT l_returnflag, l_linestatus, extract(year FROM l_shipdate)::int AS yr, count(*), sum(l_quantity),
 	grouping(l_returnflag, l_linestatus)
 FROM lineitem
 GROUP BY ROLLUP (l_returnflag, l_linestatus, yr);
 
 -- name: group_grouping_sets
--- path: row
+-- path: duckdb
 SELECT c_mktsegment, c_nationkey, c_active, grouping(c_mktsegment, c_nationkey, c_active), count(*), sum(c_acctbal)
 FROM customer
 GROUP BY GROUPING SETS ((c_mktsegment), (c_nationkey, c_active), ());
 
 -- name: group_cube
--- path: row
+-- path: duckdb
 SELECT o_orderstatus, o_orderpriority, count(*), avg(o_totalprice), max(o_created)
 FROM orders
 GROUP BY CUBE (o_orderstatus, o_orderpriority);
+
+-- name: group_rollup_no_rows
+-- path: duckdb
+-- The empty grouping set gives its row (count 0, sums NULL) even when no row is read.
+SELECT l_shipmode, l_returnflag, count(*), sum(l_quantity), max(l_shipdate), grouping(l_shipmode, l_returnflag)
+FROM lineitem
+WHERE l_shipdate > date '2100-01-01'
+GROUP BY ROLLUP (l_shipmode, l_returnflag);
+
+-- name: group_set_listed_twice
+-- path: duckdb
+-- A set listed twice (o_orderstatus, then ROLLUP's (o_orderstatus); CUBE of a column twice) gives
+-- its groups twice.
+SELECT o_orderstatus, count(*), sum(o_totalprice), max(o_orderdate), grouping(o_orderstatus)
+FROM orders
+GROUP BY o_orderstatus, ROLLUP (o_orderstatus)
+UNION ALL
+SELECT o_orderstatus, count(*), sum(o_totalprice), min(o_orderdate), grouping(o_orderstatus)
+FROM orders
+GROUP BY CUBE (o_orderstatus, o_orderstatus);
 
 -- name: group_having
 -- path: duckdb
@@ -374,7 +394,7 @@ GROUP BY o_custkey
 HAVING count(*) > 12 AND sum(o_totalprice) > 100000;
 
 -- name: window_rank
--- path: row
+-- path: duckdb
 -- ordered
 SELECT c_custkey, c_mktsegment, c_acctbal,
 	row_number() OVER (PARTITION BY c_mktsegment ORDER BY c_acctbal DESC, c_custkey),
@@ -399,7 +419,7 @@ WINDOW w AS (PARTITION BY o_custkey ORDER BY o_orderdate, o_orderkey)
 ORDER BY o_orderkey;
 
 -- name: window_range_frame
--- path: row
+-- path: duckdb
 -- ordered
 SELECT l_orderkey, l_linenumber, l_shipdate,
 	sum(l_quantity) OVER (ORDER BY l_shipdate RANGE BETWEEN interval '3 days' PRECEDING AND CURRENT ROW),
@@ -409,6 +429,39 @@ SELECT l_orderkey, l_linenumber, l_shipdate,
 FROM lineitem
 WHERE l_orderkey < 2000
 ORDER BY l_orderkey, l_linenumber;
+
+-- name: window_percent_rank
+-- path: duckdb
+-- ordered
+-- Partitions of one row (0 in both), ties, NULLs first and last.
+SELECT c_custkey, percent_rank() OVER (PARTITION BY c_nationkey ORDER BY c_acctbal, c_custkey),
+	percent_rank() OVER (PARTITION BY c_custkey ORDER BY c_acctbal), cume_dist() OVER (ORDER BY c_since DESC),
+	percent_rank() OVER (PARTITION BY c_active ORDER BY c_since NULLS FIRST), cume_dist() OVER (PARTITION BY c_custkey)
+FROM customer
+ORDER BY c_custkey;
+
+-- name: window_offset_frames
+-- path: duckdb
+-- ordered
+-- RANGE offsets over nullable date, timestamp and int2 columns (a NULL row's frame is its NULL
+-- peers), month and year arithmetic, both directions, and ROWS offsets.
+SELECT 'c' AS side, c_custkey, c_since,
+	count(*) OVER (ORDER BY c_since RANGE BETWEEN interval '1 month' PRECEDING AND interval '10 days' FOLLOWING),
+	sum(c_acctbal) OVER (ORDER BY c_since DESC RANGE BETWEEN interval '1 year' PRECEDING AND CURRENT ROW),
+	min(c_custkey) OVER (PARTITION BY c_mktsegment ORDER BY c_nationkey RANGE BETWEEN 2 PRECEDING AND 1 FOLLOWING),
+	max(c_acctbal) OVER (ORDER BY c_custkey ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING),
+	count(*) OVER (ORDER BY c_since NULLS FIRST RANGE BETWEEN CURRENT ROW AND interval '30 days' FOLLOWING)
+FROM customer
+UNION ALL
+SELECT 's', s_suppkey, NULL,
+	count(*) OVER (ORDER BY s_since RANGE BETWEEN interval '100 days 2 hours' PRECEDING AND CURRENT ROW),
+	sum(s_acctbal) OVER (ORDER BY s_since DESC NULLS LAST RANGE BETWEEN interval '1 month 1 day' PRECEDING
+		AND interval '1 hour' FOLLOWING),
+	min(s_suppkey) OVER (ORDER BY s_rating RANGE BETWEEN 1 PRECEDING AND 2 FOLLOWING),
+	max(s_acctbal) OVER (ORDER BY s_rating DESC, s_suppkey ROWS 2 PRECEDING),
+	count(*) OVER (ORDER BY s_rating NULLS FIRST RANGE BETWEEN UNBOUNDED PRECEDING AND 1 FOLLOWING)
+FROM supplier
+ORDER BY 1, 2;
 
 -- name: distinct_columns
 -- path: duckdb
@@ -489,7 +542,7 @@ GROUP BY l_shipmode
 ORDER BY l_shipmode;
 
 -- name: timestamptz_in_session_zone
--- path: row
+-- path: duckdb
 -- ordered
 SELECT date_trunc('day', l_shipped_at), count(*), min(l_shipped_at AT TIME ZONE 'UTC'), max(l_shipped_at::date),
 	max(l_shipped_at)
@@ -497,6 +550,16 @@ FROM lineitem
 WHERE l_shipped_at BETWEEN timestamptz '1995-01-01 00:00-03:30' AND timestamptz '1995-03-01 00:00+00'
 GROUP BY 1
 ORDER BY 1;
+
+-- name: timestamptz_at_utc_edges
+-- path: duckdb
+-- ordered
+-- AT TIME ZONE 'UTC' of infinite, far-future, pre-1900 and NULL timestamptz values.
+SELECT l_orderkey, l_linenumber, l_shipped_at AT TIME ZONE 'UTC', l_shipped_at AT TIME ZONE 'Etc/UTC'
+FROM lineitem
+WHERE l_shipped_at NOT BETWEEN timestamptz '1990-01-01 00:00+00' AND timestamptz '2030-01-01 00:00+00'
+	OR l_orderkey < 40
+ORDER BY l_orderkey, l_linenumber;
 
 -- name: string_functions
 -- path: row
@@ -705,7 +768,7 @@ GROUP BY 1
 ORDER BY 1;
 
 -- name: bool_logic_rollup
--- path: row
+-- path: duckdb
 SELECT c_active, o_flag, count(*), bool_or(o_flag AND c_active), every(o_totalprice > 1000)
 FROM customer JOIN orders ON o_custkey = c_custkey
 GROUP BY ROLLUP (c_active, o_flag);
@@ -736,3 +799,23 @@ SELECT s_suppkey, s_since, s_since + interval '1 day 2 hours', date_trunc('hour'
 	s_rating * 2 - 1
 FROM supplier
 ORDER BY s_since NULLS FIRST, s_suppkey;
+
+-- name: exists_select_star
+-- path: duckdb
+-- ordered
+-- The subqueries select * of tables with columns DuckDB does not read (float4, interval, bytea,
+-- jsonb); PostgreSQL never evaluates an EXISTS select list, and neither does DuckDB then.
+SELECT c_custkey, c_mktsegment
+FROM customer
+WHERE EXISTS (SELECT * FROM orders JOIN lineitem ON l_orderkey = o_orderkey
+		WHERE o_custkey = c_custkey AND l_shipmode = 'AIR' AND l_tag IS NULL)
+	AND NOT EXISTS (SELECT * FROM orders o2 WHERE o2.o_custkey = c_custkey AND o2.o_orderstatus = 'P'
+		AND EXISTS (SELECT * FROM part WHERE p_partkey = o2.o_custkey))
+ORDER BY c_custkey;
+
+-- name: exists_reads_interval_column
+-- path: row
+-- The subquery uses a column DuckDB does not read as PostgreSQL does (interval, stored as text).
+SELECT count(*)
+FROM customer
+WHERE EXISTS (SELECT * FROM orders WHERE o_custkey = c_custkey AND o_wait > interval '1 day');

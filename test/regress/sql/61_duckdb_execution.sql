@@ -49,6 +49,7 @@ SELECT dx61.check('SELECT grp, count(*) FROM dx61.items_ducklake GROUP BY grp HA
 SELECT dx61.check('SELECT id, price * 2, price * qty, price + 1.5, price * 100, qty::numeric, price - 0.125, big + 0.5 FROM dx61.items_ducklake ORDER BY id');
 SELECT dx61.check('SELECT sum(price * qty), sum(qty * 1.10), count(DISTINCT grp), bool_and(ok), bool_or(ok), string_agg(name, '','' ORDER BY id) FROM dx61.items_ducklake');
 SELECT dx61.check('SELECT sum(ratio) FILTER (WHERE ok), count(*) FILTER (WHERE qty IS NULL) FROM dx61.items_ducklake');
+SELECT dx61.check('SELECT grp, qty, count(*), grouping(grp, qty) FROM dx61.items_ducklake GROUP BY ROLLUP (grp, qty)', false);
 -- ORDER BY / LIMIT with NULLs (PostgreSQL's defaults: NULLS LAST ascending, FIRST descending).
 SELECT dx61.check('SELECT qty, count(*) FROM dx61.items_ducklake GROUP BY qty ORDER BY qty');
 SELECT dx61.check('SELECT qty, count(*) FROM dx61.items_ducklake GROUP BY qty ORDER BY qty DESC');
@@ -105,7 +106,7 @@ SELECT dx61.check('SELECT id, qty / 2 FROM dx61.items_ducklake ORDER BY id');
 SELECT dx61.check('SELECT id, ratio / qty FROM dx61.items_ducklake WHERE qty <> 0 ORDER BY id');
 SELECT dx61.check('SELECT id, note FROM dx61.items_ducklake ORDER BY id');
 SELECT dx61.check('SELECT name FROM dx61.items_ducklake WHERE name LIKE ''n\_%'' ORDER BY id');
-SELECT dx61.check('SELECT grp, qty, count(*) FROM dx61.items_ducklake GROUP BY ROLLUP (grp, qty)', false);
+SELECT dx61.check('SELECT grp, count(*) FROM dx61.items_ducklake GROUP BY DISTINCT ROLLUP (grp), grp', false);
 SELECT dx61.check('SELECT price::numeric(4,1) FROM dx61.items_ducklake WHERE id < 5 ORDER BY id');
 SELECT dx61.check('SELECT ratio::numeric FROM dx61.items_ducklake ORDER BY id');
 -- The NOTICE is for statements the client sends (inside a function it is a DEBUG1 message).
