@@ -41,6 +41,11 @@ CopyPrefetcher::~CopyPrefetcher() {
 	}
 }
 
+size_t CopyPrefetcher::HeldBytes() {
+	std::lock_guard lock(mutex_);
+	return held_bytes_;
+}
+
 bool CopyPrefetcher::Push(Block &block) {
 	std::unique_lock lock(mutex_);
 	changed_.wait(lock, [&] { return held_bytes_ <= max_bytes_ || closing_; });

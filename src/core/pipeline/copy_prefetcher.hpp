@@ -43,6 +43,8 @@ public:
 	// result read: the connection is idle again). Rethrows the reader's error (the COPY's, the
 	// connection's) on the consumer's thread. Starts the reader on the first call.
 	bool Next(std::string_view &message);
+	// COPY data read and not yet taken by the consumer (at most the bound plus one block).
+	size_t HeldBytes();
 
 private:
 	// Messages packed back to back; `ends[i]` is where message i ends in `data`.

@@ -3,6 +3,7 @@
 #include "core/common/error.hpp"
 #include "core/pg/pg_connection.hpp"
 #include "core/pipeline/copy_prefetcher.hpp"
+#include "harness/daemon_process.hpp"
 #include "harness/pg_cluster.hpp"
 
 #include <gtest/gtest.h>
@@ -14,25 +15,15 @@
 using namespace duckpipe;
 using duckpipe::pipeline::CopyPrefetcher;
 using duckpipe::test::PgCluster;
+using duckpipe::test::WaitFor;
+using namespace std::chrono_literals;
 
 namespace {
 
-// Polls `fn` until it is true or `timeout` passes.
-template <class Fn>
-bool WaitFor(Fn fn, std::chrono::seconds timeout) {
-	auto until = std::chrono::steady_clock::now() + timeout;
-	while (std::chrono::steady_clock::now() < until) {
-		if (fn()) {
-			return true;
-		}
-		std::this_thread::sleep_for(std::chrono::milliseconds(20));
-	}
-	return false;
-}
-
 // The wait event of the backend running the COPY, seen from another connection.
 std::string CopyWaitEvent(PgConnection &observer) {
-	auto r = observer.Exec("SELECT coalesce(wait_event, '') FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT g%'");
+	auto r = observer.Exec("SELECT coalesce(wait_event, '') FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT g%' "
+	                       "AND pid <> pg_backend_pid()");
 	return r.Rows() == 1 ? std::string(r.Get(0, 0)) : std::string();
 }
 
@@ -93,16 +84,12 @@ TEST(CopyPrefetcher, HoldsAtMostItsBoundAndLeavesWhenTheConsumerDoes) {
 		std::string_view m;
 		ASSERT_TRUE(copy.Next(m));
 		EXPECT_TRUE(m.starts_with("1\t"));
-		EXPECT_TRUE(WaitFor([&] { return CopyWaitEvent(observer) == "ClientWrite"; }, std::chrono::seconds(60)))
-		    << CopyWaitEvent(observer);
-		// And it stays so: a reader without a bound would keep the server producing (a moment in
-		// ClientWrite between reads, then back to work).
-		int in_a_row = 0;
-		for (int i = 0; i < 10; i++) {
-			std::this_thread::sleep_for(std::chrono::milliseconds(100));
-			in_a_row += CopyWaitEvent(observer) == "ClientWrite" ? 1 : 0;
-		}
-		EXPECT_EQ(in_a_row, 10);
+		// The reader filled its bound and the server waits to write: that state is reached, and in it
+		// the reader holds no more than the bound and the block it was filling.
+		EXPECT_TRUE(WaitFor([&] { return copy.HeldBytes() >= (1u << 20) && CopyWaitEvent(observer) == "ClientWrite"; },
+		                    60s, 20ms))
+		    << copy.HeldBytes() << " bytes held, server: " << CopyWaitEvent(observer);
+		EXPECT_LE(copy.HeldBytes(), (2u << 20) + 64 * 1024);
 		// Leaving now (a failed Parquet write, a shutdown) must not wait for the rest of the COPY.
 	}
 	SUCCEED();
@@ -119,8 +106,10 @@ TEST(CopyPrefetcher, AStopWakesTheConsumerAndLeavingCancelsAStalledCopy) {
 	{
 		CopyPrefetcher copy(conn, "COPY (SELECT g FROM generate_series(1, 2) g, pg_sleep(60)) TO STDOUT", "public.t",
 		                    1 << 20, stop);
+		PgConnection observer(cluster.Conninfo());
+		// Stops once the server is inside its sleep, i.e. while the consumer waits for data.
 		std::thread stopper([&] {
-			std::this_thread::sleep_for(std::chrono::milliseconds(300));
+			WaitFor([&] { return CopyWaitEvent(observer) == "PgSleep"; }, 60s, 20ms);
 			stop = true;
 		});
 		try {
