@@ -103,6 +103,28 @@ class Scope:
     def files(self):
         return self.runner.lake_files()
 
+    def lake_shape(self, tables, minutes):
+        """(files, mean MB, details) once compaction has run. The background compaction merges a table's
+        small files every compact_interval_ms (60 s), so a scenario shorter than that ends before its
+        first full merge; the lake shape the issue asks for is the one after compaction has run, so
+        the scheduled form runs here (what a cron job of `duckpipe compact` does), timed."""
+        before, avg_before = self.files()
+        t0 = time.monotonic()
+        for attempt in range(3):
+            try:
+                self.runner.compact([self.qualified(t) for t in tables])
+                break
+            except Exception:  # a flush's deletes won a conflict: the next try sees them
+                if attempt == 2:
+                    raise
+        secs = time.monotonic() - t0
+        files, avg = self.files()
+        small = self.runner.small_files()
+        return files, avg, {
+            "files_at_catchup": before, "avg_file_mb_at_catchup": avg_before, "compact_s": secs,
+            "small_files_after_compaction": small,
+            "small_files_per_table_per_minute": small / max(1, len(tables)) / max(1.0, minutes)}
+
 
 def best_of(n, fn):
     return min(fn() for _ in range(n))

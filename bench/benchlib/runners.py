@@ -93,6 +93,11 @@ class Runner:
                           "WHERE end_snapshot IS NULL")[0]
         return int(n), (float(avg) / 1048576.0 if avg is not None else None)
 
+    def small_files(self, below_mb=128):
+        """Live data files below the compaction target size (compact_target_file_size_mb's default)."""
+        return int(self.scalar("SELECT count(*) FROM ducklake.ducklake_data_file WHERE end_snapshot IS NULL "
+                               "AND file_size_bytes < %s", (below_mb * 1048576,)))
+
     def slot_spill(self):
         """Bytes PostgreSQL's decoder spilled for this database's pipeline slots (pg_stat_replication_slots)."""
         v = self.scalar("SELECT sum(s.spill_bytes) FROM pg_stat_replication_slots s JOIN pg_replication_slots r "
@@ -152,6 +157,10 @@ class DaemonRunner(Runner):
         rows = list(csv.reader(io.StringIO(out)))
         return {k: (None if v == "" else v) for k, v in zip(rows[0], rows[1])} if len(rows) > 1 else None
 
+    def compact(self, tables):
+        """Scheduled maintenance, as an operator's cron runs it: `duckpipe compact` over every lake table."""
+        return self.cli("compact")
+
     def temp_dirs(self):
         return [self.temp_dir]
 
@@ -205,6 +214,11 @@ class ExtensionRunner(Runner):
         if row is None:
             return None
         return {k: (None if v is None else str(v)) for k, v in json.loads(row[0]).items()}
+
+    def compact(self, tables):
+        """Scheduled maintenance, as an operator's cron runs it: duckpipe.compact_table() on each table."""
+        for t in tables:
+            self.sql("SELECT * FROM duckpipe.compact_table(%s)", (t,))
 
     def temp_dirs(self):
         return [os.path.join(self.cluster.data, "pg_duckpipe", "tmp")]

@@ -164,7 +164,7 @@ def stream_insert(ctx, kind):
         pg_cpu = ctx.cluster.cpu_seconds() - pg_cpu0
         verify_s = s.wait_caught_up(["ins"], ctx.timeout(backlog))
         best = max(v for k, v in base.items() if k.endswith("rows_per_s"))
-        files, avg = s.files()
+        files, avg, shape = s.lake_shape(["ins"], (dur + catchup + secs) / 60.0)
         ctx.progress(name, f"drain {backlog / secs:,.0f} rows/s vs pg_recvlogical best {best:,.0f}")
         return figures(rows_per_s=backlog / secs, baseline_rows_per_s=best, ratio=ratio(backlog / secs, best),
                        lag_p50_ms=p50, lag_p99_ms=p99, lag_max_ms=mx,
@@ -172,7 +172,7 @@ def stream_insert(ctx, kind):
                        spilled_bytes=max(sampler.peak_temp, drain_sampler.peak_temp), source_tps=w.rows_per_s(),
                        source_tps_without=without, files=files, avg_file_mb=avg), {
             "live_seconds": dur, "live_rows": w.rows, "live_catchup_s": catchup, "backlog_rows": backlog,
-            "backlog_drain_s": secs, **base, "drain_pg_cpu_s": pg_cpu, "drain_daemon_cpu_s": daemon_cpu,
+            "backlog_drain_s": secs, **base, **shape, "drain_pg_cpu_s": pg_cpu, "drain_daemon_cpu_s": daemon_cpu,
             "drain_lake_check_s": verify_s, "drain_done_by": "applied LSN in the catalog, then the lake's rows checked",
             "lag_samples": len(sampler.lags),
             "lag_poll_ms_p50": percentile(sampler.poll_ms, 50), "tps_unit": "rows/s (100-row transactions)"}
@@ -259,7 +259,7 @@ def sysbench_scenario(ctx, kind, test, tables):
                 catchup = time.monotonic() - t_end
         p50, p99, mx = sampler.lag_ms()
         lags = [lag * 1000 for _, lag in sampler.lags]
-        files, avg = s.files()
+        files, avg, shape = s.lake_shape(names + ["public.bench_heartbeat"], (dur + catchup) / 60.0)
         ctx.progress(name, f"TPS {tps:,.0f} (alone {without:,.0f}); lag avg {sum(lags) / max(1, len(lags)):,.0f} ms, "
                            f"peak {mx or 0:,.0f} ms; catch-up {catchup:.1f}s; consistent: {consistent}")
         return figures(rows_per_s=rows / snap_s, lag_p50_ms=p50, lag_p99_ms=p99, lag_max_ms=mx,
@@ -267,7 +267,7 @@ def sysbench_scenario(ctx, kind, test, tables):
                        source_tps_without=without, files=files, avg_file_mb=avg), {
             "rows_per_s_is": "snapshot rows/s", "snapshot_rows": rows, "snapshot_s": snap_s, "seconds": dur,
             "threads": 4, "lag_avg_ms": sum(lags) / len(lags) if lags else None, "catchup_s": catchup,
-            "consistent": consistent, "lag_via": f"bench_heartbeat (a row every 100 ms), {ctx.lag_via}",
+            "consistent": consistent, **shape, "lag_via": f"bench_heartbeat (a row every 100 ms), {ctx.lag_via}",
             "flushes": len(flush_times(s.runner.log_text())),
             "source_tps_recvlogical_only": walsender_only,
             "source_ratio": tps / without if tps and without else None,

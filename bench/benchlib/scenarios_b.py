@@ -55,13 +55,13 @@ def many_tables(ctx, kind):
             wait_for("the tables to catch up", caught_up, ctx.timeout(w.rows), 0.25)
             total = time.monotonic() - t0
         p50, p99, mx = sampler.lag_ms()
-        files, avg = s.files()
+        files, avg, shape = s.lake_shape(tables, total / 60.0)
         ctx.progress(name, f"{w.txns_per_s():,.0f} txn/s; lag p99 {p99 or 0:,.0f} ms; peak RSS "
                            f"{sampler.peak_rss:,.0f} MB; {files} files")
         return figures(rows_per_s=w.rows / total, lag_p50_ms=p50, lag_p99_ms=p99, lag_max_ms=mx,
                        peak_rss_mb=sampler.peak_rss, spilled_bytes=sampler.peak_temp, source_tps=w.txns_per_s(),
                        files=files, avg_file_mb=avg), {
-            "tables": n, "seconds": dur, "changes": w.rows, "transactions": w.txns,
+            "tables": n, "seconds": dur, "changes": w.rows, "transactions": w.txns, **shape,
             "rows_per_s_is": "changes applied per second, start of writes to caught up",
             "lag_is": "newest commit of the stalest table", "lag_samples": len(sampler.lags),
             "lag_poll_ms_p50": percentile(sampler.poll_ms, 50), "peak_vmhwm_mb": sampler.peak_hwm}
@@ -116,7 +116,7 @@ def steady(ctx, kind, flush_ms):
             s.wait_caught_up(["steady"], ctx.timeout(w.rows))
         ctx.series[name] = sampler.lags
         p50, p99, mx = sampler.lag_ms()
-        files, avg = s.files()
+        files, avg, shape = s.lake_shape(["steady"], dur / 60.0)
         flushes = flush_times(s.runner.log_text())
         phases = phase_details(flush_phases(s.runner.log_text()))
         ctx.progress(name, f"{w.rows_per_s():,.0f} rows/s; lag p50 {p50 or 0:,.0f} p99 {p99 or 0:,.0f} ms; "
@@ -125,8 +125,8 @@ def steady(ctx, kind, flush_ms):
                        peak_rss_mb=sampler.peak_rss, spilled_bytes=sampler.peak_temp, source_tps=w.rows_per_s(),
                        files=files, avg_file_mb=avg), {
             "target_rows_per_s": rate, "seconds": dur, "flush_interval_ms": flush_ms, "rows": w.rows,
-            "files_per_minute": files / (dur / 60.0), "lag_samples": len(sampler.lags),
-            "compactions": s.runner.log_text().count("event=table.compacted"),
+            "files_per_minute": files / (dur / 60.0), "lag_samples": len(sampler.lags), **shape,
+            "background_compactions": s.runner.log_text().count("event=table.compacted"),
             "lag_poll_ms_p50": percentile(sampler.poll_ms, 50), "flushes": len(flushes),
             "flush_ms_p50": percentile([ms for _, ms in flushes], 50),
             "commit_p50_ms": phases["commit_p50_ms"], "commit_target_ms": 10,
@@ -170,12 +170,12 @@ def updates_deletes(ctx, kind):
             ctx.progress(name, f"{rows} rows: lag p99 {p99 or 0:,.0f} ms, flush p50 "
                                f"{percentile(flushes, 50) or 0:,.0f} ms")
         last = per_stage[-1]
-        files, avg = s.files()
+        files, avg, shape = s.lake_shape(["ud"], len(stages) * dur / 60.0)
         return figures(rows_per_s=last["changes_per_s"], lag_p50_ms=last["lag_p50_ms"], lag_p99_ms=last["lag_p99_ms"],
                        lag_max_ms=last["lag_max_ms"], peak_rss_mb=max(x["peak_rss_mb"] for x in per_stage),
                        spilled_bytes=max(x["spilled_bytes"] for x in per_stage), source_tps=last["changes_per_s"],
                        files=files, avg_file_mb=avg), {
-            "stages": per_stage, "seconds_per_stage": dur, "snapshot_s": snap_s,
+            "stages": per_stage, "seconds_per_stage": dur, "snapshot_s": snap_s, **shape,
             "rows_per_s_is": "changes/s the source wrote at the largest size (all reached the lake)",
             "tps_unit": "changed rows/s (half updates, half deletes)"}
 

@@ -143,6 +143,9 @@ int MaintenanceCommand::Compact(std::ostream &out) const {
 	options.target_file_size_bytes = target_file_size_mb_ << 20;
 	options.min_files_to_merge = min_files_;
 	options.delete_ratio_threshold = delete_threshold_;
+	// As duckpipe.compact_table() and the background compaction do: a synced table that receives
+	// updates has deletes in nearly every small file, which would otherwise never merge.
+	options.merge_small_with_deletes = true;
 	lake::LakeWriter writer(config);
 	// Inlined rows first: they become a file the compaction may then merge with others.
 	FlushInlinedRows(writer, chosen, out, true);
