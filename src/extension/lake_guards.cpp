@@ -7,10 +7,17 @@
 #include "extension/pg_includes.hpp"
 
 extern "C" {
+#include "access/heapam.h"
+#include "access/skey.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
 #include "executor/executor.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 }
@@ -56,6 +63,49 @@ bool CheckPerms(List *range_table, bool ereport_on_violation) {
 
 ProcessUtility_hook_type previous_utility = nullptr;
 
+// A lake relation of the schema (qualified name, palloc'd), or nullptr. Renaming a schema renames it
+// for its relations too: a lake relation would then read a lake table that is not there.
+char *LakeRelationIn(const char *schema) {
+	Oid nsp = get_namespace_oid(schema, true);
+	Oid am = get_am_oid("duckpipe_lake", true);
+	if (!OidIsValid(nsp) || !OidIsValid(am)) {
+		return nullptr;
+	}
+	Relation classes = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyData key;
+	ScanKeyInit(&key, Anum_pg_class_relnamespace, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(nsp));
+	TableScanDesc scan = table_beginscan_catalog(classes, 1, &key);
+	// The first by name, so the message does not depend on pg_class's physical order.
+	char *first = nullptr;
+	HeapTuple tuple;
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+		auto *form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+		if (form->relam == am && (!first || strcmp(NameStr(form->relname), first) < 0)) {
+			first = pstrdup(NameStr(form->relname));
+		}
+	}
+	table_endscan(scan);
+	table_close(classes, AccessShareLock);
+	return first ? quote_qualified_identifier(schema, first) : nullptr;
+}
+
+void CheckSchemaRename(const RenameStmt *stmt) {
+	PgBoundary([&] {
+		PgCall([&] {
+			char *lake = LakeRelationIn(stmt->subname);
+			if (lake) {
+				ereport(ERROR,
+				        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				         errmsg("cannot rename schema %s: it holds the pg_duckpipe lake relation %s",
+				                quote_identifier(stmt->subname), lake),
+				         errdetail("A lake relation reads the lake table of its own schema and name."),
+				         errhint("Drop its lake relations first: duckpipe.remove_table(source_table, drop_target "
+				                 "=> true) for each table synced into it.")));
+			}
+		});
+	});
+}
+
 // A lake relation reads the lake table of its own schema and name: renaming it or moving it to
 // another schema would silently disconnect it, so both are refused, and so is row-level security (its columns may be
 // renamed: the pipeline does so when the source's are).
@@ -78,6 +128,8 @@ void CheckUtility(PlannedStmt *pstmt) {
 		auto *stmt = castNode(RenameStmt, pstmt->utilityStmt);
 		if (stmt->renameType == OBJECT_TABLE) {
 			target = stmt->relation;
+		} else if (stmt->renameType == OBJECT_SCHEMA) {
+			CheckSchemaRename(stmt);
 		}
 	} else if (IsA(pstmt->utilityStmt, AlterObjectSchemaStmt)) {
 		auto *stmt = castNode(AlterObjectSchemaStmt, pstmt->utilityStmt);

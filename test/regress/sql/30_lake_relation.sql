@@ -50,9 +50,14 @@ CREATE INDEX ON public.orders_ducklake (id);
 ALTER TABLE public.orders_ducklake ALTER COLUMN amount TYPE text;
 ALTER TABLE public.orders_ducklake RENAME TO renamed;
 ALTER TABLE public.orders_ducklake SET SCHEMA analytics;
+ALTER SCHEMA analytics RENAME TO renamed_analytics;
 VACUUM public.orders_ducklake;
 ANALYZE public.orders_ducklake;
 \set VERBOSITY terse
+-- A schema without lake relations renames as usual.
+CREATE SCHEMA plain_schema;
+ALTER SCHEMA plain_schema RENAME TO plain_schema2;
+DROP SCHEMA plain_schema2;
 
 -- GRANT works as on a table; a role without it cannot read.
 CREATE ROLE lake_reader;
