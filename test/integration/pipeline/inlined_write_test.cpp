@@ -60,12 +60,14 @@ TEST_F(InlinedWriteTest, SmallFlushesAreInlinedUpdatedDeletedAndFlushedToParquet
 	EXPECT_EQ(LiveFiles(id), 1);
 	EXPECT_EQ(LiveInlined(id), 3);
 	EXPECT_EQ(LatestChanges(), "inlined_insert:" + id);
-	// Registered once, at the schema version of the commit, typed as the reference types them in a
+	// Registered once, at the table's own latest schema version (the reference reads the table with
+	// the columns of that ducklake_schema_versions row), typed as the reference types them in a
 	// PostgreSQL catalog (strings and BLOBs as BYTEA, dates and timestamps as text).
 	auto registered = Sql("SELECT table_name, schema_version FROM ducklake.ducklake_inlined_data_tables");
 	ASSERT_EQ(registered.size(), 1u);
 	EXPECT_EQ(registered[0][0], "ducklake_inlined_data_" + id + "_" + registered[0][1]);
-	EXPECT_EQ(Scalar("SELECT max(schema_version) FROM ducklake.ducklake_snapshot"), registered[0][1]);
+	EXPECT_EQ(Scalar("SELECT max(schema_version) FROM ducklake.ducklake_schema_versions WHERE table_id = " + id),
+	          registered[0][1]);
 	auto columns = Sql("SELECT attname || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
 	                   "'ducklake." +
 	                   registered[0][0] + "'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum");
