@@ -8,6 +8,8 @@
 // NULL)` (ReadInlinedData). Its writer inserts positionally into the table's inlined table of the
 // highest registered schema version (WriteNewInlinedData), so that one must have the table's
 // current columns.
+#include "core/lake/lake_maintenance.hpp"
+#include "core/lake/write/inlined_data_flusher.hpp"
 #include "core/lake/write/parquet_file_writer.hpp"
 #include "writer_fixture.hpp"
 
@@ -367,4 +369,37 @@ TEST(LakeWriterInlining, EveryInlinedTypeReadsBackThroughTheReferencePath) {
 		nulls += "|NULL";
 	}
 	EXPECT_EQ(read[1], nulls);
+}
+
+// Expiry keeps the table's and columns' rows an older inlined table that still holds rows is read
+// with (the reference reads it by name with the columns at its version's begin_snapshot), and
+// lets them go once the rows have moved to Parquet.
+TEST(LakeWriterInlining, ExpiryKeepsTheColumnsOldInlinedTablesAreReadWith) {
+	InlineLake f("w_inl_expire");
+	const auto t = f.Create("t", {Col("id", "int64"), Col("v", "varchar")});
+	f.Inline(t, "SELECT 1 AS id, 'one' AS v UNION ALL SELECT 2, 'two'");
+	auto c = f.writer.Begin();
+	c.RenameColumn(t, "v", "label");
+	c.AddColumn(t, Col("extra", "int32"));
+	c.Commit();
+	f.Inline(t, "SELECT 3 AS id, 'three' AS label, 33 AS extra");
+	auto d = f.writer.Begin();
+	d.DeleteByKey(t, *f.staging.duck, {"id"}, "SELECT 2 AS id");
+	const auto head = d.Commit();
+
+	lake::LakeMaintenance maintenance(f.lake.config);
+	EXPECT_GT(maintenance.ExpireSnapshots("0 seconds").snapshots_expired, 0);
+	EXPECT_EQ(f.Pg("SELECT count(*) FROM ducklake.ducklake_snapshot"), (Rows{"1"}));
+	EXPECT_EQ(f.Pg("SELECT count(*) FROM ducklake.ducklake_inlined_data_" + std::to_string(t) + "_1"),
+	          (Rows{"1"})); // the deleted row no snapshot sees is gone
+	EXPECT_EQ(ReferenceRead(f.lake.Conninfo(), t, head), (Rows{"0|1|one|NULL", "2|3|three|33"}));
+	EXPECT_EQ(LakeRows(f.lake.Conninfo(), "SELECT id, label, extra FROM main.t ORDER BY id"),
+	          (Rows{"1|one|NULL", "3|three|33"}));
+
+	// Once the rows are in Parquet, the next expiry removes the old column rows.
+	lake::FlushInlinedData(f.writer, t);
+	EXPECT_GT(maintenance.ExpireSnapshots("0 seconds").snapshots_expired, 0);
+	EXPECT_EQ(f.Pg("SELECT count(*) FROM ducklake.ducklake_column WHERE end_snapshot IS NOT NULL"), (Rows{"0"}));
+	EXPECT_EQ(LakeRows(f.lake.Conninfo(), "SELECT id, label, extra FROM main.t ORDER BY id"),
+	          (Rows{"1|one|NULL", "3|three|33"}));
 }
