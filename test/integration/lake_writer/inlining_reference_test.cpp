@@ -369,6 +369,11 @@ TEST(LakeWriterInlining, EveryInlinedTypeReadsBackThroughTheReferencePath) {
 		nulls += "|NULL";
 	}
 	EXPECT_EQ(read[1], nulls);
+
+	// Non-finite floats: DuckDB's text of them is PostgreSQL input too.
+	const auto fl = f.Create("floats", {Col("f32", "float32"), Col("f64", "float64")});
+	const auto s2 = f.Inline(fl, "SELECT 'nan'::FLOAT AS f32, 'inf'::DOUBLE AS f64 UNION ALL SELECT '-inf', 'nan'");
+	EXPECT_EQ(ReferenceRead(f.lake.Conninfo(), fl, s2), (Rows{"0|NaN|Infinity", "1|-Infinity|NaN"}));
 }
 
 // Expiry keeps the table's and columns' rows an older inlined table that still holds rows is read
