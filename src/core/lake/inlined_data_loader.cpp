@@ -86,13 +86,18 @@ private:
 		}
 	}
 
-	// Column ids by name of the table's top-level columns at schema version `version`: at the first
-	// snapshot of that version (or the last before it), else (snapshots expired) at the loaded one.
+	// Column ids by name of the table's top-level columns at schema version `version`: at the
+	// begin_snapshot of the table's schema_versions row of that version (as the reference reads
+	// it; expiry keeps those columns while the inlined table holds rows), else at the first
+	// snapshot of that version (or the last before it), else at the loaded one.
 	std::map<std::string, int64_t> ColumnsAt(const LakeTable &table, int64_t version) {
-		auto s = conn_.Exec("SELECT coalesce((SELECT min(snapshot_id) FROM " + qschema_ +
-		                        ".ducklake_snapshot WHERE schema_version = $1), (SELECT max(snapshot_id) FROM " +
-		                        qschema_ + ".ducklake_snapshot WHERE schema_version <= $1))",
-		                    {std::to_string(version)});
+		auto s =
+		    conn_.Exec("SELECT coalesce((SELECT min(begin_snapshot) FROM " + qschema_ +
+		                   ".ducklake_schema_versions WHERE table_id = $2 AND schema_version = $1), (SELECT "
+		                   "min(snapshot_id) FROM " +
+		                   qschema_ + ".ducklake_snapshot WHERE schema_version = $1), (SELECT max(snapshot_id) FROM " +
+		                   qschema_ + ".ducklake_snapshot WHERE schema_version <= $1))",
+		               {std::to_string(version), std::to_string(table.table_id)});
 		std::map<std::string, int64_t> out;
 		if (!s.IsNull(0, 0)) {
 			auto c = conn_.Exec("SELECT column_name, column_id FROM " + qschema_ +

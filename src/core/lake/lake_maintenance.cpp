@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <set>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -91,24 +92,42 @@ ExpireResult LakeMaintenance::ExpireSnapshots(const std::string &older_than) {
 	c.Exec("DELETE FROM " + Table("ducklake_data_file") + " d WHERE " + Dead(snaps, "d"));
 	c.Exec("DELETE FROM " + Table("ducklake_delete_file") + " d WHERE " + Dead(snaps, "d"));
 
+	// Inlined rows (data inlining) no surviving snapshot sees.
+	auto inlined =
+	    c.Exec("SELECT r.table_name, r.table_id, r.schema_version < coalesce((SELECT max(v.schema_version) "
+	           "FROM " +
+	               Table("ducklake_schema_versions") +
+	               " v WHERE v.table_id = r.table_id), r.schema_version) AND EXISTS (SELECT 1 FROM " +
+	               Table("ducklake_table") + " t WHERE t.table_id = r.table_id AND t.end_snapshot IS NULL) FROM " +
+	               Table("ducklake_inlined_data_tables") +
+	               " r WHERE to_regclass(quote_ident($1) || '.' || quote_ident(r.table_name)) IS NOT NULL",
+	           {config_.catalog_schema});
+	// A live table's inlined table of an older schema version that still holds rows is read (by
+	// the reference and by us) with the table's columns at that version's begin_snapshot, by name:
+	// the table's and columns' rows of then are kept until its rows have moved to Parquet.
+	std::string keep;
+	for (int i = 0; i < inlined.Rows(); i++) {
+		auto qt = c.QuoteIdent(config_.catalog_schema) + "." + c.QuoteIdent(std::string(inlined.Get(i, 0)));
+		c.Exec("DELETE FROM " + qt + " x WHERE " + Dead(snaps, "x"));
+		if (inlined.GetBool(i, 2) && c.Exec("SELECT EXISTS (SELECT 1 FROM " + qt + ")").GetBool(0, 0)) {
+			keep += (keep.empty() ? "" : ",") + std::to_string(inlined.GetInt(i, 1));
+		}
+	}
 	// Versioned catalog rows no surviving snapshot sees.
 	for (const char *t :
 	     {"ducklake_column", "ducklake_column_tag", "ducklake_tag", "ducklake_view", "ducklake_partition_info",
 	      "ducklake_sort_info", "ducklake_macro", "ducklake_table", "ducklake_schema"}) {
-		c.Exec("DELETE FROM " + Table(t) + " x WHERE " + Dead(snaps, "x"));
+		bool by_table = std::string_view(t) == "ducklake_column" || std::string_view(t) == "ducklake_table";
+		c.Exec("DELETE FROM " + Table(t) + " x WHERE " + Dead(snaps, "x") +
+		       (by_table && !keep.empty() ? " AND x.table_id NOT IN (" + keep + ")" : std::string()));
 	}
-	// Inlined rows (data inlining) no surviving snapshot sees; the inlined tables of tables gone for
-	// good are dropped with their registration.
-	auto inlined = c.Exec("SELECT r.table_name, r.table_id IN (SELECT table_id FROM " + Table("ducklake_table") +
-	                          ") FROM " + Table("ducklake_inlined_data_tables") +
-	                          " r WHERE to_regclass(quote_ident($1) || '.' || quote_ident(r.table_name)) IS NOT NULL",
-	                      {config_.catalog_schema});
+	// The inlined tables of tables gone for good are dropped with their registration.
 	for (int i = 0; i < inlined.Rows(); i++) {
-		auto qt = c.QuoteIdent(config_.catalog_schema) + "." + c.QuoteIdent(std::string(inlined.Get(i, 0)));
-		if (inlined.GetBool(i, 1)) {
-			c.Exec("DELETE FROM " + qt + " x WHERE " + Dead(snaps, "x"));
-		} else {
-			c.Exec("DROP TABLE IF EXISTS " + qt);
+		if (c.Exec("SELECT NOT EXISTS (SELECT 1 FROM " + Table("ducklake_table") + " WHERE table_id = $1)",
+		           {std::string(inlined.Get(i, 1))})
+		        .GetBool(0, 0)) {
+			c.Exec("DROP TABLE IF EXISTS " + c.QuoteIdent(config_.catalog_schema) + "." +
+			       c.QuoteIdent(std::string(inlined.Get(i, 0))));
 		}
 	}
 	// Tables gone for good lose every row keyed by their id.

@@ -60,12 +60,14 @@ TEST_F(InlinedWriteTest, SmallFlushesAreInlinedUpdatedDeletedAndFlushedToParquet
 	EXPECT_EQ(LiveFiles(id), 1);
 	EXPECT_EQ(LiveInlined(id), 3);
 	EXPECT_EQ(LatestChanges(), "inlined_insert:" + id);
-	// Registered once, at the schema version of the commit, typed as the reference types them in a
+	// Registered once, at the table's own latest schema version (the reference reads the table with
+	// the columns of that ducklake_schema_versions row), typed as the reference types them in a
 	// PostgreSQL catalog (strings and BLOBs as BYTEA, dates and timestamps as text).
 	auto registered = Sql("SELECT table_name, schema_version FROM ducklake.ducklake_inlined_data_tables");
 	ASSERT_EQ(registered.size(), 1u);
 	EXPECT_EQ(registered[0][0], "ducklake_inlined_data_" + id + "_" + registered[0][1]);
-	EXPECT_EQ(Scalar("SELECT max(schema_version) FROM ducklake.ducklake_snapshot"), registered[0][1]);
+	EXPECT_EQ(Scalar("SELECT max(schema_version) FROM ducklake.ducklake_schema_versions WHERE table_id = " + id),
+	          registered[0][1]);
 	auto columns = Sql("SELECT attname || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
 	                   "'ducklake." +
 	                   registered[0][0] + "'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum");
@@ -225,6 +227,59 @@ TEST_F(InlinedWriteTest, PositionsDeletedInlineAreNotDeletedAgain) {
 	                 "data_file_id = " +
 	                 file[0][0]),
 	          "1");
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
+// Source DDL with inlining on, the lake's schema version also moved by another table: each inlined
+// table is read by the official reader with the table's columns at its (table, version)
+// schema_versions row, so it must have exactly those; the highest one, which the reference's writer
+// inserts into positionally, has the table's current columns.
+TEST_F(InlinedWriteTest, SchemaChangesKeepInlinedTablesAsTheReferenceReadsThem) {
+	Sql("CREATE TABLE public.e (id bigint PRIMARY KEY, a text, b int)");
+	Sql("INSERT INTO public.e SELECT g, 'a' || g, g FROM generate_series(1, 5) g");
+	Sql("CREATE TABLE public.other (id int PRIMARY KEY)");
+	DuckpipeOk({"add-table", "public.e"});
+	DuckpipeOk({"add-table", "public.other"});
+	DuckpipeOk({"set-config", "auto_compact", "0"});
+	auto daemon = StartDaemon({}, {}, 100);
+	ASSERT_TRUE(WaitTableState("public.e", "STREAMING")) << LogTail();
+	ASSERT_TRUE(WaitTableState("public.other", "STREAMING")) << LogTail();
+	SetLimit(10);
+	const auto id = TableId("e_ducklake");
+	// The lake's schema version moves with another table's change, not e's.
+	Sql("ALTER TABLE public.other ADD COLUMN x int");
+	Sql("INSERT INTO public.other VALUES (1, 1)");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.other")) << LogTail();
+
+	Sql("INSERT INTO public.e VALUES (6, 'six', 6), (7, 'seven', 7)");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.e")) << LogTail();
+	Sql("ALTER TABLE public.e ADD COLUMN c text");
+	Sql("ALTER TABLE public.e RENAME COLUMN a TO aa");
+	Sql("INSERT INTO public.e VALUES (8, 'eight', 8, 'c8')");
+	Sql("UPDATE public.e SET c = 'c6' WHERE id = 6");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.e")) << LogTail();
+	Sql("ALTER TABLE public.e DROP COLUMN b");
+	Sql("INSERT INTO public.e VALUES (9, 'nine', 'c9')");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.e")) << LogTail();
+	EXPECT_EQ(LiveFiles(id), 1); // the copy's: every flush since was inlined
+	EXPECT_EQ(LiveInlined(id), 4);
+
+	// Per registered inlined table: its columns and those of the table at the begin_snapshot of the
+	// (table, version) row (no row: the reference would take the table's creation).
+	auto mismatches =
+	    Sql("SELECT r.table_name, (SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = "
+	        "('ducklake.' || quote_ident(r.table_name))::regclass AND attnum > 3 AND NOT attisdropped), (SELECT "
+	        "string_agg(c.column_name, ',' ORDER BY c.column_order) FROM ducklake.ducklake_column c, (SELECT "
+	        "begin_snapshot FROM ducklake.ducklake_schema_versions v WHERE v.table_id = r.table_id AND "
+	        "v.schema_version = r.schema_version) b WHERE c.table_id = r.table_id AND c.parent_column IS NULL AND "
+	        "c.begin_snapshot <= b.begin_snapshot AND (c.end_snapshot IS NULL OR c.end_snapshot > "
+	        "b.begin_snapshot)) AS read_with FROM ducklake.ducklake_inlined_data_tables r WHERE r.table_id = " +
+	        id + " ORDER BY r.schema_version");
+	ASSERT_GE(mismatches.size(), 3u); // the first one, after ADD COLUMN/RENAME, after DROP COLUMN
+	for (const auto &row : mismatches) {
+		EXPECT_EQ(row[1], row[2]) << row[0];
+	}
+	EXPECT_EQ(mismatches.back()[1], "id,aa,c");
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 

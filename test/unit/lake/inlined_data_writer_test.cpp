@@ -55,6 +55,22 @@ TEST(InlinedDataWriter, TablesWithNestedOrClashingColumnsAreNotInlined) {
 	EXPECT_FALSE(InlinedDataWriter::CanInline({}));
 }
 
+// The types of an inlined table created for the reference's writer at a column change: nested
+// columns as VARCHAR text, no table when a variant or geometry is in it.
+TEST(InlinedDataWriter, ReferenceTypesOfNestedColumns) {
+	LakeColumn tags{.column_id = 2, .name = "tags", .type = "list"};
+	tags.children.push_back(LakeColumn{.column_id = 3, .name = "element", .type = "int32"});
+	EXPECT_EQ(InlinedDataWriter::ReferencePgType(tags).value_or("<none>"), "VARCHAR");
+	EXPECT_EQ(InlinedDataWriter::ReferencePgType(LakeColumn{.column_id = 1, .name = "s", .type = "varchar"})
+	              .value_or("<none>"),
+	          "BYTEA");
+	LakeColumn v{.column_id = 4, .name = "v", .type = "struct"};
+	v.children.push_back(LakeColumn{.column_id = 5, .name = "x", .type = "variant"});
+	EXPECT_FALSE(InlinedDataWriter::ReferencePgType(v).has_value());
+	EXPECT_FALSE(
+	    InlinedDataWriter::ReferencePgType(LakeColumn{.column_id = 6, .name = "g", .type = "geometry"}).has_value());
+}
+
 // Values read back from the written file as the text PostgreSQL takes for each column type.
 TEST(InlinedDataWriter, ReadsRowsAsPostgreSQLText) {
 	auto path = std::filesystem::temp_directory_path() / "duckpipe_inlined_rows_test.parquet";

@@ -343,6 +343,13 @@ std::string CommitApplier::CatalogSql(const Allocation &a) const {
 		sql += "INSERT INTO " + T("ducklake_schema_versions") + "(begin_snapshot, schema_version, table_id) VALUES (" +
 		       S + ", " + std::to_string(a.schema_version) + ", " + std::to_string(id) + ");\n";
 	}
+	// A table with inlined tables whose columns change gets the inlined table of its new version.
+	for (auto id : state_.altered_tables) {
+		auto w = state_.working.find(id);
+		if (w != state_.working.end()) {
+			sql += InlinedDataWriter::NewVersionSql(conn_, schema_, w->second.table.columns, id, a.schema_version);
+		}
+	}
 	return sql;
 }
 

@@ -4,7 +4,10 @@
 #include "core/common/error.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/lake/lake_type.hpp"
+#include "core/lake/write/parquet_file_writer.hpp"
 #include "core/pg/pg_connection.hpp"
+
+#include <functional>
 
 namespace duckpipe::lake {
 
@@ -80,7 +83,9 @@ InlinedDataWriter::ReadRows(DuckConnection &duck, const std::vector<LakeColumn> 
 	for (const auto &c : columns) {
 		auto pg_type = *PgType(c.type);
 		out->columns.push_back({c.name, pg_type});
-		auto q = DuckConnection::QuoteIdent(c.name);
+		// The value as the lake type reads it from the file (Parquet has no 128-bit integers: DuckDB
+		// writes them as DOUBLE), so the inlined row holds what the file would have given.
+		auto q = "CAST(" + DuckConnection::QuoteIdent(c.name) + " AS " + ParquetFileWriter::DuckType(c) + ")";
 		std::string expr;
 		if (pg_type != kBytea) {
 			expr = "CAST(" + q + " AS VARCHAR)";
@@ -102,30 +107,63 @@ InlinedDataWriter::ReadRows(DuckConnection &duck, const std::vector<LakeColumn> 
 	return out;
 }
 
+namespace {
+
+// PL/pgSQL that creates the inlined table named by the variable `n` (schema version in `v`) with
+// the given columns when it is missing, and registers it once, as the reference does.
+std::string CreateAndRegisterPlpgsql(PgConnection &conn, const std::string &catalog_schema, int64_t table_id,
+                                     const std::string &ddl) {
+	const auto qs = conn.QuoteIdent(catalog_schema);
+	const auto schema_lit = conn.QuoteLiteral(catalog_schema);
+	const auto T = std::to_string(table_id);
+	return "IF to_regclass(format('%I.%I', " + schema_lit +
+	       ", n)) IS NULL THEN EXECUTE format('CREATE TABLE %I.%I (%s)', " + schema_lit + ", n, " +
+	       conn.QuoteLiteral(ddl) + "); END IF; IF NOT EXISTS (SELECT 1 FROM " + qs +
+	       ".ducklake_inlined_data_tables WHERE table_id = " + T + " AND table_name = n) THEN INSERT INTO " + qs +
+	       ".ducklake_inlined_data_tables(table_id, table_name, schema_version) VALUES (" + T + ", n, v); END IF; ";
+}
+
+std::string NameOf(int64_t table_id) {
+	return "n := 'ducklake_inlined_data_" + std::to_string(table_id) + "_' || v; ";
+}
+
+} // namespace
+
+std::optional<std::string> InlinedDataWriter::ReferencePgType(const LakeColumn &column) {
+	auto type = AsciiLower(column.type);
+	if (type == "struct" || type == "list" || type == "map") {
+		// The reference stores a nested value as DuckDB's text of it; only variants (and geometry)
+		// inside keep it from inlining the table at all.
+		std::function<bool(const LakeColumn &)> plain = [&](const LakeColumn &c) {
+			auto t = AsciiLower(c.type);
+			if (t == "variant" || t == "geometry") {
+				return false;
+			}
+			for (const auto &child : c.children) {
+				if (!plain(child)) {
+					return false;
+				}
+			}
+			return true;
+		};
+		return plain(column) ? std::optional<std::string>("VARCHAR") : std::nullopt;
+	}
+	return PgType(type);
+}
+
 std::string InlinedDataWriter::InsertSql(PgConnection &conn, const std::string &catalog_schema,
                                          const InlinedInsert &rows, int64_t table_id, int64_t schema_version,
                                          int64_t snapshot, int64_t row_id_start) {
-	const auto name = TableName(table_id, schema_version);
 	const auto qs = conn.QuoteIdent(catalog_schema);
-	const auto qt = qs + "." + conn.QuoteIdent(name);
 	const auto T = std::to_string(table_id);
+	const auto S = std::to_string(snapshot);
 	std::string ddl = "row_id BIGINT, begin_snapshot BIGINT, end_snapshot BIGINT";
 	std::string names = "row_id, begin_snapshot, end_snapshot";
 	for (const auto &c : rows.columns) {
 		ddl += ", " + conn.QuoteIdent(c.name) + " " + c.pg_type;
 		names += ", " + conn.QuoteIdent(c.name);
 	}
-	// Created by the first commit that inlines into the table at this schema version (ours or the
-	// reference's: it names them alike); registered once, as the reference does.
-	std::string body = "BEGIN IF to_regclass(" + conn.QuoteLiteral(qt) + ") IS NULL THEN CREATE TABLE " + qt + "(" +
-	                   ddl + "); END IF; IF NOT EXISTS (SELECT 1 FROM " + qs +
-	                   ".ducklake_inlined_data_tables WHERE table_id = " + T +
-	                   " AND table_name = " + conn.QuoteLiteral(name) + ") THEN INSERT INTO " + qs +
-	                   ".ducklake_inlined_data_tables(table_id, table_name, schema_version) VALUES (" + T + ", " +
-	                   conn.QuoteLiteral(name) + ", " + std::to_string(schema_version) + "); END IF; END";
-	std::string sql = "DO " + conn.QuoteLiteral(body) + ";\n";
 	std::string values;
-	const auto S = std::to_string(snapshot);
 	for (size_t r = 0; r < rows.rows.size(); r++) {
 		values += (r ? ", (" : "(") + std::to_string(row_id_start + static_cast<int64_t>(r)) + ", " + S + ", NULL";
 		for (size_t c = 0; c < rows.columns.size(); c++) {
@@ -140,10 +178,47 @@ std::string InlinedDataWriter::InsertSql(PgConnection &conn, const std::string &
 		}
 		values += ")";
 	}
+	// The table is the one of the table's own latest schema version (the last snapshot that changed
+	// its columns, which has a ducklake_schema_versions row; this commit's own row is inserted
+	// before this runs). The reference reads an inlined table with the columns the table had at
+	// the begin_snapshot of the (table, version) row, falling back to the table's creation when
+	// there is none, so a version without a row for the table (another table's change) would be
+	// read with the wrong columns. A table without any row (written by an older writer) gets one.
+	std::string body = "DECLARE v bigint; n text; BEGIN SELECT max(schema_version) INTO v FROM " + qs +
+	                   ".ducklake_schema_versions WHERE table_id = " + T +
+	                   "; IF v IS NULL THEN v := " + std::to_string(schema_version) + "; INSERT INTO " + qs +
+	                   ".ducklake_schema_versions(begin_snapshot, schema_version, table_id) VALUES (" + S + ", v, " +
+	                   T + "); END IF; " + NameOf(table_id) +
+	                   CreateAndRegisterPlpgsql(conn, catalog_schema, table_id, ddl);
 	if (!values.empty()) {
-		sql += "INSERT INTO " + qt + "(" + names + ") VALUES " + values + ";\n";
+		body += "EXECUTE format('INSERT INTO %I.%I (%s) VALUES %s', " + conn.QuoteLiteral(catalog_schema) + ", n, " +
+		        conn.QuoteLiteral(names) + ", " + conn.QuoteLiteral(values) + "); ";
 	}
-	return sql;
+	body += "END";
+	return "DO " + conn.QuoteLiteral(body) + ";\n";
+}
+
+std::string InlinedDataWriter::NewVersionSql(PgConnection &conn, const std::string &catalog_schema,
+                                             const std::vector<LakeColumn> &columns, int64_t table_id,
+                                             int64_t schema_version) {
+	std::string ddl = "row_id BIGINT, begin_snapshot BIGINT, end_snapshot BIGINT";
+	for (const auto &c : columns) {
+		auto name = AsciiLower(c.name);
+		auto type = ReferencePgType(c);
+		if (!type || name == "row_id" || name == "begin_snapshot" || name == "end_snapshot") {
+			return {}; // the reference does not inline such a table
+		}
+		ddl += ", " + conn.QuoteIdent(c.name) + " " + *type;
+	}
+	if (columns.empty()) {
+		return {};
+	}
+	const auto qs = conn.QuoteIdent(catalog_schema);
+	std::string body = "DECLARE v bigint := " + std::to_string(schema_version) +
+	                   "; n text; BEGIN IF EXISTS (SELECT 1 FROM " + qs +
+	                   ".ducklake_inlined_data_tables WHERE table_id = " + std::to_string(table_id) + ") THEN " +
+	                   NameOf(table_id) + CreateAndRegisterPlpgsql(conn, catalog_schema, table_id, ddl) + "END IF; END";
+	return "DO " + conn.QuoteLiteral(body) + ";\n";
 }
 
 std::string InlinedDataWriter::DeleteSql(PgConnection &conn, const std::string &catalog_schema,

@@ -38,10 +38,25 @@ public:
 	static std::shared_ptr<const InlinedInsert> ReadRows(DuckConnection &duck, const std::vector<LakeColumn> &columns,
 	                                                     const std::string &path);
 
+	// The type the reference's PostgreSQL catalog gives a column of an inlined table it creates
+	// (nested values as VARCHAR text), or nullopt when it would not inline the table.
+	static std::optional<std::string> ReferencePgType(const LakeColumn &column);
+
 	// The statements that insert `rows` with row ids from `row_id_start` at snapshot S into the
-	// table's inlined table of schema version `schema_version` (created and registered when missing).
+	// table's inlined table, created and registered when missing. The table is the one of the
+	// table's own latest schema version (max ducklake_schema_versions.schema_version of the table:
+	// the reference reads an inlined table with the columns at that row's begin_snapshot);
+	// `schema_version` (the commit's) is used, with a new schema_versions row, only for a table
+	// that has no row at all.
 	static std::string InsertSql(PgConnection &conn, const std::string &catalog_schema, const InlinedInsert &rows,
 	                             int64_t table_id, int64_t schema_version, int64_t snapshot, int64_t row_id_start);
+	// For a commit that changes the columns of a table (schema version `schema_version`): when the
+	// table has registered inlined tables, creates and registers the inlined table of the new
+	// version with the new `columns`, as the reference does at ALTER. The reference's writer
+	// inserts positionally into a table's latest registered inlined table, which must therefore
+	// have the table's current columns. Empty when the reference would not inline the table.
+	static std::string NewVersionSql(PgConnection &conn, const std::string &catalog_schema,
+	                                 const std::vector<LakeColumn> &columns, int64_t table_id, int64_t schema_version);
 	// The statements that end the staged inlined rows at S. Each must be live: a row another writer
 	// ended meanwhile (a concurrent delete or flush to Parquet) fails the commit with an error (not
 	// retried: the caller redoes the delete from the new snapshot) rather than losing the delete.
