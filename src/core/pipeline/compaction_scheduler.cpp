@@ -17,9 +17,6 @@ namespace {
 constexpr auto kCheckInterval = std::chrono::milliseconds(1000);
 // How long a table waits after a compaction failed for another reason than a concurrent commit.
 constexpr auto kFailureDelay = std::chrono::seconds(60);
-// The source bytes a compaction that holds the table's flushes back may rewrite (about half a
-// second of work here): tiny flush files still merge, big files are left as they are.
-constexpr int64_t kLockedCompactionBytes = 8LL << 20;
 // Rows inlined into the catalog (data inlining) that are moved to a Parquet file at once; fewer
 // are moved every compact_interval_ms.
 constexpr int64_t kInlinedFlushRows = 1000;
@@ -197,11 +194,6 @@ void CompactionScheduler::Compact(const CompactionTarget &target, const Pipeline
 	options.duck_memory_limit = std::to_string(settings.duckdb_flush_memory_mb) + "MB";
 	options.tiered = !full;
 	options.merge_small_with_deletes = true;
-	if (state.lock_whole) {
-		// The table's flushes wait for the whole compaction: a bounded one, so that a full merge of a
-		// big table (a 10M-row table's files are all below the target size) does not stall them.
-		options.max_input_bytes = kLockedCompactionBytes;
-	}
 	std::unique_lock lake_lock(target.route->lake_mutex, std::defer_lock);
 	try {
 		if (state.lock_whole) {

@@ -55,38 +55,3 @@ TEST(LakeCompactionOptions, TieredMergesFilesOfLikeSizeOnly) {
 	EXPECT_EQ(lake.LiveDataFiles(), 1);
 	EXPECT_EQ(lake.Contents(), before);
 }
-
-TEST(LakeCompactionOptions, MaxInputBytesBoundsTheWork) {
-	CompactionLake lake("compact_bounded", 6);
-	lake.Insert(5000, 25000); // one file far bigger than the six small ones
-	ASSERT_EQ(lake.LiveDataFiles(), 7);
-	auto sizes = lake.Psql("SELECT string_agg(file_size_bytes::text, ',' ORDER BY file_size_bytes) FROM "
-	                       "ducklake.ducklake_data_file WHERE end_snapshot IS NULL AND table_id = " +
-	                       std::to_string(lake.table_id));
-	std::vector<int64_t> bytes;
-	for (size_t at = 0; at < sizes.size();) {
-		size_t comma = sizes.find(',', at);
-		bytes.push_back(std::stoll(sizes.substr(at, comma - at)));
-		at = comma == std::string::npos ? sizes.size() : comma + 1;
-	}
-	ASSERT_EQ(bytes.size(), 7u);
-	auto before = lake.Contents();
-	lake::CompactionOptions options;
-	options.merge_small_with_deletes = true;
-	options.tiered = true;
-	options.tier_floor_bytes = 0;
-	// Room for the three smallest files only: they merge, the others (the big one included) stay.
-	options.max_input_bytes = bytes[0] + bytes[1] + bytes[2];
-	auto result = lake::CompactTable(*lake.writer, lake.table_id, options);
-	ASSERT_TRUE(result.snapshot_id);
-	EXPECT_EQ(result.files_merged + result.files_rewritten, 3);
-	EXPECT_EQ(result.files_written, 1);
-	EXPECT_EQ(lake.LiveDataFiles(), 5);
-	EXPECT_EQ(lake.Contents(), before);
-	// Unbounded, everything small merges (the big file is below the 128 MB target too).
-	options.max_input_bytes = 0;
-	options.tiered = false;
-	ASSERT_TRUE(lake::CompactTable(*lake.writer, lake.table_id, options).snapshot_id);
-	EXPECT_EQ(lake.LiveDataFiles(), 1);
-	EXPECT_EQ(lake.Contents(), before);
-}

@@ -124,11 +124,6 @@ bool TableCompaction::Prepare() {
 		}
 		outputs_.push_back({std::move(sources), {}, {}});
 	};
-	// Batches stay below the input bound as well as below the target size.
-	int64_t batch_limit = options_.target_file_size_bytes;
-	if (options_.max_input_bytes > 0) {
-		batch_limit = std::min(batch_limit, options_.max_input_bytes);
-	}
 	std::map<int64_t, std::vector<LakeDataFile>> small; // schema version -> files
 	for (const auto &f : table.files) {
 		if (f.mapping_id) {
@@ -169,7 +164,7 @@ bool TableCompaction::Prepare() {
 		};
 		for (const auto &f : files) {
 			if (!batch.empty() &&
-			    (bytes + f.file_size_bytes > batch_limit ||
+			    (bytes + f.file_size_bytes > options_.target_file_size_bytes ||
 			     (options_.tiered && f.file_size_bytes > std::max(2 * bytes, options_.tier_floor_bytes)))) {
 				flush();
 			}
@@ -177,26 +172,6 @@ bool TableCompaction::Prepare() {
 			bytes += f.file_size_bytes;
 		}
 		flush();
-	}
-	if (options_.max_input_bytes > 0) {
-		// The outputs in the order chosen (tiered: smallest first) while their sources fit the bound.
-		std::vector<Output> kept;
-		int64_t total = 0;
-		for (auto &o : outputs_) {
-			int64_t bytes = 0;
-			for (const auto &f : o.sources) {
-				bytes += f.file_size_bytes;
-			}
-			if (total + bytes > options_.max_input_bytes) {
-				for (const auto &f : o.sources) {
-					(f.delete_file_id ? result_.files_rewritten : result_.files_merged)--;
-				}
-				continue;
-			}
-			total += bytes;
-			kept.push_back(std::move(o));
-		}
-		outputs_ = std::move(kept);
 	}
 	if (outputs_.empty()) {
 		return false;

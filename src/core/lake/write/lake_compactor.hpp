@@ -40,10 +40,6 @@ struct CompactionOptions {
 	// Small files with a few deleted rows are merged too (their live rows). A table receiving updates
 	// has deletes in nearly every recent file: without this its small files would never merge.
 	bool merge_small_with_deletes = false;
-	// At most this many bytes of source files per compaction (0: no bound); batches stay below it
-	// too. A compaction that holds the table's flushes back (CompactionScheduler after a conflict)
-	// then holds them for a bounded time instead of for a rewrite of the whole table.
-	int64_t max_input_bytes = 0;
 };
 
 struct CompactionResult {
