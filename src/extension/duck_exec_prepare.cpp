@@ -1,6 +1,7 @@
 // The query tree DuckDB SQL is written from (duck_exec_check.hpp): a copy with parameters bound
 // and numerics given the precision and scale PostgreSQL's result would have.
 #include "extension/duck_exec_check.hpp"
+#include "extension/duck_exec_from.hpp"
 #include "extension/duck_exec_types.hpp"
 
 #include "extension/pg_includes.hpp"
@@ -10,6 +11,8 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/params.h"
+#include "parser/parse_agg.h"
+#include "parser/parse_oper.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -35,6 +38,38 @@ struct PrepareContext {
 };
 
 Node *Prepare(Node *node, void *context);
+
+// GROUP BY DISTINCT, which DuckDB has not, as the grouping sets PostgreSQL's planner keeps of it
+// (the expansion without the sets that repeat another as a set of columns).
+void PrepareGroupDistinct(Query *query) {
+	if (!query->groupDistinct) {
+		return;
+	}
+	query->groupDistinct = false;
+	if (query->groupingSets == NIL) {
+		return; // the parser reduced it to a plain GROUP BY, where DISTINCT changes nothing
+	}
+	List *sets = NIL;
+	ListCell *cell;
+	foreach (cell, expand_grouping_sets(query->groupingSets, true, -1)) {
+		auto *set = static_cast<List *>(lfirst(cell));
+		sets = lappend(sets, makeGroupingSet(set == NIL ? GROUPING_SET_EMPTY : GROUPING_SET_SIMPLE, set, -1));
+	}
+	query->groupingSets = list_make1(makeGroupingSet(GROUPING_SET_SETS, sets, -1));
+}
+
+// octet_length(text) as (bit_length(x) >> 3)::integer: DuckDB's octet_length takes a BLOB only,
+// its bit_length of a string counts the UTF-8 bytes as PostgreSQL's does.
+Node *PrepareOctetLength(FuncExpr *func, void *context) {
+	Node *arg = Prepare(static_cast<Node *>(linitial(func->args)), context);
+	auto *bits = reinterpret_cast<Expr *>(
+	    makeFuncExpr(F_BIT_LENGTH_TEXT, INT4OID, list_make1(arg), InvalidOid, func->inputcollid, COERCE_EXPLICIT_CALL));
+	Oid shift = LookupOperName(nullptr, list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup(">>"))),
+	                           INT4OID, INT4OID, false, -1);
+	auto *three = reinterpret_cast<Expr *>(makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(3), false, true));
+	Expr *bytes = make_opclause(shift, INT4OID, false, bits, three, InvalidOid, InvalidOid);
+	return reinterpret_cast<Node *>(makeRelabelType(bytes, INT4OID, -1, InvalidOid, COERCE_EXPLICIT_CAST));
+}
 
 Node *PrepareConst(Const *c) {
 	if (c->consttype != NUMERICOID || c->constisnull) {
@@ -69,6 +104,9 @@ Node *Prepare(Node *node, void *context) {
 	if (IsA(node, Query)) {
 		Query *query = query_tree_mutator(castNode(Query, node), AsMutator(Prepare), context, 0);
 		PrepareBpcharRelations(query);
+		PrepareFunctionScans(query);
+		PrepareValuesLists(query);
+		PrepareGroupDistinct(query);
 		return reinterpret_cast<Node *>(query);
 	}
 	if (IsA(node, Param) && castNode(Param, node)->paramkind == PARAM_EXTERN) {
@@ -106,6 +144,9 @@ Node *Prepare(Node *node, void *context) {
 		// An integer cast to numeric (pg_get_querydef shows implicit ones too) keeps scale 0 in DuckDB
 		// only with a precision: numeric(19,0) and narrower instead of DECIMAL(18,3).
 		auto *func = castNode(FuncExpr, node);
+		if (func->funcid == F_OCTET_LENGTH_TEXT) {
+			return PrepareOctetLength(func, context);
+		}
 		Oid from = list_length(func->args) == 1 ? exprType(static_cast<Node *>(linitial(func->args))) : InvalidOid;
 		if (func->funcresulttype == NUMERICOID && IsInteger(from) &&
 		    (func->funcformat == COERCE_EXPLICIT_CAST || func->funcformat == COERCE_IMPLICIT_CAST)) {
