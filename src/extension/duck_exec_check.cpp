@@ -518,6 +518,15 @@ DuckExecVerdict CheckDuckExecution(Query *query, ParamListInfoData *params) {
 	}
 	ctx.verdict.all_lake = true;
 	CollectExactDivisions(query, ctx);
+	if (ctx.divisions.missing.empty()) {
+		ReplaceComparedAverages(
+		    reinterpret_cast<Node *>(query),
+		    [](Aggref *avg, void *allowed) {
+			    static_cast<std::set<const Node *> *>(allowed)->insert(reinterpret_cast<Node *>(avg));
+			    return reinterpret_cast<Node *>(avg);
+		    },
+		    &ctx.divisions.allowed);
+	}
 	Walk(reinterpret_cast<Node *>(query), ctx);
 	// A char result is padded back to its width: one that cannot be told (a bpchar without length,
 	// a subquery's min) would come back without the trailing spaces PostgreSQL's value has.

@@ -265,7 +265,7 @@ ORDER BY numwait DESC, s_name
 LIMIT 100;
 
 -- name: q22_global_sales_opportunity
--- path: row
+-- path: duckdb
 -- ordered
 SELECT cntrycode, count(*) AS numcust, sum(c_acctbal) AS totacctbal
 FROM (SELECT substring(c_phone FROM 1 FOR 2) AS cntrycode, c_acctbal
@@ -688,7 +688,7 @@ EXCEPT SELECT s_suppkey FROM supplier WHERE s_acctbal < 0
 UNION ALL SELECT n_nationkey FROM nation WHERE n_comment IS NULL;
 
 -- name: nested_aggregate_having
--- path: row
+-- path: duckdb
 -- ordered
 SELECT nation, count(*), avg(cnt), max(cnt)
 FROM (SELECT n_name AS nation, o_custkey, count(*) AS cnt
@@ -968,3 +968,40 @@ WHERE c_uuid = ('a0eebc99' || substr(md5(c_name), 9))::uuid;
 SELECT c_custkey, c_since
 FROM customer
 WHERE c_since < date '0001-01-01' OR c_since = date '0044-03-15 BC';
+
+-- name: avg_compared
+-- path: duckdb
+-- avg of int2/int4/int8/numeric compared directly, through arithmetic and as a scalar subquery;
+-- ties with the exact quotient (avg 25.50 = 25.5), negatives, an empty group's NULL, FILTER and
+-- DISTINCT.
+SELECT l_returnflag::text, count(*), sum(l_quantity)
+FROM lineitem
+GROUP BY l_returnflag
+HAVING avg(l_quantity) > 25 AND avg(l_linenumber) * 2 >= 3 AND avg(DISTINCT l_orderkey) - 1 <> 0
+	AND (avg(l_partkey) FILTER (WHERE l_partkey < 0) > 0) IS NOT TRUE
+UNION ALL
+SELECT 'c', count(*), sum(c_acctbal)
+FROM customer
+WHERE c_acctbal < (SELECT avg(c_acctbal) FROM customer WHERE c_nationkey = 3)
+	AND -c_acctbal * 2 > (SELECT 0.5 * avg(s_acctbal) - avg(s_rating) FROM supplier)
+UNION ALL
+SELECT 'p', count(*), sum(p_size)
+FROM part
+WHERE p_size = (SELECT avg(p2.p_size) FROM part p2 WHERE p2.p_size IN (24, 26))
+	OR p_size > (SELECT avg(p_size) FROM part WHERE p_size > 100);
+
+-- name: avg_compared_correlated
+-- path: duckdb
+-- ordered
+SELECT c_custkey, c_acctbal
+FROM customer
+WHERE c_custkey < 40
+	AND c_acctbal * 10 > (SELECT avg(o_totalprice) FROM orders WHERE o_custkey = c_custkey AND o_orderkey < 4000)
+ORDER BY c_custkey;
+
+-- name: avg_in_expression_output
+-- path: row
+-- The avg's value reaches the result through arithmetic: its text (scale) is PostgreSQL's own.
+SELECT l_returnflag, avg(l_quantity) * 2
+FROM lineitem
+GROUP BY l_returnflag;
