@@ -28,9 +28,14 @@ struct ExactDivisions {
 std::string OperatorProblem(OpExpr *op, const ExactDivisions &divisions);
 std::string FunctionProblem(FuncExpr *func, ParamListInfoData *params);
 std::string AggregateProblem(Aggref *agg, const ExactDivisions &divisions);
-std::string WindowFunctionProblem(WindowFunc *win);
+std::string WindowFunctionProblem(WindowFunc *win, const ExactDivisions &divisions);
 // Sorting text (ORDER BY, a window's or an aggregate's) under a collation DuckDB does not order by.
 std::string SortCollationProblem(List *clauses, List *tlist);
+
+// An explicit cast to char(n) (bpchar(x, n, true)): it keeps x's first n characters and pads them,
+// held without the padding in DuckDB as rtrim(left(x, n), ' ') (duck_exec_prepare.cpp). n, or -1
+// for any other call.
+int CharCastLength(FuncExpr *func);
 
 bool IsText(unsigned int type);
 bool IsInteger(unsigned int type);

@@ -59,6 +59,8 @@ struct CheckContext {
 	// The generate_series calls of FROM items FunctionScanProblem allowed (elsewhere a set-returning
 	// function falls back).
 	std::set<const Node *> from_functions;
+	// text read as char by an explicit cast to char(n): the cast's value is held trimmed in DuckDB.
+	std::set<const Node *> char_cast_args;
 };
 
 bool Fail(CheckContext &ctx, std::string reason) {
@@ -359,6 +361,9 @@ bool Walk(Node *node, CheckContext &ctx) {
 		break;
 	}
 	case T_FuncExpr:
+		if (CharCastLength(castNode(FuncExpr, node)) >= 0) {
+			ctx.char_cast_args.insert(static_cast<Node *>(linitial(castNode(FuncExpr, node)->args)));
+		}
 		if (!ctx.from_functions.count(node) && FailIf(ctx, FunctionProblem(castNode(FuncExpr, node), ctx.params))) {
 			return true;
 		}
@@ -382,7 +387,7 @@ bool Walk(Node *node, CheckContext &ctx) {
 		}
 		break;
 	case T_WindowFunc:
-		if (FailIf(ctx, WindowFunctionProblem(castNode(WindowFunc, node)))) {
+		if (FailIf(ctx, WindowFunctionProblem(castNode(WindowFunc, node), ctx.divisions))) {
 			return true;
 		}
 		break;
@@ -393,7 +398,7 @@ bool Walk(Node *node, CheckContext &ctx) {
 		break;
 	case T_RelabelType:
 		// text or varchar read as char(n) would keep trailing spaces DuckDB's char values do not have.
-		if (exprType(node) == BPCHAROID &&
+		if (exprType(node) == BPCHAROID && !ctx.char_cast_args.count(node) &&
 		    exprType(reinterpret_cast<Node *>(castNode(RelabelType, node)->arg)) != BPCHAROID) {
 			return Fail(ctx, "a conversion of text to char");
 		}
@@ -468,11 +473,10 @@ bool IsExactDivision(Node *expr) {
 		set_opfuncid(castNode(OpExpr, expr));
 		return castNode(OpExpr, expr)->opfuncid == F_NUMERIC_DIV;
 	}
-	if (expr && IsA(expr, Aggref)) {
-		Oid fn = castNode(Aggref, expr)->aggfnoid;
-		return fn == F_AVG_INT2 || fn == F_AVG_INT4 || fn == F_AVG_INT8 || fn == F_AVG_NUMERIC;
-	}
-	return false;
+	Oid fn = expr && IsA(expr, Aggref)       ? castNode(Aggref, expr)->aggfnoid
+	         : expr && IsA(expr, WindowFunc) ? castNode(WindowFunc, expr)->winfnoid
+	                                         : InvalidOid;
+	return fn == F_AVG_INT2 || fn == F_AVG_INT4 || fn == F_AVG_INT8 || fn == F_AVG_NUMERIC;
 }
 
 List *CollectRelations(Query *query) {

@@ -1,5 +1,6 @@
 // The query tree DuckDB SQL is written from (duck_exec_check.hpp): a copy with parameters bound
 // and numerics given the precision and scale PostgreSQL's result would have.
+#include "extension/duck_exec_allow.hpp"
 #include "extension/duck_exec_check.hpp"
 #include "extension/duck_exec_from.hpp"
 #include "extension/duck_exec_types.hpp"
@@ -67,6 +68,25 @@ void PrepareGroupDistinct(Query *query) {
 		sets = lappend(sets, makeGroupingSet(set == NIL ? GROUPING_SET_EMPTY : GROUPING_SET_SIMPLE, set, -1));
 	}
 	query->groupingSets = list_make1(makeGroupingSet(GROUPING_SET_SETS, sets, -1));
+}
+
+// An explicit cast to char(n) as rtrim(left(x, n), ' '): its first n characters without the padding,
+// as DuckDB holds char values (duck_exec_types.hpp).
+Node *PrepareCharCast(FuncExpr *func, int length, void *context) {
+	auto *arg = static_cast<Node *>(linitial(func->args));
+	if (IsA(arg, RelabelType)) {
+		arg = reinterpret_cast<Node *>(castNode(RelabelType, arg)->arg); // text read as char
+	}
+	arg = Prepare(arg, context);
+	auto *count = makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(length), false, true);
+	auto *head =
+	    makeFuncExpr(F_LEFT, TEXTOID, list_make2(arg, count), InvalidOid, func->inputcollid, COERCE_EXPLICIT_CALL);
+	auto *space = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum(" "), false, false);
+	auto *trimmed = makeFuncExpr(F_RTRIM_TEXT_TEXT, TEXTOID, list_make2(head, space), InvalidOid, func->inputcollid,
+	                             COERCE_EXPLICIT_CALL);
+	// Still a char value to the operators around it (bpchar's = is written as such, not qualified).
+	return reinterpret_cast<Node *>(
+	    makeRelabelType(reinterpret_cast<Expr *>(trimmed), BPCHAROID, -1, func->funccollid, COERCE_IMPLICIT_CAST));
 }
 
 // octet_length(text) as (bit_length(x) >> 3)::integer: DuckDB's octet_length takes a BLOB only,
@@ -158,6 +178,9 @@ Node *Prepare(Node *node, void *context) {
 		if (func->funcid == F_OCTET_LENGTH_TEXT) {
 			return PrepareOctetLength(func, context);
 		}
+		if (int length = CharCastLength(func); length >= 0) {
+			return PrepareCharCast(func, length, context);
+		}
 		Oid from = list_length(func->args) == 1 ? exprType(static_cast<Node *>(linitial(func->args))) : InvalidOid;
 		if (func->funcresulttype == NUMERICOID && IsInteger(from) &&
 		    (func->funcformat == COERCE_EXPLICIT_CAST || func->funcformat == COERCE_IMPLICIT_CAST)) {
@@ -189,6 +212,23 @@ Node *SumAndCount(Aggref *avg, Oid divide) {
 	    makeFuncExpr(divide, NUMERICOID, list_make2(sum, count), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
 }
 
+// avg(x) OVER w as sum(x) OVER w and count(x) OVER w: the same frame's rows (FILTER kept), which
+// PostgreSQL's window avg divides as its plain avg does.
+Node *WindowSumAndCount(WindowFunc *avg, Oid divide) {
+	Oid sum_fn = avg->winfnoid == F_AVG_INT2   ? F_SUM_INT2
+	             : avg->winfnoid == F_AVG_INT4 ? F_SUM_INT4
+	             : avg->winfnoid == F_AVG_INT8 ? F_SUM_INT8
+	                                           : F_SUM_NUMERIC;
+	auto *sum = static_cast<WindowFunc *>(copyObjectImpl(avg));
+	sum->winfnoid = sum_fn;
+	sum->wintype = sum_fn == F_SUM_INT2 || sum_fn == F_SUM_INT4 ? INT8OID : NUMERICOID;
+	auto *count = static_cast<WindowFunc *>(copyObjectImpl(avg));
+	count->winfnoid = F_COUNT_ANY;
+	count->wintype = INT8OID;
+	return reinterpret_cast<Node *>(
+	    makeFuncExpr(divide, NUMERICOID, list_make2(sum, count), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+}
+
 // The select list's avg and numeric / (the check allowed them only as whole top-level columns) as
 // calls of duckpipe.numeric_div, the DuckDB macro of the same name computing PostgreSQL's digits.
 void WriteExactDivisions(Query *query) {
@@ -203,6 +243,8 @@ void WriteExactDivisions(Query *query) {
 		divide = OidIsValid(divide) ? divide : ExactDivisionFunction();
 		if (IsA(expr, Aggref)) {
 			tle->expr = reinterpret_cast<Expr *>(SumAndCount(castNode(Aggref, expr), divide));
+		} else if (IsA(expr, WindowFunc)) {
+			tle->expr = reinterpret_cast<Expr *>(WindowSumAndCount(castNode(WindowFunc, expr), divide));
 		} else {
 			tle->expr = reinterpret_cast<Expr *>(makeFuncExpr(divide, NUMERICOID, castNode(OpExpr, expr)->args,
 			                                                  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));

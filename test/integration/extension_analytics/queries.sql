@@ -405,7 +405,7 @@ FROM customer
 ORDER BY c_custkey;
 
 -- name: window_lag_running
--- path: row
+-- path: duckdb
 -- ordered
 SELECT o_orderkey, o_custkey, o_orderdate, o_totalprice, lag(o_orderdate) OVER w, lead(o_totalprice, 2) OVER w,
 	o_orderdate - lag(o_orderdate) OVER w AS gap,
@@ -750,7 +750,7 @@ FROM lineitem
 WHERE l_shipdate > date '2100-01-01';
 
 -- name: values_join_char
--- path: row
+-- path: duckdb
 -- ordered
 SELECT l_shipmode, v.label, count(*)
 FROM lineitem JOIN (VALUES ('AIR', 'fast'), ('RAIL', 'slow'), ('FOB ', 'pad')) AS v(mode, label)
@@ -1005,3 +1005,44 @@ ORDER BY c_custkey;
 SELECT l_returnflag, avg(l_quantity) * 2
 FROM lineitem
 GROUP BY l_returnflag;
+
+-- name: window_avg_exact
+-- path: duckdb
+-- ordered
+-- avg over windows of int2 (NULLs, negatives), int4, int8 and numeric: frames that are empty at
+-- the partition's end (NULL), FILTER, a running and a whole-partition frame.
+SELECT s_suppkey, s_nationkey,
+	avg(s_rating) OVER (PARTITION BY s_nationkey ORDER BY s_suppkey ROWS BETWEEN 1 FOLLOWING AND 3 FOLLOWING),
+	avg(s_suppkey) OVER (ORDER BY s_suppkey ROWS BETWEEN 2 PRECEDING AND CURRENT ROW),
+	avg(s_suppkey::int8 * -7) OVER (PARTITION BY s_nationkey),
+	avg(s_acctbal) FILTER (WHERE s_acctbal < 0) OVER (PARTITION BY s_nationkey ORDER BY s_suppkey),
+	avg(s_acctbal) OVER (ORDER BY s_acctbal, s_suppkey RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+FROM supplier
+ORDER BY s_suppkey;
+
+-- name: window_avg_sorted
+-- path: row
+-- A window avg sorted by: its value would be DuckDB's text.
+SELECT s_suppkey, avg(s_acctbal) OVER (PARTITION BY s_nationkey) AS a
+FROM supplier
+ORDER BY a, s_suppkey;
+
+-- name: cast_to_char_n
+-- path: duckdb
+-- ordered
+-- Explicit casts to char(n): text cut to n characters (multibyte ones counted as one), trailing
+-- spaces, empty and NULL text, char(m) to a shorter char(n); compared, grouped and returned padded.
+SELECT l_tag::char(3) AS tag3, (l_tag || '  ')::char(6) = l_tag::char(6), l_shipmode::char(4), count(*),
+	min(l_comment::char(12)), max(l_orderkey)
+FROM lineitem
+WHERE l_orderkey < 2000
+GROUP BY 1, 2, 3
+ORDER BY l_tag::char(3) COLLATE "C" NULLS FIRST, 2, l_shipmode::char(4) COLLATE "C";
+
+-- name: cast_to_char_implicit_length
+-- path: row
+-- An assignment-style cast (char(n) of a longer text fails there, where an explicit cast cuts it)
+-- stays with PostgreSQL; so does char without a length.
+SELECT count(*)
+FROM lineitem
+WHERE l_tag::bpchar = 'alpha';

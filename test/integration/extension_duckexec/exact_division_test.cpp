@@ -138,13 +138,22 @@ TEST_F(ExactDivisionTest, TextResultsThatWouldBeComparedFallBack) {
 	ExpectFallback("SELECT count(*) FROM (SELECT customer, avg(total) AS a FROM orders_ducklake GROUP BY customer) s "
 	               "WHERE a > 250");
 	ExpectFallback("SELECT DISTINCT avg(total) FROM orders_ducklake GROUP BY customer ORDER BY 1");
-	ExpectFallback("SELECT id, avg(total) OVER (PARTITION BY customer) FROM orders_ducklake ORDER BY id");
+	ExpectFallback("SELECT id, avg(total) OVER (PARTITION BY customer) AS a FROM orders_ducklake ORDER BY a, id");
 	// A LIMIT stops PostgreSQL before rows DuckDB divides anyway: a zero there would fail only in DuckDB.
 	// (Which five rows is the scan's order: only their number is compared.)
 	std::string limited = "SELECT id, neg / zero FROM nums_ducklake WHERE id >= 190 LIMIT 5";
 	EXPECT_FALSE(RunsInDuckDB(limited));
 	EXPECT_EQ(Sql(limited).size(), 5u);
 	EXPECT_EQ(Sql(Replace(limited, "_ducklake", "")).size(), 5u);
+}
+
+TEST_F(ExactDivisionTest, WindowAvgMatchesPostgreSQL) {
+	ExpectSame("SELECT id, avg(total) OVER (PARTITION BY customer), avg(qty) OVER (ORDER BY id ROWS 3 PRECEDING) "
+	           "FROM orders_ducklake ORDER BY id");
+	// int8 sums past 64 bits, int2, and frames past the partition's end (NULL).
+	ExpectSame("SELECT id, avg(big) OVER (PARTITION BY id % 7), avg(small) OVER (PARTITION BY id % 3 ORDER BY id "
+	           "ROWS BETWEEN 1 FOLLOWING AND 2 FOLLOWING), avg(neg) FILTER (WHERE id > 100) OVER () "
+	           "FROM nums_ducklake ORDER BY id");
 }
 
 // An avg only compared: an exact DECIMAL of PostgreSQL's quotient in DuckDB.
