@@ -89,6 +89,50 @@ Node *PrepareCharCast(FuncExpr *func, int length, void *context) {
 	    makeRelabelType(reinterpret_cast<Expr *>(trimmed), BPCHAROID, -1, func->funccollid, COERCE_IMPLICIT_CAST));
 }
 
+// EXTRACT / date_part of year from a date, timestamp or timestamptz.
+bool IsYearOfDatetime(FuncExpr *func) {
+	if (list_length(func->args) != 2 || !IsA(linitial(func->args), Const) ||
+	    castNode(Const, linitial(func->args))->constisnull) {
+		return false;
+	}
+	Oid type = exprType(static_cast<Node *>(lsecond(func->args)));
+	char *name = get_func_name(func->funcid);
+	return (type == DATEOID || type == TIMESTAMPOID || type == TIMESTAMPTZOID) && name &&
+	       (strcmp(name, "extract") == 0 || strcmp(name, "date_part") == 0) &&
+	       strcmp(TextDatumGetCString(castNode(Const, linitial(func->args))->constvalue), "year") == 0;
+}
+
+// The year of an infinite date or timestamp is +-Infinity in PostgreSQL, NULL in DuckDB: there,
+// CASE WHEN NOT isfinite(x) THEN <an error> ELSE the year END (a NULL x reaches the ELSE: NULL).
+// The error is a text DuckDB cannot read as a BIGINT, the type of its year, so the CASE keeps it.
+Node *PrepareYear(FuncExpr *year) {
+	auto *value = static_cast<Node *>(copyObjectImpl(lsecond(year->args)));
+	Oid type = exprType(value);
+	Oid isfinite = type == DATEOID        ? F_ISFINITE_DATE
+	               : type == TIMESTAMPOID ? F_ISFINITE_TIMESTAMP
+	                                      : F_ISFINITE_TIMESTAMPTZ;
+	auto *finite = makeFuncExpr(isfinite, BOOLOID, list_make1(value), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	auto *message = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+	                          CStringGetTextDatum("duckpipe: the year of an infinite date or timestamp is "
+	                                              "PostgreSQL's +-Infinity, which DuckDB has not"),
+	                          false, false);
+	auto *error = makeNode(CoerceViaIO);
+	error->arg = reinterpret_cast<Expr *>(message);
+	error->resulttype = INT8OID;
+	error->coerceformat = COERCE_EXPLICIT_CAST;
+	error->location = -1;
+	auto *when = makeNode(CaseWhen);
+	when->expr = makeBoolExpr(NOT_EXPR, list_make1(finite), -1);
+	when->result = reinterpret_cast<Expr *>(error);
+	when->location = -1;
+	auto *result = makeNode(CaseExpr);
+	result->casetype = year->funcresulttype;
+	result->args = list_make1(when);
+	result->defresult = reinterpret_cast<Expr *>(year);
+	result->location = -1;
+	return reinterpret_cast<Node *>(result);
+}
+
 // octet_length(text) as (bit_length(x) >> 3)::integer: DuckDB's octet_length takes a BLOB only,
 // its bit_length of a string counts the UTF-8 bytes as PostgreSQL's does.
 Node *PrepareOctetLength(FuncExpr *func, void *context) {
@@ -180,6 +224,9 @@ Node *Prepare(Node *node, void *context) {
 		}
 		if (int length = CharCastLength(func); length >= 0) {
 			return PrepareCharCast(func, length, context);
+		}
+		if (IsYearOfDatetime(func)) {
+			return PrepareYear(castNode(FuncExpr, expression_tree_mutator(node, AsMutator(Prepare), context)));
 		}
 		Oid from = list_length(func->args) == 1 ? exprType(static_cast<Node *>(linitial(func->args))) : InvalidOid;
 		if (func->funcresulttype == NUMERICOID && IsInteger(from) &&
