@@ -41,7 +41,8 @@ bool IsExactDivision(Node *expr);
 unsigned int ExactDivisionFunction();
 
 // The avg of an integer or numeric whose value only a comparison (= <> < > <= >=) with a numeric
-// reads: as an operand, through + - * or as a scalar subquery's only column. DuckDB computes it as
+// reads: as an operand, through + - *, as a scalar subquery's only column or as a derived table's
+// column that its query only compares so. DuckDB computes it as
 // an exact DECIMAL of PostgreSQL's quotient (duck_exec_prepare.cpp), whose text never reaches the
 // result. Calls fn with each (in a query tree, at every level) and puts what fn returns in its
 // place.

@@ -312,19 +312,24 @@ struct CompareVisit {
 	void *context;
 };
 
+bool IsArithmetic(Node *node) {
+	if (!IsA(node, OpExpr) || castNode(OpExpr, node)->opresulttype != NUMERICOID ||
+	    list_length(castNode(OpExpr, node)->args) != 2) {
+		return false;
+	}
+	char *name = get_opname(castNode(OpExpr, node)->opno);
+	return name && (strcmp(name, "+") == 0 || strcmp(name, "-") == 0 || strcmp(name, "*") == 0);
+}
+
 // An operand of a comparison: the avg itself, an arithmetic on it, a scalar subquery of it.
 Node *ReplaceOperand(Node *node, CompareVisit &visit) {
 	if (IsA(node, Aggref) && IsExactDivision(node)) {
 		return visit.fn(castNode(Aggref, node), visit.context);
 	}
-	if (IsA(node, OpExpr) && castNode(OpExpr, node)->opresulttype == NUMERICOID &&
-	    list_length(castNode(OpExpr, node)->args) == 2) {
-		char *name = get_opname(castNode(OpExpr, node)->opno);
-		if (name && (strcmp(name, "+") == 0 || strcmp(name, "-") == 0 || strcmp(name, "*") == 0)) {
-			ListCell *cell;
-			foreach (cell, castNode(OpExpr, node)->args) {
-				lfirst(cell) = ReplaceOperand(static_cast<Node *>(lfirst(cell)), visit);
-			}
+	if (IsArithmetic(node)) {
+		ListCell *cell;
+		foreach (cell, castNode(OpExpr, node)->args) {
+			lfirst(cell) = ReplaceOperand(static_cast<Node *>(lfirst(cell)), visit);
 		}
 		return node;
 	}
@@ -338,12 +343,93 @@ Node *ReplaceOperand(Node *node, CompareVisit &visit) {
 	return node;
 }
 
+// The references to one column of a derived table: all of them, and those a comparison only reads.
+struct ColumnUse {
+	Index rti;
+	AttrNumber attno;
+	int depth = 0;
+	int all = 0;
+	int compared = 0;
+};
+
+bool IsUse(Node *node, const ColumnUse &use) {
+	auto *var = IsA(node, Var) ? castNode(Var, node) : nullptr;
+	return var && static_cast<Index>(var->varno) == use.rti && static_cast<int>(var->varlevelsup) == use.depth &&
+	       (var->varattno == use.attno || var->varattno == 0);
+}
+
+void CountCompared(Node *node, ColumnUse &use) {
+	if (IsUse(node, use) && castNode(Var, node)->varattno == use.attno) {
+		use.compared++;
+	} else if (IsArithmetic(node)) {
+		CountCompared(static_cast<Node *>(linitial(castNode(OpExpr, node)->args)), use);
+		CountCompared(static_cast<Node *>(lsecond(castNode(OpExpr, node)->args)), use);
+	}
+}
+
+bool CountWalker(Node *node, void *context) {
+	auto &use = *static_cast<ColumnUse *>(context);
+	if (!node) {
+		return false;
+	}
+	if (IsA(node, Query)) {
+		use.depth++;
+		bool stop = query_tree_walker(castNode(Query, node), AsWalker(CountWalker), context, 0);
+		use.depth--;
+		return stop;
+	}
+	use.all += IsUse(node, use) ? 1 : 0;
+	if (IsA(node, OpExpr) && IsComparison(castNode(OpExpr, node))) {
+		CountCompared(static_cast<Node *>(linitial(castNode(OpExpr, node)->args)), use);
+		CountCompared(static_cast<Node *>(lsecond(castNode(OpExpr, node)->args)), use);
+	}
+	return expression_tree_walker(node, AsWalker(CountWalker), context);
+}
+
+// A derived table's column (q17's 0.6 * avg(l_quantity) AS avg_quantity) that its query reads only
+// in comparisons, so that an avg in it is only compared too. Not one under an explicit JOIN (the
+// join's columns stand for it there) nor of a set operation's arm.
+bool OnlyCompared(Query *query, Index rti, AttrNumber attno) {
+	if (query->setOperations) {
+		return false;
+	}
+	ListCell *cell;
+	foreach (cell, query->rtable) {
+		auto *rte = castNode(RangeTblEntry, lfirst(cell));
+		ListCell *alias;
+		foreach (alias, rte->rtekind == RTE_JOIN ? rte->joinaliasvars : NIL) {
+			auto *var = static_cast<Node *>(lfirst(alias));
+			if (var && IsA(var, Var) && static_cast<Index>(castNode(Var, var)->varno) == rti) {
+				return false;
+			}
+		}
+	}
+	ColumnUse use{rti, attno};
+	query_tree_walker(query, AsWalker(CountWalker), &use, 0);
+	return use.all > 0 && use.all == use.compared;
+}
+
 bool ReplaceWalker(Node *node, void *context) {
 	if (!node) {
 		return false;
 	}
 	if (IsA(node, Query)) {
-		return query_tree_walker(castNode(Query, node), AsWalker(ReplaceWalker), context, 0);
+		auto *query = castNode(Query, node);
+		Index rti = 0;
+		ListCell *cell;
+		foreach (cell, query->rtable) {
+			auto *rte = castNode(RangeTblEntry, lfirst(cell));
+			rti++;
+			ListCell *column;
+			foreach (column, rte->rtekind == RTE_SUBQUERY ? rte->subquery->targetList : NIL) {
+				auto *tle = static_cast<TargetEntry *>(lfirst(column));
+				if (!tle->resjunk && !rte->subquery->setOperations && OnlyCompared(query, rti, tle->resno)) {
+					tle->expr = reinterpret_cast<Expr *>(
+					    ReplaceOperand(reinterpret_cast<Node *>(tle->expr), *static_cast<CompareVisit *>(context)));
+				}
+			}
+		}
+		return query_tree_walker(query, AsWalker(ReplaceWalker), context, 0);
 	}
 	if (IsA(node, OpExpr) && IsComparison(castNode(OpExpr, node))) {
 		ListCell *cell;

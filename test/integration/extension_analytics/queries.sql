@@ -199,7 +199,7 @@ GROUP BY p_brand, p_type, p_size
 ORDER BY supplier_cnt DESC, p_brand, p_type, p_size;
 
 -- name: q17_small_quantity_order_revenue
--- path: row
+-- path: duckdb
 -- The average per part is a derived table joined on the part (TPC-H writes it as a subquery
 -- correlated on p_partkey): through the row-by-row path each rescan of lineitem reads and converts
 -- the whole table again (~0.4 s here), once per outer row.
@@ -1046,3 +1046,20 @@ ORDER BY l_tag::char(3) COLLATE "C" NULLS FIRST, 2, l_shipmode::char(4) COLLATE 
 SELECT count(*)
 FROM lineitem
 WHERE l_tag::bpchar = 'alpha';
+
+-- name: avg_derived_table_compared
+-- path: duckdb
+-- ordered
+-- A derived table's avg columns that the outer query only compares (twice, through arithmetic).
+SELECT o_custkey, count(*)
+FROM orders, (SELECT l_orderkey AS k, avg(l_quantity) AS q, avg(l_linenumber) - 1 AS n FROM lineitem GROUP BY 1) a
+WHERE k = o_orderkey AND q * 2 > 50 AND q <= 40 AND n >= 1.5 AND o_custkey < 50
+GROUP BY o_custkey
+ORDER BY o_custkey;
+
+-- name: avg_derived_table_returned
+-- path: row
+-- The derived table's avg reaches the result: its text is PostgreSQL's own.
+SELECT k, q
+FROM (SELECT l_orderkey AS k, avg(l_quantity) AS q FROM lineitem GROUP BY 1) a
+WHERE q > 45;
