@@ -302,11 +302,12 @@ bool Walk(Node *node, CheckContext &ctx) {
 	case T_CoerceViaIO: {
 		// Integers print the same in both systems; other text forms (floats, dates under a DateStyle,
 		// timestamps) may not.
-		// md5()'s 32 hex digits read as the same uuid in both; other text DuckDB reads more freely
-		// (a hyphen anywhere: 'a-0eebc99...' is an error in PostgreSQL, a uuid in DuckDB).
+		// text to uuid: DuckDB reads more forms than PostgreSQL (a hyphen anywhere), so only the forms
+		// PostgreSQL reads reach its cast (duck_exec_prepare.cpp), the others fail in both. Not of
+		// char(n), whose padding PostgreSQL reads and DuckDB's values lack.
 		auto *coerce = castNode(CoerceViaIO, node);
-		auto *arg = reinterpret_cast<Node *>(coerce->arg);
-		if (coerce->resulttype == UUIDOID && IsA(arg, FuncExpr) && castNode(FuncExpr, arg)->funcid == F_MD5_TEXT) {
+		Oid from = exprType(reinterpret_cast<Node *>(coerce->arg));
+		if (coerce->resulttype == UUIDOID && (from == TEXTOID || from == VARCHAROID)) {
 			break;
 		}
 		if (!IsInteger(exprType(reinterpret_cast<Node *>(coerce->arg))) || !IsText(coerce->resulttype)) {

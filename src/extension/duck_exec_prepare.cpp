@@ -133,6 +133,41 @@ Node *PrepareYear(FuncExpr *year) {
 	return reinterpret_cast<Node *>(result);
 }
 
+// text to uuid as CASE WHEN NOT (x ~ '<the forms uuid_in reads>') THEN <an error> ELSE x::uuid END:
+// 32 hex digits, a hyphen allowed after each group of four but the last, in braces or not (a NULL x
+// reaches the ELSE: NULL). md5()'s text is always of that form.
+Node *PrepareUuid(CoerceViaIO *cast) {
+	auto *arg = reinterpret_cast<Node *>(cast->arg);
+	if (IsA(arg, FuncExpr) && castNode(FuncExpr, arg)->funcid == F_MD5_TEXT) {
+		return reinterpret_cast<Node *>(cast);
+	}
+	const char *hex = "[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7}";
+	std::string pattern = std::string("^(") + hex + "|\\{" + hex + "\\})$";
+	auto *regex = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum(pattern.c_str()), false, false);
+	Oid matches = LookupOperName(nullptr, list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup("~"))),
+	                             TEXTOID, TEXTOID, false, -1);
+	Expr *text = exprType(arg) == TEXTOID
+	                 ? reinterpret_cast<Expr *>(arg)
+	                 : reinterpret_cast<Expr *>(makeRelabelType(reinterpret_cast<Expr *>(arg), TEXTOID, -1,
+	                                                            DEFAULT_COLLATION_OID, COERCE_IMPLICIT_CAST));
+	Expr *match = make_opclause(matches, BOOLOID, false, text, reinterpret_cast<Expr *>(regex), InvalidOid,
+	                            DEFAULT_COLLATION_OID);
+	auto *message = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+	                          CStringGetTextDatum("duckpipe: invalid input syntax for type uuid"), false, false);
+	auto *error = static_cast<CoerceViaIO *>(copyObjectImpl(cast));
+	error->arg = reinterpret_cast<Expr *>(message);
+	auto *when = makeNode(CaseWhen);
+	when->expr = makeBoolExpr(NOT_EXPR, list_make1(match), -1);
+	when->result = reinterpret_cast<Expr *>(error);
+	when->location = -1;
+	auto *result = makeNode(CaseExpr);
+	result->casetype = UUIDOID;
+	result->args = list_make1(when);
+	result->defresult = reinterpret_cast<Expr *>(cast);
+	result->location = -1;
+	return reinterpret_cast<Node *>(result);
+}
+
 // octet_length(text) as (bit_length(x) >> 3)::integer: DuckDB's octet_length takes a BLOB only,
 // its bit_length of a string counts the UTF-8 bytes as PostgreSQL's does.
 Node *PrepareOctetLength(FuncExpr *func, void *context) {
@@ -210,6 +245,9 @@ Node *Prepare(Node *node, void *context) {
 		auto *agg = castNode(Aggref, expression_tree_mutator(node, AsMutator(Prepare), context));
 		agg->aggfnoid = F_BOOL_AND;
 		return reinterpret_cast<Node *>(agg);
+	}
+	if (IsA(node, CoerceViaIO) && castNode(CoerceViaIO, node)->resulttype == UUIDOID) {
+		return PrepareUuid(castNode(CoerceViaIO, expression_tree_mutator(node, AsMutator(Prepare), context)));
 	}
 	if (IsA(node, CollateExpr)) {
 		// Only C or POSIX get here (the check): DuckDB's own order, and it knows no "C" collation.

@@ -956,11 +956,16 @@ FROM orders
 WHERE o_orderkey < 100;
 
 -- name: uuid_from_text
--- path: row
--- Text other than md5()'s: DuckDB reads hyphens anywhere ('a-0eebc99...'), PostgreSQL does not.
-SELECT count(*)
-FROM customer
-WHERE c_uuid = ('a0eebc99' || substr(md5(c_name), 9))::uuid;
+-- path: duckdb
+-- ordered
+-- Text to uuid in the forms PostgreSQL reads: upper case, braces, no hyphens, a hyphen after any
+-- group of four digits, NULL (others are an error in both: test/regress/sql/65_duckdb_types.sql).
+SELECT c_custkey, upper(m)::uuid, ('{' || m || '}')::uuid, (substr(m, 1, 4) || '-' || substr(m, 5))::uuid,
+	(substr(m, 1, 8) || '-' || substr(m, 9, 4) || '-' || substr(m, 13, 4) || '-' || substr(m, 17, 4) || '-' ||
+		substr(m, 21))::uuid = c_uuid,
+	CASE WHEN c_custkey % 5 = 0 THEN NULL ELSE m END::uuid
+FROM (SELECT c_custkey, c_uuid, md5('cust' || c_custkey::text) AS m FROM customer WHERE c_custkey < 30) c
+ORDER BY c_custkey;
 
 -- name: date_constant_before_year_one
 -- path: row
