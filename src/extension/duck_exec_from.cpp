@@ -27,6 +27,18 @@ int ConstScale(Const *c) {
 	return point ? static_cast<int>(strlen(point + 1)) : 0;
 }
 
+// An integer constant the parser made a numeric (a call of the cast, not folded).
+bool IsIntegerConstCast(Node *node) {
+	if (!IsA(node, FuncExpr) || list_length(castNode(FuncExpr, node)->args) != 1) {
+		return false;
+	}
+	auto *arg = static_cast<Node *>(linitial(castNode(FuncExpr, node)->args));
+	Oid type = exprType(arg);
+	return IsA(arg, Const) && !castNode(Const, arg)->constisnull &&
+	       (type == INT2OID || type == INT4OID || type == INT8OID) &&
+	       castNode(FuncExpr, node)->funcformat != COERCE_EXPLICIT_CALL;
+}
+
 FuncExpr *SeriesCall(RangeTblEntry *rte) {
 	if (rte->rtekind != RTE_FUNCTION || list_length(rte->functions) != 1) {
 		return nullptr;
@@ -52,13 +64,14 @@ std::string ValuesProblem(RangeTblEntry *rte) {
 			ListCell *row;
 			foreach (row, rte->values_lists) {
 				auto *value = static_cast<Node *>(list_nth(static_cast<List *>(lfirst(row)), column));
-				if (!IsA(value, Const)) {
+				int value_scale = IsIntegerConstCast(value) ? 0 : -1; // (VALUES (1.5), (2)): 2::numeric
+				if (value_scale < 0 && !IsA(value, Const)) {
 					return "a VALUES list with a numeric that is not a constant";
 				}
-				if (castNode(Const, value)->constisnull) {
+				if (value_scale < 0 && castNode(Const, value)->constisnull) {
 					continue;
 				}
-				int value_scale = ConstScale(castNode(Const, value));
+				value_scale = value_scale < 0 ? ConstScale(castNode(Const, value)) : value_scale;
 				if (scale >= 0 && value_scale != scale) {
 					return "a VALUES list of numerics of different scales (DuckDB gives them its column's)";
 				}
@@ -145,14 +158,15 @@ void PrepareValuesLists(Query *query) {
 		int column = 0;
 		ListCell *type_cell;
 		foreach (type_cell, rte->coltypes) {
-			// The constants' typmods are their literals' (duck_exec_prepare.cpp), all of one scale
-			// (ValuesProblem): the widest is the column's.
+			// The values' typmods are their literals' or their integer's (duck_exec_prepare.cpp), all
+			// of one scale (ValuesProblem): the widest is the column's.
 			int32 typmod = -1;
 			ListCell *row;
 			foreach (row, rte->values_lists) {
 				auto *value = static_cast<Node *>(list_nth(static_cast<List *>(lfirst(row)), column));
-				if (lfirst_oid(type_cell) == NUMERICOID && IsA(value, Const) && !castNode(Const, value)->constisnull) {
-					typmod = std::max(typmod, castNode(Const, value)->consttypmod);
+				if (lfirst_oid(type_cell) == NUMERICOID &&
+				    !(IsA(value, Const) && castNode(Const, value)->constisnull)) {
+					typmod = std::max(typmod, exprTypmod(value)); // an integer's cast: numeric(10,0) for int4
 				}
 			}
 			foreach (row, rte->values_lists) {

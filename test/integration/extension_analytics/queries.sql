@@ -1068,3 +1068,11 @@ ORDER BY o_custkey;
 SELECT k, q
 FROM (SELECT l_orderkey AS k, avg(l_quantity) AS q FROM lineitem GROUP BY 1) a
 WHERE q > 45;
+
+-- name: values_integer_numerics
+-- path: duckdb
+-- ordered
+-- Integers the parser made numerics (2::numeric, not folded), with a NULL: scale 0 in both.
+SELECT v.x, v.y, n_name
+FROM (VALUES (2::numeric, 1.25), (NULL, NULL), (3, -0.50)) v(x, y) LEFT JOIN nation ON n_nationkey = v.x
+ORDER BY 1;
