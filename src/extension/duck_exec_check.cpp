@@ -4,6 +4,7 @@
 // on the row path. docs/lake-relation.md lists what is in and what falls back, and why.
 #include "extension/duck_exec_check.hpp"
 #include "extension/duck_exec_allow.hpp"
+#include "extension/duck_exec_compared.hpp"
 #include "extension/duck_exec_frames.hpp"
 #include "extension/duck_exec_from.hpp"
 #include "extension/duck_exec_types.hpp"
@@ -526,7 +527,7 @@ DuckExecVerdict CheckDuckExecution(Query *query, ParamListInfoData *params) {
 	if (ctx.divisions.missing.empty()) {
 		ReplaceComparedAverages(
 		    reinterpret_cast<Node *>(query),
-		    [](Aggref *avg, void *allowed) {
+		    [](Aggref *avg, int, void *allowed) {
 			    static_cast<std::set<const Node *> *>(allowed)->insert(reinterpret_cast<Node *>(avg));
 			    return reinterpret_cast<Node *>(avg);
 		    },

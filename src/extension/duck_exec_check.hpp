@@ -3,7 +3,6 @@
 #include <string>
 #include <vector>
 
-struct Aggref;
 struct List;
 struct Node;
 struct Query;
@@ -39,13 +38,5 @@ Query *PrepareForDuckDB(Query *query, ParamListInfoData *params);
 bool IsExactDivision(Node *expr);
 // duckpipe.numeric_div(numeric, numeric), or InvalidOid when the installed extension lacks it.
 unsigned int ExactDivisionFunction();
-
-// The avg of an integer or numeric whose value only a comparison (= <> < > <= >=) with a numeric
-// reads: as an operand, through + - *, as a scalar subquery's only column or as a derived table's
-// column that its query only compares so. DuckDB computes it as
-// an exact DECIMAL of PostgreSQL's quotient (duck_exec_prepare.cpp), whose text never reaches the
-// result. Calls fn with each (in a query tree, at every level) and puts what fn returns in its
-// place.
-void ReplaceComparedAverages(Node *tree, Node *(*fn)(Aggref *avg, void *context), void *context);
 
 } // namespace duckpipe::ext

@@ -2,6 +2,7 @@
 // and numerics given the precision and scale PostgreSQL's result would have.
 #include "extension/duck_exec_allow.hpp"
 #include "extension/duck_exec_check.hpp"
+#include "extension/duck_exec_compared.hpp"
 #include "extension/duck_exec_from.hpp"
 #include "extension/duck_exec_types.hpp"
 
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "extension/pg_includes.hpp"
 
@@ -33,10 +35,6 @@ namespace {
 
 Node *(*AsMutator(Node *(*fn)(Node *, void *)))() {
 	return reinterpret_cast<Node *(*)()>(reinterpret_cast<void (*)()>(fn));
-}
-
-bool (*AsWalker(bool (*fn)(Node *, void *)))() {
-	return reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(fn));
 }
 
 bool IsInteger(Oid type) {
@@ -280,23 +278,6 @@ Node *Prepare(Node *node, void *context) {
 	return expression_tree_mutator(node, AsMutator(Prepare), context);
 }
 
-// avg(x) as sum(x) and count(x) of the same rows (DISTINCT and FILTER kept), as PostgreSQL's
-// int*_avg and numeric_avg compute it.
-Node *SumAndCount(Aggref *avg, Oid divide) {
-	Oid sum_fn = avg->aggfnoid == F_AVG_INT2   ? F_SUM_INT2
-	             : avg->aggfnoid == F_AVG_INT4 ? F_SUM_INT4
-	             : avg->aggfnoid == F_AVG_INT8 ? F_SUM_INT8
-	                                           : F_SUM_NUMERIC;
-	auto *sum = static_cast<Aggref *>(copyObjectImpl(avg));
-	sum->aggfnoid = sum_fn;
-	sum->aggtype = sum_fn == F_SUM_INT2 || sum_fn == F_SUM_INT4 ? INT8OID : NUMERICOID;
-	auto *count = static_cast<Aggref *>(copyObjectImpl(avg));
-	count->aggfnoid = F_COUNT_ANY;
-	count->aggtype = INT8OID;
-	return reinterpret_cast<Node *>(
-	    makeFuncExpr(divide, NUMERICOID, list_make2(sum, count), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
-}
-
 // avg(x) OVER w as sum(x) OVER w and count(x) OVER w: the same frame's rows (FILTER kept), which
 // PostgreSQL's window avg divides as its plain avg does.
 Node *WindowSumAndCount(WindowFunc *avg, Oid divide) {
@@ -337,227 +318,7 @@ void WriteExactDivisions(Query *query) {
 	}
 }
 
-bool IsComparison(OpExpr *op) {
-	char *name = get_opname(op->opno);
-	static const std::set<std::string> kCompare = {"=", "<>", "<", ">", "<=", ">="};
-	return name && kCompare.count(name) && list_length(op->args) == 2 &&
-	       exprType(static_cast<Node *>(linitial(op->args))) == NUMERICOID &&
-	       exprType(static_cast<Node *>(lsecond(op->args))) == NUMERICOID;
-}
-
-struct CompareVisit {
-	Node *(*fn)(Aggref *, void *);
-	void *context;
-};
-
-bool IsArithmetic(Node *node) {
-	if (!IsA(node, OpExpr) || castNode(OpExpr, node)->opresulttype != NUMERICOID ||
-	    list_length(castNode(OpExpr, node)->args) != 2) {
-		return false;
-	}
-	char *name = get_opname(castNode(OpExpr, node)->opno);
-	return name && (strcmp(name, "+") == 0 || strcmp(name, "-") == 0 || strcmp(name, "*") == 0);
-}
-
-// An operand of a comparison: the avg itself, an arithmetic on it, a scalar subquery of it.
-Node *ReplaceOperand(Node *node, CompareVisit &visit) {
-	if (IsA(node, Aggref) && IsExactDivision(node)) {
-		return visit.fn(castNode(Aggref, node), visit.context);
-	}
-	if (IsArithmetic(node)) {
-		ListCell *cell;
-		foreach (cell, castNode(OpExpr, node)->args) {
-			lfirst(cell) = ReplaceOperand(static_cast<Node *>(lfirst(cell)), visit);
-		}
-		return node;
-	}
-	if (IsA(node, SubLink) && castNode(SubLink, node)->subLinkType == EXPR_SUBLINK) {
-		auto *sub = castNode(Query, castNode(SubLink, node)->subselect);
-		if (sub->setOperations == nullptr && list_length(sub->targetList) == 1) {
-			auto *tle = static_cast<TargetEntry *>(linitial(sub->targetList));
-			tle->expr = reinterpret_cast<Expr *>(ReplaceOperand(reinterpret_cast<Node *>(tle->expr), visit));
-		}
-	}
-	return node;
-}
-
-// The references to one column of a derived table: all of them, and those a comparison only reads.
-struct ColumnUse {
-	Index rti;
-	AttrNumber attno;
-	int depth = 0;
-	int all = 0;
-	int compared = 0;
-};
-
-bool IsUse(Node *node, const ColumnUse &use) {
-	auto *var = IsA(node, Var) ? castNode(Var, node) : nullptr;
-	return var && static_cast<Index>(var->varno) == use.rti && static_cast<int>(var->varlevelsup) == use.depth &&
-	       (var->varattno == use.attno || var->varattno == 0);
-}
-
-void CountCompared(Node *node, ColumnUse &use) {
-	if (IsUse(node, use) && castNode(Var, node)->varattno == use.attno) {
-		use.compared++;
-	} else if (IsArithmetic(node)) {
-		CountCompared(static_cast<Node *>(linitial(castNode(OpExpr, node)->args)), use);
-		CountCompared(static_cast<Node *>(lsecond(castNode(OpExpr, node)->args)), use);
-	}
-}
-
-bool CountWalker(Node *node, void *context) {
-	auto &use = *static_cast<ColumnUse *>(context);
-	if (!node) {
-		return false;
-	}
-	if (IsA(node, Query)) {
-		use.depth++;
-		bool stop = query_tree_walker(castNode(Query, node), AsWalker(CountWalker), context, 0);
-		use.depth--;
-		return stop;
-	}
-	use.all += IsUse(node, use) ? 1 : 0;
-	if (IsA(node, OpExpr) && IsComparison(castNode(OpExpr, node))) {
-		CountCompared(static_cast<Node *>(linitial(castNode(OpExpr, node)->args)), use);
-		CountCompared(static_cast<Node *>(lsecond(castNode(OpExpr, node)->args)), use);
-	}
-	return expression_tree_walker(node, AsWalker(CountWalker), context);
-}
-
-// A derived table's column (q17's 0.6 * avg(l_quantity) AS avg_quantity) that its query reads only
-// in comparisons, so that an avg in it is only compared too. Not one under an explicit JOIN (the
-// join's columns stand for it there) nor of a set operation's arm.
-bool OnlyCompared(Query *query, Index rti, AttrNumber attno) {
-	if (query->setOperations) {
-		return false;
-	}
-	ListCell *cell;
-	foreach (cell, query->rtable) {
-		auto *rte = castNode(RangeTblEntry, lfirst(cell));
-		ListCell *alias;
-		foreach (alias, rte->rtekind == RTE_JOIN ? rte->joinaliasvars : NIL) {
-			auto *var = static_cast<Node *>(lfirst(alias));
-			if (var && IsA(var, Var) && static_cast<Index>(castNode(Var, var)->varno) == rti) {
-				return false;
-			}
-		}
-	}
-	ColumnUse use{rti, attno};
-	query_tree_walker(query, AsWalker(CountWalker), &use, 0);
-	return use.all > 0 && use.all == use.compared;
-}
-
-bool ReplaceWalker(Node *node, void *context) {
-	if (!node) {
-		return false;
-	}
-	if (IsA(node, Query)) {
-		auto *query = castNode(Query, node);
-		Index rti = 0;
-		ListCell *cell;
-		foreach (cell, query->rtable) {
-			auto *rte = castNode(RangeTblEntry, lfirst(cell));
-			rti++;
-			ListCell *column;
-			foreach (column, rte->rtekind == RTE_SUBQUERY ? rte->subquery->targetList : NIL) {
-				auto *tle = static_cast<TargetEntry *>(lfirst(column));
-				if (!tle->resjunk && !rte->subquery->setOperations && OnlyCompared(query, rti, tle->resno)) {
-					tle->expr = reinterpret_cast<Expr *>(
-					    ReplaceOperand(reinterpret_cast<Node *>(tle->expr), *static_cast<CompareVisit *>(context)));
-				}
-			}
-		}
-		return query_tree_walker(query, AsWalker(ReplaceWalker), context, 0);
-	}
-	if (IsA(node, OpExpr) && IsComparison(castNode(OpExpr, node))) {
-		ListCell *cell;
-		foreach (cell, castNode(OpExpr, node)->args) {
-			lfirst(cell) = ReplaceOperand(static_cast<Node *>(lfirst(cell)), *static_cast<CompareVisit *>(context));
-		}
-	}
-	return expression_tree_walker(node, AsWalker(ReplaceWalker), context);
-}
-
-Node *ConstInt(int value) {
-	return reinterpret_cast<Node *>(makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(value), false, true));
-}
-
-Expr *AsText(Node *node) {
-	auto *coerce = makeNode(CoerceViaIO);
-	coerce->arg = reinterpret_cast<Expr *>(node);
-	coerce->resulttype = TEXTOID;
-	coerce->resultcollid = DEFAULT_COLLATION_OID;
-	coerce->coerceformat = COERCE_EXPLICIT_CAST;
-	coerce->location = -1;
-	return reinterpret_cast<Expr *>(coerce);
-}
-
-// avg(x) compared: duckpipe.numeric_div's text of PostgreSQL's quotient cast to DECIMAL(38, k),
-// exact when the text has at most k decimals but for trailing zeros (else an error, never another
-// value; an integer part beyond 38 - k digits is DuckDB's cast error). k leaves room for the
-// integer digits x's type allows (which the quotient of a sum by a count cannot exceed), but is at
-// least 20.
-Node *CompareAverage(Aggref *avg, void *context) {
-	Oid divide = *static_cast<Oid *>(context);
-	Oid input = linitial_oid(avg->aggargtypes);
-	int digits = input == INT2OID ? 5 : input == INT4OID ? 10 : input == INT8OID ? 19 : 18;
-	int32 typmod = exprTypmod(reinterpret_cast<Node *>(static_cast<TargetEntry *>(linitial(avg->args))->expr));
-	if (input == NUMERICOID && typmod >= VARHDRSZ) {
-		digits = (((typmod - VARHDRSZ) >> 16) & 0xffff) - ((typmod - VARHDRSZ) & 0x7ff);
-	}
-	// PostgreSQL's quotient has at least 16 significant digits (select_div_scale): 20 decimals hold
-	// those of any avg from 0.0001 up, whatever the integer digits cost.
-	int scale = std::max(20, 38 - digits);
-	Node *quotient = SumAndCount(avg, divide);
-	auto *dot = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum("."), false, false);
-	auto *fraction = makeFuncExpr(F_SPLIT_PART, TEXTOID, list_make3(AsText(quotient), dot, ConstInt(2)), InvalidOid,
-	                              DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
-	auto *zero = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum("0"), false, false);
-	// Trailing zeros (1.00000000000000000000, the avg of ones) cost no digit of the DECIMAL.
-	fraction = makeFuncExpr(F_RTRIM_TEXT_TEXT, TEXTOID, list_make2(fraction, zero), InvalidOid, DEFAULT_COLLATION_OID,
-	                        COERCE_EXPLICIT_CALL);
-	auto *decimals = reinterpret_cast<Expr *>(makeFuncExpr(F_LENGTH_TEXT, INT4OID, list_make1(fraction), InvalidOid,
-	                                                       DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL));
-	Oid greater = LookupOperName(nullptr, list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup(">"))),
-	                             INT4OID, INT4OID, false, -1);
-	int32 decimal = ((38 << 16) | scale) + VARHDRSZ;
-	// The error: a text DuckDB cannot read as a number, which says why.
-	auto *message = makeConst(
-	    TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-	    CStringGetTextDatum(
-	        ("duckpipe: an avg compared in DuckDB has more than " + std::to_string(scale) + " decimals: ").c_str()),
-	    false, false);
-	Oid concat = LookupOperName(nullptr, list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup("||"))),
-	                            TEXTOID, TEXTOID, false, -1);
-	auto *error_text = reinterpret_cast<Node *>(make_opclause(concat, TEXTOID, false, reinterpret_cast<Expr *>(message),
-	                                                          AsText(static_cast<Node *>(copyObjectImpl(quotient))),
-	                                                          InvalidOid, DEFAULT_COLLATION_OID));
-	auto *error = makeNode(CoerceViaIO);
-	error->arg = reinterpret_cast<Expr *>(error_text);
-	error->resulttype = NUMERICOID;
-	error->coerceformat = COERCE_EXPLICIT_CAST;
-	error->location = -1;
-	auto *when = makeNode(CaseWhen);
-	when->expr = make_opclause(greater, BOOLOID, false, decimals, reinterpret_cast<Expr *>(ConstInt(scale)), InvalidOid,
-	                           InvalidOid);
-	when->result = reinterpret_cast<Expr *>(
-	    makeRelabelType(reinterpret_cast<Expr *>(error), NUMERICOID, decimal, InvalidOid, COERCE_EXPLICIT_CAST));
-	when->location = -1;
-	auto *result = makeNode(CaseExpr);
-	result->casetype = NUMERICOID;
-	result->args = list_make1(when);
-	result->defresult = reinterpret_cast<Expr *>(makeRelabelType(
-	    reinterpret_cast<Expr *>(copyObjectImpl(quotient)), NUMERICOID, decimal, InvalidOid, COERCE_EXPLICIT_CAST));
-	result->location = -1;
-	return reinterpret_cast<Node *>(result);
-}
-
 } // namespace
-
-void ReplaceComparedAverages(Node *tree, Node *(*fn)(Aggref *avg, void *context), void *context) {
-	CompareVisit visit{fn, context};
-	ReplaceWalker(tree, &visit);
-}
 
 Query *PrepareForDuckDB(Query *query, ParamListInfoData *params) {
 	PrepareContext ctx{params};

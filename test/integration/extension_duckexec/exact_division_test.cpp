@@ -139,6 +139,14 @@ TEST_F(ExactDivisionTest, TextResultsThatWouldBeComparedFallBack) {
 	    "SELECT customer, a FROM (SELECT customer, avg(total) AS a FROM orders_ducklake GROUP BY customer) s "
 	    "WHERE a > 250 ORDER BY customer");
 	ExpectFallback("SELECT DISTINCT avg(total) FROM orders_ducklake GROUP BY customer ORDER BY 1");
+	// A product of two avgs (or of an avg by a factor of many decimals) would need more than DuckDB's
+	// 38 digits of scale.
+	ExpectFallback("SELECT customer FROM orders_ducklake GROUP BY customer HAVING avg(qty) * avg(total) > 1000 "
+	               "ORDER BY 1");
+	ExpectFallback("SELECT customer FROM orders_ducklake GROUP BY customer HAVING avg(total) * 1.000000001 > 250 "
+	               "ORDER BY 1");
+	ExpectFallback("SELECT count(*) FROM (SELECT customer, avg(total) AS a, avg(qty) AS b FROM orders_ducklake "
+	               "GROUP BY customer) s WHERE a * b > 1000");
 	ExpectFallback("SELECT id, avg(total) OVER (PARTITION BY customer) AS a FROM orders_ducklake ORDER BY a, id");
 	// A LIMIT stops PostgreSQL before rows DuckDB divides anyway: a zero there would fail only in DuckDB.
 	// (Which five rows is the scan's order: only their number is compared.)
@@ -165,7 +173,9 @@ TEST_F(ExactDivisionTest, ComparedAvgMatchesPostgreSQL) {
 	ExpectSame("SELECT id FROM nums_ducklake WHERE neg < (SELECT avg(neg) FROM nums_ducklake) "
 	           "AND small > (SELECT avg(small) FROM nums_ducklake WHERE id < 100) ORDER BY id");
 	ExpectSame("SELECT count(*) FROM (SELECT customer, avg(total) AS a FROM orders_ducklake GROUP BY customer) s "
-	           "WHERE a > 250");
+	           "WHERE a > 250 AND a * 0.5 < 200 AND 2 * a - 1 <> 0 AND a * 1.00000001 < 1000");
+	ExpectSame("SELECT customer FROM orders_ducklake GROUP BY customer HAVING avg(total) * 1.00000001 > 250 "
+	           "ORDER BY 1");
 	// The avg of ones is 1.00000000000000000000 in PostgreSQL: more decimals than DuckDB keeps, all zeros.
 	ExpectSame("SELECT id FROM nums_ducklake WHERE one = (SELECT avg(one) FROM nums_ducklake) AND id < 5 ORDER BY id");
 	// A quotient of 19 integer digits (and 20 decimals) does not fit DuckDB's DECIMAL(38, 20): an
