@@ -244,8 +244,9 @@ std::string FunctionProblem(FuncExpr *func, ParamListInfoData *params) {
 		return "";
 	}
 	// The bytes of the UTF-8 text (bit_length(x) >> 3 in DuckDB, whose octet_length takes a BLOB);
-	// a char(n) value's bytes include its padding, which DuckDB does not hold.
-	if (func->funcid == F_OCTET_LENGTH_TEXT) {
+	// a char(n) value's bytes include its padding, restored where its width is known.
+	if (func->funcid == F_OCTET_LENGTH_TEXT || (func->funcid == F_OCTET_LENGTH_BPCHAR &&
+	                                            BpcharPad(static_cast<Node *>(linitial(func->args))) != kPadUnknown)) {
 		return "";
 	}
 	// A date's and a timestamp's infinities are DuckDB's too (isfinite of interval is not: no lake

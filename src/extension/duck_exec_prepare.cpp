@@ -167,9 +167,17 @@ Node *PrepareUuid(CoerceViaIO *cast) {
 }
 
 // octet_length(text) as (bit_length(x) >> 3)::integer: DuckDB's octet_length takes a BLOB only,
-// its bit_length of a string counts the UTF-8 bytes as PostgreSQL's does.
+// its bit_length of a string counts the UTF-8 bytes as PostgreSQL's does; of char(n), of
+// rpad(x, n, ' ').
 Node *PrepareOctetLength(FuncExpr *func, void *context) {
+	int pad = func->funcid == F_OCTET_LENGTH_BPCHAR ? BpcharPad(static_cast<Node *>(linitial(func->args))) : 0;
 	Node *arg = Prepare(static_cast<Node *>(linitial(func->args)), context);
+	if (pad > 0) { // a char(n) value's bytes are those of its padded text
+		auto *width = makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(pad), false, true);
+		auto *space = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum(" "), false, false);
+		arg = reinterpret_cast<Node *>(makeFuncExpr(F_RPAD_TEXT_INT4_TEXT, TEXTOID, list_make3(arg, width, space),
+		                                            InvalidOid, func->inputcollid, COERCE_EXPLICIT_CALL));
+	}
 	auto *bits = reinterpret_cast<Expr *>(
 	    makeFuncExpr(F_BIT_LENGTH_TEXT, INT4OID, list_make1(arg), InvalidOid, func->inputcollid, COERCE_EXPLICIT_CALL));
 	Oid shift = LookupOperName(nullptr, list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup(">>"))),
@@ -255,7 +263,7 @@ Node *Prepare(Node *node, void *context) {
 		// An integer cast to numeric (pg_get_querydef shows implicit ones too) keeps scale 0 in DuckDB
 		// only with a precision: numeric(19,0) and narrower instead of DECIMAL(18,3).
 		auto *func = castNode(FuncExpr, node);
-		if (func->funcid == F_OCTET_LENGTH_TEXT) {
+		if (func->funcid == F_OCTET_LENGTH_TEXT || func->funcid == F_OCTET_LENGTH_BPCHAR) {
 			return PrepareOctetLength(func, context);
 		}
 		if (int length = CharCastLength(func); length >= 0) {

@@ -923,7 +923,8 @@ FROM lineitem;
 -- ordered
 -- Dates before 1900 and BC, timestamps and timestamptz (the session's zone), multibyte and empty text.
 SELECT c_custkey, c_since, extract(isodow FROM c_since), extract(week FROM c_since), date_part('isodow', c_since),
-	isfinite(c_since), octet_length(c_comment), octet_length(c_name || 'é')
+	isfinite(c_since), octet_length(c_comment), octet_length(c_name || 'é'), octet_length(c_phone),
+	octet_length(c_mktsegment), octet_length(c_comment::char(30)), octet_length(''::char(3)), octet_length(min(c_mktsegment) OVER ())
 FROM customer
 WHERE c_custkey < 40
 ORDER BY c_custkey;
