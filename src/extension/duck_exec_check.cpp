@@ -3,7 +3,10 @@
 // (same name, as pg_get_querydef prints it) returns the same values; anything else keeps the query
 // on the row path. docs/lake-relation.md lists what is in and what falls back, and why.
 #include "extension/duck_exec_check.hpp"
+#include "extension/duck_exec_allow.hpp"
+#include "extension/duck_exec_compared.hpp"
 #include "extension/duck_exec_frames.hpp"
+#include "extension/duck_exec_from.hpp"
 #include "extension/duck_exec_types.hpp"
 #include "extension/time_travel.hpp"
 
@@ -29,6 +32,7 @@ extern "C" {
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -36,6 +40,7 @@ extern "C" {
 #include "utils/pg_locale.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 }
 
 namespace duckpipe::ext {
@@ -51,12 +56,12 @@ bool (*AsWalker(bool (*fn)(Node *, void *)))() {
 struct CheckContext {
 	ParamListInfo params;
 	DuckExecVerdict verdict;
-	// The avg and numeric / that DuckDB computes exactly (duckpipe.numeric_div, whose result is
-	// text): each the whole of a top-level select-list column that nothing sorts, groups or compares.
-	std::set<const Node *> exact_divisions;
-	// Numeric / at such a place in a query with LIMIT or OFFSET, by a divisor that may be zero.
-	std::set<const Node *> divisions_under_limit;
-	std::string no_exact_division; // why there are none at all (duckpipe.numeric_div is missing)
+	ExactDivisions divisions;
+	// The generate_series calls of FROM items FunctionScanProblem allowed (elsewhere a set-returning
+	// function falls back).
+	std::set<const Node *> from_functions;
+	// text read as char by an explicit cast to char(n): the cast's value is held trimmed in DuckDB.
+	std::set<const Node *> char_cast_args;
 };
 
 bool Fail(CheckContext &ctx, std::string reason) {
@@ -64,6 +69,11 @@ bool Fail(CheckContext &ctx, std::string reason) {
 		ctx.verdict.reason = std::move(reason);
 	}
 	return true; // stops the walk
+}
+
+// A problem found by the allowlist (duck_exec_allow.hpp), if any.
+bool FailIf(CheckContext &ctx, std::string problem) {
+	return problem.empty() ? false : Fail(ctx, std::move(problem));
 }
 
 // Types whose values, operators and text forms are the same in DuckDB (a lake column of the type
@@ -100,276 +110,6 @@ bool DecimalTypmod(int32 typmod) {
 	int precision = ((typmod - VARHDRSZ) >> 16) & 0xffff;
 	int scale = (typmod - VARHDRSZ) & 0x7ff;
 	return precision >= 1 && precision <= 38 && scale <= precision; // bit 0x400 set: a negative scale
-}
-
-bool IsText(Oid type) {
-	return type == TEXTOID || type == VARCHAROID || type == BPCHAROID || type == NAMEOID;
-}
-
-bool IsInteger(Oid type) {
-	return type == INT2OID || type == INT4OID || type == INT8OID;
-}
-
-// Sorting or comparing text orders it by the collation: DuckDB orders by bytes (C), so only C and
-// POSIX collations (or a C default) agree.
-bool OrdersLikeC(Oid collation) {
-	return !OidIsValid(collation) || lc_collate_is_c(collation);
-}
-
-// The function's name when it lives in pg_catalog, else "".
-std::string CatalogName(Oid func) {
-	HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(func));
-	if (!HeapTupleIsValid(tuple)) {
-		return "";
-	}
-	auto *proc = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple));
-	std::string name = NameStr(proc->proname);
-	if (proc->provolatile == PROVOLATILE_VOLATILE) {
-		name = "(volatile) " + name;
-	} else if (proc->pronamespace != PG_CATALOG_NAMESPACE) {
-		name = "(not built in) " + name;
-	}
-	ReleaseSysCache(tuple);
-	return name;
-}
-
-bool IsNonZeroConst(Node *node) {
-	while (node && IsA(node, FuncExpr) && castNode(FuncExpr, node)->funcformat == COERCE_IMPLICIT_CAST &&
-	       list_length(castNode(FuncExpr, node)->args) == 1) {
-		node = static_cast<Node *>(linitial(castNode(FuncExpr, node)->args)); // 4 in ratio / 4
-	}
-	if (!node || !IsA(node, Const) || castNode(Const, node)->constisnull) {
-		return false;
-	}
-	auto *c = castNode(Const, node);
-	switch (c->consttype) {
-	case INT2OID:
-		return DatumGetInt16(c->constvalue) != 0;
-	case INT4OID:
-		return DatumGetInt32(c->constvalue) != 0;
-	case INT8OID:
-		return DatumGetInt64(c->constvalue) != 0;
-	case FLOAT8OID:
-		return DatumGetFloat8(c->constvalue) != 0;
-	case NUMERICOID:
-		return strpbrk(DatumGetCString(DirectFunctionCall1(numeric_out, c->constvalue)), "123456789") != nullptr;
-	default:
-		return false;
-	}
-}
-
-// A field of EXTRACT / date_part whose value is a whole number in both systems.
-bool IntegerField(Node *node) {
-	if (!node || !IsA(node, Const) || castNode(Const, node)->constisnull || !IsText(castNode(Const, node)->consttype)) {
-		return false;
-	}
-	char *field = TextDatumGetCString(castNode(Const, node)->constvalue);
-	static const std::set<std::string> kFields = {"year", "month", "day", "quarter", "dow", "doy", "hour", "minute"};
-	return kFields.count(field) > 0;
-}
-
-// EXTRACT / date_part of such a field: a whole number, which any rounding leaves as it is.
-bool IntegerValued(Node *node) {
-	if (!node || !IsA(node, FuncExpr) || list_length(castNode(FuncExpr, node)->args) != 2) {
-		return false;
-	}
-	std::string name = CatalogName(castNode(FuncExpr, node)->funcid);
-	return (name == "extract" || name == "date_part") &&
-	       IntegerField(static_cast<Node *>(linitial(castNode(FuncExpr, node)->args)));
-}
-
-bool CheckOperator(OpExpr *op, CheckContext &ctx) {
-	set_opfuncid(op);
-	std::string fn = CatalogName(op->opfuncid);
-	char *name = get_opname(op->opno);
-	std::string opname = name ? name : "";
-	Oid left = list_length(op->args) == 2 ? exprType(static_cast<Node *>(linitial(op->args))) : InvalidOid;
-	Oid right = exprType(static_cast<Node *>(llast(op->args)));
-	Node *right_node = static_cast<Node *>(llast(op->args));
-	if (fn.empty() || fn[0] == '(') {
-		return Fail(ctx, "operator " + opname + " calls " + fn + ", which DuckDB does not run");
-	}
-	static const std::set<std::string> kCompare = {"=", "<>", "<", ">", "<=", ">="};
-	static const std::set<std::string> kArith = {"+", "-", "*"};
-	if (kCompare.count(opname)) {
-		if (IsText(right) && OidIsValid(op->inputcollid) && !get_collation_isdeterministic(op->inputcollid)) {
-			return Fail(ctx, "a text comparison under a nondeterministic collation");
-		}
-		if (opname != "=" && opname != "<>" && IsText(right) && !OrdersLikeC(op->inputcollid)) {
-			return Fail(ctx, "a text comparison under a non-C collation (DuckDB compares bytes)");
-		}
-		return false;
-	}
-	if (kArith.count(opname)) {
-		if (opname == "-" && left != DATEOID && (left == TIMESTAMPOID || left == TIMESTAMPTZOID) &&
-		    (right == TIMESTAMPOID || right == TIMESTAMPTZOID)) {
-			return Fail(ctx, "timestamp - timestamp (DuckDB's interval is not justified like PostgreSQL's)");
-		}
-		return false;
-	}
-	if (opname == "/" || opname == "%") {
-		if (IsInteger(left) && IsInteger(right) && opname == "/") {
-			return Fail(ctx, "integer division (DuckDB's / on integers returns a fraction)");
-		}
-		if (op->opfuncid == F_NUMERIC_DIV) {
-			if (ctx.exact_divisions.count(reinterpret_cast<Node *>(op))) {
-				return false;
-			}
-			if (ctx.divisions_under_limit.count(reinterpret_cast<Node *>(op))) {
-				return Fail(ctx,
-				            "numeric / in a query with LIMIT or OFFSET (DuckDB divides rows the LIMIT never "
-				            "reaches in PostgreSQL, where a zero divisor would be an error PostgreSQL never raises)");
-			}
-			return Fail(ctx,
-			            "numeric / other than as a whole select-list column" + ctx.no_exact_division +
-			                " (DuckDB computes PostgreSQL's digits as text, which cannot be sorted, grouped, compared "
-			                "or computed with)");
-		}
-		if (left == NUMERICOID || right == NUMERICOID) {
-			return Fail(ctx, "numeric " + opname + " (the result scale differs in DuckDB)");
-		}
-		if (!IsNonZeroConst(right_node)) {
-			return Fail(ctx, "division by a value that may be zero (an error in PostgreSQL, NULL in DuckDB)");
-		}
-		return false;
-	}
-	if (opname == "||") {
-		return fn == "textcat" ? false : Fail(ctx, "|| of a non-text value (its text form may differ)");
-	}
-	if (opname == "~~" || opname == "!~~" || opname == "~~*" || opname == "!~~*") {
-		// PostgreSQL's LIKE escapes with a backslash by default, DuckDB's has no escape character.
-		if (!IsA(right_node, Const) || castNode(Const, right_node)->constisnull ||
-		    strchr(TextDatumGetCString(castNode(Const, right_node)->constvalue), '\\')) {
-			return Fail(ctx, "LIKE with a pattern that is not a constant without backslashes");
-		}
-		if (IsBpcharLike(op) && BpcharPad(static_cast<Node *>(linitial(op->args))) == kPadUnknown) {
-			return Fail(ctx, "LIKE on a char value whose padding is not known (PostgreSQL matches the padded value)");
-		}
-		return false;
-	}
-	return Fail(ctx, "operator " + opname + " is not on the list DuckDB runs the same way");
-}
-
-bool CheckFunction(FuncExpr *func, CheckContext &ctx) {
-	std::string name = CatalogName(func->funcid);
-	if (func->funcretset) {
-		return Fail(ctx, "set-returning function " + name);
-	}
-	if (func->funcformat == COERCE_EXPLICIT_CAST || func->funcformat == COERCE_IMPLICIT_CAST) {
-		Oid from = list_length(func->args) > 0 ? exprType(static_cast<Node *>(linitial(func->args))) : InvalidOid;
-		if (func->funcresulttype == NUMERICOID && exprTypmod(reinterpret_cast<Node *>(func)) < 0 &&
-		    func->funcformat == COERCE_EXPLICIT_CAST && !IsInteger(from)) {
-			return Fail(ctx, "a cast to numeric without precision and scale (DuckDB's DECIMAL(18,3))");
-		}
-		if (IsInteger(func->funcresulttype) && (from == FLOAT8OID || from == NUMERICOID) &&
-		    !IntegerValued(static_cast<Node *>(linitial(func->args)))) {
-			return Fail(ctx, "a cast to an integer from a fraction (rounding differs)");
-		}
-		if (name == "varchar" && list_length(func->args) > 1) {
-			return Fail(ctx, "a cast to varchar(n) (DuckDB ignores the length)");
-		}
-		static const std::set<std::string> kCasts = {"int2",    "int4", "int8",      "float8",      "numeric", "text",
-		                                             "varchar", "date", "timestamp", "timestamptz", "bool"};
-		return kCasts.count(name) ? false : Fail(ctx, "cast function " + name);
-	}
-	if (func->funcid == F_TIMEZONE_TEXT_TIMESTAMPTZ) {
-		// At UTC both give the UTC wall clock (infinities kept); another zone's offsets come from
-		// PostgreSQL's tz data in one and ICU's in the other, which need not agree for every date.
-		auto *zone = static_cast<Node *>(linitial(func->args));
-		std::string name = zone && IsA(zone, Const) && !castNode(Const, zone)->constisnull
-		                       ? TextDatumGetCString(castNode(Const, zone)->constvalue)
-		                       : "";
-		return name == "UTC" || name == "Etc/UTC"
-		           ? false
-		           : Fail(ctx, "AT TIME ZONE other than a constant 'UTC' (DuckDB's zone rules are ICU's)");
-	}
-	if (auto rewritten = CheckRewrittenFunction(func, ctx.params)) {
-		return rewritten->empty() ? false : Fail(ctx, *rewritten);
-	}
-	// Checked one by one against DuckDB (btrim, every and concat's text forms are not the same).
-	static const std::set<std::string> kSame = {"lower", "upper", "length", "char_length", "character_length",
-	                                            "abs",   "ltrim", "rtrim",  "replace",     "md5",
-	                                            "strpos"};
-	if (kSame.count(name)) {
-		return false;
-	}
-	if (name == "date_trunc" || name == "extract" || name == "date_part") {
-		if (name == "date_trunc") {
-			return false; // field names are DuckDB's too; the time zone is the session's
-		}
-		return IntegerField(static_cast<Node *>(linitial(func->args)))
-		           ? false
-		           : Fail(ctx, name + " of a field other than year, month, day, quarter, dow, doy, hour, minute");
-	}
-	return Fail(ctx, "function " + name + " is not on the list DuckDB runs the same way");
-}
-
-bool CheckSortCollation(List *clauses, List *tlist, CheckContext &ctx) {
-	ListCell *cell;
-	foreach (cell, clauses) {
-		auto *clause = static_cast<SortGroupClause *>(lfirst(cell));
-		TargetEntry *tle = get_sortgroupclause_tle(clause, tlist);
-		Node *expr = reinterpret_cast<Node *>(tle->expr);
-		if (IsText(exprType(expr)) && !OrdersLikeC(exprCollation(expr))) {
-			return Fail(ctx, "ORDER BY text under a non-C collation (DuckDB orders by bytes)");
-		}
-	}
-	return false;
-}
-
-bool CheckAggregate(Aggref *agg, CheckContext &ctx) {
-	std::string name = CatalogName(agg->aggfnoid);
-	if (agg->aggkind != AGGKIND_NORMAL || agg->aggvariadic) {
-		return Fail(ctx, "ordered-set or variadic aggregate " + name);
-	}
-	Oid input = list_length(agg->aggargtypes) > 0 ? linitial_oid(agg->aggargtypes) : InvalidOid;
-	if (name == "avg" && input != FLOAT8OID && !IsExactDivision(reinterpret_cast<Node *>(agg))) {
-		return Fail(ctx, "avg of " + std::string(format_type_be(input)));
-	}
-	if (name == "avg" && input != FLOAT8OID) {
-		if (ctx.exact_divisions.count(reinterpret_cast<Node *>(agg))) {
-			return false; // sum and count, divided by duckpipe.numeric_div
-		}
-		return Fail(ctx, "avg of an integer or numeric other than as a whole select-list column" +
-		                     ctx.no_exact_division +
-		                     " (DuckDB computes PostgreSQL's digits as text, which cannot be sorted, grouped, "
-		                     "compared or computed with)");
-	}
-	if ((name == "min" || name == "max") && IsText(input) && !OrdersLikeC(agg->inputcollid)) {
-		return Fail(ctx, name + " of text under a non-C collation");
-	}
-	static const std::set<std::string> kSpread = {"stddev",   "stddev_samp", "stddev_pop",
-	                                              "variance", "var_samp",    "var_pop"};
-	if (kSpread.count(name)) {
-		return Fail(ctx,
-		            input == FLOAT8OID
-		                ? name + " of float8 (PostgreSQL's algorithm and DuckDB's give different digits)"
-		                : name + " of an integer or numeric (PostgreSQL computes numeric digits, DuckDB a double)");
-	}
-	// every is bool_and under another name (the same transition function): written as bool_and.
-	static const std::set<std::string> kAggregates = {"count",    "sum",     "min",        "max",  "avg",
-	                                                  "bool_and", "bool_or", "string_agg", "every"};
-	if (!kAggregates.count(name)) {
-		return Fail(ctx, "aggregate " + name + " is not on the list DuckDB runs the same way");
-	}
-	return CheckSortCollation(agg->aggorder, agg->args, ctx) || CheckSortCollation(agg->aggdistinct, agg->args, ctx);
-}
-
-bool CheckWindowFunction(WindowFunc *win, CheckContext &ctx) {
-	std::string name = CatalogName(win->winfnoid);
-	// cume_dist and percent_rank divide the same two row counts as doubles in both systems (and give
-	// 0 for a partition of one row in both).
-	static const std::set<std::string> kWindow = {
-	    "row_number", "rank", "dense_rank", "ntile", "lag",      "lead",    "first_value", "last_value",
-	    "count",      "sum",  "min",        "max",   "bool_and", "bool_or", "cume_dist",   "percent_rank"};
-	Oid input = list_length(win->args) > 0 ? exprType(static_cast<Node *>(linitial(win->args))) : InvalidOid;
-	if ((name == "min" || name == "max") && IsText(input) && !OrdersLikeC(win->inputcollid)) {
-		return Fail(ctx, name + " of text under a non-C collation");
-	}
-	if (name == "avg" && input == FLOAT8OID) {
-		return false;
-	}
-	return kWindow.count(name) ? false : Fail(ctx, "window function " + name + " is not on the list");
 }
 
 // A lake relation's entry (CheckDuckExecution made sure every relation is one, or a view's
@@ -419,15 +159,12 @@ bool CheckQueryLevel(Query *query, CheckContext &ctx) {
 	}
 	// DuckDB groups by each grouping set as PostgreSQL does: NULL in the columns a set leaves out,
 	// GROUPING()'s bits in the same order, a set listed twice (a, ROLLUP (a)) grouped twice, the empty
-	// set's row also over no rows (queries.sql, group_*). GROUP BY DISTINCT stays set when the parser
-	// has reduced the sets to a plain GROUP BY, which pg_get_querydef then writes with DISTINCT.
-	if (query->groupDistinct) {
-		return Fail(ctx, "GROUP BY DISTINCT (DuckDB has no GROUP BY DISTINCT)");
-	}
+	// set's row also over no rows (queries.sql, group_*). GROUP BY DISTINCT, which DuckDB has not, is
+	// written as the grouping sets PostgreSQL's expansion keeps (duck_exec_prepare.cpp).
 	if (query->limitOption == LIMIT_OPTION_WITH_TIES) {
 		return Fail(ctx, "FETCH ... WITH TIES");
 	}
-	if (CheckSortCollation(query->sortClause, query->targetList, ctx)) {
+	if (FailIf(ctx, SortCollationProblem(query->sortClause, query->targetList))) {
 		return true;
 	}
 	// Grouping compares text for equality: bytes in DuckDB, the same under deterministic collations.
@@ -448,11 +185,29 @@ bool CheckQueryLevel(Query *query, CheckContext &ctx) {
 		if (std::string problem = FrameProblem(wc); !problem.empty()) {
 			return Fail(ctx, problem);
 		}
-		if (CheckSortCollation(wc->orderClause, query->targetList, ctx)) {
+		if (FailIf(ctx, SortCollationProblem(wc->orderClause, query->targetList))) {
 			return true;
 		}
 	}
 	return false;
+}
+
+// pg_get_querydef writes such a constant with a trailing " BC", which DuckDB's literal ignores.
+bool BeforeYearOne(Const *c) {
+	constexpr int64 kYearOne = 1721426 - POSTGRES_EPOCH_JDATE; // date2j(1, 1, 1): days from 2000-01-01
+	if (c->constisnull) {
+		return false;
+	}
+	switch (c->consttype) {
+	case DATEOID:
+		return !DATE_NOT_FINITE(DatumGetDateADT(c->constvalue)) && DatumGetDateADT(c->constvalue) < kYearOne;
+	case TIMESTAMPOID:
+	case TIMESTAMPTZOID:
+		return !TIMESTAMP_NOT_FINITE(DatumGetTimestamp(c->constvalue)) &&
+		       DatumGetTimestamp(c->constvalue) < kYearOne * USECS_PER_DAY + 16 * USECS_PER_HOUR; // BC in some zone
+	default:
+		return false;
+	}
 }
 
 bool Walk(Node *node, CheckContext &ctx);
@@ -484,8 +239,16 @@ bool Walk(Node *node, CheckContext &ctx) {
 		case RTE_JOIN:
 		case RTE_CTE:
 			return false;
+		case RTE_VALUES:
+			return FailIf(ctx, ValuesProblem(rte)); // the values are checked as expressions
+		case RTE_FUNCTION:
+			if (FailIf(ctx, FunctionScanProblem(rte))) {
+				return true;
+			}
+			ctx.from_functions.insert(castNode(RangeTblFunction, linitial(rte->functions))->funcexpr);
+			return false;
 		default:
-			return Fail(ctx, "a FROM item that is not a table, subquery, join or CTE");
+			return Fail(ctx, "a FROM item that is not a table, subquery, join, CTE, VALUES list or generate_series");
 		}
 	}
 	case T_Var:
@@ -529,6 +292,7 @@ bool Walk(Node *node, CheckContext &ctx) {
 	case T_List:
 	case T_CommonTableExpr:
 	case T_SetOperationStmt:
+	case T_RangeTblFunction:
 		break;
 	case T_CollateExpr:
 		// COLLATE "C" is how a query under another default collation orders text as DuckDB does.
@@ -539,7 +303,14 @@ bool Walk(Node *node, CheckContext &ctx) {
 	case T_CoerceViaIO: {
 		// Integers print the same in both systems; other text forms (floats, dates under a DateStyle,
 		// timestamps) may not.
+		// text to uuid: DuckDB reads more forms than PostgreSQL (a hyphen anywhere), so only the forms
+		// PostgreSQL reads reach its cast (duck_exec_prepare.cpp), the others fail in both. Not of
+		// char(n), whose padding PostgreSQL reads and DuckDB's values lack.
 		auto *coerce = castNode(CoerceViaIO, node);
+		Oid from = exprType(reinterpret_cast<Node *>(coerce->arg));
+		if (coerce->resulttype == UUIDOID && (from == TEXTOID || from == VARCHAROID)) {
+			break;
+		}
 		if (!IsInteger(exprType(reinterpret_cast<Node *>(coerce->arg))) || !IsText(coerce->resulttype)) {
 			return Fail(ctx, std::string("a cast through text from ") +
 			                     format_type_be(exprType(reinterpret_cast<Node *>(coerce->arg))) + " to " +
@@ -558,6 +329,9 @@ bool Walk(Node *node, CheckContext &ctx) {
 	switch (nodeTag(node)) {
 	case T_Const: {
 		auto *c = castNode(Const, node);
+		if (BeforeYearOne(c)) {
+			return Fail(ctx, "a date or timestamp constant before year 1 (DuckDB reads '0044-03-15 BC' as AD)");
+		}
 		if (c->consttype == NUMERICOID && !c->constisnull) {
 			if (numeric_is_nan(DatumGetNumeric(c->constvalue)) || numeric_is_inf(DatumGetNumeric(c->constvalue))) {
 				return Fail(ctx, "a NaN or infinite numeric constant");
@@ -589,12 +363,15 @@ bool Walk(Node *node, CheckContext &ctx) {
 		break;
 	}
 	case T_FuncExpr:
-		if (CheckFunction(castNode(FuncExpr, node), ctx)) {
+		if (CharCastLength(castNode(FuncExpr, node)) >= 0) {
+			ctx.char_cast_args.insert(static_cast<Node *>(linitial(castNode(FuncExpr, node)->args)));
+		}
+		if (!ctx.from_functions.count(node) && FailIf(ctx, FunctionProblem(castNode(FuncExpr, node), ctx.params))) {
 			return true;
 		}
 		break;
 	case T_OpExpr:
-		if (CheckOperator(castNode(OpExpr, node), ctx)) {
+		if (FailIf(ctx, OperatorProblem(castNode(OpExpr, node), ctx.divisions))) {
 			return true;
 		}
 		break;
@@ -607,12 +384,12 @@ bool Walk(Node *node, CheckContext &ctx) {
 		break;
 	}
 	case T_Aggref:
-		if (CheckAggregate(castNode(Aggref, node), ctx)) {
+		if (FailIf(ctx, AggregateProblem(castNode(Aggref, node), ctx.divisions))) {
 			return true;
 		}
 		break;
 	case T_WindowFunc:
-		if (CheckWindowFunction(castNode(WindowFunc, node), ctx)) {
+		if (FailIf(ctx, WindowFunctionProblem(castNode(WindowFunc, node), ctx.divisions))) {
 			return true;
 		}
 		break;
@@ -623,7 +400,7 @@ bool Walk(Node *node, CheckContext &ctx) {
 		break;
 	case T_RelabelType:
 		// text or varchar read as char(n) would keep trailing spaces DuckDB's char values do not have.
-		if (exprType(node) == BPCHAROID &&
+		if (exprType(node) == BPCHAROID && !ctx.char_cast_args.count(node) &&
 		    exprType(reinterpret_cast<Node *>(castNode(RelabelType, node)->arg)) != BPCHAROID) {
 			return Fail(ctx, "a conversion of text to char");
 		}
@@ -660,7 +437,7 @@ bool CollectWalker(Node *node, void *context) {
 // The select-list columns whose avg or numeric / DuckDB may compute as PostgreSQL does.
 void CollectExactDivisions(Query *query, CheckContext &ctx) {
 	if (!OidIsValid(ExactDivisionFunction())) {
-		ctx.no_exact_division = " (and duckpipe.numeric_div is missing: ALTER EXTENSION pg_duckpipe UPDATE)";
+		ctx.divisions.missing = " (and duckpipe.numeric_div is missing: ALTER EXTENSION pg_duckpipe UPDATE)";
 		return;
 	}
 	ListCell *cell;
@@ -672,10 +449,10 @@ void CollectExactDivisions(Query *query, CheckContext &ctx) {
 		}
 		if (IsA(expr, OpExpr) && (query->limitCount || query->limitOffset) &&
 		    !IsNonZeroConst(static_cast<Node *>(lsecond(castNode(OpExpr, expr)->args)))) {
-			ctx.divisions_under_limit.insert(expr);
+			ctx.divisions.under_limit.insert(expr);
 			continue;
 		}
-		ctx.exact_divisions.insert(expr);
+		ctx.divisions.allowed.insert(expr);
 	}
 }
 
@@ -698,11 +475,10 @@ bool IsExactDivision(Node *expr) {
 		set_opfuncid(castNode(OpExpr, expr));
 		return castNode(OpExpr, expr)->opfuncid == F_NUMERIC_DIV;
 	}
-	if (expr && IsA(expr, Aggref)) {
-		Oid fn = castNode(Aggref, expr)->aggfnoid;
-		return fn == F_AVG_INT2 || fn == F_AVG_INT4 || fn == F_AVG_INT8 || fn == F_AVG_NUMERIC;
-	}
-	return false;
+	Oid fn = expr && IsA(expr, Aggref)       ? castNode(Aggref, expr)->aggfnoid
+	         : expr && IsA(expr, WindowFunc) ? castNode(WindowFunc, expr)->winfnoid
+	                                         : InvalidOid;
+	return fn == F_AVG_INT2 || fn == F_AVG_INT4 || fn == F_AVG_INT8 || fn == F_AVG_NUMERIC;
 }
 
 List *CollectRelations(Query *query) {
@@ -748,6 +524,15 @@ DuckExecVerdict CheckDuckExecution(Query *query, ParamListInfoData *params) {
 	}
 	ctx.verdict.all_lake = true;
 	CollectExactDivisions(query, ctx);
+	if (ctx.divisions.missing.empty()) {
+		ReplaceComparedAverages(
+		    reinterpret_cast<Node *>(query),
+		    [](Aggref *avg, int, void *allowed) {
+			    static_cast<std::set<const Node *> *>(allowed)->insert(reinterpret_cast<Node *>(avg));
+			    return reinterpret_cast<Node *>(avg);
+		    },
+		    &ctx.divisions.allowed);
+	}
 	Walk(reinterpret_cast<Node *>(query), ctx);
 	// A char result is padded back to its width: one that cannot be told (a bpchar without length,
 	// a subquery's min) would come back without the trailing spaces PostgreSQL's value has.

@@ -32,7 +32,7 @@ List *CollectRelations(Query *query);
 // NUMERIC as DECIMAL(18,3)). Calls PostgreSQL: inside PgCall, after CheckDuckExecution said yes.
 Query *PrepareForDuckDB(Query *query, ParamListInfoData *params);
 
-// avg of an integer or numeric, or numeric /: DuckDB computes these with PostgreSQL's digits only
+// avg of an integer or numeric (also over a window), or numeric /: DuckDB computes these with PostgreSQL's digits only
 // through duckpipe.numeric_div (a text result), so only as the whole of a top-level select-list
 // column (CheckDuckExecution), written as a call of that function (PrepareForDuckDB).
 bool IsExactDivision(Node *expr);

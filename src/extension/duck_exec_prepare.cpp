@@ -1,15 +1,28 @@
 // The query tree DuckDB SQL is written from (duck_exec_check.hpp): a copy with parameters bound
 // and numerics given the precision and scale PostgreSQL's result would have.
+#include "extension/duck_exec_allow.hpp"
 #include "extension/duck_exec_check.hpp"
+#include "extension/duck_exec_compared.hpp"
+#include "extension/duck_exec_from.hpp"
 #include "extension/duck_exec_types.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <string>
+#include <utility>
 
 #include "extension/pg_includes.hpp"
 
 extern "C" {
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/params.h"
+#include "parser/parse_agg.h"
+#include "parser/parse_oper.h"
+#include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -35,6 +48,144 @@ struct PrepareContext {
 };
 
 Node *Prepare(Node *node, void *context);
+
+// GROUP BY DISTINCT, which DuckDB has not, as the grouping sets PostgreSQL's planner keeps of it
+// (the expansion without the sets that repeat another as a set of columns).
+void PrepareGroupDistinct(Query *query) {
+	if (!query->groupDistinct) {
+		return;
+	}
+	query->groupDistinct = false;
+	if (query->groupingSets == NIL) {
+		return; // the parser reduced it to a plain GROUP BY, where DISTINCT changes nothing
+	}
+	List *sets = NIL;
+	ListCell *cell;
+	foreach (cell, expand_grouping_sets(query->groupingSets, true, -1)) {
+		auto *set = static_cast<List *>(lfirst(cell));
+		sets = lappend(sets, makeGroupingSet(set == NIL ? GROUPING_SET_EMPTY : GROUPING_SET_SIMPLE, set, -1));
+	}
+	query->groupingSets = list_make1(makeGroupingSet(GROUPING_SET_SETS, sets, -1));
+}
+
+// An explicit cast to char(n) as rtrim(left(x, n), ' '): its first n characters without the padding,
+// as DuckDB holds char values (duck_exec_types.hpp).
+Node *PrepareCharCast(FuncExpr *func, int length, void *context) {
+	auto *arg = static_cast<Node *>(linitial(func->args));
+	if (IsA(arg, RelabelType)) {
+		arg = reinterpret_cast<Node *>(castNode(RelabelType, arg)->arg); // text read as char
+	}
+	arg = Prepare(arg, context);
+	auto *count = makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(length), false, true);
+	auto *head =
+	    makeFuncExpr(F_LEFT, TEXTOID, list_make2(arg, count), InvalidOid, func->inputcollid, COERCE_EXPLICIT_CALL);
+	auto *space = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum(" "), false, false);
+	auto *trimmed = makeFuncExpr(F_RTRIM_TEXT_TEXT, TEXTOID, list_make2(head, space), InvalidOid, func->inputcollid,
+	                             COERCE_EXPLICIT_CALL);
+	// Still a char value to the operators around it (bpchar's = is written as such, not qualified).
+	return reinterpret_cast<Node *>(
+	    makeRelabelType(reinterpret_cast<Expr *>(trimmed), BPCHAROID, -1, func->funccollid, COERCE_IMPLICIT_CAST));
+}
+
+// EXTRACT / date_part of year from a date, timestamp or timestamptz.
+bool IsYearOfDatetime(FuncExpr *func) {
+	if (list_length(func->args) != 2 || !IsA(linitial(func->args), Const) ||
+	    castNode(Const, linitial(func->args))->constisnull) {
+		return false;
+	}
+	Oid type = exprType(static_cast<Node *>(lsecond(func->args)));
+	char *name = get_func_name(func->funcid);
+	return (type == DATEOID || type == TIMESTAMPOID || type == TIMESTAMPTZOID) && name &&
+	       (strcmp(name, "extract") == 0 || strcmp(name, "date_part") == 0) &&
+	       strcmp(TextDatumGetCString(castNode(Const, linitial(func->args))->constvalue), "year") == 0;
+}
+
+// The year of an infinite date or timestamp is +-Infinity in PostgreSQL, NULL in DuckDB: there,
+// CASE WHEN NOT isfinite(x) THEN <an error> ELSE the year END (a NULL x reaches the ELSE: NULL).
+// The error is a text DuckDB cannot read as a BIGINT, the type of its year, so the CASE keeps it.
+Node *PrepareYear(FuncExpr *year) {
+	auto *value = static_cast<Node *>(copyObjectImpl(lsecond(year->args)));
+	Oid type = exprType(value);
+	Oid isfinite = type == DATEOID        ? F_ISFINITE_DATE
+	               : type == TIMESTAMPOID ? F_ISFINITE_TIMESTAMP
+	                                      : F_ISFINITE_TIMESTAMPTZ;
+	auto *finite = makeFuncExpr(isfinite, BOOLOID, list_make1(value), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	auto *message = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+	                          CStringGetTextDatum("duckpipe: the year of an infinite date or timestamp is "
+	                                              "PostgreSQL's +-Infinity, which DuckDB has not"),
+	                          false, false);
+	auto *error = makeNode(CoerceViaIO);
+	error->arg = reinterpret_cast<Expr *>(message);
+	error->resulttype = INT8OID;
+	error->coerceformat = COERCE_EXPLICIT_CAST;
+	error->location = -1;
+	auto *when = makeNode(CaseWhen);
+	when->expr = makeBoolExpr(NOT_EXPR, list_make1(finite), -1);
+	when->result = reinterpret_cast<Expr *>(error);
+	when->location = -1;
+	auto *result = makeNode(CaseExpr);
+	result->casetype = year->funcresulttype;
+	result->args = list_make1(when);
+	result->defresult = reinterpret_cast<Expr *>(year);
+	result->location = -1;
+	return reinterpret_cast<Node *>(result);
+}
+
+// text to uuid as CASE WHEN NOT (x ~ '<the forms uuid_in reads>') THEN <an error> ELSE x::uuid END:
+// 32 hex digits, a hyphen allowed after each group of four but the last, in braces or not (a NULL x
+// reaches the ELSE: NULL). md5()'s text is always of that form.
+Node *PrepareUuid(CoerceViaIO *cast) {
+	auto *arg = reinterpret_cast<Node *>(cast->arg);
+	if (IsA(arg, FuncExpr) && castNode(FuncExpr, arg)->funcid == F_MD5_TEXT) {
+		return reinterpret_cast<Node *>(cast);
+	}
+	const char *hex = "[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7}";
+	std::string pattern = std::string("^(") + hex + "|\\{" + hex + "\\})$";
+	auto *regex = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum(pattern.c_str()), false, false);
+	Oid matches = LookupOperName(nullptr, list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup("~"))),
+	                             TEXTOID, TEXTOID, false, -1);
+	Expr *text = exprType(arg) == TEXTOID
+	                 ? reinterpret_cast<Expr *>(arg)
+	                 : reinterpret_cast<Expr *>(makeRelabelType(reinterpret_cast<Expr *>(arg), TEXTOID, -1,
+	                                                            DEFAULT_COLLATION_OID, COERCE_IMPLICIT_CAST));
+	Expr *match = make_opclause(matches, BOOLOID, false, text, reinterpret_cast<Expr *>(regex), InvalidOid,
+	                            DEFAULT_COLLATION_OID);
+	auto *message = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+	                          CStringGetTextDatum("duckpipe: invalid input syntax for type uuid"), false, false);
+	auto *error = static_cast<CoerceViaIO *>(copyObjectImpl(cast));
+	error->arg = reinterpret_cast<Expr *>(message);
+	auto *when = makeNode(CaseWhen);
+	when->expr = makeBoolExpr(NOT_EXPR, list_make1(match), -1);
+	when->result = reinterpret_cast<Expr *>(error);
+	when->location = -1;
+	auto *result = makeNode(CaseExpr);
+	result->casetype = UUIDOID;
+	result->args = list_make1(when);
+	result->defresult = reinterpret_cast<Expr *>(cast);
+	result->location = -1;
+	return reinterpret_cast<Node *>(result);
+}
+
+// octet_length(text) as (bit_length(x) >> 3)::integer: DuckDB's octet_length takes a BLOB only,
+// its bit_length of a string counts the UTF-8 bytes as PostgreSQL's does; of char(n), of
+// rpad(x, n, ' ').
+Node *PrepareOctetLength(FuncExpr *func, void *context) {
+	int pad = func->funcid == F_OCTET_LENGTH_BPCHAR ? BpcharPad(static_cast<Node *>(linitial(func->args))) : 0;
+	Node *arg = Prepare(static_cast<Node *>(linitial(func->args)), context);
+	if (pad > 0) { // a char(n) value's bytes are those of its padded text
+		auto *width = makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(pad), false, true);
+		auto *space = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum(" "), false, false);
+		arg = reinterpret_cast<Node *>(makeFuncExpr(F_RPAD_TEXT_INT4_TEXT, TEXTOID, list_make3(arg, width, space),
+		                                            InvalidOid, func->inputcollid, COERCE_EXPLICIT_CALL));
+	}
+	auto *bits = reinterpret_cast<Expr *>(
+	    makeFuncExpr(F_BIT_LENGTH_TEXT, INT4OID, list_make1(arg), InvalidOid, func->inputcollid, COERCE_EXPLICIT_CALL));
+	Oid shift = LookupOperName(nullptr, list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup(">>"))),
+	                           INT4OID, INT4OID, false, -1);
+	auto *three = reinterpret_cast<Expr *>(makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(3), false, true));
+	Expr *bytes = make_opclause(shift, INT4OID, false, bits, three, InvalidOid, InvalidOid);
+	return reinterpret_cast<Node *>(makeRelabelType(bytes, INT4OID, -1, InvalidOid, COERCE_EXPLICIT_CAST));
+}
 
 Node *PrepareConst(Const *c) {
 	if (c->consttype != NUMERICOID || c->constisnull) {
@@ -69,6 +220,9 @@ Node *Prepare(Node *node, void *context) {
 	if (IsA(node, Query)) {
 		Query *query = query_tree_mutator(castNode(Query, node), AsMutator(Prepare), context, 0);
 		PrepareBpcharRelations(query);
+		PrepareFunctionScans(query);
+		PrepareValuesLists(query);
+		PrepareGroupDistinct(query);
 		return reinterpret_cast<Node *>(query);
 	}
 	if (IsA(node, Param) && castNode(Param, node)->paramkind == PARAM_EXTERN) {
@@ -98,6 +252,9 @@ Node *Prepare(Node *node, void *context) {
 		agg->aggfnoid = F_BOOL_AND;
 		return reinterpret_cast<Node *>(agg);
 	}
+	if (IsA(node, CoerceViaIO) && castNode(CoerceViaIO, node)->resulttype == UUIDOID) {
+		return PrepareUuid(castNode(CoerceViaIO, expression_tree_mutator(node, AsMutator(Prepare), context)));
+	}
 	if (IsA(node, CollateExpr)) {
 		// Only C or POSIX get here (the check): DuckDB's own order, and it knows no "C" collation.
 		return Prepare(reinterpret_cast<Node *>(castNode(CollateExpr, node)->arg), context);
@@ -106,6 +263,15 @@ Node *Prepare(Node *node, void *context) {
 		// An integer cast to numeric (pg_get_querydef shows implicit ones too) keeps scale 0 in DuckDB
 		// only with a precision: numeric(19,0) and narrower instead of DECIMAL(18,3).
 		auto *func = castNode(FuncExpr, node);
+		if (func->funcid == F_OCTET_LENGTH_TEXT || func->funcid == F_OCTET_LENGTH_BPCHAR) {
+			return PrepareOctetLength(func, context);
+		}
+		if (int length = CharCastLength(func); length >= 0) {
+			return PrepareCharCast(func, length, context);
+		}
+		if (IsYearOfDatetime(func)) {
+			return PrepareYear(castNode(FuncExpr, expression_tree_mutator(node, AsMutator(Prepare), context)));
+		}
 		Oid from = list_length(func->args) == 1 ? exprType(static_cast<Node *>(linitial(func->args))) : InvalidOid;
 		if (func->funcresulttype == NUMERICOID && IsInteger(from) &&
 		    (func->funcformat == COERCE_EXPLICIT_CAST || func->funcformat == COERCE_IMPLICIT_CAST)) {
@@ -120,19 +286,19 @@ Node *Prepare(Node *node, void *context) {
 	return expression_tree_mutator(node, AsMutator(Prepare), context);
 }
 
-// avg(x) as sum(x) and count(x) of the same rows (DISTINCT and FILTER kept), as PostgreSQL's
-// int*_avg and numeric_avg compute it.
-Node *SumAndCount(Aggref *avg, Oid divide) {
-	Oid sum_fn = avg->aggfnoid == F_AVG_INT2   ? F_SUM_INT2
-	             : avg->aggfnoid == F_AVG_INT4 ? F_SUM_INT4
-	             : avg->aggfnoid == F_AVG_INT8 ? F_SUM_INT8
+// avg(x) OVER w as sum(x) OVER w and count(x) OVER w: the same frame's rows (FILTER kept), which
+// PostgreSQL's window avg divides as its plain avg does.
+Node *WindowSumAndCount(WindowFunc *avg, Oid divide) {
+	Oid sum_fn = avg->winfnoid == F_AVG_INT2   ? F_SUM_INT2
+	             : avg->winfnoid == F_AVG_INT4 ? F_SUM_INT4
+	             : avg->winfnoid == F_AVG_INT8 ? F_SUM_INT8
 	                                           : F_SUM_NUMERIC;
-	auto *sum = static_cast<Aggref *>(copyObjectImpl(avg));
-	sum->aggfnoid = sum_fn;
-	sum->aggtype = sum_fn == F_SUM_INT2 || sum_fn == F_SUM_INT4 ? INT8OID : NUMERICOID;
-	auto *count = static_cast<Aggref *>(copyObjectImpl(avg));
-	count->aggfnoid = F_COUNT_ANY;
-	count->aggtype = INT8OID;
+	auto *sum = static_cast<WindowFunc *>(copyObjectImpl(avg));
+	sum->winfnoid = sum_fn;
+	sum->wintype = sum_fn == F_SUM_INT2 || sum_fn == F_SUM_INT4 ? INT8OID : NUMERICOID;
+	auto *count = static_cast<WindowFunc *>(copyObjectImpl(avg));
+	count->winfnoid = F_COUNT_ANY;
+	count->wintype = INT8OID;
 	return reinterpret_cast<Node *>(
 	    makeFuncExpr(divide, NUMERICOID, list_make2(sum, count), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
 }
@@ -151,6 +317,8 @@ void WriteExactDivisions(Query *query) {
 		divide = OidIsValid(divide) ? divide : ExactDivisionFunction();
 		if (IsA(expr, Aggref)) {
 			tle->expr = reinterpret_cast<Expr *>(SumAndCount(castNode(Aggref, expr), divide));
+		} else if (IsA(expr, WindowFunc)) {
+			tle->expr = reinterpret_cast<Expr *>(WindowSumAndCount(castNode(WindowFunc, expr), divide));
 		} else {
 			tle->expr = reinterpret_cast<Expr *>(makeFuncExpr(divide, NUMERICOID, castNode(OpExpr, expr)->args,
 			                                                  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
@@ -164,6 +332,10 @@ Query *PrepareForDuckDB(Query *query, ParamListInfoData *params) {
 	PrepareContext ctx{params};
 	Query *prepared = castNode(Query, Prepare(static_cast<Node *>(copyObjectImpl(query)), &ctx));
 	WriteExactDivisions(prepared);
+	Oid divide = ExactDivisionFunction();
+	if (OidIsValid(divide)) {
+		ReplaceComparedAverages(reinterpret_cast<Node *>(prepared), CompareAverage, &divide);
+	}
 	return prepared;
 }
 

@@ -199,7 +199,7 @@ GROUP BY p_brand, p_type, p_size
 ORDER BY supplier_cnt DESC, p_brand, p_type, p_size;
 
 -- name: q17_small_quantity_order_revenue
--- path: row
+-- path: duckdb
 -- The average per part is a derived table joined on the part (TPC-H writes it as a subquery
 -- correlated on p_partkey): through the row-by-row path each rescan of lineitem reads and converts
 -- the whole table again (~0.4 s here), once per outer row.
@@ -265,7 +265,7 @@ ORDER BY numwait DESC, s_name
 LIMIT 100;
 
 -- name: q22_global_sales_opportunity
--- path: row
+-- path: duckdb
 -- ordered
 SELECT cntrycode, count(*) AS numcust, sum(c_acctbal) AS totacctbal
 FROM (SELECT substring(c_phone FROM 1 FOR 2) AS cntrycode, c_acctbal
@@ -405,7 +405,7 @@ FROM customer
 ORDER BY c_custkey;
 
 -- name: window_lag_running
--- path: row
+-- path: duckdb
 -- ordered
 SELECT o_orderkey, o_custkey, o_orderdate, o_totalprice, lag(o_orderdate) OVER w, lead(o_totalprice, 2) OVER w,
 	o_orderdate - lag(o_orderdate) OVER w AS gap,
@@ -620,7 +620,7 @@ FROM customer c LEFT JOIN src.segment_target t ON t.mktsegment = c.c_mktsegment
 GROUP BY 1, 2;
 
 -- name: uuid_equality
--- path: row
+-- path: duckdb
 SELECT o_orderkey, o_token, c_custkey, c_uuid
 FROM orders JOIN customer ON c_custkey = o_custkey
 WHERE o_token = md5('order12')::uuid OR o_token IN (md5('order100')::uuid, md5('order2999')::uuid)
@@ -688,7 +688,7 @@ EXCEPT SELECT s_suppkey FROM supplier WHERE s_acctbal < 0
 UNION ALL SELECT n_nationkey FROM nation WHERE n_comment IS NULL;
 
 -- name: nested_aggregate_having
--- path: row
+-- path: duckdb
 -- ordered
 SELECT nation, count(*), avg(cnt), max(cnt)
 FROM (SELECT n_name AS nation, o_custkey, count(*) AS cnt
@@ -750,7 +750,7 @@ FROM lineitem
 WHERE l_shipdate > date '2100-01-01';
 
 -- name: values_join_char
--- path: row
+-- path: duckdb
 -- ordered
 SELECT l_shipmode, v.label, count(*)
 FROM lineitem JOIN (VALUES ('AIR', 'fast'), ('RAIL', 'slow'), ('FOB ', 'pad')) AS v(mode, label)
@@ -759,7 +759,7 @@ GROUP BY 1, 2
 ORDER BY 1;
 
 -- name: generate_series_left_join
--- path: row
+-- path: duckdb
 -- ordered
 SELECT d::date, count(o_orderkey), sum(o_totalprice)
 FROM generate_series(date '1995-01-01', date '1995-03-31', interval '1 week') AS d
@@ -819,3 +819,261 @@ ORDER BY c_custkey;
 SELECT count(*)
 FROM customer
 WHERE EXISTS (SELECT * FROM orders WHERE o_custkey = c_custkey AND o_wait > interval '1 day');
+
+-- name: values_list_types
+-- path: duckdb
+-- ordered
+-- Integers, text with NULL and empty, numerics of one scale (negative, zero, NULL), dates (year 44,
+-- infinite) and timestamps in a VALUES list, joined to a lake table.
+SELECT v.k, v.label, v.amount, v.day, isfinite(v.day), v.at, isfinite(v.at), count(c_custkey), sum(c_acctbal)
+FROM (VALUES (1, 'one', 1.50, date '1995-01-01', timestamp '2000-02-29 12:00'),
+		(2, NULL, -2.25, NULL, timestamp '-infinity'),
+		(3, 'three', NULL, date '0044-03-15', NULL),
+		(-4, '', 0.00, date 'infinity', timestamp '1899-12-31 23:59:59.5')) AS v(k, label, amount, day, at)
+	LEFT JOIN customer ON c_nationkey = v.k
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+ORDER BY 1;
+
+-- name: values_default_column_names
+-- path: duckdb
+-- ordered
+SELECT column1, n_name, column2
+FROM (VALUES (1, 10::int8), (3, NULL), (24, -1)) v JOIN nation ON n_nationkey = column1
+ORDER BY 1;
+
+-- name: values_numeric_scales
+-- path: row
+-- PostgreSQL keeps each numeric's own scale (2, not 2.0); DuckDB's VALUES column has one type.
+SELECT v.x, n_name
+FROM (VALUES (1.5), (2)) v(x) JOIN nation ON n_nationkey = v.x::int;
+
+-- name: generate_series_integers
+-- path: duckdb
+-- ordered
+-- int4 series (values and arithmetic int4, as in PostgreSQL), a negative start, a step, and a
+-- correlated series that is empty for the larger g.
+SELECT g, g * 2 - 1, count(o_orderkey), min(o_orderkey), (SELECT count(*) FROM generate_series(g, 3) h)
+FROM generate_series(-3, 10, 2) g
+	LEFT JOIN orders ON o_custkey = g
+GROUP BY g
+ORDER BY g;
+
+-- name: generate_series_empty_descending_int8
+-- path: duckdb
+SELECT 'desc' AS kind, g, NULL::int8 AS n FROM generate_series(5, -5, -3) g
+UNION ALL SELECT 'empty', g, count(*) OVER () FROM generate_series(3, 1) g
+UNION ALL SELECT 'int8', g, n_nationkey FROM generate_series(4294967296, 4294967298) g, nation WHERE n_nationkey < 2
+UNION ALL SELECT 'lateral', s.g, n_nationkey FROM nation, generate_series(n_regionkey, 2) s(g) WHERE n_nationkey < 6;
+
+-- name: generate_series_months
+-- path: duckdb
+-- ordered
+-- A month from January 31 is February 28, then March 28 (each step from the previous value).
+SELECT d, count(o_orderkey), min(o_orderkey)
+FROM generate_series(timestamp '1995-01-31', timestamp '1995-12-31', interval '1 month') d
+	LEFT JOIN orders ON o_orderdate >= d AND o_orderdate < d + interval '1 month'
+GROUP BY d
+ORDER BY d;
+
+-- name: generate_series_timestamptz_dst
+-- path: duckdb
+-- ordered
+-- Steps across the session zone's daylight saving change (America/St_Johns, April 2 1995).
+SELECT d, d::date AS day, count(*) FILTER (WHERE o_created < d)
+FROM generate_series(timestamptz '1995-03-31 23:30', timestamptz '1995-04-06', interval '1 day 5 hours') d, orders
+GROUP BY d
+ORDER BY d;
+
+-- name: group_by_distinct_sets
+-- path: duckdb
+-- The sets of both rollups' product, each once: (s, p, s) is (s, p), (s, s) is (s).
+SELECT o_orderstatus, o_orderpriority, count(*), sum(o_totalprice), grouping(o_orderstatus, o_orderpriority)
+FROM orders
+GROUP BY DISTINCT ROLLUP (o_orderstatus, o_orderpriority), ROLLUP (o_orderstatus);
+
+-- name: group_by_distinct_no_rows_and_plain
+-- path: duckdb
+SELECT l_shipmode, count(*), grouping(l_shipmode), sum(l_quantity)
+FROM lineitem
+WHERE l_shipdate > date '2100-01-01'
+GROUP BY DISTINCT CUBE (l_shipmode), GROUPING SETS ((l_shipmode), ())
+UNION ALL
+SELECT c_mktsegment, count(*), 0, sum(c_acctbal)
+FROM customer
+GROUP BY DISTINCT c_mktsegment, c_mktsegment;
+
+-- name: bit_aggregates
+-- path: duckdb
+-- ordered
+-- int2 (NULLs, negatives; a nation whose ratings are all NULL), int4 and int8, and no rows.
+SELECT s_nationkey, bit_or(s_rating), bit_and(s_rating), bit_xor(s_rating), bit_or(s_suppkey - 25),
+	bit_and(s_suppkey::int8 * -3), bit_xor(s_suppkey) FILTER (WHERE s_suppkey > 1000), bool_or(s_rating < 0)
+FROM supplier
+GROUP BY s_nationkey
+ORDER BY s_nationkey;
+
+-- name: bit_aggregates_lineitem
+-- path: duckdb
+SELECT bit_or(l_linenumber), bit_and(l_linenumber), bit_xor(l_orderkey), bit_or(l_partkey) FILTER (WHERE l_partkey < 0),
+	bit_and(l_suppkey)
+FROM lineitem;
+
+-- name: isodow_week_octet_length
+-- path: duckdb
+-- ordered
+-- Dates before 1900 and BC, timestamps and timestamptz (the session's zone), multibyte and empty text.
+SELECT c_custkey, c_since, extract(isodow FROM c_since), extract(week FROM c_since), date_part('isodow', c_since),
+	isfinite(c_since), octet_length(c_comment), octet_length(c_name || 'é'), octet_length(c_phone),
+	octet_length(c_mktsegment), octet_length(c_comment::char(30)), octet_length(''::char(3)), octet_length(min(c_mktsegment) OVER ())
+FROM customer
+WHERE c_custkey < 40
+ORDER BY c_custkey;
+
+-- name: isodow_octet_length_lineitem
+-- path: duckdb
+-- ordered
+SELECT l_orderkey, l_linenumber, extract(isodow FROM l_shipped_at), extract(week FROM l_shipped_at),
+	isfinite(l_shipped_at), octet_length(l_tag), octet_length(l_comment), extract(isodow FROM o_updated),
+	extract(week FROM o_created), isfinite(o_created)
+FROM lineitem JOIN orders ON o_orderkey = l_orderkey
+WHERE l_orderkey < 200 OR l_tag LIKE 'na%'
+ORDER BY l_orderkey, l_linenumber;
+
+-- name: numeric_to_integer_casts
+-- path: duckdb
+-- ordered
+-- Halves round away from zero (2.50 -> 3, -2.50 -> -3), to int2, int4 and int8.
+SELECT l_orderkey, l_linenumber, (l_discount * 50)::int, (-l_discount * 50)::int2, (l_tax * -150)::int8,
+	l_quantity::int, (l_extendedprice * 0.01)::int4, round(l_extendedprice, 1)::int8
+FROM lineitem
+WHERE l_orderkey < 300
+ORDER BY l_orderkey, l_linenumber;
+
+-- name: float_to_integer_cast
+-- path: row
+-- DuckDB's double to integer cast wraps at the edge (2147483647.5 gives -2147483648).
+SELECT o_orderkey, o_score::int
+FROM orders
+WHERE o_orderkey < 100;
+
+-- name: uuid_from_text
+-- path: duckdb
+-- ordered
+-- Text to uuid in the forms PostgreSQL reads: upper case, braces, no hyphens, a hyphen after any
+-- group of four digits, NULL (others are an error in both: test/regress/sql/65_duckdb_types.sql).
+SELECT c_custkey, upper(m)::uuid, ('{' || m || '}')::uuid, (substr(m, 1, 4) || '-' || substr(m, 5))::uuid,
+	(substr(m, 1, 8) || '-' || substr(m, 9, 4) || '-' || substr(m, 13, 4) || '-' || substr(m, 17, 4) || '-' ||
+		substr(m, 21))::uuid = c_uuid,
+	CASE WHEN c_custkey % 5 = 0 THEN NULL ELSE m END::uuid
+FROM (SELECT c_custkey, c_uuid, md5('cust' || c_custkey::text) AS m FROM customer WHERE c_custkey < 30) c
+ORDER BY c_custkey;
+
+-- name: date_constant_before_year_one
+-- path: row
+-- pg_get_querydef writes '0044-03-15 BC', which DuckDB would read as year 44 AD.
+SELECT c_custkey, c_since
+FROM customer
+WHERE c_since < date '0001-01-01' OR c_since = date '0044-03-15 BC';
+
+-- name: avg_compared
+-- path: duckdb
+-- avg of int2/int4/int8/numeric compared directly, through arithmetic and as a scalar subquery;
+-- ties with the exact quotient (avg 25.50 = 25.5), negatives, an empty group's NULL, FILTER and
+-- DISTINCT.
+SELECT l_returnflag::text, count(*), sum(l_quantity)
+FROM lineitem
+GROUP BY l_returnflag
+HAVING avg(l_quantity) > 25 AND avg(l_linenumber) * 2 >= 3 AND avg(DISTINCT l_orderkey) - 1 <> 0
+	AND (avg(l_partkey) FILTER (WHERE l_partkey < 0) > 0) IS NOT TRUE
+UNION ALL
+SELECT 'c', count(*), sum(c_acctbal)
+FROM customer
+WHERE c_acctbal < (SELECT avg(c_acctbal) FROM customer WHERE c_nationkey = 3)
+	AND -c_acctbal * 2 > (SELECT 0.5 * avg(s_acctbal) - avg(s_rating) FROM supplier)
+UNION ALL
+SELECT 'p', count(*), sum(p_size)
+FROM part
+WHERE p_size = (SELECT avg(p2.p_size) FROM part p2 WHERE p2.p_size IN (24, 26))
+	OR p_size > (SELECT avg(p_size) FROM part WHERE p_size > 100);
+
+-- name: avg_compared_correlated
+-- path: duckdb
+-- ordered
+SELECT c_custkey, c_acctbal
+FROM customer
+WHERE c_custkey < 40
+	AND c_acctbal * 10 > (SELECT avg(o_totalprice) FROM orders WHERE o_custkey = c_custkey AND o_orderkey < 4000)
+ORDER BY c_custkey;
+
+-- name: avg_in_expression_output
+-- path: row
+-- The avg's value reaches the result through arithmetic: its text (scale) is PostgreSQL's own.
+SELECT l_returnflag, avg(l_quantity) * 2
+FROM lineitem
+GROUP BY l_returnflag;
+
+-- name: window_avg_exact
+-- path: duckdb
+-- ordered
+-- avg over windows of int2 (NULLs, negatives), int4, int8 and numeric: frames that are empty at
+-- the partition's end (NULL), FILTER, a running and a whole-partition frame.
+SELECT s_suppkey, s_nationkey,
+	avg(s_rating) OVER (PARTITION BY s_nationkey ORDER BY s_suppkey ROWS BETWEEN 1 FOLLOWING AND 3 FOLLOWING),
+	avg(s_suppkey) OVER (ORDER BY s_suppkey ROWS BETWEEN 2 PRECEDING AND CURRENT ROW),
+	avg(s_suppkey::int8 * -7) OVER (PARTITION BY s_nationkey),
+	avg(s_acctbal) FILTER (WHERE s_acctbal < 0) OVER (PARTITION BY s_nationkey ORDER BY s_suppkey),
+	avg(s_acctbal) OVER (ORDER BY s_acctbal, s_suppkey RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+FROM supplier
+ORDER BY s_suppkey;
+
+-- name: window_avg_sorted
+-- path: row
+-- A window avg sorted by: its value would be DuckDB's text.
+SELECT s_suppkey, avg(s_acctbal) OVER (PARTITION BY s_nationkey) AS a
+FROM supplier
+ORDER BY a, s_suppkey;
+
+-- name: cast_to_char_n
+-- path: duckdb
+-- ordered
+-- Explicit casts to char(n): text cut to n characters (multibyte ones counted as one), trailing
+-- spaces, empty and NULL text, char(m) to a shorter char(n); compared, grouped and returned padded.
+SELECT l_tag::char(3) AS tag3, (l_tag || '  ')::char(6) = l_tag::char(6), l_shipmode::char(4), count(*),
+	min(l_comment::char(12)), max(l_orderkey)
+FROM lineitem
+WHERE l_orderkey < 2000
+GROUP BY 1, 2, 3
+ORDER BY l_tag::char(3) COLLATE "C" NULLS FIRST, 2, l_shipmode::char(4) COLLATE "C";
+
+-- name: cast_to_char_implicit_length
+-- path: row
+-- An assignment-style cast (char(n) of a longer text fails there, where an explicit cast cuts it)
+-- stays with PostgreSQL; so does char without a length.
+SELECT count(*)
+FROM lineitem
+WHERE l_tag::bpchar = 'alpha';
+
+-- name: avg_derived_table_compared
+-- path: duckdb
+-- ordered
+-- A derived table's avg columns that the outer query only compares (twice, through arithmetic).
+SELECT o_custkey, count(*)
+FROM orders, (SELECT l_orderkey AS k, avg(l_quantity) AS q, avg(l_linenumber) - 1 AS n FROM lineitem GROUP BY 1) a
+WHERE k = o_orderkey AND q * 2 > 50 AND q <= 40 AND n >= 1.5 AND o_custkey < 50
+GROUP BY o_custkey
+ORDER BY o_custkey;
+
+-- name: avg_derived_table_returned
+-- path: row
+-- The derived table's avg reaches the result: its text is PostgreSQL's own.
+SELECT k, q
+FROM (SELECT l_orderkey AS k, avg(l_quantity) AS q FROM lineitem GROUP BY 1) a
+WHERE q > 45;
+
+-- name: values_integer_numerics
+-- path: duckdb
+-- ordered
+-- Integers the parser made numerics (2::numeric, not folded), with a NULL: scale 0 in both.
+SELECT v.x, v.y, n_name
+FROM (VALUES (2::numeric, 1.25), (NULL, NULL), (3, -0.50)) v(x, y) LEFT JOIN nation ON n_nationkey = v.x
+ORDER BY 1;
