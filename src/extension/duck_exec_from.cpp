@@ -118,13 +118,7 @@ void PrepareFunctionScans(Query *query) {
 		auto *inner = static_cast<RangeTblEntry *>(copyObjectImpl(rte));
 		IncrementVarSublevelsUp(reinterpret_cast<Node *>(inner->functions), 1, 0);
 		inner->lateral = false;
-		Query *sub = makeNode(Query);
-		sub->commandType = CMD_SELECT;
-		sub->canSetTag = true;
-		sub->rtable = list_make1(inner);
-		RangeTblRef *ref = makeNode(RangeTblRef);
-		ref->rtindex = 1;
-		sub->jointree = makeFromExpr(list_make1(ref), nullptr);
+		Query *sub = SelectFromOne(inner);
 		const char *column = strVal(linitial(rte->eref->colnames));
 		Expr *value = reinterpret_cast<Expr *>(makeVar(1, 1, INT4OID, -1, InvalidOid, 0));
 		value = reinterpret_cast<Expr *>(makeRelabelType(value, INT4OID, -1, InvalidOid, COERCE_EXPLICIT_CAST));
@@ -178,6 +172,17 @@ void PrepareValuesLists(Query *query) {
 			column++;
 		}
 	}
+}
+
+Query *SelectFromOne(RangeTblEntry *inner) {
+	Query *sub = makeNode(Query);
+	sub->commandType = CMD_SELECT;
+	sub->canSetTag = true;
+	sub->rtable = list_make1(inner);
+	RangeTblRef *ref = makeNode(RangeTblRef);
+	ref->rtindex = 1;
+	sub->jointree = makeFromExpr(list_make1(ref), nullptr);
+	return sub;
 }
 
 } // namespace duckpipe::ext

@@ -22,5 +22,8 @@ void PrepareFunctionScans(Query *query);
 // column's precision and scale (a bare NULL::numeric is DuckDB's DECIMAL(18,3), whose scale the
 // column would take).
 void PrepareValuesLists(Query *query);
+// SELECT ... FROM `inner`: a query whose one range table entry is `inner`, target list empty (the
+// caller fills it), for FROM items rewritten into subqueries.
+Query *SelectFromOne(RangeTblEntry *inner);
 
 } // namespace duckpipe::ext

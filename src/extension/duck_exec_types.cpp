@@ -2,6 +2,8 @@
 // here was checked against PostgreSQL 15 and DuckDB (test/regress/sql/65_duckdb_types.sql).
 #include "extension/duck_exec_types.hpp"
 
+#include "extension/duck_exec_from.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -301,13 +303,7 @@ void PrepareBpcharRelations(Query *query) {
 		auto *inner = static_cast<RangeTblEntry *>(copyObjectImpl(rte));
 		inner->alias = nullptr;
 		inner->eref = makeAlias(RelationGetRelationName(rel), NIL);
-		Query *sub = makeNode(Query);
-		sub->commandType = CMD_SELECT;
-		sub->canSetTag = true;
-		sub->rtable = list_make1(inner);
-		RangeTblRef *ref = makeNode(RangeTblRef);
-		ref->rtindex = 1;
-		sub->jointree = makeFromExpr(list_make1(ref), nullptr);
+		Query *sub = SelectFromOne(inner);
 		List *outer_names = NIL;
 		for (int i = 0; i < desc->natts; i++) {
 			Form_pg_attribute att = TupleDescAttr(desc, i);
