@@ -114,8 +114,10 @@ class Scope:
             try:
                 self.runner.compact([self.qualified(t) for t in tables])
                 break
-            except Exception:  # a flush's deletes won a conflict: the next try sees them
-                if attempt == 2:
+            except Exception as e:  # noqa: BLE001: the CLI's CalledProcessError or psycopg2's error
+                # A flush's deletes committed first (Error(Conflict)): the next try sees them.
+                text = f"{e} {getattr(e, 'stderr', '') or ''}"
+                if attempt == 2 or "conflict" not in text:
                     raise
         secs = time.monotonic() - t0
         files, avg = self.files()

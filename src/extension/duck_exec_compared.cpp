@@ -238,17 +238,28 @@ Expr *AsText(Node *node) {
 
 } // namespace
 
-Node *SumAndCount(Aggref *avg, Oid divide) {
-	Oid sum_fn = avg->aggfnoid == F_AVG_INT2   ? F_SUM_INT2
-	             : avg->aggfnoid == F_AVG_INT4 ? F_SUM_INT4
-	             : avg->aggfnoid == F_AVG_INT8 ? F_SUM_INT8
-	                                           : F_SUM_NUMERIC;
-	auto *sum = static_cast<Aggref *>(copyObjectImpl(avg));
-	sum->aggfnoid = sum_fn;
-	sum->aggtype = sum_fn == F_SUM_INT2 || sum_fn == F_SUM_INT4 ? INT8OID : NUMERICOID;
-	auto *count = static_cast<Aggref *>(copyObjectImpl(avg));
-	count->aggfnoid = F_COUNT_ANY;
-	count->aggtype = INT8OID;
+Node *SumAndCount(Node *avg, Oid divide) {
+	bool window = IsA(avg, WindowFunc);
+	Oid avg_fn = window ? castNode(WindowFunc, avg)->winfnoid : castNode(Aggref, avg)->aggfnoid;
+	Oid sum_fn = avg_fn == F_AVG_INT2   ? F_SUM_INT2
+	             : avg_fn == F_AVG_INT4 ? F_SUM_INT4
+	             : avg_fn == F_AVG_INT8 ? F_SUM_INT8
+	                                    : F_SUM_NUMERIC;
+	Oid sum_type = sum_fn == F_SUM_INT2 || sum_fn == F_SUM_INT4 ? INT8OID : NUMERICOID;
+	// The same node twice, DISTINCT, FILTER and (a window's) frame kept: the same rows.
+	auto *sum = static_cast<Node *>(copyObjectImpl(avg));
+	auto *count = static_cast<Node *>(copyObjectImpl(avg));
+	if (window) {
+		castNode(WindowFunc, sum)->winfnoid = sum_fn;
+		castNode(WindowFunc, sum)->wintype = sum_type;
+		castNode(WindowFunc, count)->winfnoid = F_COUNT_ANY;
+		castNode(WindowFunc, count)->wintype = INT8OID;
+	} else {
+		castNode(Aggref, sum)->aggfnoid = sum_fn;
+		castNode(Aggref, sum)->aggtype = sum_type;
+		castNode(Aggref, count)->aggfnoid = F_COUNT_ANY;
+		castNode(Aggref, count)->aggtype = INT8OID;
+	}
 	return reinterpret_cast<Node *>(
 	    makeFuncExpr(divide, NUMERICOID, list_make2(sum, count), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
 }
@@ -269,7 +280,7 @@ Node *CompareAverage(Aggref *avg, int max_scale, void *context) {
 	// PostgreSQL's quotient has at least 16 significant digits (select_div_scale): 20 decimals hold
 	// those of any avg from 0.0001 up, whatever the integer digits cost; 30 leaves 8 for a factor.
 	int scale = std::clamp(38 - digits, 20, max_scale);
-	Node *quotient = SumAndCount(avg, divide);
+	Node *quotient = SumAndCount(reinterpret_cast<Node *>(avg), divide);
 	auto *dot = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum("."), false, false);
 	auto *fraction = makeFuncExpr(F_SPLIT_PART, TEXTOID, list_make3(AsText(quotient), dot, ConstInt(2)), InvalidOid,
 	                              DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);

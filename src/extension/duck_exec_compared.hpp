@@ -17,8 +17,8 @@ void ReplaceComparedAverages(Node *tree, Node *(*fn)(Aggref *avg, int max_scale,
 // The DuckDB form of a compared avg (context: the Oid of duckpipe.numeric_div).
 Node *CompareAverage(Aggref *avg, int max_scale, void *context);
 
-// avg(x) as duckpipe.numeric_div(sum(x), count(x)) of the same rows (DISTINCT and FILTER kept), as
-// PostgreSQL's int*_avg and numeric_avg compute it.
-Node *SumAndCount(Aggref *avg, unsigned int divide);
+// avg(x), an Aggref or a window's WindowFunc, as duckpipe.numeric_div(sum(x), count(x)) of the same
+// rows (DISTINCT, FILTER and the frame kept), as PostgreSQL's int*_avg and numeric_avg compute it.
+Node *SumAndCount(Node *avg, unsigned int divide);
 
 } // namespace duckpipe::ext

@@ -286,23 +286,6 @@ Node *Prepare(Node *node, void *context) {
 	return expression_tree_mutator(node, AsMutator(Prepare), context);
 }
 
-// avg(x) OVER w as sum(x) OVER w and count(x) OVER w: the same frame's rows (FILTER kept), which
-// PostgreSQL's window avg divides as its plain avg does.
-Node *WindowSumAndCount(WindowFunc *avg, Oid divide) {
-	Oid sum_fn = avg->winfnoid == F_AVG_INT2   ? F_SUM_INT2
-	             : avg->winfnoid == F_AVG_INT4 ? F_SUM_INT4
-	             : avg->winfnoid == F_AVG_INT8 ? F_SUM_INT8
-	                                           : F_SUM_NUMERIC;
-	auto *sum = static_cast<WindowFunc *>(copyObjectImpl(avg));
-	sum->winfnoid = sum_fn;
-	sum->wintype = sum_fn == F_SUM_INT2 || sum_fn == F_SUM_INT4 ? INT8OID : NUMERICOID;
-	auto *count = static_cast<WindowFunc *>(copyObjectImpl(avg));
-	count->winfnoid = F_COUNT_ANY;
-	count->wintype = INT8OID;
-	return reinterpret_cast<Node *>(
-	    makeFuncExpr(divide, NUMERICOID, list_make2(sum, count), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
-}
-
 // The select list's avg and numeric / (the check allowed them only as whole top-level columns) as
 // calls of duckpipe.numeric_div, the DuckDB macro of the same name computing PostgreSQL's digits.
 void WriteExactDivisions(Query *query) {
@@ -315,10 +298,9 @@ void WriteExactDivisions(Query *query) {
 			continue;
 		}
 		divide = OidIsValid(divide) ? divide : ExactDivisionFunction();
-		if (IsA(expr, Aggref)) {
-			tle->expr = reinterpret_cast<Expr *>(SumAndCount(castNode(Aggref, expr), divide));
-		} else if (IsA(expr, WindowFunc)) {
-			tle->expr = reinterpret_cast<Expr *>(WindowSumAndCount(castNode(WindowFunc, expr), divide));
+		if (IsA(expr, Aggref) || IsA(expr, WindowFunc)) {
+			// A window avg divides its frame's sum and count as the plain avg does.
+			tle->expr = reinterpret_cast<Expr *>(SumAndCount(expr, divide));
 		} else {
 			tle->expr = reinterpret_cast<Expr *>(makeFuncExpr(divide, NUMERICOID, castNode(OpExpr, expr)->args,
 			                                                  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));

@@ -121,14 +121,16 @@ ExpireResult LakeMaintenance::ExpireSnapshots(const std::string &older_than) {
 		c.Exec("DELETE FROM " + Table(t) + " x WHERE " + Dead(snaps, "x") +
 		       (by_table && !keep.empty() ? " AND x.table_id NOT IN (" + keep + ")" : std::string()));
 	}
-	// The inlined tables of tables gone for good are dropped with their registration.
-	for (int i = 0; i < inlined.Rows(); i++) {
-		if (c.Exec("SELECT NOT EXISTS (SELECT 1 FROM " + Table("ducklake_table") + " WHERE table_id = $1)",
-		           {std::string(inlined.Get(i, 1))})
-		        .GetBool(0, 0)) {
-			c.Exec("DROP TABLE IF EXISTS " + c.QuoteIdent(config_.catalog_schema) + "." +
-			       c.QuoteIdent(std::string(inlined.Get(i, 0))));
-		}
+	// The inlined tables of tables gone for good (no ducklake_table row left after the deletes
+	// above) are dropped with their registration.
+	auto dropped = c.Exec("SELECT r.table_name FROM " + Table("ducklake_inlined_data_tables") +
+	                          " r WHERE to_regclass(quote_ident($1) || '.' || quote_ident(r.table_name)) IS NOT NULL "
+	                          "AND NOT EXISTS (SELECT 1 FROM " +
+	                          Table("ducklake_table") + " t WHERE t.table_id = r.table_id)",
+	                      {config_.catalog_schema});
+	for (int i = 0; i < dropped.Rows(); i++) {
+		c.Exec("DROP TABLE IF EXISTS " + c.QuoteIdent(config_.catalog_schema) + "." +
+		       c.QuoteIdent(std::string(dropped.Get(i, 0))));
 	}
 	// Tables gone for good lose every row keyed by their id.
 	std::string gone = "table_id NOT IN (SELECT table_id FROM " + Table("ducklake_table") + ")";

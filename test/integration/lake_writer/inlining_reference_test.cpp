@@ -407,4 +407,16 @@ TEST(LakeWriterInlining, ExpiryKeepsTheColumnsOldInlinedTablesAreReadWith) {
 	EXPECT_EQ(f.Pg("SELECT count(*) FROM ducklake.ducklake_column WHERE end_snapshot IS NOT NULL"), (Rows{"0"}));
 	EXPECT_EQ(LakeRows(f.lake.Conninfo(), "SELECT id, label, extra FROM main.t ORDER BY id"),
 	          (Rows{"1|one|NULL", "3|three|33"}));
+
+	// A table gone for good: its inlined tables are dropped with their registration.
+	ASSERT_EQ(f.Registered(t).size(), 2u);
+	auto drop = f.writer.Begin();
+	drop.DropTable(t);
+	drop.Commit();
+	EXPECT_GT(maintenance.ExpireSnapshots("0 seconds").snapshots_expired, 0);
+	EXPECT_TRUE(f.Registered(t).empty());
+	EXPECT_EQ(f.Pg("SELECT count(*) FROM pg_tables WHERE schemaname = 'ducklake' AND tablename LIKE "
+	               "'ducklake_inlined_data_" +
+	               std::to_string(t) + "_%'"),
+	          (Rows{"0"}));
 }
