@@ -2,6 +2,7 @@
 from contextlib import closing
 import os
 import pwd
+import resource
 import shutil
 import socket
 import subprocess
@@ -165,11 +166,15 @@ class Cluster:
         return subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
 
     def recvlogical(self, db, slot, end_lsn, options):
-        """Seconds pg_recvlogical takes to drain `slot` up to end_lsn into /dev/null."""
+        """Seconds pg_recvlogical takes to drain `slot` up to end_lsn into /dev/null, and its own CPU
+        seconds (user + system: what reading the stream costs a consumer that does nothing with it)."""
         cmd = [f"{SYSTEM_BIN}/pg_recvlogical", "-d", self.conninfo(db), "--slot", slot, "--start", "-E", end_lsn,
                "-f", "/dev/null", "--no-loop"]
         for o in options:
             cmd += ["-o", o]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
         subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
-        return time.monotonic() - t0
+        secs = time.monotonic() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return secs, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -98,15 +98,16 @@ def recvlogical_baselines(ctx, s, slots, end_lsn, rows):
     """Rows/s of pg_recvlogical (pgoutput, to /dev/null) over the same WAL, protocol 1 and 2 + streaming,
     and the server's CPU seconds for each (the walsender's decoding, what any consumer costs it)."""
     cpu0 = ctx.cluster.cpu_seconds()
-    t1 = ctx.cluster.recvlogical(s.db, slots[0], end_lsn, ["proto_version=1", "publication_names=bench_pub"])
+    t1, own1 = ctx.cluster.recvlogical(s.db, slots[0], end_lsn, ["proto_version=1", "publication_names=bench_pub"])
     cpu1 = ctx.cluster.cpu_seconds()
-    t2 = ctx.cluster.recvlogical(s.db, slots[1], end_lsn,
+    t2, own2 = ctx.cluster.recvlogical(s.db, slots[1], end_lsn,
                                  ["proto_version=2", "streaming=on", "publication_names=bench_pub"])
     cpu2 = ctx.cluster.cpu_seconds()
     for slot in slots:
         s.sql("SELECT pg_drop_replication_slot(%s)", (slot,))
     return {"recvlogical_proto1_rows_per_s": rows / t1, "recvlogical_proto2_streaming_rows_per_s": rows / t2,
-            "recvlogical_proto1_pg_cpu_s": cpu1 - cpu0, "recvlogical_proto2_pg_cpu_s": cpu2 - cpu1}
+            "recvlogical_proto1_pg_cpu_s": cpu1 - cpu0, "recvlogical_proto2_pg_cpu_s": cpu2 - cpu1,
+            "recvlogical_proto1_own_cpu_s": own1, "recvlogical_proto2_own_cpu_s": own2}
 
 
 def wait_applied_past(s, lsn, timeout):

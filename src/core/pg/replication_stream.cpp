@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <thread>
 
 namespace duckpipe {
 
@@ -173,8 +174,23 @@ ReplicationEvent ReplicationStream::Next(int timeout_ms) {
 			auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count() + 1;
 			wait_ms = static_cast<int>(std::clamp<int64_t>(ms, 0, 3600 * 1000));
 		}
+		// The walsender sends each message on its own: while they come quickly, a nap lets a run of
+		// them pile up for one read instead of a wake-up each (the reads were most of this thread's
+		// CPU). The nap is far shorter than the walsender's socket buffer takes to fill, so it does
+		// not make the walsender wait.
+		if (auto nap = wake_.NapBeforeWait(); nap > WakeBatcher::Duration::zero()) {
+			std::this_thread::sleep_for(nap);
+			if (PQconsumeInput(pg) != 1) {
+				active_ = false;
+				conn_.streaming_ = false;
+				conn_.conn_.ThrowConnectionError("replication connection for slot " + options_.slot_name + " lost");
+			}
+			continue;
+		}
 		pollfd pfd{.fd = PQsocket(pg), .events = POLLIN, .revents = 0};
+		auto polled = Clock::now();
 		int rc = poll(&pfd, 1, wait_ms);
+		wake_.Woke(rc > 0, std::chrono::duration_cast<WakeBatcher::Duration>(Clock::now() - polled));
 		if (rc < 0 && errno != EINTR) {
 			conn_.conn_.ThrowConnectionError("poll on replication socket failed");
 		}

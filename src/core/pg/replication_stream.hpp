@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/common/lsn.hpp"
+#include "core/common/wake_batcher.hpp"
 #include "core/pg/replication_connection.hpp"
 
 #include <chrono>
@@ -90,6 +91,8 @@ private:
 	Lsn apply_;
 	Lsn server_wal_end_;
 	Clock::time_point next_status_;
+	// 100 us is about 40 messages at the walsender's full rate; its socket buffer holds ~200.
+	WakeBatcher wake_{std::chrono::microseconds(100), std::chrono::microseconds(500)};
 };
 
 } // namespace duckpipe

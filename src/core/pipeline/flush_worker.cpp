@@ -146,7 +146,24 @@ void FlushWorker::Run() {
 			// consumer could read a batch more past the limit before they counted again.
 			bool hold = route_->snapshot_lsn.load() == 0;
 			// With rows staged, only what is queued already is taken before they are appended.
-			auto item = route_->queue.Pop(staged_.empty() ? 100 : 0, hold);
+			int64_t wait_ms = staged_.empty() ? 100 : 0;
+			bool napped = false;
+			if (wait_ms > 0) {
+				// Small transactions in quick succession (an OLTP source) are taken a few at a time:
+				// a wake-up each cost the source's backends more CPU than anything else here.
+				if (auto nap = wake_.NapBeforeWait(); nap > WakeBatcher::Duration::zero()) {
+					std::this_thread::sleep_for(nap);
+					wait_ms = 0;
+					napped = true;
+				}
+			}
+			auto popped = Clock::now();
+			auto item = route_->queue.Pop(wait_ms, hold);
+			if (napped) {
+				wake_.Napped(item.has_value());
+			} else if (wait_ms > 0) {
+				wake_.Woke(item.has_value(), std::chrono::duration_cast<WakeBatcher::Duration>(Clock::now() - popped));
+			}
 			if (item) {
 				if (failed_.load()) {
 					if (hold) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/common/wake_batcher.hpp"
 #include "core/flush/change_buffer.hpp"
 #include "core/meta/metadata_types.hpp"
 #include "core/pipeline/pipeline_config.hpp"
@@ -172,6 +173,8 @@ private:
 	std::optional<Clock::time_point> first_row_at_;
 	Clock::time_point retry_after_{};
 	int transient_failures_ = 0;
+	// 5 ms: at most 200 wake-ups a second per busy table, and a lag a flush interval hardly notices.
+	WakeBatcher wake_{std::chrono::milliseconds(5), std::chrono::milliseconds(5)};
 	mutable std::mutex stats_mutex_;
 	std::optional<Clock::time_point> oldest_pending_;
 	FlushPhases last_phases_;  // guarded by stats_mutex_
