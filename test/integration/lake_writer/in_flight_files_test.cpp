@@ -4,6 +4,7 @@
 #include "core/lake/catalog_loader.hpp"
 #include "core/lake/lake_maintenance.hpp"
 #include "core/lake/lake_writer.hpp"
+#include "core/lake/write/pending_files.hpp"
 #include "harness/daemon_process.hpp"
 #include "harness/lake_files.hpp"
 #include "writer_fixture.hpp"
@@ -158,4 +159,46 @@ TEST(InFlightFiles, AggressiveMaintenanceLoopDuringASlowCopyAndFlushes) {
 	EXPECT_EQ(f.Read("SELECT v, count(*) FROM main.t GROUP BY v ORDER BY v"),
 	          (Rows{"c0|10", "c1|10", "c2|10", "c3|10", "c4|10", "c5|10", "c6|10", "c7|10", "v0|20"}));
 	EXPECT_EQ(f.Read("SELECT count(DISTINCT id) FROM main.t"), (Rows{"100"}));
+}
+
+TEST(InFlightFiles, RegistryCreatedByManyProcessesAtOnce) {
+	// A backend's add_table and workers starting together each make sure the registry exists; the
+	// losers of that race must neither fail nor see a half-made table.
+	InFlightFixture f("inflight_create_race");
+	std::string table = "ducklake.duckpipe_pending_file";
+	for (int round = 0; round < 40; round++) {
+		PgConnection(f.lake.Conninfo()).Exec("DROP TABLE " + table);
+		constexpr int kCreators = 6;
+		std::vector<std::unique_ptr<PgConnection>> conns;
+		for (int i = 0; i < kCreators; i++) {
+			conns.push_back(std::make_unique<PgConnection>(f.lake.Conninfo()));
+		}
+		std::atomic<int> ready{0};
+		std::mutex failures_mutex;
+		std::vector<std::string> failures;
+		std::vector<std::thread> threads;
+		for (int i = 0; i < kCreators; i++) {
+			threads.emplace_back([&, i] {
+				ready.fetch_add(1);
+				while (ready.load() < kCreators) {
+				}
+				try {
+					lake::PendingFiles(*conns[i], "ducklake").Ensure();
+				} catch (const std::exception &e) {
+					std::lock_guard guard(failures_mutex);
+					failures.push_back(e.what());
+				}
+			});
+		}
+		for (auto &t : threads) {
+			t.join();
+		}
+		ASSERT_TRUE(failures.empty()) << "round " << round << ": " << failures.front();
+		EXPECT_EQ(PgRows(f.lake.Conninfo(), "SELECT count(*) FROM " + table), (Rows{"0"}));
+	}
+	// The writer registers its commits in the table the race left.
+	auto c = f.writer.Begin();
+	c.Insert(f.table, *f.staging.duck, "SELECT 100 AS id, 'v1' AS v");
+	c.Commit();
+	EXPECT_EQ(f.Read("SELECT count(*) FROM main.t"), (Rows{"101"}));
 }

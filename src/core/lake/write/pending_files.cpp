@@ -22,18 +22,21 @@ std::string PendingFiles::Table() const {
 }
 
 void PendingFiles::Ensure() {
-	try {
-		conn_.Exec("CREATE TABLE IF NOT EXISTS " + Table() +
-		           "(token text NOT NULL, path text, writer_id text NOT NULL, owner_pid integer NOT NULL, "
-		           "owner_start timestamptz, base_snapshot bigint, registered_at timestamptz NOT NULL DEFAULT now(), "
-		           "committed_snapshot bigint)");
-	} catch (const Error &e) {
-		// Two processes creating it at once: one wins, the other sees the type or name taken.
-		const auto &code = e.Context().sqlstate;
-		if (code != "23505" && code != "42P07") {
-			throw;
-		}
+	auto found = conn_.Exec("SELECT to_regclass($1) IS NOT NULL", {Table()});
+	if (found.GetBool(0, 0)) {
+		return;
 	}
+	// Creators race (a backend's add_table and a worker starting at once): without a lock the second
+	// one's CREATE ... IF NOT EXISTS can fail on the name, its row type or the catalog's unique index,
+	// depending on when the first one committed. Under the lake's bootstrap lock it finds the table.
+	PgTransaction txn(conn_);
+	conn_.Exec("SET LOCAL client_min_messages = warning");
+	conn_.Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"duckpipe.lake_bootstrap." + schema_});
+	conn_.Exec("CREATE TABLE IF NOT EXISTS " + Table() +
+	           "(token text NOT NULL, path text, writer_id text NOT NULL, owner_pid integer NOT NULL, "
+	           "owner_start timestamptz, base_snapshot bigint, registered_at timestamptz NOT NULL DEFAULT now(), "
+	           "committed_snapshot bigint)");
+	txn.Commit();
 }
 
 std::string PendingFiles::RegisterCommitSql(const std::string &token, const std::string &writer_id,
