@@ -172,7 +172,7 @@ ReplicationEvent ReplicationStream::Next(int timeout_ms) {
 		int wait_ms = -1;
 		if (wake != Clock::time_point::max()) {
 			auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count() + 1;
-			wait_ms = static_cast<int>(std::clamp<int64_t>(ms, 0, 3600 * 1000));
+			wait_ms = static_cast<int>(std::clamp<int64_t>(ms, 0, int64_t{3600} * 1000));
 		}
 		// The walsender sends each message on its own: while they come quickly, a nap lets a run of
 		// them pile up for one read instead of a wake-up each (the reads were most of this thread's
