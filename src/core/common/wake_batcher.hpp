@@ -19,7 +19,7 @@ public:
 	WakeBatcher(Duration nap, Duration busy_within) : nap_(nap), busy_within_(busy_within) {}
 
 	// Before blocking: how long to nap first and then take what came without blocking (zero: block
-	// at once). A nap is given once per busy wake-up.
+	// at once). A nap is given once per busy wake-up or per nap that found work.
 	Duration NapBeforeWait() {
 		bool busy = busy_;
 		busy_ = false;
