@@ -155,6 +155,10 @@ LakeInfo CatalogSchema::Check(PgConnection &conn, std::string_view schema) {
 	return info;
 }
 
+void CatalogSchema::LockForCreation(PgConnection &conn, std::string_view schema) {
+	conn.Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"duckpipe.lake_bootstrap." + std::string(schema)});
+}
+
 LakeInfo CatalogSchema::Ensure(PgConnection &conn, const LakeConfig &config) {
 	const std::string &schema = config.catalog_schema;
 	std::string data_path = config.NormalizedDataPath();
@@ -168,7 +172,7 @@ LakeInfo CatalogSchema::Ensure(PgConnection &conn, const LakeConfig &config) {
 		// Creators race: the advisory lock makes the second one find the first one's rows.
 		PgTransaction txn(conn);
 		conn.Exec("SET LOCAL client_min_messages = warning");
-		conn.Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"duckpipe.lake_bootstrap." + schema});
+		LockForCreation(conn, schema);
 		conn.Exec("CREATE SCHEMA IF NOT EXISTS " + conn.QuoteIdent(schema));
 		conn.Exec(CreateTablesSql(conn, schema));
 		auto existing = conn.Exec("SELECT count(*) FROM " + Qualified(conn, schema, "ducklake_metadata"));

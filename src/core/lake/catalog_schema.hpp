@@ -35,6 +35,9 @@ public:
 	// lock serialises creators), then checks the format version. Throws Error(Lake) for a catalog of
 	// another version and Error(Config) when the stored data path differs from config.data_path.
 	static LakeInfo Ensure(PgConnection &conn, const LakeConfig &config);
+	// Inside a transaction of `conn`: waits for any other process creating or extending the lake's
+	// catalog in `schema` to commit, so IF NOT EXISTS then sees what it made.
+	static void LockForCreation(PgConnection &conn, std::string_view schema);
 	// Reads and checks an existing catalog without creating anything; Error(Lake) if absent.
 	static LakeInfo Check(PgConnection &conn, std::string_view schema);
 };

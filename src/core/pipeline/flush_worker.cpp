@@ -157,7 +157,8 @@ void FlushWorker::Run() {
 					napped = true;
 				}
 			}
-			auto popped = Clock::now();
+			// Only a blocking wait is timed: the loop takes queued items without one while rows are staged.
+			auto popped = wait_ms > 0 ? Clock::now() : Clock::time_point{};
 			auto item = route_->queue.Pop(wait_ms, hold);
 			if (napped) {
 				wake_.Napped(item.has_value());

@@ -2,6 +2,7 @@
 
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
+#include "core/lake/catalog_schema.hpp"
 #include "core/pg/pg_connection.hpp"
 
 namespace duckpipe::lake {
@@ -31,7 +32,7 @@ void PendingFiles::Ensure() {
 	// depending on when the first one committed. Under the lake's bootstrap lock it finds the table.
 	PgTransaction txn(conn_);
 	conn_.Exec("SET LOCAL client_min_messages = warning");
-	conn_.Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"duckpipe.lake_bootstrap." + schema_});
+	CatalogSchema::LockForCreation(conn_, schema_);
 	conn_.Exec("CREATE TABLE IF NOT EXISTS " + Table() +
 	           "(token text NOT NULL, path text, writer_id text NOT NULL, owner_pid integer NOT NULL, "
 	           "owner_start timestamptz, base_snapshot bigint, registered_at timestamptz NOT NULL DEFAULT now(), "
