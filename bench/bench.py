@@ -20,6 +20,7 @@ from benchlib import scenarios_b as B  # noqa: E402
 from benchlib.cluster import Cluster  # noqa: E402
 from benchlib.common import figures  # noqa: E402
 from benchlib.report import write_json, write_markdown, write_plot  # noqa: E402
+from benchlib.runners import Runner  # noqa: E402
 
 SIZES = {
     "full": {"narrow_rows": 10000000, "wide_rows": 1000000, "stream_seconds": 30, "stream_backlog_rows": 1000000,
@@ -103,7 +104,8 @@ def machine(ctx, args, duration, load_start):
             "mem_gb": round(mem_kb / 1048576, 1), "loadavg_start": load_start,
             "loadavg_end": " ".join(f"{x:.2f}" for x in os.getloadavg()), "duration_s": round(duration, 1),
             "pg_settings": ctx.cluster.settings(), "sizes": SIZES[ctx.mode],
-            "lag_via": ctx.lag_via, "runners": {"daemon": ctx.duckpipe, "extension": "pg_duckpipe background worker (private PG tree)"}}
+            "lag_via": ctx.lag_via, "stored_settings": dict(Runner.stored_settings),
+            "runners": {"daemon": ctx.duckpipe, "extension": "pg_duckpipe background worker (private PG tree)"}}
 
 
 def main():
@@ -125,7 +127,15 @@ def main():
     ap.add_argument("--size", action="append", default=[], metavar="KEY=N",
                     help="overrides one of the mode's sizes (e.g. narrow_rows=2000000, or a list for a "
                          "list-valued one: ud_stages=1000000,5000000); repeatable")
+    ap.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                    help="a stored setting (duckpipe set-config / duckpipe.set_config) for every scenario, "
+                         "e.g. background_flush=1; repeatable, written in the results")
     args = ap.parse_args()
+    for kv in args.setting:
+        key, sep, value = kv.partition("=")
+        if not sep or not key:
+            ap.error(f"--setting {kv}: expected KEY=VALUE")
+        Runner.stored_settings[key] = value
     for kv in args.size:
         key, _, value = kv.partition("=")
         parts = value.split(",")

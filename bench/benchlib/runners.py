@@ -34,6 +34,8 @@ def wait_for(what, cond, timeout, interval=0.2):
 
 class Runner:
     kind = "?"
+    # Settings stored globally before each scenario's tables are added (bench.py --setting).
+    stored_settings = {}
 
     def __init__(self, cluster, db, work):
         self.cluster = cluster
@@ -126,6 +128,8 @@ class DaemonRunner(Runner):
         return subprocess.run([self.binary, *args], env=self.env, check=True, capture_output=True, text=True).stdout
 
     def add_tables(self, tables):
+        for key, value in self.stored_settings.items():
+            self.cli("set-config", key, value)
         for t in tables:
             self.cli("add-table", t)
 
@@ -180,6 +184,8 @@ class ExtensionRunner(Runner):
 
     def add_tables(self, tables):
         self.sql("SELECT duckpipe.set_config('flush_interval_ms', %s)", (str(self.flush_ms),))
+        for key, value in self.stored_settings.items():
+            self.sql("SELECT duckpipe.set_config(%s, %s)", (key, value))
         for t in tables:
             self.sql("SELECT duckpipe.add_table(%s)", (t,))
 

@@ -44,7 +44,11 @@ FlushWorker::FlushWorker(std::shared_ptr<TableRoute> route, meta::TableMapping m
                          FlushWorkerEvents events)
     : route_(std::move(route)), mapping_(std::move(mapping)), schema_(std::move(schema)), lake_schema_(schema_),
       source_conninfo_(std::move(source_conninfo)), config_(config), writer_(writer), events_(std::move(events)),
-      buffer_(mapping_.SourceName(), schema_.buffer_columns, BufferOptions(config, mapping_, schema_, writer)) {
+      buffer_(mapping_.SourceName(), schema_.buffer_columns, BufferOptions(config, mapping_, schema_, writer)),
+      // An exception escaping a pass fails this table alone, with its message.
+      runner_("dp-flush-" + std::to_string(mapping_.id),
+              {.step = [this] { return Step(); }, .finish = [this] { Finish(); }},
+              [this](const std::string &message) { Fail("flush worker stopped: " + message); }) {
 	RefreshSettings();
 }
 
@@ -53,19 +57,15 @@ FlushWorker::~FlushWorker() {
 }
 
 void FlushWorker::Start() {
-	// An exception escaping the loop fails this table alone, with its message.
-	thread_ = StartThread(
-	    "dp-flush-" + std::to_string(mapping_.id), [this] { Run(); },
-	    [this](const std::string &message) { Fail("flush worker stopped: " + message); });
+	log::Debug("worker.started", "table", mapping_.SourceName());
+	runner_.Start(settings_->background_flush != 0);
 }
 
 void FlushWorker::Stop(bool finish) {
 	finish_on_stop_.store(finish);
 	stop_.store(true);
 	route_->queue.Close();
-	if (thread_.joinable()) {
-		thread_.join();
-	}
+	runner_.Join();
 }
 
 void FlushWorker::CopyDone(int64_t lake_table_id) {
@@ -81,7 +81,7 @@ void FlushWorker::CopyDone(int64_t lake_table_id) {
 
 void FlushWorker::Reset() {
 	std::unique_lock lock(reset_mutex_);
-	if (thread_.joinable() && !exited_) {
+	if (runner_.Started() && !exited_) {
 		reset_requested_.store(true);
 		// A worker stopping meanwhile (shutdown during a stream loss) never comes back to the request:
 		// it says so on its way out, and the reset is done here.
@@ -124,66 +124,67 @@ void FlushWorker::DropEverything() {
 	oldest_pending_.reset();
 }
 
-void FlushWorker::Run() {
-	log::Debug("worker.started", "table", mapping_.SourceName());
-	while (true) {
-		if (reset_requested_.load()) {
-			DropEverything();
-			std::lock_guard lock(reset_mutex_);
-			reset_requested_.store(false);
-			reset_done_.notify_all();
+bool FlushWorker::Step() {
+	if (reset_requested_.load()) {
+		DropEverything();
+		std::lock_guard lock(reset_mutex_);
+		reset_requested_.store(false);
+		reset_done_.notify_all();
+	}
+	if (stop_.load()) {
+		return false;
+	}
+	RefreshSettings();
+	ReleaseHeld();
+	if (unresolved_commit_) {
+		// The buffer must stay the batch of that commit until its outcome is known.
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	} else {
+		// Rows that will be held stay in the budget from queue to hold: released in between, the
+		// consumer could read a batch more past the limit before they counted again.
+		bool hold = route_->snapshot_lsn.load() == 0;
+		// With rows staged, only what is queued already is taken before they are appended.
+		int64_t wait_ms = staged_.empty() ? 100 : 0;
+		bool napped = false;
+		if (wait_ms > 0) {
+			// Small transactions in quick succession (an OLTP source) are taken a few at a time:
+			// a wake-up each cost the source's backends more CPU than anything else here.
+			if (auto nap = wake_.NapBeforeWait(); nap > WakeBatcher::Duration::zero()) {
+				std::this_thread::sleep_for(nap);
+				wait_ms = 0;
+				napped = true;
+			}
 		}
-		if (stop_.load()) {
-			break;
+		// Only a blocking wait is timed: the loop takes queued items without one while rows are staged.
+		auto popped = wait_ms > 0 ? Clock::now() : Clock::time_point{};
+		auto item = route_->queue.Pop(wait_ms, hold);
+		if (napped) {
+			wake_.Napped(item.has_value());
+		} else if (wait_ms > 0) {
+			wake_.Woke(item.has_value(), std::chrono::duration_cast<WakeBatcher::Duration>(Clock::now() - popped));
 		}
-		RefreshSettings();
-		ReleaseHeld();
-		if (unresolved_commit_) {
-			// The buffer must stay the batch of that commit until its outcome is known.
-			std::this_thread::sleep_for(std::chrono::milliseconds(100));
-		} else {
-			// Rows that will be held stay in the budget from queue to hold: released in between, the
-			// consumer could read a batch more past the limit before they counted again.
-			bool hold = route_->snapshot_lsn.load() == 0;
-			// With rows staged, only what is queued already is taken before they are appended.
-			int64_t wait_ms = staged_.empty() ? 100 : 0;
-			bool napped = false;
-			if (wait_ms > 0) {
-				// Small transactions in quick succession (an OLTP source) are taken a few at a time:
-				// a wake-up each cost the source's backends more CPU than anything else here.
-				if (auto nap = wake_.NapBeforeWait(); nap > WakeBatcher::Duration::zero()) {
-					std::this_thread::sleep_for(nap);
-					wait_ms = 0;
-					napped = true;
+		if (item) {
+			if (failed_.load()) {
+				if (hold) {
+					route_->queue.Budget().Release(item->bytes);
 				}
-			}
-			// Only a blocking wait is timed: the loop takes queued items without one while rows are staged.
-			auto popped = wait_ms > 0 ? Clock::now() : Clock::time_point{};
-			auto item = route_->queue.Pop(wait_ms, hold);
-			if (napped) {
-				wake_.Napped(item.has_value());
-			} else if (wait_ms > 0) {
-				wake_.Woke(item.has_value(), std::chrono::duration_cast<WakeBatcher::Duration>(Clock::now() - popped));
-			}
-			if (item) {
-				if (failed_.load()) {
-					if (hold) {
-						route_->queue.Budget().Release(item->bytes);
-					}
-				} else if (hold) {
-					Hold(std::move(*item));
-				} else if (!InCopy(*item)) {
-					Process(std::move(*item));
-				}
-			}
-			if (!staged_.empty() && (!item || staged_rows_ >= kStageRows || staged_bytes_ >= kStageBytes)) {
-				AppendStaged();
+			} else if (hold) {
+				Hold(std::move(*item));
+			} else if (!InCopy(*item)) {
+				Process(std::move(*item));
 			}
 		}
-		if (!failed_.load() && ShouldFlush(Clock::now())) {
-			Flush();
+		if (!staged_.empty() && (!item || staged_rows_ >= kStageRows || staged_bytes_ >= kStageBytes)) {
+			AppendStaged();
 		}
 	}
+	if (!failed_.load() && ShouldFlush(Clock::now())) {
+		Flush();
+	}
+	return true;
+}
+
+void FlushWorker::Finish() {
 	if (finish_on_stop_.load() && !failed_.load() && copy_done_.load() && at_boundary_ &&
 	    (buffer_.BufferedRows() > 0 || !staged_.empty() || truncate_pending_ || !pending_lake_changes_.empty())) {
 		try {
@@ -217,6 +218,7 @@ void FlushWorker::RefreshSettings() {
 	// flushes.
 	buffer_.SetResources(settings_->duckdb_buffer_memory_mb, settings_->duckdb_flush_memory_mb,
 	                     settings_->duckdb_threads);
+	runner_.SetBackground(settings_->background_flush != 0);
 }
 
 bool FlushWorker::InCopy(const QueueItem &item) const {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/common/background_thread.hpp"
 #include "core/common/wake_batcher.hpp"
 #include "core/flush/change_buffer.hpp"
 #include "core/meta/metadata_types.hpp"
@@ -56,6 +57,10 @@ public:
 	FlushWorker &operator=(const FlushWorker &) = delete;
 
 	void Start();
+	// From the group's control thread a few times a second: the worker's thread at background
+	// priority (setting background_flush) moves to a normal-priority one when starved of CPU.
+	void Supervise() { runner_.Supervise(); }
+	bool BackgroundPriority() const { return runner_.Background(); }
 	// Stops the thread. With `finish`, a buffer that ends at a transaction boundary is flushed
 	// first; otherwise it is dropped (the slot has not confirmed it, so nothing is lost).
 	void Stop(bool finish);
@@ -87,7 +92,9 @@ public:
 private:
 	using Clock = std::chrono::steady_clock;
 
-	void Run();
+	// One pass of the worker's loop (false once stopping), and what is done after the last one.
+	bool Step();
+	void Finish();
 	void Process(QueueItem item);
 	// Source DDL: evolves the buffer now and stages the lake steps for the next flush.
 	void ChangeSchema(const cdc::RelationInfo &relation);
@@ -127,7 +134,6 @@ private:
 	std::optional<std::string> unresolved_commit_; // token of a commit whose outcome is unknown
 	Lsn unresolved_up_to_;                         // the batch it carried
 
-	std::thread thread_;
 	std::atomic<bool> stop_{false};
 	std::atomic<bool> finish_on_stop_{false};
 	std::atomic<bool> copy_done_{false};
@@ -179,6 +185,8 @@ private:
 	std::optional<Clock::time_point> oldest_pending_;
 	FlushPhases last_phases_;  // guarded by stats_mutex_
 	FlushPhases flush_phases_; // of the flush running (worker thread)
+	// Declared last: its thread runs Step() on everything above, and is joined first.
+	BackgroundThread runner_;
 };
 
 } // namespace duckpipe::pipeline

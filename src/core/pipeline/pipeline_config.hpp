@@ -45,6 +45,8 @@ struct PipelineConfig {
 	int64_t compact_min_files = 20;
 	int64_t compact_target_file_size_mb = 128;
 	int64_t compact_interval_ms = 60000;
+	// 1: flush threads run at background CPU priority (BackgroundThread).
+	int64_t background_flush = 0;
 	int max_parallel_snapshots = 2;
 	int64_t status_interval_ms = 10000; // standby status updates to the server
 	int proto_version = 1;

@@ -40,6 +40,9 @@ int64_t Get(const PipelineConfig &c, const std::string &key) {
 	if (key == "compact_interval_ms") {
 		return c.compact_interval_ms;
 	}
+	if (key == "background_flush") {
+		return c.background_flush;
+	}
 	if (key == "stream_in_progress") {
 		return c.stream_in_progress;
 	}
@@ -67,6 +70,8 @@ void Set(PipelineConfig &c, const std::string &key, int64_t value) {
 		c.compact_target_file_size_mb = value;
 	} else if (key == "compact_interval_ms") {
 		c.compact_interval_ms = value;
+	} else if (key == "background_flush") {
+		c.background_flush = value;
 	} else if (key == "stream_in_progress") {
 		c.stream_in_progress = value;
 	} else {

@@ -282,6 +282,9 @@ void SyncGroup::RunControlPasses(PgConnection &meta, meta::MetadataStore &store,
 		StartConsumer();
 		RecordStreamError(store);
 		RefreshFigures();
+		for (const auto &[id, entry] : tables_) {
+			entry->worker->Supervise();
+		}
 		if (Clock::now() - report.last >= std::chrono::seconds(2)) {
 			ReportProgress(meta, store, report);
 		}
