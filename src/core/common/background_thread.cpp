@@ -15,6 +15,10 @@ namespace {
 
 // A runnable thread that ran less than this share of the time since the last look is starved.
 constexpr double kStarvedRunShare = 0.1;
+// The shortest time a look covers: run time advances in scheduler ticks (a few ms), so over a short
+// window one tick of a starved thread reads as a large share. The control thread may call
+// Supervise() far more often (every event wakes it).
+constexpr auto kSampleWindow = std::chrono::seconds(1);
 
 // Nanoseconds the thread has run, if the kernel says (its wait for a CPU is only counted once it
 // runs again, so it cannot show a thread that is waiting now).
@@ -63,6 +67,17 @@ void BackgroundThread::Start(bool background) {
 	}
 }
 
+std::thread BackgroundThread::ContinueLoopLocked() {
+	auto old = std::move(thread_);
+	handed_over_ = false;
+	StartThreadLocked(starved_);
+	starved_ = false;
+	handovers_.fetch_add(1);
+	log::Info("thread.priority_raised", "thread", name_, "normal_for_s",
+	          std::chrono::duration_cast<std::chrono::seconds>(kNormalFor).count());
+	return old;
+}
+
 void BackgroundThread::StartThreadLocked(bool after_starving) {
 	tid_.store(0);
 	idle_.store(false);
@@ -82,7 +97,8 @@ void BackgroundThread::Loop(bool after_starving) {
 	normal_since_ = after_starving ? std::optional(Clock::now()) : std::nullopt;
 	while (true) {
 		ApplyPriority();
-		if (handover_requested_.exchange(false)) {
+		// A plain load first: the pass loop is a flush worker's hot path.
+		if (handover_requested_.load(std::memory_order_relaxed) && handover_requested_.exchange(false)) {
 			std::lock_guard guard(mutex_);
 			handed_over_ = true;
 			return; // the supervisor (or Join) goes on with the loop on a normal-priority thread
@@ -120,28 +136,25 @@ void BackgroundThread::ApplyPriority() {
 void BackgroundThread::Supervise() {
 	std::unique_lock lock(mutex_);
 	if (handed_over_) {
-		auto old = std::move(thread_);
-		handed_over_ = false;
-		StartThreadLocked(starved_);
-		starved_ = false;
+		auto old = ContinueLoopLocked();
 		lock.unlock();
 		if (old.joinable()) {
 			old.join(); // it returned from its loop already
 		}
-		handovers_.fetch_add(1);
-		log::Info("thread.priority_raised", "thread", name_, "normal_for_s",
-		          std::chrono::duration_cast<std::chrono::seconds>(kNormalFor).count());
 		return;
 	}
 	pid_t tid = tid_.load();
-	auto run = tid != 0 && idle_.load() ? RunNs(tid) : std::nullopt;
 	auto now = Clock::now();
+	if (sampled_at_ && now - *sampled_at_ < kSampleWindow && idle_.load()) {
+		return;
+	}
+	auto run = tid != 0 && idle_.load() ? RunNs(tid) : std::nullopt;
 	if (!run) {
 		sampled_at_.reset();
 		starved_since_.reset();
 		return;
 	}
-	if (sampled_at_ && now > *sampled_at_) {
+	if (sampled_at_) {
 		auto wall_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - *sampled_at_).count();
 		double share = static_cast<double>(*run - sampled_run_ns_) / static_cast<double>(wall_ns);
 		if (share >= kStarvedRunShare || !Runnable(tid)) {
@@ -161,12 +174,8 @@ void BackgroundThread::Supervise() {
 void BackgroundThread::Join() {
 	std::unique_lock lock(mutex_);
 	while (thread_.joinable() || handed_over_) {
-		std::thread done = std::move(thread_);
-		if (handed_over_) {
-			handed_over_ = false;
-			StartThreadLocked(starved_); // it goes on to its end on a normal-priority thread
-			starved_ = false;
-		}
+		// A loop between two threads goes on to its end on a normal-priority one.
+		std::thread done = handed_over_ ? ContinueLoopLocked() : std::move(thread_);
 		lock.unlock();
 		if (done.joinable()) {
 			done.join();

@@ -18,9 +18,10 @@ namespace duckpipe {
 // runnable thread of the machine takes the CPU from it at once. On a small machine that keeps a
 // flush from delaying the thread that reads the walsender's socket, which the walsender then waits
 // for. Background work starves while other processes keep every CPU busy, and an unprivileged thread
-// cannot leave SCHED_IDLE, so a supervisor (a normal-priority thread, Supervise() a few times a
-// second) moves the loop to a new normal-priority thread once it has been runnable yet hardly run
-// for kStarvedFor; it goes back to the background kNormalFor later. The pass in progress when
+// cannot leave SCHED_IDLE, so a supervisor (a normal-priority thread calling Supervise() at least
+// once a second) moves the loop to a new normal-priority thread once it has been runnable yet hardly
+// run for kStarvedFor (looked at over windows of at least a second); it goes back to the background
+// kNormalFor later. The pass in progress when
 // the loop is starved ends at background priority first.
 class BackgroundThread {
 public:
@@ -60,6 +61,8 @@ private:
 	void Loop(bool after_starving);
 	void ApplyPriority();
 	void StartThreadLocked(bool after_starving);
+	// After a hand-over: starts the loop's next thread and returns the one it left (to join).
+	std::thread ContinueLoopLocked();
 
 	std::string name_;
 	Body body_;

@@ -1,10 +1,13 @@
 #include "core/common/background_thread.hpp"
+#include "harness/daemon_process.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <sched.h>
 #include <thread>
 #include <vector>
@@ -14,12 +17,24 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// What the loop's passes saw: how many ran, and the scheduling policy of the last one.
+// What the loop's passes saw: how many ran, and the scheduling policy of the last one. A pass
+// busies the CPU for `work`, then waits up to 1 ms for the stop the way a worker waits for its
+// queue (a stop ends the wait at once).
 struct Passes {
 	std::atomic<int64_t> count{0};
 	std::atomic<int> policy{-1};
 	std::atomic<int> finished{0};
-	std::atomic<bool> stop{false};
+	std::mutex mutex;
+	std::condition_variable stopped;
+	bool stop = false; // guarded by mutex
+
+	void Stop() {
+		{
+			std::lock_guard guard(mutex);
+			stop = true;
+		}
+		stopped.notify_all();
+	}
 
 	BackgroundThread::Body Body(std::chrono::microseconds work) {
 		return {.step =
@@ -29,24 +44,28 @@ struct Passes {
 			            }
 			            policy.store(sched_getscheduler(0));
 			            count.fetch_add(1);
-			            std::this_thread::sleep_for(1ms);
-			            return !stop.load();
+			            std::unique_lock lock(mutex);
+			            return !stopped.wait_for(lock, 1ms, [this] { return stop; });
 		            },
 		        .finish = [this] { finished.fetch_add(1); }};
 	}
 };
 
-// Calls Supervise (as the group's control thread does) until `done` or the deadline.
+// Polls `done` until it holds or the deadline passes, calling Supervise at each look as the group's
+// control thread does on its wake-ups (Supervise measures over windows of its own).
 bool SuperviseUntil(BackgroundThread &thread, const std::function<bool()> &done, std::chrono::seconds limit) {
-	auto deadline = std::chrono::steady_clock::now() + limit;
-	while (std::chrono::steady_clock::now() < deadline) {
-		if (done()) {
-			return true;
-		}
-		thread.Supervise();
-		std::this_thread::sleep_for(100ms);
-	}
-	return done();
+	return test::WaitFor(
+	    [&] {
+		    thread.Supervise();
+		    return done();
+	    },
+	    limit, 10ms);
+}
+
+// Supervises until the loop's last pass ran with `policy`.
+bool SuperviseUntilPolicy(BackgroundThread &thread, const Passes &passes, int policy) {
+	return SuperviseUntil(
+	    thread, [&] { return passes.policy.load() == policy; }, 10s);
 }
 
 } // namespace
@@ -58,21 +77,19 @@ TEST(BackgroundThread, RunsAtBackgroundPriorityUntilTheSettingIsOff) {
 	Passes passes;
 	BackgroundThread thread("dp-test-bg", passes.Body(0us), {});
 	thread.Start(true);
-	ASSERT_TRUE(SuperviseUntil(
-	    thread, [&] { return passes.policy.load() == SCHED_IDLE; }, 10s));
+	ASSERT_TRUE(SuperviseUntilPolicy(thread, passes, SCHED_IDLE));
 	EXPECT_TRUE(thread.Background());
 
 	// An unprivileged thread cannot leave SCHED_IDLE: the loop goes on on a new thread.
 	thread.SetBackground(false);
-	ASSERT_TRUE(SuperviseUntil(
-	    thread, [&] { return passes.policy.load() == SCHED_OTHER; }, 10s));
+	ASSERT_TRUE(SuperviseUntilPolicy(thread, passes, SCHED_OTHER));
 	EXPECT_FALSE(thread.Background());
 	EXPECT_EQ(thread.Handovers(), 1);
 	// Back on: the new thread lowers itself (only a starved loop stays up for kNormalFor).
 	thread.SetBackground(true);
-	ASSERT_TRUE(SuperviseUntil(thread, [&] { return passes.policy.load() == SCHED_IDLE; }, 10s));
+	ASSERT_TRUE(SuperviseUntilPolicy(thread, passes, SCHED_IDLE));
 
-	passes.stop.store(true);
+	passes.Stop();
 	thread.Join();
 	EXPECT_EQ(passes.finished.load(), 1); // once, by the thread that ran the last pass
 	EXPECT_FALSE(thread.Started());
@@ -85,8 +102,7 @@ TEST(BackgroundThread, MovesAStarvedLoopToNormalPriority) {
 	Passes passes;
 	BackgroundThread thread("dp-test-starved", passes.Body(2ms), {});
 	thread.Start(true);
-	ASSERT_TRUE(SuperviseUntil(
-	    thread, [&] { return passes.policy.load() == SCHED_IDLE; }, 10s));
+	ASSERT_TRUE(SuperviseUntilPolicy(thread, passes, SCHED_IDLE));
 
 	// Normal-priority threads that keep every CPU busy leave a SCHED_IDLE thread almost nothing.
 	std::atomic<bool> hogs_stop{false};
@@ -113,7 +129,7 @@ TEST(BackgroundThread, MovesAStarvedLoopToNormalPriority) {
 	EXPECT_EQ(policy, SCHED_OTHER);
 	EXPECT_FALSE(thread.Background());
 
-	passes.stop.store(true);
+	passes.Stop();
 	thread.Join();
 	EXPECT_EQ(passes.finished.load(), 1);
 }
@@ -126,7 +142,7 @@ TEST(BackgroundThread, StaysAtNormalPriorityWhenNotAsked) {
 	    thread, [&] { return passes.count.load() >= 5; }, 10s));
 	EXPECT_EQ(passes.policy.load(), SCHED_OTHER);
 	EXPECT_FALSE(thread.Background());
-	passes.stop.store(true);
+	passes.Stop();
 	thread.Join();
 	EXPECT_EQ(passes.finished.load(), 1);
 	EXPECT_EQ(thread.Handovers(), 0);
