@@ -71,10 +71,14 @@ std::thread BackgroundThread::ContinueLoopLocked() {
 	auto old = std::move(thread_);
 	handed_over_ = false;
 	StartThreadLocked(starved_);
-	starved_ = false;
 	handovers_.fetch_add(1);
-	log::Info("thread.priority_raised", "thread", name_, "normal_for_s",
-	          std::chrono::duration_cast<std::chrono::seconds>(kNormalFor).count());
+	if (starved_) {
+		log::Info("thread.priority_raised", "thread", name_, "reason", "starved", "normal_for_s",
+		          std::chrono::duration_cast<std::chrono::seconds>(kNormalFor).count());
+	} else {
+		log::Info("thread.priority_raised", "thread", name_, "reason", "asked");
+	}
+	starved_ = false;
 	return old;
 }
 

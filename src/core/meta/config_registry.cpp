@@ -32,10 +32,14 @@ const std::vector<ConfigKey> kKeys = {
      "Size below which a lake file counts as small and is merged; merged files stay below it"},
     {"compact_interval_ms", true, true, true, 1000, kNoLimit, 60000, "milliseconds",
      "How often every small file of a table is merged into one, whatever their sizes"},
-    {"background_flush", true, true, true, 0, 1, 0, "switch (0 off, 1 on)",
-     "1: a table's flush thread runs at background CPU priority (SCHED_IDLE), behind every other thread "
-     "of the machine: a backlog drains faster on a small machine, OLTP sources gain nothing. Starved of "
-     "CPU for 5 s, it runs at normal priority for a minute"},
+    {"background_flush", true, true, true, 0, 2, 2, "0 off, 1 always, 2 while catching up",
+     "A table's flush thread at background CPU priority (SCHED_IDLE), behind every other thread of the "
+     "machine, so the thread reading the walsender never waits for it: a backlog drains faster on a small "
+     "machine. 1: always; 2: while the group's stream trails the server's WAL by "
+     "background_flush_backlog_mb. Starved of CPU for 5 s, it runs at normal priority for a minute"},
+    {"background_flush_backlog_mb", true, true, false, 1, 1 << 20, 64, "MB",
+     "WAL the group's stream trails the server by that counts as catching up (background_flush = 2); "
+     "it is live again once within a quarter of it"},
     {"stream_in_progress", true, true, false, 0, 1, 1, "0 or 1",
      "1: the server streams large transactions while they run (pgoutput protocol 2), kept until they "
      "commit; 0: it decodes each one whole first (protocol 1). Takes effect when the group reconnects"},

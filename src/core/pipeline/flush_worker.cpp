@@ -56,9 +56,9 @@ FlushWorker::~FlushWorker() {
 	Stop(false);
 }
 
-void FlushWorker::Start() {
+void FlushWorker::Start(bool catching_up) {
 	log::Debug("worker.started", "table", mapping_.SourceName());
-	runner_.Start(settings_->background_flush != 0);
+	runner_.Start(WantsBackground(catching_up));
 }
 
 void FlushWorker::Stop(bool finish) {
@@ -218,7 +218,9 @@ void FlushWorker::RefreshSettings() {
 	// flushes.
 	buffer_.SetResources(settings_->duckdb_buffer_memory_mb, settings_->duckdb_flush_memory_mb,
 	                     settings_->duckdb_threads);
-	runner_.SetBackground(settings_->background_flush != 0);
+	// The control thread applies it at its next pass (Supervise), with what only it knows: whether
+	// the group is catching up.
+	background_mode_.store(settings_->background_flush);
 }
 
 bool FlushWorker::InCopy(const QueueItem &item) const {

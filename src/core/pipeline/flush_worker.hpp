@@ -55,10 +55,15 @@ public:
 	FlushWorker(const FlushWorker &) = delete;
 	FlushWorker &operator=(const FlushWorker &) = delete;
 
-	void Start();
-	// From the group's control thread a few times a second: the worker's thread at background
-	// priority (setting background_flush) moves to a normal-priority one when starved of CPU.
-	void Supervise() { runner_.Supervise(); }
+	// `catching_up`: the group's stream trails the server by a backlog (CatchUpDetector).
+	void Start(bool catching_up);
+	// From the group's control thread a few times a second: puts the worker's thread at the priority
+	// the setting background_flush asks for now (a priority the worker already has otherwise), and
+	// moves a background one starved of CPU to normal priority.
+	void Supervise(bool catching_up) {
+		runner_.SetBackground(WantsBackground(catching_up));
+		runner_.Supervise();
+	}
 	bool BackgroundPriority() const { return runner_.Background(); }
 	// Stops the thread. With `finish`, a buffer that ends at a transaction boundary is flushed
 	// first; otherwise it is dropped (the slot has not confirmed it, so nothing is lost).
@@ -184,6 +189,12 @@ private:
 	std::optional<Clock::time_point> oldest_pending_;
 	FlushPhases last_phases_;  // guarded by stats_mutex_
 	FlushPhases flush_phases_; // of the flush running (worker thread)
+	bool WantsBackground(bool catching_up) const {
+		auto mode = background_mode_.load();
+		return mode == 1 || (mode == 2 && catching_up);
+	}
+	// The setting background_flush as the worker last resolved it (read by the control thread).
+	std::atomic<int64_t> background_mode_{0};
 	// Declared last: its thread runs Step() on everything above, and is joined first.
 	BackgroundThread runner_;
 };

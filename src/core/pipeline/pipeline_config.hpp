@@ -45,8 +45,10 @@ struct PipelineConfig {
 	int64_t compact_min_files = 20;
 	int64_t compact_target_file_size_mb = 128;
 	int64_t compact_interval_ms = 60000;
-	// 1: flush threads run at background CPU priority (BackgroundThread).
-	int64_t background_flush = 0;
+	// Flush threads at background CPU priority (BackgroundThread): 1 always, 2 while the group
+	// catches up a backlog of at least background_flush_backlog_mb of WAL (CatchUpDetector).
+	int64_t background_flush = 2;
+	int64_t background_flush_backlog_mb = 64;
 	int max_parallel_snapshots = 2;
 	int64_t status_interval_ms = 10000; // standby status updates to the server
 	int proto_version = 1;

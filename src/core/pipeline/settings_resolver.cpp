@@ -43,6 +43,9 @@ int64_t Get(const PipelineConfig &c, const std::string &key) {
 	if (key == "background_flush") {
 		return c.background_flush;
 	}
+	if (key == "background_flush_backlog_mb") {
+		return c.background_flush_backlog_mb;
+	}
 	if (key == "stream_in_progress") {
 		return c.stream_in_progress;
 	}
@@ -72,6 +75,8 @@ void Set(PipelineConfig &c, const std::string &key, int64_t value) {
 		c.compact_interval_ms = value;
 	} else if (key == "background_flush") {
 		c.background_flush = value;
+	} else if (key == "background_flush_backlog_mb") {
+		c.background_flush_backlog_mb = value;
 	} else if (key == "stream_in_progress") {
 		c.stream_in_progress = value;
 	} else {

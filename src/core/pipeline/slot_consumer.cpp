@@ -141,6 +141,7 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 		}
 		auto event = stream.Next(200);
 		if (auto *data = std::get_if<XLogData>(&event)) {
+			NoteRead(data->wal_start);
 			if (decoder_.InStreamBlock() && cdc::PgOutputDecoder::IsStreamedChange(data->payload)) {
 				streamed_.Add(decoder_.StreamXid(), data->payload);
 				stream_spilled_.store(streamed_.SpilledBytes());
@@ -156,6 +157,7 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 			}
 			confirm_checked_at_ = now;
 		} else if (auto *ka = std::get_if<Keepalive>(&event)) {
+			NoteRead(ka->wal_end);
 			if (!in_txn_) {
 				idle_wal_end = ka->wal_end;
 			}

@@ -65,6 +65,8 @@ public:
 	Lsn Confirmed() const { return Lsn(confirmed_.load()); }
 	// The end of the last transaction received.
 	Lsn Received() const { return Lsn(received_.load()); }
+	// How far the stream has read the WAL: the latest position a message or keepalive carried.
+	Lsn ReadPosition() const { return Lsn(read_.load(std::memory_order_relaxed)); }
 	// Streamed in-progress transactions kept, and bytes spilled for them so far.
 	size_t StreamedOpen() const { return streamed_open_.load(); }
 	int64_t StreamSpilledBytes() const { return stream_spilled_.load(); }
@@ -111,6 +113,12 @@ private:
 	void Reserve(TxnTable &t);
 	void ReleaseReservations();
 	void PublishConfirmed(Lsn lsn);
+	// Once per message: the consumer thread is the only writer, so no read-modify-write.
+	void NoteRead(Lsn lsn) {
+		if (lsn.value > read_.load(std::memory_order_relaxed)) {
+			read_.store(lsn.value, std::memory_order_relaxed);
+		}
+	}
 	static bool KeyChanged(const TxnTable &t, const cdc::TupleView &old_tuple, const cdc::TupleView &new_tuple);
 	Lsn SafeConfirmLsn(Lsn idle_wal_end);
 	// Throws when the server pings again and again for a position we cannot confirm (its shutdown
@@ -148,6 +156,7 @@ private:
 	std::chrono::steady_clock::time_point pings_since_{};
 	std::atomic<uint64_t> confirmed_{0};
 	std::atomic<uint64_t> received_{0};
+	std::atomic<uint64_t> read_{0};
 	std::atomic<size_t> streamed_open_{0};
 	std::atomic<int64_t> stream_spilled_{0};
 };

@@ -24,7 +24,8 @@ using Clock = std::chrono::steady_clock;
 
 SyncGroup::SyncGroup(const PipelineConfig &config, meta::SyncGroup group, lake::LakeWriter &writer, WakeSignal *owner)
     : config_(config), group_(std::move(group)), writer_(writer), budget_(config.Live()->max_queued_bytes),
-      owner_(owner), compactor_(group_.name, config_, writer_) {
+      owner_(owner), catch_up_(config.Live()->background_flush_backlog_mb << 20),
+      compactor_(group_.name, config_, writer_) {
 	stream_in_progress_.store(config.Live()->stream_in_progress != 0);
 }
 
@@ -130,6 +131,7 @@ void SyncGroup::RefreshSettings(meta::MetadataStore &store, const meta::SyncGrou
 		auto resolved = ResolveSettings(*config_.Live(), {.global = global_config_, .group = group_config_},
 		                                meta::ConfigScope::Group);
 		stream_in_progress_.store(resolved.stream_in_progress != 0);
+		catch_up_.SetThreshold(resolved.background_flush_backlog_mb << 20);
 		if (resolved.max_queued_bytes != budget_.Limit()) {
 			log::Info("group.queue_budget", "group", group_.name, "max_queued_bytes", resolved.max_queued_bytes);
 			budget_.SetLimit(resolved.max_queued_bytes);
@@ -282,8 +284,9 @@ void SyncGroup::RunControlPasses(PgConnection &meta, meta::MetadataStore &store,
 		StartConsumer();
 		RecordStreamError(store);
 		RefreshFigures();
+		UpdateCatchUp();
 		for (const auto &[id, entry] : tables_) {
-			entry->worker->Supervise();
+			entry->worker->Supervise(catch_up_.CatchingUp());
 		}
 		if (Clock::now() - report.last >= std::chrono::seconds(2)) {
 			ReportProgress(meta, store, report);

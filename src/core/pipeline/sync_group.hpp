@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/meta/metadata_types.hpp"
+#include "core/pipeline/catch_up_detector.hpp"
 #include "core/pipeline/compaction_scheduler.hpp"
 #include "core/pipeline/flush_worker.hpp"
 #include "core/pipeline/pipeline_config.hpp"
@@ -166,6 +167,9 @@ private:
 	bool WaitForRunnerLock(PgConnection &meta, meta::MetadataStore &store);
 	// Control thread: copies the tables' live figures for Figures().
 	void RefreshFigures();
+	// Control thread, after each look at the server's WAL end: whether the stream is catching up a
+	// backlog (flush threads step back when background_flush = 2).
+	void UpdateCatchUp();
 
 	const PipelineConfig &config_;
 	meta::SyncGroup group_;
@@ -208,7 +212,12 @@ private:
 	std::atomic<bool> stream_in_progress_{true}; // the group's resolved setting, for the next stream
 
 	std::map<int64_t, std::unique_ptr<TableEntry>> tables_; // control thread only
-	CompactionScheduler compactor_;                         // told the streaming tables by RefreshFigures
+	// The server's WAL end and the slot's confirmed position, as CheckSourceTables last read them
+	// (control thread only; the end is cleared once judged).
+	Lsn server_wal_end_;
+	Lsn slot_confirmed_;
+	CatchUpDetector catch_up_;      // control thread only
+	CompactionScheduler compactor_; // told the streaming tables by RefreshFigures
 	mutable std::mutex figures_mutex_;
 	GroupFigures figures_;
 	std::mutex events_mutex_;

@@ -85,9 +85,18 @@ void SyncGroup::CheckSourceTables(meta::MetadataStore &store, PgConnection &sour
 	for (const auto &[id, entry] : tables_) {
 		oids += (oids.size() > 1 ? "," : "") + std::to_string(entry->mapping.source_oid);
 	}
-	auto r = source.Exec("SELECT o::bigint, n.nspname, c.relname, pg_current_wal_lsn()::text FROM unnest($1::oid[]) o "
+	// The WAL end and the slot's position come along for UpdateCatchUp (the slot's position stands
+	// for the stream's until the stream has read something).
+	auto r = source.Exec("SELECT o::bigint, n.nspname, c.relname, pg_current_wal_lsn()::text, "
+	                     "(SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $2) "
+	                     "FROM unnest($1::oid[]) o "
 	                     "LEFT JOIN pg_class c ON c.oid = o LEFT JOIN pg_namespace n ON n.oid = c.relnamespace",
-	                     {oids + "}"});
+	                     {oids + "}", group_.slot_name});
+	if (r.Rows() > 0) {
+		server_wal_end_ = Lsn::Parse(r.Get(0, 3));
+		Lsn slot;
+		slot_confirmed_ = !r.IsNull(0, 4) && Lsn::TryParse(r.Get(0, 4), slot) ? slot : Lsn();
+	}
 	std::set<uint32_t> gone;
 	std::map<uint32_t, std::pair<std::string, std::string>> names;
 	for (int i = 0; i < r.Rows(); i++) {
@@ -100,8 +109,31 @@ void SyncGroup::CheckSourceTables(meta::MetadataStore &store, PgConnection &sour
 	}
 	RefreshSourceNames(store, names);
 	if (!gone.empty()) {
-		CheckDroppedTables(gone, Lsn::Parse(r.Get(0, 3)));
+		CheckDroppedTables(gone, server_wal_end_);
 	}
+}
+
+void SyncGroup::UpdateCatchUp() {
+	if (!server_wal_end_.IsValid()) {
+		return;
+	}
+	Lsn read = slot_confirmed_;
+	{
+		std::lock_guard guard(consumer_mutex_);
+		if (consumer_) {
+			read = std::max(read, consumer_->ReadPosition());
+		}
+	}
+	if (catch_up_.Update(server_wal_end_, read)) {
+		int64_t behind_mb = catch_up_.Behind() >> 20;
+		if (catch_up_.CatchingUp()) {
+			log::Info("group.catching_up", "group", group_.name, "behind_mb", behind_mb, "threshold_mb",
+			          catch_up_.Threshold() >> 20);
+		} else {
+			log::Info("group.caught_up", "group", group_.name, "behind_mb", behind_mb);
+		}
+	}
+	server_wal_end_ = Lsn();
 }
 
 void SyncGroup::RefreshSourceNames(meta::MetadataStore &store,
@@ -260,7 +292,7 @@ void SyncGroup::StartTable(const meta::TableMapping &m, PgConnection &source) {
 	};
 	entry->worker =
 	    std::make_unique<FlushWorker>(route, m, schema, SourceConninfo(), entry->config, writer_, std::move(events));
-	entry->worker->Start();
+	entry->worker->Start(catch_up_.CatchingUp());
 	if (!needs_copy) {
 		entry->worker->CopyDone(*m.lake_table_id);
 	}

@@ -1,6 +1,7 @@
 // The background_flush setting: a table's flush thread runs at background CPU priority (SCHED_IDLE)
-// where the setting resolves to 1, at normal priority where it resolves to 0, and a change at run
-// time moves the worker to a thread of the new priority without losing or repeating a change.
+// where the setting resolves to 1, at normal priority where it resolves to 0, and only while its
+// group catches up a backlog where it resolves to 2 (the default). A change at run time moves the
+// worker to a thread of the new priority without losing or repeating a change.
 #include "core/common/background_thread.hpp"
 #include "harness/pipeline_fixture.hpp"
 
@@ -77,6 +78,46 @@ TEST_F(BackgroundFlushTest, FlushThreadsRunAtThePriorityTheSettingSays) {
 	ASSERT_TRUE(WaitPolicy(daemon->Pid(), "fg", SCHED_IDLE)) << LogTail();
 	Sql("INSERT INTO public.fg SELECT g, 'f' || g FROM generate_series(501, 900) g");
 	ASSERT_TRUE(WaitLakeEqualsSource("fg")) << LogTail();
+}
+
+// By default the flush thread steps back only while the group's stream trails the server's WAL by
+// background_flush_backlog_mb: a backlog left while the daemon was away is drained with the thread
+// in the background, and once the stream is live again it is back at normal priority.
+TEST_F(BackgroundFlushTest, ByDefaultFlushThreadsStepBackWhileTheGroupCatchesUp) {
+	if (!BackgroundThread::Supported()) {
+		GTEST_SKIP() << "no SCHED_IDLE or schedstat on this machine";
+	}
+	Sql("CREATE TABLE public.cu (id bigint PRIMARY KEY, v text)");
+	DuckpipeOk({"add-table", "public.cu"});
+	DuckpipeOk({"set-config", "background_flush_backlog_mb", "8"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitTableState("cu", "STREAMING")) << LogTail();
+	Sql("INSERT INTO public.cu SELECT g, 'live' || g FROM generate_series(1, 1000) g");
+	ASSERT_TRUE(WaitLakeEqualsSource("cu")) << LogTail();
+	EXPECT_EQ(FlushThreadPolicy(daemon->Pid(), "cu"), SCHED_OTHER);
+	EXPECT_EQ(CountLog("event=group.catching_up"), 0) << LogTail();
+	EXPECT_EQ(daemon->Terminate(), 0);
+
+	// About 40 MB of WAL while the daemon is away, five times the threshold.
+	Sql("INSERT INTO public.cu SELECT g, repeat('b', 150) || g FROM generate_series(1001, 200000) g");
+	Sql("UPDATE public.cu SET v = 'u' || id WHERE id % 5 = 0");
+	Sql("DELETE FROM public.cu WHERE id % 11 = 0");
+	auto again = StartDaemon();
+	ASSERT_TRUE(WaitFor([&] { return CountLog("event=group.catching_up") >= 1; }, 60s)) << LogTail();
+	ASSERT_TRUE(WaitLakeEqualsSource("cu")) << LogTail();
+	EXPECT_EQ(LakeCount("public.cu_ducklake"), std::stoll(Scalar("SELECT count(*) FROM public.cu")));
+	// Caught up: the worker left its background thread for a normal one (a thread leaves SCHED_IDLE
+	// only that way), so it was in the background while the group caught up.
+	ASSERT_TRUE(WaitFor([&] { return CountLog("event=group.caught_up") >= 1; }, 60s)) << LogTail();
+	ASSERT_TRUE(WaitPolicy(again->Pid(), "cu", SCHED_OTHER)) << LogTail();
+	EXPECT_GE(CountLog("event=thread.priority_raised thread=dp-flush"), 1) << LogTail();
+
+	// Live again: changes flow at normal priority.
+	Sql("UPDATE public.cu SET v = v || '.' WHERE id % 97 = 0");
+	Sql("INSERT INTO public.cu SELECT g, 'late' || g FROM generate_series(200001, 201000) g");
+	ASSERT_TRUE(WaitLakeEqualsSource("cu")) << LogTail();
+	EXPECT_EQ(FlushThreadPolicy(again->Pid(), "cu"), SCHED_OTHER);
+	EXPECT_EQ(CountLog("event=group.catching_up"), 1) << LogTail();
 }
 
 } // namespace duckpipe::test

@@ -33,7 +33,8 @@ TEST(ConfigRegistry, KnowsTheSettingsTheCoreHonours) {
 	EXPECT_EQ(names, (std::vector<std::string>{"flush_interval_ms", "flush_batch_threshold", "max_queued_bytes",
 	                                           "duckdb_buffer_memory_mb", "duckdb_flush_memory_mb", "duckdb_threads",
 	                                           "auto_compact", "compact_min_files", "compact_target_file_size_mb",
-	                                           "compact_interval_ms", "background_flush", "stream_in_progress"}));
+	                                           "compact_interval_ms", "background_flush", "background_flush_backlog_mb",
+	                                           "stream_in_progress"}));
 	// The queue budget is the group's (one slot consumer): no table scope.
 	EXPECT_FALSE(ConfigRegistry::Find("max_queued_bytes")->table);
 	EXPECT_TRUE(ConfigRegistry::Find("flush_interval_ms")->table);
@@ -59,9 +60,11 @@ TEST(ConfigRegistry, DefaultsAreThoseOfThePipeline) {
 	EXPECT_EQ(ConfigRegistry::Find("compact_target_file_size_mb")->default_value, defaults.compact_target_file_size_mb);
 	EXPECT_EQ(ConfigRegistry::Find("compact_interval_ms")->default_value, defaults.compact_interval_ms);
 	EXPECT_EQ(ConfigRegistry::Find("background_flush")->default_value, defaults.background_flush);
+	EXPECT_EQ(ConfigRegistry::Find("background_flush_backlog_mb")->default_value, defaults.background_flush_backlog_mb);
 	EXPECT_EQ(ConfigRegistry::Find("stream_in_progress")->default_value, defaults.stream_in_progress);
-	// Read by the group's one slot consumer: no table scope.
+	// Read by the group's one slot consumer (or its control thread): no table scope.
 	EXPECT_FALSE(ConfigRegistry::Find("stream_in_progress")->table);
+	EXPECT_FALSE(ConfigRegistry::Find("background_flush_backlog_mb")->table);
 }
 
 TEST(ConfigRegistry, ValidValuesAreNormalized) {
