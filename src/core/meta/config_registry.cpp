@@ -24,7 +24,7 @@ const std::vector<ConfigKey> kKeys = {
     {"duckdb_flush_memory_mb", true, true, true, 1, 1 << 20, 512, "MB",
      "Memory limit of a table's DuckDB while it flushes or copies the table"},
     {"duckdb_threads", true, true, true, 1, 256, 1, "threads", "Threads of a table's embedded DuckDB"},
-    {"auto_compact", true, true, true, 0, 1, 1, "switch (0 off, 1 on)",
+    {"auto_compact", true, true, true, 0, 1, 1, "0 (off) or 1 (on)",
      "Merge a table's small lake files in the background while it streams"},
     {"compact_min_files", true, true, true, 2, kNoLimit, 20, "files",
      "Small files of a table that start a background compaction (the smallest are merged first)"},
@@ -32,7 +32,7 @@ const std::vector<ConfigKey> kKeys = {
      "Size below which a lake file counts as small and is merged; merged files stay below it"},
     {"compact_interval_ms", true, true, true, 1000, kNoLimit, 60000, "milliseconds",
      "How often every small file of a table is merged into one, whatever their sizes"},
-    {"background_flush", true, true, true, 0, 2, 2, "0 off, 1 always, 2 while catching up",
+    {"background_flush", true, true, true, 0, 2, 2, "0 (never), 1 (always) or 2 (while the group catches up)",
      "A table's flush thread at background CPU priority (SCHED_IDLE), behind every other thread of the "
      "machine, so the thread reading the walsender never waits for it: a backlog drains faster on a small "
      "machine. 1: always; 2: while the group's stream trails the server's WAL by "
@@ -139,7 +139,8 @@ std::string ConfigRegistry::Validate(const std::string &key, const std::string &
 	if (!ParseInteger(value, parsed) || parsed < k->min_value || parsed > k->max_value) {
 		throw Error(ErrorKind::Config,
 		            std::string("invalid value '") + value + "' for configuration key '" + k->name + "'",
-		            {.hint = std::string("give an integer number of ") + k->unit + range});
+		            {.hint = k->Choice() ? std::string("give ") + k->unit
+		                                 : std::string("give an integer number of ") + k->unit + range});
 	}
 	return std::to_string(parsed);
 }

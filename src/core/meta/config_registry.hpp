@@ -23,10 +23,12 @@ struct ConfigKey {
 	int64_t min_value;
 	int64_t max_value;
 	int64_t default_value; // the built-in default, under the process's own setting
-	const char *unit;      // what the integer counts
+	const char *unit;      // what the integer counts, or for a Choice() what each value means
 	const char *description;
 
 	bool AllowedAt(ConfigScope scope) const;
+	// A switch or a pick among a few values rather than a quantity.
+	bool Choice() const { return max_value - min_value <= 2; }
 	std::string ScopesText() const; // "global, group or table"
 };
 

@@ -95,6 +95,14 @@ TEST(ConfigRegistry, BadValuesNameTheKeyAndTheRange) {
 	EXPECT_NE(text.find("from 1 to 256"), std::string::npos) << text;
 	text = ValidationError("max_queued_bytes", "1000", ConfigScope::Group);
 	EXPECT_NE(text.find("bytes, at least 1048576"), std::string::npos) << text;
+	// A setting that picks among a few values says what each one means.
+	text = ValidationError("background_flush", "3", ConfigScope::Table);
+	EXPECT_NE(text.find("give 0 (never), 1 (always) or 2 (while the group catches up)"), std::string::npos) << text;
+	EXPECT_EQ(ConfigRegistry::Validate("background_flush", "2", ConfigScope::Table), "2");
+	text = ValidationError("background_flush_backlog_mb", "0", ConfigScope::Group);
+	EXPECT_NE(text.find("integer number of MB from 1 to 1048576"), std::string::npos) << text;
+	text = ValidationError("background_flush_backlog_mb", "64", ConfigScope::Table);
+	EXPECT_NE(text.find("set it at the global or group level"), std::string::npos) << text;
 }
 
 TEST(ConfigRegistry, KeysAreRefusedOutsideTheirScopes) {
