@@ -3,6 +3,7 @@
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -25,10 +26,11 @@ cdc::Xid ChangeXid(std::string_view message) {
 	return (b(1) << 24) | (b(2) << 16) | (b(3) << 8) | b(4);
 }
 
-void AppendRecord(std::string &out, std::string_view message) {
+void AppendRecord(std::vector<char> &out, std::string_view message) {
 	auto len = static_cast<uint32_t>(message.size());
-	out.append(reinterpret_cast<const char *>(&len), sizeof(len));
-	out.append(message);
+	const auto *len_bytes = reinterpret_cast<const char *>(&len);
+	out.insert(out.end(), len_bytes, len_bytes + sizeof(len));
+	out.insert(out.end(), message.begin(), message.end());
 }
 
 Error IoError(const std::string &what, const std::string &path) {
@@ -63,17 +65,42 @@ void StreamedTxns::Begin(cdc::Xid xid) {
 
 void StreamedTxns::Add(cdc::Xid xid, std::string_view message) {
 	auto &txn = txns_[xid];
+	auto record = static_cast<int64_t>(message.size() + sizeof(uint32_t));
+	// Spilled before the message goes in, so what is kept stays within the limit.
+	if (memory_bytes_ > 0 && memory_bytes_ + record > memory_limit_) {
+		SpillAll();
+	}
+	size_t needed = txn.memory.size() + static_cast<size_t>(record);
+	if (needed > txn.memory.capacity()) {
+		// Grown by doubling, the buffer would reach up to twice the limit, with its old copy beside
+		// the new one while it grows; capped, it never holds more than the limit. A vector: a
+		// string's reserve() rounds up to the doubling anyway.
+		size_t capped = std::min(2 * txn.memory.capacity(), static_cast<size_t>(memory_limit_));
+		txn.memory.reserve(std::max(needed, capped));
+	}
 	AppendRecord(txn.memory, message);
-	memory_bytes_ += static_cast<int64_t>(message.size() + sizeof(uint32_t));
+	memory_bytes_ += record;
 	if (memory_bytes_ > memory_limit_) {
-		// Every transaction's kept messages go to disk, not only this one's: memory drops to nothing
-		// at once, however the transactions interleave.
-		for (auto &[other_xid, other] : txns_) {
-			if (!other.memory.empty()) {
-				Spill(other_xid, other);
-			}
+		SpillAll(); // one message larger than the limit goes to disk at once
+	}
+}
+
+void StreamedTxns::SpillAll() {
+	// Every transaction's kept messages go to disk, not only this one's: memory drops to nothing at
+	// once, however the transactions interleave.
+	for (auto &[xid, txn] : txns_) {
+		if (!txn.memory.empty()) {
+			Spill(xid, txn);
 		}
 	}
+}
+
+int64_t StreamedTxns::HeldBytes() const {
+	int64_t held = 0;
+	for (const auto &[xid, txn] : txns_) {
+		held += static_cast<int64_t>(txn.memory.capacity());
+	}
+	return held;
 }
 
 void StreamedTxns::Spill(cdc::Xid xid, Txn &txn) {
@@ -143,7 +170,7 @@ void StreamedTxns::Replay(cdc::Xid xid, const std::function<bool(std::string_vie
 			}
 		}
 	}
-	std::string_view rest(txn.memory);
+	std::string_view rest(txn.memory.data(), txn.memory.size());
 	while (go_on && rest.size() >= sizeof(uint32_t)) {
 		uint32_t len = 0;
 		std::memcpy(&len, rest.data(), sizeof(len));

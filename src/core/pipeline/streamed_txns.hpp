@@ -9,6 +9,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace duckpipe::pipeline {
 
@@ -18,7 +19,7 @@ namespace duckpipe::pipeline {
 // transaction reaches a table queue, and so nothing moves a confirmed or applied LSN, before its
 // commit; a restart drops everything here and the server streams the transaction again.
 //
-// Memory stays bounded: once the messages held in memory pass `memory_limit` bytes, every
+// Memory stays bounded: once the messages held in memory would pass `memory_limit` bytes, every
 // transaction's are appended to its spill file (unlinked at creation, so a crash
 // leaves nothing behind). An aborted transaction only closes its file; an aborted subtransaction
 // is remembered and its changes are skipped at replay.
@@ -44,17 +45,20 @@ public:
 
 	size_t Open() const { return txns_.size(); }
 	int64_t MemoryBytes() const { return memory_bytes_; }
+	// The memory the kept messages' buffers hold (their capacity): within the limit too.
+	int64_t HeldBytes() const;
 	int64_t SpilledBytes() const { return spilled_bytes_; } // written to spill files, ever
 	int64_t SpilledTxns() const { return spilled_txns_; }
 
 private:
 	struct Txn {
-		std::string memory; // length-prefixed messages not yet spilled
+		std::vector<char> memory; // length-prefixed messages not yet spilled
 		std::FILE *spill = nullptr;
 		std::unordered_set<cdc::Xid> aborted_subxids;
 		~Txn();
 	};
 	void Spill(cdc::Xid xid, Txn &txn);
+	void SpillAll();
 	void Forget(cdc::Xid xid);
 
 	std::string spill_dir_;

@@ -78,13 +78,28 @@ TEST_F(StreamedTxnsTest, SpillsPastTheMemoryLimitAndReplaysEverythingInOrder) {
 	for (int i = 0; i < 2000; i++) {
 		want.push_back(Row(7, i));
 		txns.Add(7, want.back());
-		EXPECT_LE(txns.MemoryBytes(), 4096 + 64);
+		// Spilled before a message would pass the limit, and the buffer never grows past it either
+		// (grown by doubling it reached twice the limit).
+		ASSERT_LE(txns.MemoryBytes(), 4096);
+		ASSERT_LE(txns.HeldBytes(), 4096);
 	}
 	EXPECT_GT(txns.SpilledBytes(), 0);
 	EXPECT_EQ(txns.SpilledTxns(), 1);
 	EXPECT_EQ(FilesIn(dir_), 0u) << "the spill file is unlinked at creation";
 	EXPECT_EQ(ReplayAll(txns, 7), want);
 	EXPECT_EQ(txns.Open(), 0u);
+}
+
+TEST_F(StreamedTxnsTest, AMessageLargerThanTheLimitGoesToDiskAtOnce) {
+	StreamedTxns txns(dir_.string(), 4096);
+	txns.Begin(9);
+	std::vector<std::string> want = {Row(9, 1), InsertMsg(16384, {{'t', std::string(10000, 'x')}}, 9), Row(9, 3)};
+	txns.Add(9, want[0]);
+	txns.Add(9, want[1]);
+	EXPECT_EQ(txns.MemoryBytes(), 0);
+	EXPECT_GT(txns.SpilledBytes(), 10000);
+	txns.Add(9, want[2]);
+	EXPECT_EQ(ReplayAll(txns, 9), want);
 }
 
 TEST_F(StreamedTxnsTest, AbortedSubtransactionsAreSkippedTheirRelationMessagesKept) {
