@@ -137,14 +137,23 @@ void BackgroundThread::ApplyPriority() {
 	idle_.store(true);
 }
 
+void BackgroundThread::Resume() {
+	std::unique_lock lock(mutex_);
+	if (!handed_over_) {
+		return;
+	}
+	auto old = ContinueLoopLocked();
+	lock.unlock();
+	if (old.joinable()) {
+		old.join(); // it returned from its loop already
+	}
+}
+
 void BackgroundThread::Supervise() {
 	std::unique_lock lock(mutex_);
 	if (handed_over_) {
-		auto old = ContinueLoopLocked();
 		lock.unlock();
-		if (old.joinable()) {
-			old.join(); // it returned from its loop already
-		}
+		Resume();
 		return;
 	}
 	pid_t tid = tid_.load();

@@ -43,6 +43,9 @@ public:
 	void SetBackground(bool background) { want_background_.store(background); }
 	// From a normal-priority thread, a few times a second (see the class comment).
 	void Supervise();
+	// From a normal-priority thread: a loop between two threads goes on on a new one now. For a
+	// thread that waits for the loop to take a request: the supervisor may be waiting for it.
+	void Resume();
 	// From a normal-priority thread: waits until the loop is over, restarting it first if it is
 	// between two threads.
 	void Join();

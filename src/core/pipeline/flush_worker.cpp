@@ -84,8 +84,15 @@ void FlushWorker::Reset() {
 	if (runner_.Started() && !exited_) {
 		reset_requested_.store(true);
 		// A worker stopping meanwhile (shutdown during a stream loss) never comes back to the request:
-		// it says so on its way out, and the reset is done here.
-		reset_done_.wait(lock, [this] { return !reset_requested_.load() || exited_; });
+		// it says so on its way out, and the reset is done here. A loop between two threads (leaving
+		// background priority) is resumed here: its supervisor, the group's control thread, may be
+		// waiting for the lock our caller holds.
+		while (!reset_done_.wait_for(lock, std::chrono::milliseconds(20),
+		                             [this] { return !reset_requested_.load() || exited_; })) {
+			lock.unlock();
+			runner_.Resume();
+			lock.lock();
+		}
 		if (!reset_requested_.load()) {
 			return;
 		}

@@ -95,6 +95,29 @@ TEST(BackgroundThread, RunsAtBackgroundPriorityUntilTheSettingIsOff) {
 	EXPECT_FALSE(thread.Started());
 }
 
+// A thread waiting for the loop resumes it itself: the supervisor may be the one it blocks (the
+// consumer resets the workers while holding a lock the control thread waits for).
+TEST(BackgroundThread, ResumeContinuesALoopBetweenTwoThreadsWithoutTheSupervisor) {
+	if (!BackgroundThread::Supported()) {
+		GTEST_SKIP() << "no SCHED_IDLE or schedstat on this machine";
+	}
+	Passes passes;
+	BackgroundThread thread("dp-test-resume", passes.Body(0us), {});
+	thread.Start(true);
+	ASSERT_TRUE(SuperviseUntilPolicy(thread, passes, SCHED_IDLE));
+	thread.SetBackground(false);
+	ASSERT_TRUE(test::WaitFor(
+	    [&] {
+		    thread.Resume();
+		    return passes.policy.load() == SCHED_OTHER;
+	    },
+	    10s, 10ms));
+	EXPECT_EQ(thread.Handovers(), 1);
+	passes.Stop();
+	thread.Join();
+	EXPECT_EQ(passes.finished.load(), 1);
+}
+
 TEST(BackgroundThread, MovesAStarvedLoopToNormalPriority) {
 	if (!BackgroundThread::Supported()) {
 		GTEST_SKIP() << "no SCHED_IDLE or schedstat on this machine";
