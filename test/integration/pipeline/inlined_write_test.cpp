@@ -184,49 +184,55 @@ TEST_F(InlinedWriteTest, CrashAfterInlinedCommitIsExactlyOnce) {
 
 // A file position another writer deleted inline (ducklake_inlined_delete_<T>, as the reference
 // writes it) is left out of the delete file when the pipeline deletes that row's key again: the
-// metadata count subtracts both, so repeating it would count the row twice.
+// metadata count subtracts both, so repeating it would count the row twice. With 5 rows the keys
+// are looked for in the file; with 2000, through the writer's key index.
 TEST_F(InlinedWriteTest, PositionsDeletedInlineAreNotDeletedAgain) {
-	Sql("CREATE TABLE public.d (id bigint PRIMARY KEY, v text)");
-	Sql("INSERT INTO public.d SELECT g, 'v' || g FROM generate_series(1, 5) g");
-	DuckpipeOk({"add-table", "public.d"});
 	DuckpipeOk({"set-config", "auto_compact", "0"});
 	auto daemon = StartDaemon({}, {}, 100);
-	ASSERT_TRUE(WaitTableState("public.d", "STREAMING")) << LogTail();
-	const auto id = TableId("d_ducklake");
-	auto file =
-	    Sql("SELECT f.data_file_id, m.value || s.path || t.path || f.path FROM ducklake.ducklake_data_file f "
-	        "JOIN ducklake.ducklake_table t ON t.table_id = f.table_id AND t.end_snapshot IS NULL JOIN "
-	        "ducklake.ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL JOIN "
-	        "ducklake.ducklake_metadata m ON m.key = 'data_path' WHERE f.end_snapshot IS NULL AND f.table_id = " +
-	        id);
-	ASSERT_EQ(file.size(), 1u);
-	// The row at position 1 of the file, deleted inline by "the reference" at snapshot head+1.
-	std::string victim;
-	{
-		DuckDatabase db;
-		auto duck = db.Connect();
-		victim =
-		    *duck->Query("SELECT CAST(id AS VARCHAR) FROM read_parquet(" + DuckConnection::QuoteLiteral(file[0][1]) +
-		                 ", file_row_number = true) WHERE file_row_number = 1")
-		         .GetString(0, 0);
+	for (int rows : {5, 2000}) {
+		SCOPED_TRACE("source rows: " + std::to_string(rows));
+		auto table = "d" + std::to_string(rows);
+		Sql("CREATE TABLE public." + table + " (id bigint PRIMARY KEY, v text)");
+		Sql("INSERT INTO public." + table + " SELECT g, 'v' || g FROM generate_series(1, " + std::to_string(rows) +
+		    ") g");
+		DuckpipeOk({"add-table", "public." + table});
+		ASSERT_TRUE(WaitTableState("public." + table, "STREAMING")) << LogTail();
+		const auto id = TableId(table + "_ducklake");
+		auto file =
+		    Sql("SELECT f.data_file_id, m.value || s.path || t.path || f.path FROM ducklake.ducklake_data_file f "
+		        "JOIN ducklake.ducklake_table t ON t.table_id = f.table_id AND t.end_snapshot IS NULL JOIN "
+		        "ducklake.ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL JOIN "
+		        "ducklake.ducklake_metadata m ON m.key = 'data_path' WHERE f.end_snapshot IS NULL AND f.table_id = " +
+		        id);
+		ASSERT_EQ(file.size(), 1u);
+		// The row at position 1 of the file, deleted inline by "the reference" at snapshot head+1.
+		std::string victim;
+		{
+			DuckDatabase db;
+			auto duck = db.Connect();
+			victim = *duck->Query("SELECT CAST(id AS VARCHAR) FROM read_parquet(" +
+			                      DuckConnection::QuoteLiteral(file[0][1]) +
+			                      ", file_row_number = true) WHERE file_row_number = 1")
+			              .GetString(0, 0);
+		}
+		Sql("BEGIN; LOCK ducklake.ducklake_snapshot IN EXCLUSIVE MODE; "
+		    "CREATE TABLE ducklake.ducklake_inlined_delete_" +
+		    id +
+		    "(file_id BIGINT, row_id BIGINT, begin_snapshot BIGINT); "
+		    "INSERT INTO ducklake.ducklake_snapshot SELECT snapshot_id + 1, now(), schema_version, next_catalog_id, "
+		    "next_file_id + 1 FROM ducklake.ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1; "
+		    "INSERT INTO ducklake.ducklake_snapshot_changes SELECT max(snapshot_id), 'inlined_delete:" +
+		    id + "', NULL, NULL, NULL FROM ducklake.ducklake_snapshot; INSERT INTO ducklake.ducklake_inlined_delete_" +
+		    id + " SELECT " + file[0][0] + ", 1, max(snapshot_id) FROM ducklake.ducklake_snapshot; COMMIT");
+		// The source deletes that row and another one.
+		std::string other = victim == "5" ? "4" : "5";
+		Sql("DELETE FROM public." + table + " WHERE id IN (" + victim + ", " + other + ")");
+		ASSERT_TRUE(WaitLakeEqualsSource("public." + table)) << LogTail();
+		EXPECT_EQ(Scalar("SELECT delete_count FROM ducklake.ducklake_delete_file WHERE end_snapshot IS NULL AND "
+		                 "data_file_id = " +
+		                 file[0][0]),
+		          "1");
 	}
-	Sql("BEGIN; LOCK ducklake.ducklake_snapshot IN EXCLUSIVE MODE; "
-	    "CREATE TABLE ducklake.ducklake_inlined_delete_" +
-	    id +
-	    "(file_id BIGINT, row_id BIGINT, begin_snapshot BIGINT); "
-	    "INSERT INTO ducklake.ducklake_snapshot SELECT snapshot_id + 1, now(), schema_version, next_catalog_id, "
-	    "next_file_id + 1 FROM ducklake.ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1; "
-	    "INSERT INTO ducklake.ducklake_snapshot_changes SELECT max(snapshot_id), 'inlined_delete:" +
-	    id + "', NULL, NULL, NULL FROM ducklake.ducklake_snapshot; INSERT INTO ducklake.ducklake_inlined_delete_" + id +
-	    " SELECT " + file[0][0] + ", 1, max(snapshot_id) FROM ducklake.ducklake_snapshot; COMMIT");
-	// The source deletes that row and another one.
-	std::string other = victim == "5" ? "4" : "5";
-	Sql("DELETE FROM public.d WHERE id IN (" + victim + ", " + other + ")");
-	ASSERT_TRUE(WaitLakeEqualsSource("public.d")) << LogTail();
-	EXPECT_EQ(Scalar("SELECT delete_count FROM ducklake.ducklake_delete_file WHERE end_snapshot IS NULL AND "
-	                 "data_file_id = " +
-	                 file[0][0]),
-	          "1");
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
@@ -280,6 +286,32 @@ TEST_F(InlinedWriteTest, SchemaChangesKeepInlinedTablesAsTheReferenceReadsThem) 
 		EXPECT_EQ(row[1], row[2]) << row[0];
 	}
 	EXPECT_EQ(mismatches.back()[1], "id,aa,c");
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
+// Keys of a table large enough for the writer's key index (a few keys against a file of many rows):
+// the index finds the rows in files, and a key whose current row is inlined must end that row too,
+// or an updated key shows twice.
+TEST_F(InlinedWriteTest, KeysFoundThroughTheKeyIndexEndTheirInlinedRowsToo) {
+	Sql("CREATE TABLE public.k (id bigint PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.k SELECT g, 'v' || g FROM generate_series(1, 2000) g");
+	DuckpipeOk({"add-table", "public.k"});
+	DuckpipeOk({"set-config", "auto_compact", "0"});
+	auto daemon = StartDaemon({}, {}, 100);
+	ASSERT_TRUE(WaitTableState("public.k", "STREAMING")) << LogTail();
+	SetLimit(10);
+	const auto id = TableId("k_ducklake");
+	Sql("UPDATE public.k SET v = 'first' WHERE id IN (5, 1500)");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.k")) << LogTail();
+	EXPECT_EQ(LiveInlined(id), 2);
+	Sql("UPDATE public.k SET v = 'second' WHERE id = 5");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.k")) << LogTail();
+	EXPECT_EQ(LakeQuery("SELECT count(*) FROM public.k_ducklake WHERE id = 5"), (Rows{{"1"}}));
+	EXPECT_EQ(LiveInlined(id), 2);
+	Sql("DELETE FROM public.k WHERE id IN (5, 1500)");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.k")) << LogTail();
+	EXPECT_EQ(LiveInlined(id), 0);
+	EXPECT_EQ(LiveFiles(id), 1); // every change stayed inlined
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 

@@ -165,7 +165,11 @@ private:
 	// Ends the live inlined rows of `table` whose key equals a row of the __dp_keys temp table
 	// (columns k0.. typed as `keys`) and drops staged file positions the lake already deleted
 	// inline (ducklake_inlined_delete_<T>). -> inlined rows found.
-	int64_t DeleteInlinedByKey(int64_t table, DuckConnection &duck, const std::vector<const LakeColumn *> &keys);
+	// `loaded` is WithInlinedRows(table).
+	int64_t DeleteInlinedByKey(int64_t table, DuckConnection &duck, const std::vector<const LakeColumn *> &keys,
+	                           const LakeTable &loaded);
+	// The working table with its inlined rows live at the commit's base snapshot.
+	LakeTable WithInlinedRows(int64_t table);
 	std::optional<int64_t> Resolve(const AmbiguousCommitError &e);
 
 	LakeWriter *writer_;

@@ -209,6 +209,19 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 			bounds.emplace_back(keys[i], "r." + k);
 		}
 	}
+	// A lake table without rows (the first flush after copying an empty table, as a big first
+	// transaction has it) holds no key: the distinct keys of a large flush cost a hash table of them.
+	std::optional<LakeTable> inlined;
+	if (w.table.files.empty()) {
+		inlined = WithInlinedRows(table);
+		bool any = false;
+		for (const auto &rows : inlined->inlined) {
+			any = any || !rows.row_ids.empty();
+		}
+		if (!any) {
+			return 0;
+		}
+	}
 	duck.Execute("CREATE OR REPLACE TEMP TABLE __dp_keys AS SELECT DISTINCT " + key_list + " FROM (" + keys_sql +
 	             ") __dp_keys_src");
 	struct DropKeys {
@@ -225,12 +238,18 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 	}
 	// Only files whose key ranges hold a key are read.
 	auto candidates = FilesAdmitting(table, duck, bounds, "__dp_keys r");
+	auto inlined_rows = [&] {
+		if (!inlined) {
+			inlined = WithInlinedRows(table);
+		}
+		return DeleteInlinedByKey(table, duck, keys, *inlined); // rows inlined into the catalog
+	};
 	if (candidates.empty()) {
-		return DeleteInlinedByKey(table, duck, keys); // rows inlined into the catalog
+		return inlined_rows();
 	}
 	if (keys.size() == 1) {
 		if (auto found = DeleteByIndexedKey(table, duck, *keys[0], schema_map, candidates)) {
-			return *found;
+			return *found + inlined_rows();
 		}
 	}
 	std::map<int64_t, const LakeDataFile *> by_id;
@@ -252,7 +271,7 @@ int64_t LakeCommit::DeleteByKey(int64_t table, DuckConnection &duck, const std::
 		staged.positions.insert(found.GetInt(1, i));
 		count++;
 	}
-	return count + DeleteInlinedByKey(table, duck, keys);
+	return count + inlined_rows();
 }
 
 std::optional<int64_t> LakeCommit::DeleteByIndexedKey(int64_t table, DuckConnection &duck, const LakeColumn &key,

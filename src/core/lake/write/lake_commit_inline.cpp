@@ -90,17 +90,20 @@ bool LakeCommit::StageInlined(int64_t table, DuckConnection &duck, const Written
 	return true;
 }
 
-int64_t LakeCommit::DeleteInlinedByKey(int64_t table, DuckConnection &duck,
-                                       const std::vector<const LakeColumn *> &keys) {
-	auto &w = Working(table);
+LakeTable LakeCommit::WithInlinedRows(int64_t table) {
 	CatalogState state;
 	state.snapshot.snapshot_id = state_->base.snapshot_id;
-	state.tables.push_back(w.table);
+	state.tables.push_back(Working(table).table);
 	{
 		std::lock_guard guard(writer_->mutex_);
 		LoadInlinedData(writer_->Conn(), writer_->config_.catalog_schema, state);
 	}
-	const auto &loaded = state.tables.front();
+	return std::move(state.tables.front());
+}
+
+int64_t LakeCommit::DeleteInlinedByKey(int64_t table, DuckConnection &duck, const std::vector<const LakeColumn *> &keys,
+                                       const LakeTable &loaded) {
+	auto &w = Working(table);
 	// Positions the lake already deleted inline must not be deleted again by a delete file: the
 	// reader subtracts both from the file's count (digest section 7).
 	for (const auto &f : loaded.files) {
