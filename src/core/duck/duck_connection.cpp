@@ -154,7 +154,7 @@ Error DuckConnection::Failure(const std::string &context, const std::string &mes
 
 Error DuckConnection::SpaceError(const std::string &message, ErrorContext error_context) {
 	std::string dir = temp_directory_;
-	std::string limits;
+	std::string limits, memory_limit = "?";
 	duckdb_result res;
 	if (duckdb_query(conn_,
 	                 "SELECT current_setting('temp_directory'), current_setting('max_temp_directory_size'), "
@@ -162,6 +162,7 @@ Error DuckConnection::SpaceError(const std::string &message, ErrorContext error_
 	                 &res) == DuckDBSuccess) {
 		DuckResult settings(res);
 		dir = settings.GetString(0, 0).value_or(dir);
+		memory_limit = settings.GetString(2, 0).value_or("?");
 		limits = " (temporary space limit " + settings.GetString(1, 0).value_or("?") + ", memory limit " +
 		         settings.GetString(2, 0).value_or("?") + ")";
 	} else {
@@ -171,6 +172,19 @@ Error DuckConnection::SpaceError(const std::string &message, ErrorContext error_
 	// rest advises settings that are pg_duckpipe's to choose.
 	std::string first = message.substr(0, message.find('\n'));
 	bool disk = message.find("No space left") != std::string::npos;
+	// Without a word of the temporary directory, DuckDB could not fit a step in memory although it
+	// may spill (an aggregate's hash table of a large flush's keys is one such step).
+	bool memory = !disk && message.find("max_temp_directory_size") == std::string::npos &&
+	              message.find("offload") == std::string::npos;
+	if (memory) {
+		error_context.hint = "raise duckdb_flush_memory_mb (the limit while a table flushes or copies) or "
+		                     "duckdb_buffer_memory_mb (while it buffers), whichever the limit named is, with "
+		                     "`duckpipe set-config`, duckpipe.set_config or the daemon's flag of that name; the "
+		                     "table retries with the new value";
+		return Error(ErrorKind::Io,
+		             "DuckDB needs more memory than its limit of " + memory_limit + " for this step: DuckDB: " + first,
+		             std::move(error_context));
+	}
 	error_context.hint = "free space in '" + dir +
 	                     "', point --temp-dir at a larger disk, or raise --temp-dir-max-mb (or the memory limits "
 	                     "--duckdb-buffer-memory-mb / --duckdb-flush-memory-mb)";

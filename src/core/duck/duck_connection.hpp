@@ -45,7 +45,8 @@ public:
 
 	// The Error for a failure DuckDB reported on this connection (a query's, an appender's): a full
 	// temp directory becomes Error(Io) naming the directory and the fix (DuckDB words it as running
-	// out of memory, quoting settings pg_duckpipe users never set), another I/O error Error(Io),
+	// out of memory, quoting settings pg_duckpipe users never set), a step that does not fit the
+	// memory limit Error(Io) naming the setting to raise, another I/O error Error(Io),
 	// anything else Error(Duck) with `context` before DuckDB's message.
 	Error Failure(const std::string &context, const std::string &message, duckdb_error_type type,
 	              ErrorContext error_context = {});
