@@ -135,7 +135,9 @@ class DaemonRunner(Runner):
 
     def start(self):
         log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([self.binary, "run", "--flush-interval", str(self.flush_ms)], env=self.env,
+        # DUCKPIPE_BENCH_WRAP runs the daemon under a profiler, e.g. "heaptrack -o /tmp/daemon".
+        wrap = os.environ.get("DUCKPIPE_BENCH_WRAP", "").split()
+        self.proc = subprocess.Popen(wrap + [self.binary, "run", "--flush-interval", str(self.flush_ms)], env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
 

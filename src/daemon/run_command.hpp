@@ -32,7 +32,7 @@ private:
 	std::vector<std::string> groups_;
 	int64_t flush_interval_ms_ = 5000;
 	int64_t flush_batch_threshold_ = 100000;
-	int64_t max_queued_bytes_ = 256LL << 20;
+	int64_t max_queued_bytes_ = 64LL << 20;
 	int max_parallel_snapshots_ = 2;
 	std::string ready_file_;
 	int64_t shutdown_timeout_ms_ = 10000;

@@ -19,7 +19,7 @@ bool enabled = true;
 int poll_interval_ms = 1000;
 int flush_interval_ms = 5000;
 int flush_batch_threshold = 100000;
-int max_queued_bytes = 256 * 1024 * 1024;
+int max_queued_bytes = 64 * 1024 * 1024;
 int duckdb_buffer_memory_mb = 16;
 int duckdb_flush_memory_mb = 512;
 int duckdb_threads = 1;
@@ -49,7 +49,7 @@ void DefineSettings() {
 	                        &flush_batch_threshold, 100000, 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.max_queued_bytes",
 	                        "Memory a group's queued changes may use before reading WAL pauses (backpressure).",
-	                        nullptr, &max_queued_bytes, 256 * 1024 * 1024, 1024 * 1024, INT_MAX, PGC_SIGHUP,
+	                        nullptr, &max_queued_bytes, 64 * 1024 * 1024, 1024 * 1024, INT_MAX, PGC_SIGHUP,
 	                        GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.duckdb_buffer_memory_mb",
 	                        "Memory limit of each table's embedded DuckDB change buffer (spills to disk above it).",

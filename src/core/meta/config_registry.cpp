@@ -17,7 +17,7 @@ const std::vector<ConfigKey> kKeys = {
      "How long a table's changes may wait in its buffer before they are flushed to the lake"},
     {"flush_batch_threshold", true, true, true, 1, kNoLimit, 100000, "rows",
      "Buffered rows of a table that trigger a flush before the interval elapsed"},
-    {"max_queued_bytes", true, true, false, 1 << 20, kNoLimit, 256LL << 20, "bytes",
+    {"max_queued_bytes", true, true, false, 1 << 20, kNoLimit, 64LL << 20, "bytes",
      "Bytes of changes a group holds in memory before it stops reading WAL (backpressure)"},
     {"duckdb_buffer_memory_mb", true, true, true, 1, 1 << 20, 16, "MB",
      "Memory limit of a table's change buffer (beyond it the buffer spills to temp files)"},

@@ -34,7 +34,7 @@ struct PipelineConfig {
 	// and a table run with them resolved over global_config and their own config (ResolveSettings).
 	int64_t flush_interval_ms = 5000;
 	int64_t flush_batch_threshold = 100000; // buffered rows that trigger a flush
-	int64_t max_queued_bytes = 256LL << 20; // per group; the slot consumer stops reading above it
+	int64_t max_queued_bytes = 64LL << 20;  // per group; the slot consumer stops reading above it
 	int max_retry_backoff_s = 300;
 
 	int64_t duckdb_buffer_memory_mb = 16;
