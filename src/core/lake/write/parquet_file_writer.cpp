@@ -227,8 +227,15 @@ std::string ParquetFileWriter::NewFileStem(DuckConnection &duck) {
 
 WrittenFile ParquetFileWriter::Write(DuckConnection &duck, const std::string &select_sql, const std::string &path,
                                      const std::vector<LakeColumn> &columns) {
+	// The writer holds a row group in memory until it is full: 122,880 rows by default, over 100 MB
+	// of rows that carry TOASTed text, per thread. A byte cap bounds that; DuckDB takes it only
+	// where the insertion order need not be kept (the change buffer's and the copy's instances).
+	std::string row_group_cap;
+	if (duck.Query("SELECT current_setting('preserve_insertion_order')").GetString(0, 0) == "false") {
+		row_group_cap = ", ROW_GROUP_SIZE_BYTES " + std::to_string(kRowGroupBytes);
+	}
 	std::string sql = "COPY (" + select_sql + ") TO " + DuckConnection::QuoteLiteral(path) +
-	                  " (FORMAT parquet, FIELD_IDS " + FieldIds(columns) + ", RETURN_STATS true)";
+	                  " (FORMAT parquet, FIELD_IDS " + FieldIds(columns) + ", RETURN_STATS true" + row_group_cap + ")";
 	auto result = duck.Query(sql);
 	auto rows = ReadCopyResult(result);
 	if (rows.size() != 1) {

@@ -37,13 +37,17 @@ struct WrittenFile {
 // Writes Parquet files with DuckDB COPY (FIELD_IDS = DuckLake column ids, RETURN_STATS).
 class ParquetFileWriter {
 public:
+	// Memory a row group may take while it is written, where DuckDB allows a cap (see Write).
+	static constexpr int64_t kRowGroupBytes = 16LL << 20;
+
 	// The DuckDB type of a lake column (nested types spelled out).
 	static std::string DuckType(const LakeColumn &column);
 	// FIELD_IDS struct literal for the columns, every nesting level included.
 	static std::string FieldIds(const std::vector<LakeColumn> &columns);
 
 	// Runs COPY (select_sql) TO path and returns what RETURN_STATS said. Leaf paths are mapped to column
-	// ids through `columns`. A 0-row result removes the file and returns record_count 0.
+	// ids through `columns`. A 0-row result removes the file and returns record_count 0. On a
+	// connection with preserve_insertion_order off, row groups stop at kRowGroupBytes.
 	static WrittenFile Write(DuckConnection &duck, const std::string &select_sql, const std::string &path,
 	                         const std::vector<LakeColumn> &columns);
 	// Writes a delete file: `positions_sql` yields one BIGINT column `pos` (unique); rows sorted here.
