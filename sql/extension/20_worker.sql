@@ -7,9 +7,11 @@ CREATE OR REPLACE FUNCTION duckpipe._at_commit(sync_group text, action text) RET
     LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'duckpipe_at_commit';
 
 -- Internal: the workers of this database and their tables, as shared memory shows them now.
-CREATE OR REPLACE FUNCTION duckpipe._live_workers(
+-- (Dropped first: an upgrade from a version whose result had fewer columns.)
+DROP FUNCTION IF EXISTS duckpipe._live_workers();
+CREATE FUNCTION duckpipe._live_workers(
     OUT sync_group text, OUT pid integer, OUT total_queued_bytes bigint, OUT total_queued_changes bigint,
-    OUT is_backpressured boolean, OUT active_flushes integer, OUT tables integer)
+    OUT is_backpressured boolean, OUT active_flushes integer, OUT tables integer, OUT is_catching_up boolean)
     RETURNS SETOF record LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'duckpipe_live_workers';
 -- (Dropped first: an upgrade from a version whose result had fewer columns.)
 DROP FUNCTION IF EXISTS duckpipe._live_tables();
@@ -175,14 +177,16 @@ CREATE FUNCTION duckpipe.status()
 $$;
 
 -- Per group of this database: its worker (if any) and the live figures of its pipeline.
+-- is_catching_up: the group's stream trails the server's WAL by background_flush_backlog_mb or more.
 DROP FUNCTION IF EXISTS duckpipe.worker_status();
 CREATE FUNCTION duckpipe.worker_status()
     RETURNS TABLE(sync_group text, pid integer, running boolean, total_queued_bytes bigint,
-                  total_queued_changes bigint, is_backpressured boolean, active_flushes integer, tables integer)
+                  total_queued_changes bigint, is_backpressured boolean, active_flushes integer, tables integer,
+                  is_catching_up boolean)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT g.name, w.pid, w.pid IS NOT NULL, coalesce(w.total_queued_bytes, 0),
            coalesce(w.total_queued_changes, 0), coalesce(w.is_backpressured, false),
-           coalesce(w.active_flushes, 0), coalesce(w.tables, 0)
+           coalesce(w.active_flushes, 0), coalesce(w.tables, 0), coalesce(w.is_catching_up, false)
     FROM duckpipe.sync_groups g
     LEFT JOIN duckpipe._live_workers() w ON w.sync_group = g.name
     ORDER BY g.name
@@ -221,6 +225,7 @@ CREATE OR REPLACE FUNCTION duckpipe.metrics() RETURNS jsonb
             SELECT jsonb_agg(jsonb_build_object(
                 'name', w.sync_group,
                 'total_queued_changes', w.total_queued_changes,
-                'is_backpressured', w.is_backpressured) ORDER BY w.sync_group)
+                'is_backpressured', w.is_backpressured,
+                'is_catching_up', w.is_catching_up) ORDER BY w.sync_group)
             FROM duckpipe.worker_status() w), '[]'::jsonb))
 $$;

@@ -64,6 +64,7 @@ struct WorkerSlot {
 	int64_t queued_bytes;
 	int64_t queued_changes;
 	bool backpressured;
+	bool catching_up;
 	int active_flushes;
 	int ntables;
 	LiveTable tables[kMaxTables];
@@ -221,6 +222,7 @@ std::vector<LiveWorker> ReadLiveWorkers(uint32_t dboid) {
 		worker.figures.queued_bytes = slot.queued_bytes;
 		worker.figures.queued_changes = slot.queued_changes;
 		worker.figures.backpressured = slot.backpressured;
+		worker.figures.catching_up = slot.catching_up;
 		worker.figures.active_flushes = slot.active_flushes;
 		for (int i = 0; i < slot.ntables; i++) {
 			const auto &t = slot.tables[i];
@@ -329,12 +331,14 @@ void PublishFigures(int index, const std::vector<pipeline::GroupFigures> &figure
 	slot.queued_bytes = 0;
 	slot.queued_changes = 0;
 	slot.backpressured = false;
+	slot.catching_up = false;
 	slot.active_flushes = 0;
 	slot.ntables = 0;
 	for (const auto &group : figures) {
 		slot.queued_bytes += group.queued_bytes;
 		slot.queued_changes += group.queued_changes;
 		slot.backpressured = slot.backpressured || group.backpressured;
+		slot.catching_up = slot.catching_up || group.catching_up;
 		slot.active_flushes += group.active_flushes;
 		for (const auto &t : group.tables) {
 			if (slot.ntables == kMaxTables) {
@@ -392,6 +396,7 @@ bool DetachGroupWorker(int index, bool release) {
 	slot.ntables = 0;
 	slot.queued_bytes = slot.queued_changes = 0;
 	slot.backpressured = false;
+	slot.catching_up = false;
 	slot.active_flushes = 0;
 	if (release && !successor) {
 		slot.in_use = false;

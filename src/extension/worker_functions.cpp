@@ -139,8 +139,8 @@ Datum duckpipe_at_commit(PG_FUNCTION_ARGS) {
 // duckpipe._live_workers(): one row per worker of this database.
 Datum duckpipe_live_workers(PG_FUNCTION_ARGS) {
 	return LiveRows(fcinfo, [](const LiveWorker &w, const auto &row) {
-		Datum values[7];
-		bool nulls[7] = {};
+		Datum values[8];
+		bool nulls[8] = {};
 		values[0] = CStringGetTextDatum(w.group.c_str());
 		values[1] = Int32GetDatum(w.pid);
 		nulls[1] = w.pid == 0;
@@ -149,6 +149,7 @@ Datum duckpipe_live_workers(PG_FUNCTION_ARGS) {
 		values[4] = BoolGetDatum(w.figures.backpressured);
 		values[5] = Int32GetDatum(w.figures.active_flushes);
 		values[6] = Int32GetDatum(static_cast<int>(w.figures.tables.size()));
+		values[7] = BoolGetDatum(w.figures.catching_up);
 		row(values, nulls);
 	});
 }

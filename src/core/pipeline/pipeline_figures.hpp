@@ -36,6 +36,8 @@ struct GroupFigures {
 	int64_t queued_bytes = 0;
 	int64_t queued_changes = 0;
 	bool backpressured = false; // reading WAL is paused: the queues are full
+	// The stream trails the server's WAL by background_flush_backlog_mb or more (CatchUpDetector).
+	bool catching_up = false;
 	int active_flushes = 0;
 	// Every change committed at or before it is in the lake (the slot's confirmed position).
 	uint64_t confirmed_lsn = 0;

@@ -511,6 +511,7 @@ void SyncGroup::RefreshFigures() {
 	figures.name = group_.name;
 	figures.queued_bytes = budget_.Used();
 	figures.backpressured = budget_.Full();
+	figures.catching_up = catch_up_.CatchingUp();
 	figures.confirmed_lsn = confirmed_.load();
 	std::vector<CompactionTarget> targets;
 	for (const auto &[id, entry] : tables_) {

@@ -373,6 +373,39 @@ TEST_F(ExtensionWorkerTest, MetricsShowTheDuckdbMemoryOfBufferedChanges) {
 	EXPECT_TRUE(WaitFor([&] { return memory() == 0; }, 10s)) << memory();
 }
 
+// worker_status() and metrics() show a group draining a backlog as catching up (its stream trails
+// the server's WAL by background_flush_backlog_mb or more), and as caught up once it has drained.
+TEST_F(ExtensionWorkerTest, WorkerStatusShowsAGroupCatchingUpABacklog) {
+	Sql("CREATE TABLE public.backlog (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.backlog VALUES (0, 'snap')");
+	Sql("SELECT duckpipe.set_config('background_flush_backlog_mb', '1')");
+	AddTable("public.backlog");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.backlog")) << LogTail();
+	auto catching_up = [&] {
+		return Scalar("SELECT is_catching_up FROM duckpipe.worker_status() WHERE sync_group = 'default'");
+	};
+	EXPECT_EQ(catching_up(), "f");
+	Sql("SELECT duckpipe.stop_worker()");
+	ASSERT_TRUE(WaitFor([&] { return Workers() == 0; }, 30s));
+	// About 100 MB of WAL while nothing reads it.
+	Sql("INSERT INTO public.backlog SELECT g, 'backlog row ' || g FROM generate_series(1, 1000000) g");
+	Sql("SELECT duckpipe.start_worker()");
+	// The state lasts from the worker's first look at the server's WAL end until a look after the
+	// stream has read the backlog: seconds, polled every 5 ms.
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    return catching_up() == "t" &&
+		           Scalar("SELECT g->>'is_catching_up' FROM jsonb_array_elements(duckpipe.metrics()->'groups') g "
+		                  "WHERE g->>'name' = 'default'") == "true";
+	    },
+	    60s, 5ms))
+	    << LogTail();
+	auto lake_count = [&] { return Lake("SELECT count(*), sum(id) FROM public.backlog_ducklake"); };
+	auto source_count = Sql("SELECT count(*)::text, sum(id)::text FROM public.backlog");
+	ASSERT_TRUE(WaitFor([&] { return lake_count() == source_count; }, 120s)) << LogTail();
+	EXPECT_TRUE(WaitFor([&] { return catching_up() == "f"; }, 30s)) << LogTail();
+}
+
 // A plain UPDATE of duckpipe.sync_groups (mode, enabled) acts at COMMIT as the API does: the worker
 // leaves when its group is disabled or handed to the daemon and comes back when the group is
 // enabled or handed back, without start_worker() or a restart; a rolled-back UPDATE does nothing.
