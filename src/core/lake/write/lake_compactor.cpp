@@ -176,8 +176,11 @@ bool TableCompaction::Prepare() {
 	if (outputs_.empty()) {
 		return false;
 	}
+	// The merged file's rows get new row ids and are found by key: their order is free, which lets
+	// the Parquet writer cap its row groups by bytes (ParquetFileWriter::kRowGroupBytes).
 	duck_db_ = std::make_unique<DuckDatabase>(
-	    "", std::map<std::string, std::string>{{"memory_limit", options_.duck_memory_limit}, {"threads", "1"}});
+	    "", std::map<std::string, std::string>{
+	            {"memory_limit", options_.duck_memory_limit}, {"threads", "1"}, {"preserve_insertion_order", "false"}});
 	duck_ = duck_db_->Connect();
 	DuckSandbox{.directories = {writer_.DataPath()}, .lock_configuration = false}.Lock(*duck_);
 	// In flight from here on: expiry keeps the base snapshot (CheckConflicts reads what follows it) and
