@@ -29,7 +29,8 @@ struct Pending {
 
 } // namespace
 
-DuckConnection::DuckConnection(DuckDatabase &db) : temp_directory_(db.TempDirectory()) {
+DuckConnection::DuckConnection(DuckDatabase &db)
+    : temp_directory_(db.TempDirectory()), keeps_insertion_order_(db.KeepsInsertionOrder()) {
 	if (duckdb_connect(db.Raw(), &conn_) == DuckDBError) {
 		throw Error(ErrorKind::Duck, "cannot connect to DuckDB");
 	}

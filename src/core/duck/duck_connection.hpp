@@ -55,6 +55,8 @@ public:
 	static std::string QuoteLiteral(std::string_view literal);
 
 	_duckdb_connection *Raw() const { return conn_; }
+	// Its database's preserve_insertion_order as opened (DuckDatabase::KeepsInsertionOrder).
+	bool KeepsInsertionOrder() const { return keeps_insertion_order_; }
 
 private:
 	Error SpaceError(const std::string &message, ErrorContext error_context);
@@ -62,6 +64,7 @@ private:
 
 	_duckdb_connection *conn_ = nullptr;
 	std::string temp_directory_;
+	bool keeps_insertion_order_;
 	InterruptCheck check_;
 };
 

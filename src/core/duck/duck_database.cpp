@@ -17,6 +17,8 @@ DuckDatabase::DuckDatabase(const std::string &path, const std::map<std::string, 
 	std::string max_temp;
 	auto temp = options.find("temp_directory");
 	temp_directory_ = temp != options.end() ? temp->second : path.empty() ? ".tmp" : path + ".tmp";
+	auto order = options.find("preserve_insertion_order");
+	keeps_insertion_order_ = order == options.end() || (order->second != "false" && order->second != "0");
 	for (const auto &[key, value] : options) {
 		if (key == "max_temp_directory_size") {
 			max_temp = value;

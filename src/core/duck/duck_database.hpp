@@ -24,10 +24,13 @@ public:
 	_duckdb_database *Raw() const { return db_; }
 	// Where it spills (the temp_directory option, else DuckDB's default), for error messages.
 	const std::string &TempDirectory() const { return temp_directory_; }
+	// Whether it was opened keeping the insertion order (DuckDB's default; nothing here SETs it later).
+	bool KeepsInsertionOrder() const { return keeps_insertion_order_; }
 
 private:
 	_duckdb_database *db_ = nullptr;
 	std::string temp_directory_;
+	bool keeps_insertion_order_ = true;
 };
 
 } // namespace duckpipe

@@ -73,9 +73,16 @@ void StreamedTxns::Add(cdc::Xid xid, std::string_view message) {
 	size_t needed = txn.memory.size() + static_cast<size_t>(record);
 	if (needed > txn.memory.capacity()) {
 		// Grown by doubling, the buffer would reach up to twice the limit, with its old copy beside
-		// the new one while it grows; capped, it never holds more than the limit. A vector: a
-		// string's reserve() rounds up to the doubling anyway.
-		size_t capped = std::min(2 * txn.memory.capacity(), static_cast<size_t>(memory_limit_));
+		// the new one while it grows; capped at what the other transactions' buffers leave of the
+		// limit, all of them together never hold more than it. A vector: a string's reserve() rounds
+		// up to the doubling anyway.
+		auto others = HeldBytes() - static_cast<int64_t>(txn.memory.capacity());
+		if (others + static_cast<int64_t>(needed) > memory_limit_) {
+			SpillAll(); // their buffers' room, not only their bytes, would pass the limit
+			others = 0;
+			needed = static_cast<size_t>(record);
+		}
+		size_t capped = std::min(2 * txn.memory.capacity(), static_cast<size_t>(memory_limit_ - others));
 		txn.memory.reserve(std::max(needed, capped));
 	}
 	AppendRecord(txn.memory, message);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,24 @@ TEST_F(StreamedTxnsTest, SpillsPastTheMemoryLimitAndReplaysEverythingInOrder) {
 	EXPECT_EQ(FilesIn(dir_), 0u) << "the spill file is unlinked at creation";
 	EXPECT_EQ(ReplayAll(txns, 7), want);
 	EXPECT_EQ(txns.Open(), 0u);
+}
+
+TEST_F(StreamedTxnsTest, InterleavedTransactionsHoldNoMoreThanTheLimitTogether) {
+	StreamedTxns txns(dir_.string(), 4096);
+	std::map<cdc::Xid, std::vector<std::string>> want;
+	for (cdc::Xid xid : {7u, 8u, 9u}) {
+		txns.Begin(xid);
+	}
+	for (int i = 0; i < 1000; i++) {
+		for (cdc::Xid xid : {7u, 8u, 9u}) {
+			want[xid].push_back(Row(xid, i));
+			txns.Add(xid, want[xid].back());
+			ASSERT_LE(txns.HeldBytes(), 4096) << "after row " << i << " of " << xid;
+		}
+	}
+	for (cdc::Xid xid : {8u, 7u, 9u}) {
+		EXPECT_EQ(ReplayAll(txns, xid), want[xid]);
+	}
 }
 
 TEST_F(StreamedTxnsTest, AMessageLargerThanTheLimitGoesToDiskAtOnce) {

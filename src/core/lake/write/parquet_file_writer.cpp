@@ -231,7 +231,7 @@ WrittenFile ParquetFileWriter::Write(DuckConnection &duck, const std::string &se
 	// of rows that carry TOASTed text, per thread. A byte cap bounds that; DuckDB takes it only
 	// where the insertion order need not be kept (the change buffer's and the copy's instances).
 	std::string row_group_cap;
-	if (duck.Query("SELECT current_setting('preserve_insertion_order')").GetString(0, 0) == "false") {
+	if (!duck.KeepsInsertionOrder()) {
 		row_group_cap = ", ROW_GROUP_SIZE_BYTES " + std::to_string(kRowGroupBytes);
 	}
 	std::string sql = "COPY (" + select_sql + ") TO " + DuckConnection::QuoteLiteral(path) +
