@@ -220,12 +220,12 @@ void ChangeBuffer::EnsureBuffer() {
 }
 
 void ChangeBuffer::Open() {
-	dir_ = CreatePrivateDirectory(options_.temp_dir, "duckpipe-buffer-" + SanitizeLabel(label_) + "-", label_);
+	dir_ = PrivateDirectory(options_.temp_dir, kBufferDirPrefix + SanitizeLabel(label_) + "-", label_);
 	try {
 		// An in-memory database spills its tables to temp_directory beyond memory_limit (verified with
 		// DuckDB 1.4.4: 1M rows in 16 MiB), so no database file is needed.
 		std::map<std::string, std::string> config{{"memory_limit", MemoryLimit(options_.buffer_memory_mb)},
-		                                          {"temp_directory", dir_ + "/spill"},
+		                                          {"temp_directory", dir_.Path() + "/spill"},
 		                                          {"threads", std::to_string(options_.threads)},
 		                                          {"preserve_insertion_order", "false"}};
 		if (options_.temp_max_mb > 0) {
@@ -234,7 +234,7 @@ void ChangeBuffer::Open() {
 		db_ = std::make_unique<DuckDatabase>("", config);
 		conn_ = db_->Connect();
 		DuckSandbox sandbox{.directories = options_.lake_directories, .lock_configuration = false};
-		sandbox.directories.push_back(dir_);
+		sandbox.directories.push_back(dir_.Path());
 		sandbox.Lock(*conn_);
 		std::string buffer = "CREATE TABLE " + std::string(kBufferTable) + " (";
 		for (const auto &c : columns_) {
@@ -250,19 +250,18 @@ void ChangeBuffer::Open() {
 		Close();
 		throw;
 	}
-	log::Debug("flush.buffer_open", "table", label_, "dir", dir_);
+	log::Debug("flush.buffer_open", "table", label_, "dir", dir_.Path());
 }
 
 void ChangeBuffer::Close() noexcept {
 	conn_.reset();
 	db_.reset();
-	if (!dir_.empty()) {
-		std::error_code ec;
-		std::filesystem::remove_all(dir_, ec);
-		if (ec) {
-			log::Warn("flush.buffer_dir_remove_failed", "table", label_, "dir", dir_, "error", ec.message());
+	if (!dir_.Empty()) {
+		std::string dir = dir_.Path();
+		auto failure = dir_.Remove();
+		if (!failure.empty()) {
+			log::Warn("flush.buffer_dir_remove_failed", "table", label_, "dir", dir, "error", failure);
 		}
-		dir_.clear();
 	}
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/common/lsn.hpp"
+#include "core/common/private_dir.hpp"
 #include "core/flush/change_batch.hpp"
 #include "core/flush/typed_chunks.hpp"
 
@@ -155,7 +156,7 @@ public:
 	const std::vector<BufferColumn> &Columns() const { return columns_; }
 	bool IsOpen() const { return conn_ != nullptr; }
 	// The buffer's own subdirectory (DuckDB temp files live below it); empty while closed.
-	const std::string &Directory() const { return dir_; }
+	const std::string &Directory() const { return dir_.Path(); }
 	// The open connection (nullptr while closed), for diagnostics and tests; invalid after Flush/Clear.
 	DuckConnection *Connection() const { return conn_.get(); }
 
@@ -200,9 +201,9 @@ private:
 	std::unique_ptr<TypedChunks> typed_;
 	std::string typed_insert_sql_;
 
+	PrivateDirectory dir_; // before the database: removed after it closes
 	std::unique_ptr<DuckDatabase> db_;
 	std::unique_ptr<DuckConnection> conn_;
-	std::string dir_;
 
 	std::vector<ChangeBatch> deferred_; // appended, not yet in DuckDB (options_.defer_bytes)
 	int64_t deferred_bytes_ = 0;

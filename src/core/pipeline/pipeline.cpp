@@ -3,6 +3,7 @@
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 #include "core/common/memory_release.hpp"
+#include "core/common/private_dir.hpp"
 #include "core/lake/lake_writer.hpp"
 #include "core/meta/metadata_store.hpp"
 #include "core/meta/migrations.hpp"
@@ -147,6 +148,13 @@ void Pipeline::Start() {
 	if (!config_.data_path.empty()) {
 		lake::LakeConfig{.data_path = config_.data_path}.PrepareDataPath();
 	}
+	// What a killed runner (kill -9, the OOM killer, a server crash) left in the temp directory: its
+	// spilled rows would otherwise stay there until the disk fills.
+	auto swept = SweepAbandonedDirectories(config_.temp_dir);
+	if (swept.directories > 0) {
+		log::Info("temp.swept", "temp_dir", config_.temp_dir.empty() ? std::string("(system)") : config_.temp_dir,
+		          "directories", swept.directories, "bytes", swept.bytes);
+	}
 	{
 		PgConnection source(config_.source_conninfo, {.application_name = "pg_duckpipe"});
 		meta::Migrate(source);
@@ -180,6 +188,7 @@ void Pipeline::Start() {
 	lake_config.catalog_conninfo = config_.LakeCatalogConninfo();
 	lake_config.catalog_schema = config_.lake_schema;
 	lake_config.data_path = config_.data_path;
+	lake_config.key_index_dir = config_.temp_dir;
 	writer_ = std::make_unique<lake::LakeWriter>(lake_config);
 	log::Info("pipeline.started", "data_path", writer_->DataPath(), "lake_schema", config_.lake_schema,
 	          "flush_interval_ms", config_.flush_interval_ms, "groups",

@@ -21,14 +21,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <random>
 #include <thread>
 
 #include <sys/resource.h>
-
-namespace fs = std::filesystem;
 
 namespace duckpipe::pipeline {
 
@@ -275,15 +272,9 @@ int64_t SnapshotCopier::CopyRows(PgConnection &sql, const std::string &source_co
 		copies.push_back("COPY (SELECT " + select_list + " FROM " + from + ranges[k] + ") TO STDOUT (FORMAT binary)");
 	}
 
-	std::string dir = CreatePrivateDirectory(config_.temp_dir, "duckpipe-copy-" + SafeLabel(mapping.source_table) + "-",
-	                                         mapping.SourceName());
-	struct DirGuard {
-		std::string path;
-		~DirGuard() {
-			std::error_code ec;
-			fs::remove_all(path, ec);
-		}
-	} dir_guard{dir};
+	PrivateDirectory private_dir(config_.temp_dir, kCopyDirPrefix + SafeLabel(mapping.source_table) + "-",
+	                             mapping.SourceName());
+	const std::string &dir = private_dir.Path();
 	// One DuckDB thread per stream: the table function is the only source, and an idle thread of a
 	// running statement polls for tasks, taking CPU from PostgreSQL's side of the copy.
 	std::map<std::string, std::string> duck_options{

@@ -4,6 +4,7 @@
 #include "harness/pipeline_fixture.hpp"
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 namespace duckpipe::test {
@@ -25,6 +26,16 @@ protected:
 		          "' WHERE id = " + std::to_string(round % 500 + 1));
 		conn.Exec("DELETE FROM public.acct WHERE id = " + std::to_string(round + 600));
 		conn.Exec("COMMIT");
+	}
+	// The change buffers' private directories in the daemon's temp dir.
+	std::vector<std::string> BufferDirectories() const {
+		std::vector<std::string> out;
+		for (const auto &entry : std::filesystem::directory_iterator(temp_path_)) {
+			if (entry.path().filename().string().starts_with("duckpipe-buffer-")) {
+				out.push_back(entry.path().string());
+			}
+		}
+		return out;
 	}
 	void WriteRounds(int from, int to) {
 		auto conn = Connect();
@@ -78,6 +89,34 @@ TEST_F(RecoveryTest, KillDashNineWhileStreaming) {
 	writer.join();
 	EXPECT_GT(round.load(), 50);
 	EXPECT_TRUE(WaitLakeEqualsSource("public.acct", 90s));
+	EXPECT_EQ(daemon->Terminate(), 0);
+}
+
+// A runner killed while it buffers runs no destructor: its buffer's private directory, with whatever
+// spilled, stays in the temp dir. The next start removes it (it would pile up until the disk fills)
+// and keeps the rows: they come again from the slot.
+TEST_F(RecoveryTest, AKilledRunnersSpillDirectoryIsRemovedAtTheNextStart) {
+	CreateTable(1000);
+	DuckpipeOk({"add-table", "public.acct"});
+	// Flushes far apart: the buffer of the rounds below stays open until the kill.
+	auto daemon = StartDaemon({}, {}, 600000);
+	ASSERT_TRUE(WaitTableState("public.acct", "STREAMING"));
+	ASSERT_TRUE(WaitLakeEqualsSource("public.acct"));
+	WriteRounds(0, 40);
+	// More than the worker keeps in memory before it opens its DuckDB buffer (256 KB).
+	Sql("INSERT INTO public.acct SELECT 2000000 + g, g, repeat('x', 100) FROM generate_series(1, 20000) g");
+	ASSERT_TRUE(WaitFor([&] { return !BufferDirectories().empty(); }, 30s)) << LogTail();
+	auto left = BufferDirectories();
+	EXPECT_EQ(daemon->Kill(), 128 + 9);
+	for (const auto &dir : left) {
+		EXPECT_TRUE(std::filesystem::exists(dir)) << dir << " was removed by a killed process";
+	}
+	daemon = StartDaemon();
+	EXPECT_TRUE(WaitLakeEqualsSource("public.acct"));
+	for (const auto &dir : left) {
+		EXPECT_FALSE(std::filesystem::exists(dir)) << dir << " outlived its killed owner";
+	}
+	EXPECT_EQ(CountLog("event=temp.swept"), 1) << LogTail();
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 

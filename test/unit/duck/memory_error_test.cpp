@@ -8,8 +8,6 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 namespace duckpipe {
 
 namespace {
@@ -28,7 +26,8 @@ std::string FailureOf(DuckConnection &duck, const std::string &sql) {
 } // namespace
 
 TEST(DuckMemoryError, AStepLargerThanTheMemoryLimitNamesTheLimitAndTheSetting) {
-	auto dir = CreatePrivateDirectory("", "duckpipe-memory-error-", "test");
+	PrivateDirectory scratch("", "duckpipe-memory-error-", "test");
+	const std::string &dir = scratch.Path();
 	{
 		// The hash table of 2M distinct keys does not fit 16 MB, although the data could spill.
 		DuckDatabase db("", {{"memory_limit", "16MB"}, {"threads", "1"}, {"temp_directory", dir + "/spill"}});
@@ -40,11 +39,11 @@ TEST(DuckMemoryError, AStepLargerThanTheMemoryLimitNamesTheLimitAndTheSetting) {
 		EXPECT_EQ(message.find("is full"), std::string::npos) << message;
 		EXPECT_EQ(message.find("SET threads"), std::string::npos) << message;
 	}
-	std::filesystem::remove_all(dir);
 }
 
 TEST(DuckMemoryError, AFullTemporaryDirectoryNamesTheDirectory) {
-	auto dir = CreatePrivateDirectory("", "duckpipe-memory-error-", "test");
+	PrivateDirectory scratch("", "duckpipe-memory-error-", "test");
+	const std::string &dir = scratch.Path();
 	{
 		DuckDatabase db("", {{"memory_limit", "16MB"},
 		                     {"threads", "1"},
@@ -56,7 +55,6 @@ TEST(DuckMemoryError, AFullTemporaryDirectoryNamesTheDirectory) {
 		EXPECT_NE(message.find("the temporary directory '" + dir + "/spill' is full"), std::string::npos) << message;
 		EXPECT_EQ(message.find("needs more memory"), std::string::npos) << message;
 	}
-	std::filesystem::remove_all(dir);
 }
 
 } // namespace duckpipe

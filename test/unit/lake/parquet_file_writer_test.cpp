@@ -7,8 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 namespace duckpipe::lake {
 
 namespace {
@@ -27,7 +25,8 @@ RowGroups RowGroupsOf(DuckConnection &duck, const std::string &path) {
 } // namespace
 
 TEST(ParquetFileWriter, RowGroupsOfLargeRowsStopAtTheByteCapWhereOrderNeedNotBeKept) {
-	auto dir = CreatePrivateDirectory("", "duckpipe-parquet-writer-", "test");
+	PrivateDirectory scratch("", "duckpipe-parquet-writer-", "test");
+	const std::string &dir = scratch.Path();
 	std::vector<LakeColumn> columns{{.column_id = 1, .column_order = 1, .name = "id", .type = "int64"},
 	                                {.column_id = 2, .column_order = 2, .name = "big", .type = "varchar"}};
 	// 60,000 rows of 1 KB: about 60 MB, half a default row group's rows.
@@ -52,7 +51,6 @@ TEST(ParquetFileWriter, RowGroupsOfLargeRowsStopAtTheByteCapWhereOrderNeedNotBeK
 			EXPECT_LE(groups.max_bytes, 2 * ParquetFileWriter::kRowGroupBytes);
 		}
 	}
-	std::filesystem::remove_all(dir);
 }
 
 } // namespace duckpipe::lake

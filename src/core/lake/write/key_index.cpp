@@ -1,6 +1,7 @@
 #include "core/lake/write/key_index.hpp"
 
 #include "core/common/error.hpp"
+#include "core/common/private_dir.hpp"
 #include "core/duck/duck_connection.hpp"
 
 #include <duckdb.h>
@@ -90,26 +91,15 @@ struct KeyIndex::Entry {
 KeyIndex::KeyIndex(std::string base_dir) : base_dir_(std::move(base_dir)) {}
 
 KeyIndex::~KeyIndex() {
-	entries_.clear();
-	if (!dir_.empty()) {
-		std::error_code ec;
-		std::filesystem::remove_all(dir_, ec);
-	}
+	entries_.clear(); // their files first, then the directory
 }
 
 std::string KeyIndex::Directory() {
 	std::lock_guard guard(mutex_);
-	if (dir_.empty()) {
-		std::error_code ec;
-		std::string base = base_dir_.empty() ? std::filesystem::temp_directory_path(ec).string() : base_dir_;
-		std::filesystem::create_directories(base, ec);
-		std::string templ = base + "/duckpipe-keyindex-XXXXXX";
-		if (!::mkdtemp(templ.data())) {
-			throw IoError("cannot create the key index directory in", base);
-		}
-		dir_ = templ;
+	if (dir_.Empty()) {
+		dir_ = PrivateDirectory(base_dir_, kKeyIndexDirPrefix);
 	}
-	return dir_;
+	return dir_.Path();
 }
 
 std::shared_ptr<KeyIndex::Entry> KeyIndex::Build(int64_t table_id, int64_t data_file_id, DuckConnection &duck,

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/common/private_dir.hpp"
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -64,7 +66,7 @@ private:
 
 	std::string base_dir_;
 	mutable std::mutex mutex_; // guards everything below
-	std::string dir_;
+	PrivateDirectory dir_;
 	std::map<std::pair<int64_t, int64_t>, std::shared_ptr<Entry>> entries_;
 	Counters counters_;
 };
