@@ -5,6 +5,7 @@
 #include "extension/lake_am.hpp"
 #include "extension/lake_scan_path.hpp"
 #include "extension/launcher.hpp"
+#include "extension/log_redaction.hpp"
 #include "extension/pg_args.hpp"
 #include "extension/pg_boundary.hpp"
 #include "extension/query_routing.hpp"
@@ -42,6 +43,7 @@ void _PG_init(void) {
 	duckpipe::ext::DefineQueryRoutingGucs();
 	duckpipe::ext::DefineTimeTravelGucs();
 	duckpipe::ext::DefineCompactionGucs();
+	duckpipe::ext::RegisterLogRedaction();
 	duckpipe::ext::RequestSharedState();
 	duckpipe::ext::RegisterLauncher();
 	duckpipe::ext::RegisterLakeRelation();

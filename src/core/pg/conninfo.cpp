@@ -1,14 +1,18 @@
 #include "core/pg/conninfo.hpp"
 
+#include "core/common/ascii.hpp"
 #include "core/common/error.hpp"
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace duckpipe {
 
@@ -90,6 +94,107 @@ std::string Conninfo::Redact(const std::string &text) {
 	} catch (...) {
 		return "<unparsable connection string>";
 	}
+}
+
+namespace {
+
+constexpr std::string_view kMask = "********";
+
+bool IsSpace(char c) {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// Where the value that starts at `at` ends: a quote of the SQL literal holding the connection string
+// (''...''), a conninfo quote ('...', backslash escapes), or else whitespace or the end of the literal.
+std::pair<size_t, size_t> ValueSpan(std::string_view text, size_t at) {
+	size_t n = text.size();
+	if (text.substr(at, 2) == "''") {
+		size_t end = at + 2;
+		while (end < n && text.substr(end, 2) != "''") {
+			end += text[end] == '\\' ? 2 : 1;
+		}
+		return {at + 2, std::min(end, n)};
+	}
+	if (at < n && text[at] == '\'') {
+		size_t end = at + 1;
+		while (end < n && text[end] != '\'') {
+			end += text[end] == '\\' ? 2 : 1;
+		}
+		return {at + 1, std::min(end, n)};
+	}
+	size_t end = at;
+	while (end < n && !IsSpace(text[end]) && text[end] != '\'') {
+		end++;
+	}
+	return {at, end};
+}
+
+// Value spans of `password=` and `sslpassword=` (any case, blanks around '=').
+void KeywordSecrets(std::string_view text, std::vector<std::pair<size_t, size_t>> &spans) {
+	std::string lower = AsciiLower(text);
+	for (size_t at = lower.find("password"); at != std::string::npos; at = lower.find("password", at + 1)) {
+		size_t p = at + 8;
+		while (p < text.size() && IsSpace(text[p])) {
+			p++;
+		}
+		if (p >= text.size() || text[p] != '=') {
+			continue;
+		}
+		p++;
+		while (p < text.size() && IsSpace(text[p])) {
+			p++;
+		}
+		spans.push_back(ValueSpan(text, p));
+	}
+}
+
+// The password of each `scheme://user:password@host`.
+void UriSecrets(std::string_view text, std::vector<std::pair<size_t, size_t>> &spans) {
+	for (size_t at = text.find("://"); at != std::string_view::npos; at = text.find("://", at + 3)) {
+		size_t begin = at + 3;
+		size_t end = begin;
+		while (end < text.size() && !IsSpace(text[end]) && text[end] != '/' && text[end] != '?' && text[end] != '#' &&
+		       text[end] != '\'') {
+			end++;
+		}
+		auto authority = text.substr(begin, end - begin);
+		size_t userinfo_end = authority.rfind('@');
+		if (userinfo_end == std::string_view::npos) {
+			continue;
+		}
+		size_t colon = authority.find(':');
+		if (colon != std::string_view::npos && colon < userinfo_end) {
+			spans.emplace_back(begin + colon + 1, begin + userinfo_end);
+		}
+	}
+}
+
+} // namespace
+
+std::string Conninfo::RedactInText(std::string_view text) {
+	std::vector<std::pair<size_t, size_t>> spans;
+	KeywordSecrets(text, spans);
+	UriSecrets(text, spans);
+	if (spans.empty()) {
+		return std::string(text);
+	}
+	std::sort(spans.begin(), spans.end());
+	std::string out;
+	size_t copied = 0;
+	for (auto [begin, end] : spans) {
+		if (end <= begin) {
+			continue;
+		}
+		if (begin < copied) {
+			copied = std::max(copied, end); // overlapping spans: hidden as one
+			continue;
+		}
+		out.append(text.substr(copied, begin - copied));
+		out.append(kMask);
+		copied = end;
+	}
+	out.append(text.substr(copied));
+	return out;
 }
 
 std::string Conninfo::ReadFile(const std::string &path) {

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace duckpipe {
 
@@ -17,6 +18,10 @@ public:
 	// The same with the password (and any other secret) replaced by "********": safe to log.
 	std::string Redacted() const;
 	static std::string Redact(const std::string &text); // never throws; for logging raw input
+	// `text` (a SQL statement, a log line) with the password of every connection string written in
+	// it replaced by "********": `password=` values, bare, quoted, or quoted inside a SQL literal
+	// (''...''), and the password of a postgresql:// URI. Errs towards hiding more than the value.
+	static std::string RedactInText(std::string_view text);
 	// The conninfo held in a file (surrounding whitespace dropped), so a password stays out of argv.
 	// Throws Error(Config) naming the file (never its contents) when it cannot be read or parsed.
 	static std::string ReadFile(const std::string &path);

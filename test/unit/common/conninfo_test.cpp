@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 using duckpipe::Conninfo;
 
 TEST(Conninfo, RedactsPasswordInKeywordForm) {
@@ -36,4 +39,30 @@ TEST(Conninfo, RewritesKeys) {
 	EXPECT_EQ(c.Get("dbname"), "");
 	EXPECT_NE(c.ToString().find("application_name='x y'"), std::string::npos) << c.ToString();
 	EXPECT_EQ(Conninfo::Parse(c.ToString()).Get("application_name"), "x y");
+}
+
+// Statements and log lines as the server writes them, with each form a connection string can take.
+TEST(Conninfo, RedactsPasswordsWrittenInsideText) {
+	struct Case {
+		std::string text;
+		std::string want;
+	};
+	std::vector<Case> cases{
+	    {"SELECT f('host=h password=s3cret dbname=d')", "SELECT f('host=h password=******** dbname=d')"},
+	    {"SELECT f('host=h password=s3cret')", "SELECT f('host=h password=********')"},
+	    {"SELECT f('host=h PassWord = ''two words'' user=u')", "SELECT f('host=h PassWord = ''********'' user=u')"},
+	    {"SELECT f($$host=h password='it\\'s' user=u$$)", "SELECT f($$host=h password='********' user=u$$)"},
+	    {"SELECT f('sslpassword=k1 password=k2')", "SELECT f('sslpassword=******** password=********')"},
+	    {"SELECT f('postgresql://app:s3cret@db:5432/shop')", "SELECT f('postgresql://app:********@db:5432/shop')"},
+	    {"SELECT f('postgres://app:p@ss@db/shop?password=x2')",
+	     "SELECT f('postgres://app:********@db/shop?password=********')"},
+	    // Nothing secret: unchanged.
+	    {"SELECT f('postgresql://app@db/shop'), 'password', 'a=b'",
+	     "SELECT f('postgresql://app@db/shop'), 'password', 'a=b'"},
+	    {"ALTER ROLE r PASSWORD 'kept as PostgreSQL logs it'", "ALTER ROLE r PASSWORD 'kept as PostgreSQL logs it'"},
+	    {"password=", "password="},
+	};
+	for (const auto &c : cases) {
+		EXPECT_EQ(Conninfo::RedactInText(c.text), c.want) << c.text;
+	}
 }
