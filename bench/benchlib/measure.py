@@ -64,6 +64,8 @@ class Sampler:
         self.peak_hwm = 0.0
         self.peak_temp = 0
         self.errors = []
+        self.final_us = None
+        self.caught_up = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -94,8 +96,17 @@ class Sampler:
                 self.errors.append(str(e).strip().splitlines()[-1] if str(e).strip() else repr(e))
                 return
             self.poll_ms.append((now() - t) * 1000.0)
-            if row and row.get("m") is not None:
-                self.lags.append((t - self.t0, t - int(float(row["m"])) / 1e6))
+            if row and row.get("m") is not None and not self.caught_up:
+                m = int(float(row["m"]))
+                self.lags.append((t - self.t0, t - m / 1e6))
+                # The lake shows the workload's last commit: it holds everything from here on, and
+                # `t - m` would only count the time since the source stopped writing.
+                self.caught_up = self.final_us is not None and m >= self.final_us
+
+    def workload_done(self, final_us):
+        """The workload wrote its last commit at `final_us` (epoch us, as the lag query's `m`): lag
+        samples end with the first one that sees it in the lake."""
+        self.final_us = int(final_us) if final_us is not None else None
 
     def _run(self):
         last = now()

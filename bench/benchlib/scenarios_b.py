@@ -47,6 +47,7 @@ def many_tables(ctx, kind):
             want = sum(s.scalar(f"SELECT count(*) FROM {t}") for t in tables)
             src_min = s.scalar("SELECT min(m) FROM (" + " UNION ALL ".join(
                 f"SELECT (extract(epoch FROM max(ts)) * 1000000)::bigint AS m FROM {t}" for t in tables) + ") x")
+            sampler.workload_done(src_min)
 
             def caught_up():
                 s.runner.check_alive()
@@ -113,6 +114,7 @@ def steady(ctx, kind, flush_ms):
         ctx.progress(name, f"{rate} rows/s for {dur}s, flush interval {flush_ms} ms")
         with Sampler(s.runner, lag_probe(ctx, s, "public.steady"), min(ctx.poll, flush_ms / 2000.0)) as sampler:
             w = steady_inserts(ctx.cluster, s.db, "steady", rate, dur)
+            sampler.workload_done(s.source_state("steady")[1])
             s.wait_caught_up(["steady"], ctx.timeout(w.rows))
         ctx.series[name] = sampler.lags
         p50, p99, mx = sampler.lag_ms()
@@ -162,6 +164,7 @@ def updates_deletes(ctx, kind):
             ctx.progress(name, f"{rate} random-key updates+deletes/s for {dur}s on {rows} lake rows")
             with Sampler(s.runner, lag_probe(ctx, s, "public.ud"), ctx.poll) as sampler:
                 w = random_updates_deletes(ctx.cluster, s.db, "ud", rows, rate, dur)
+                sampler.workload_done(s.source_state("ud")[1])
                 s.wait_caught_up(["ud"], ctx.timeout(w.rows * 10))
             stage_log = "\n".join(s.runner.log_text().splitlines()[before:])
             flushes = [ms for _, ms in flush_times(stage_log)]

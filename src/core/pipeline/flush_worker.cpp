@@ -150,8 +150,9 @@ bool FlushWorker::Step() {
 		// Rows that will be held stay in the budget from queue to hold: released in between, the
 		// consumer could read a batch more past the limit before they counted again.
 		bool hold = route_->snapshot_lsn.load() == 0;
-		// With rows staged, only what is queued already is taken before they are appended.
-		int64_t wait_ms = staged_.empty() ? 100 : 0;
+		// With rows staged, what is queued already is taken without a wait; once the queue is empty,
+		// the wait ends when their flush is due.
+		int64_t wait_ms = staged_.empty() ? 100 : queue_drained_ ? StagedWaitMs(Clock::now()) : 0;
 		bool napped = false;
 		if (wait_ms > 0) {
 			// Small transactions in quick succession (an OLTP source) are taken a few at a time:
@@ -165,6 +166,7 @@ bool FlushWorker::Step() {
 		// Only a blocking wait is timed: the loop takes queued items without one while rows are staged.
 		auto popped = wait_ms > 0 ? Clock::now() : Clock::time_point{};
 		auto item = route_->queue.Pop(wait_ms, hold);
+		queue_drained_ = !item.has_value();
 		if (napped) {
 			wake_.Napped(item.has_value());
 		} else if (wait_ms > 0) {
@@ -181,7 +183,8 @@ bool FlushWorker::Step() {
 				Process(std::move(*item));
 			}
 		}
-		if (!staged_.empty() && (!item || staged_rows_ >= kStageRows || staged_bytes_ >= kStageBytes)) {
+		if (!staged_.empty() && (staged_rows_ >= kStageRows || staged_bytes_ >= kStageBytes ||
+		                         route_->queue.Budget().Used() * 2 >= route_->queue.Budget().Limit())) {
 			AppendStaged();
 		}
 	}
@@ -282,6 +285,7 @@ void FlushWorker::Process(QueueItem item) {
 			staged_bytes_ += item.bytes;
 			route_->queue.Budget().Add(item.bytes);
 			staged_.push_back(std::move(item.batch));
+			buffered_rows_.store(buffer_.BufferedRows() + staged_rows_); // what status shows as buffered
 			at_boundary_ = false;
 			if (!first_row_at_) {
 				first_row_at_ = Clock::now();
@@ -327,6 +331,16 @@ void FlushWorker::Process(QueueItem item) {
 		}
 		break;
 	}
+}
+
+int64_t FlushWorker::StagedWaitMs(Clock::time_point now) const {
+	// A flush that waits for the queue (the rest of a transaction, the copy) comes with an item.
+	if (!copy_done_.load() || !at_boundary_ || !first_row_at_) {
+		return 100;
+	}
+	auto due = std::max(*first_row_at_ + std::chrono::milliseconds(settings_->flush_interval_ms), retry_after_);
+	auto ms = std::chrono::ceil<std::chrono::milliseconds>(due - now).count();
+	return std::clamp<int64_t>(ms, 0, 100);
 }
 
 void FlushWorker::ClearStaged() {

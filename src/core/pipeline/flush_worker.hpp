@@ -108,6 +108,8 @@ private:
 	// Appends the staged batches (as one); false as AppendRetrying. They are gone either way.
 	bool AppendStaged();
 	void ClearStaged();
+	// How long Step may block for the next item while rows are staged: until their flush is due.
+	int64_t StagedWaitMs(Clock::time_point now) const;
 	void ApplySchemaChange(SchemaChange change);
 	// Rows that arrive before the snapshot LSN is known wait in held_; their bytes stay counted
 	// against the group's budget until they are processed or dropped.
@@ -154,12 +156,15 @@ private:
 	std::atomic<int64_t> duckdb_memory_bytes_{0};
 
 	// Worker-thread state.
-	// Batches taken from the queue and not yet in the buffer: appended together once the queue is
-	// momentarily empty, the stage holds kStageRows rows or kStageBytes bytes, or before a flush or
-	// schema change.
+	// Batches taken from the queue and not yet in the buffer: appended together once the stage holds
+	// kStageRows rows or kStageBytes bytes, the group's queue budget is half used, or before a flush
+	// or schema change. Each append is a DuckDB statement: under an OLTP source (one small
+	// transaction after another) appending whenever the queue ran dry cost more CPU than the rest
+	// of the worker, taken from the source's backends.
 	static constexpr uint64_t kStageRows = 16384;
 	static constexpr int64_t kStageBytes = 8 << 20;
 	std::vector<std::unique_ptr<flush::ChangeBatch>> staged_;
+	bool queue_drained_ = true; // the last Pop found the queue empty
 	uint64_t staged_rows_ = 0;
 	int64_t staged_bytes_ = 0;   // counted against the group's budget while staged
 	std::deque<QueueItem> held_; // rows that arrived before the snapshot LSN was known

@@ -72,4 +72,26 @@ TEST_F(FlushPhasesTest, FlushLogLineCarriesEachPhase) {
 	EXPECT_GE(with_rows, 2) << daemon->Log();
 }
 
+// A backlog of small transactions (what an OLTP source writes) is taken off the queue as fast as it
+// comes and flushed together: one flush per interval, not one per few transactions. A worker that
+// waited (or napped) between queued items would take ~200 a second and spread 2000 transactions
+// over a dozen flushes.
+TEST_F(FlushPhasesTest, ABacklogOfSmallTransactionsGoesIntoOneFlush) {
+	Sql("CREATE TABLE public.oltp (id bigint PRIMARY KEY, v text)");
+	DuckpipeOk({"add-table", "public.oltp"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitTableState("public.oltp", "STREAMING")) << TableState("public.oltp");
+	EXPECT_EQ(daemon->Terminate(), 0);
+	Sql("DO $$ BEGIN FOR i IN 1..2000 LOOP INSERT INTO public.oltp VALUES (i, 'v' || i); COMMIT; END LOOP; END $$");
+	auto restarted = StartDaemon({}, {}, 3000);
+	ASSERT_TRUE(WaitLakeEqualsSource("public.oltp"));
+	EXPECT_EQ(restarted->Terminate(), 0);
+	int flushes = 0;
+	for (const auto &kv : FlushLines(restarted->Log())) {
+		flushes += kv.at("table") == "public.oltp" && std::stoll(kv.at("rows")) > 0;
+	}
+	EXPECT_GE(flushes, 1);
+	EXPECT_LE(flushes, 2) << restarted->Log();
+}
+
 } // namespace duckpipe::test
