@@ -25,18 +25,22 @@ fs::path BaseOrTemp(const std::string &base) {
 	return dir.empty() ? fs::path("/tmp") : dir;
 }
 
-// An open descriptor of the directory at `path` holding its exclusive lock, or -1 (not a directory
-// of ours, gone, or locked by someone else).
-int LockDirectory(const std::string &path) {
-	int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+// The directory at `path` opened and locked exclusively. kHeld: another process holds the lock (or
+// the path is gone, or not a directory of ours); kUnsupported: its file system has no flock.
+enum class LockResult { kLocked, kHeld, kUnsupported };
+
+LockResult LockDirectory(const std::string &path, int &fd) {
+	fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		return -1;
+		return LockResult::kHeld;
 	}
 	if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		bool held = errno == EWOULDBLOCK || errno == EINTR;
 		::close(fd);
-		return -1;
+		fd = -1;
+		return held ? LockResult::kHeld : LockResult::kUnsupported;
 	}
-	return fd;
+	return LockResult::kLocked;
 }
 
 // Whether `fd` is still the directory at `path`: a sweeper may have removed the path between its
@@ -88,8 +92,16 @@ PrivateDirectory::PrivateDirectory(const std::string &base, const std::string &p
 			             .hint = "make the temp directory (--temp-dir) a writable directory or point it "
 			                     "elsewhere"});
 		}
-		int fd = LockDirectory(templ);
-		if (fd >= 0 && StillAt(fd, templ)) {
+		int fd = -1;
+		auto locked = LockDirectory(templ, fd);
+		if (locked == LockResult::kUnsupported) {
+			// A file system without flock: the directory works unlocked, and a sweep (which cannot
+			// tell it from a leftover either) leaves it alone.
+			::chmod(templ.c_str(), S_IRWXU);
+			path_ = templ;
+			return;
+		}
+		if (locked == LockResult::kLocked && StillAt(fd, templ)) {
 			// mkdtemp already asks for 0700; a umask can only narrow that, but say it outright.
 			::fchmod(fd, S_IRWXU);
 			path_ = templ;
@@ -150,9 +162,9 @@ SweepResult SweepAbandonedDirectories(const std::string &base) {
 		if (!HasOurPrefix(name) || ::lstat(it->path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != me) {
 			continue;
 		}
-		int fd = LockDirectory(it->path().string());
-		if (fd < 0) {
-			continue; // in use by a live process
+		int fd = -1;
+		if (LockDirectory(it->path().string(), fd) != LockResult::kLocked) {
+			continue; // in use by a live process, or no lock to tell
 		}
 		int64_t bytes = BytesUnder(it->path());
 		std::error_code remove_ec;

@@ -47,7 +47,8 @@ struct SweepResult {
 
 // Removes the private directories under `base` (empty: the system temp directory) that no running
 // process holds: left by a process that died without removing them. Directories of other users, of
-// other names, and symlinks are left alone. Never throws: what cannot be read or removed is skipped.
+// other names, and symlinks are left alone, and so is everything on a file system without flock
+// (where directories are made unlocked). Never throws: what cannot be read or removed is skipped.
 SweepResult SweepAbandonedDirectories(const std::string &base);
 
 } // namespace duckpipe
