@@ -183,9 +183,8 @@ bool FlushWorker::Step() {
 				Process(std::move(*item));
 			}
 		}
-		if (!staged_.empty() &&
-		    ((!item && staged_rows_ >= kIdleStageRows) || staged_rows_ >= kStageRows || staged_bytes_ >= kStageBytes ||
-		     route_->queue.Budget().Used() * 2 >= route_->queue.Budget().Limit())) {
+		if (!staged_.empty() && ((!item && staged_rows_ >= kIdleStageRows) || staged_rows_ >= kStageRows ||
+		                         staged_bytes_ >= kStageBytes || route_->queue.Budget().Full())) {
 			AppendStaged();
 		}
 	}
