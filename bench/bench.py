@@ -182,8 +182,12 @@ def main():
         ctx.cluster.stop()
     os.makedirs(args.results, exist_ok=True)
     # A run of some scenarios only says so in its name (it is not the whole suite's result).
-    stem = args.date + ("-quick-smoke" if args.mode == "quick" else "") + \
-        ("-only-" + "-".join(p.replace("_", "-") for p in only) if only else "")
+    # Many of them would pass the file system's 255-byte name limit: then their number (the
+    # results list them).
+    only_part = "-".join(p.replace("_", "-") for p in only) if only else ""
+    if len(only_part) > 120:
+        only_part = f"{len(only)}-scenarios"
+    stem = args.date + ("-quick-smoke" if args.mode == "quick" else "") + ("-only-" + only_part if only else "")
     plot = f"{stem}-lag.png"
     has_plot = write_plot(os.path.join(args.results, plot), ctx.series, work)
     write_json(os.path.join(args.results, f"{stem}.json"), doc)
