@@ -67,13 +67,13 @@ bool RedactField(char *&field) {
 
 void RedactSecrets(ErrorData *edata) {
 	if (edata->output_to_server) {
-		bool hidden = RedactField(edata->message);
-		hidden = RedactField(edata->detail) && hidden;
-		hidden = RedactField(edata->detail_log) && hidden;
-		hidden = RedactField(edata->context) && hidden;
-		hidden = RedactField(edata->internalquery) && hidden;
+		bool no_secret_left = RedactField(edata->message);
+		no_secret_left = RedactField(edata->detail) && no_secret_left;
+		no_secret_left = RedactField(edata->detail_log) && no_secret_left;
+		no_secret_left = RedactField(edata->context) && no_secret_left;
+		no_secret_left = RedactField(edata->internalquery) && no_secret_left;
 		// Out of memory with a secret in hand: the line stays out of the log (the client still gets it).
-		edata->output_to_server = hidden;
+		edata->output_to_server = no_secret_left;
 		char *query = nullptr;
 		switch (edata->hide_stmt ? Redaction::kNone : Redact(debug_query_string, TopMemoryContext, query)) {
 		case Redaction::kDone:

@@ -159,9 +159,10 @@ private:
 	// Batches taken from the queue and not yet in the buffer: appended together once the stage holds
 	// kStageRows rows or kStageBytes bytes, the group's queue budget is full (the consumer waits),
 	// or before a flush or schema change; and while the queue is empty once it holds
-	// kIdleStageRows, so that little is left to append when the flush is due. Each append is a DuckDB statement: under an OLTP source
-	// (one small transaction after another) appending whenever the queue ran dry cost more CPU than
-	// the rest of the worker, taken from the source's backends.
+	// kIdleStageRows, so that little is left to append when the flush is due. Each append is a
+	// DuckDB statement: under an OLTP source (one small transaction after another) appending
+	// whenever the queue ran dry cost more CPU than the rest of the worker, taken from the source's
+	// backends.
 	static constexpr uint64_t kIdleStageRows = 2048;
 	static constexpr uint64_t kStageRows = 16384;
 	static constexpr int64_t kStageBytes = 8 << 20;
