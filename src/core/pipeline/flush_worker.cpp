@@ -285,7 +285,6 @@ void FlushWorker::Process(QueueItem item) {
 			staged_bytes_ += item.bytes;
 			route_->queue.Budget().Add(item.bytes);
 			staged_.push_back(std::move(item.batch));
-			buffered_rows_.store(buffer_.BufferedRows() + staged_rows_); // what status shows as buffered
 			at_boundary_ = false;
 			if (!first_row_at_) {
 				first_row_at_ = Clock::now();
@@ -298,6 +297,8 @@ void FlushWorker::Process(QueueItem item) {
 		break;
 	case QueueItem::Kind::Commit:
 		at_boundary_ = true;
+		// Status shows staged rows as buffered once their transaction is whole here.
+		buffered_rows_.store(buffer_.BufferedRows() + staged_rows_);
 		last_commit_lsn_ = item.commit_lsn;
 		last_commit_time_us_ = item.commit_time_us;
 		if (!batch_first_lsn_.IsValid()) {
