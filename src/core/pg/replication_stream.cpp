@@ -150,6 +150,9 @@ ReplicationEvent ReplicationStream::Next(int timeout_ms) {
 		MaybeSendStatus();
 		int len = PQgetCopyData(pg, &buffer_, 1);
 		if (len > 0) {
+			if (gathered_ >= 0) {
+				gathered_++;
+			}
 			return Parse(len);
 		}
 		if (len == -1) {
@@ -176,10 +179,18 @@ ReplicationEvent ReplicationStream::Next(int timeout_ms) {
 		}
 		// The walsender sends each message on its own: while they come quickly, a nap lets a run of
 		// them pile up for one read instead of a wake-up each (the reads were most of this thread's
-		// CPU). The nap is far shorter than the walsender's socket buffer takes to fill, so it does
-		// not make the walsender wait.
+		// CPU). The nap shortens as soon as one gathers a good part of what the walsender's socket
+		// buffer holds, so it does not make the walsender wait.
+		if (gathered_ >= 0) {
+			wake_.Gathered(gathered_);
+			gathered_ = -1;
+		}
 		if (auto nap = wake_.NapBeforeWait(); nap > WakeBatcher::Duration::zero()) {
+			if (wake != Clock::time_point::max()) {
+				nap = std::min(nap, std::chrono::duration_cast<WakeBatcher::Duration>(wake - now));
+			}
 			std::this_thread::sleep_for(nap);
+			gathered_ = 0;
 			if (PQconsumeInput(pg) != 1) {
 				active_ = false;
 				conn_.streaming_ = false;
