@@ -1,6 +1,7 @@
 #include "daemon/query_command.hpp"
 
 #include "core/common/error.hpp"
+#include "core/common/private_dir.hpp"
 #include "core/duck/duck_connection.hpp"
 #include "core/duck/duck_database.hpp"
 #include "core/duck/duck_sandbox.hpp"
@@ -12,9 +13,6 @@
 #include <CLI/CLI.hpp>
 #include <duckdb.h>
 
-#include <unistd.h>
-
-#include <filesystem>
 #include <ostream>
 #include <vector>
 
@@ -162,21 +160,11 @@ int QueryCommand::Run(std::ostream &out) const {
 		PgConnection conn(global_.LakeCatalogConninfo(), PgConnection::Options{.application_name = "duckpipe query"});
 		state = lake::LoadCatalog(conn, global_.lake_schema, selector);
 	}
-	// A spill directory of this process's own (DuckDB's spill file names are not unique across
-	// instances), removed when the query ends whatever happens.
-	auto base =
-	    global_.temp_dir.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(global_.temp_dir);
-	struct SpillDirectory {
-		std::filesystem::path path;
-		~SpillDirectory() {
-			std::error_code ignored;
-			std::filesystem::remove_all(path, ignored);
-		}
-	} spill{base / ("duckpipe_query_" + std::to_string(getpid()))};
-	std::error_code ignored; // DuckDB names the directory if it cannot spill there
-	std::filesystem::create_directories(base, ignored);
+	// A spill directory of this query's own (DuckDB's spill file names are not unique across
+	// instances), removed when the query ends, or by a runner's sweep if the process dies first.
+	PrivateDirectory spill(global_.temp_dir, kQueryDirPrefix);
 	auto options = global_.DuckOptions(query_memory_mb_);
-	options["temp_directory"] = spill.path.string();
+	options["temp_directory"] = spill.Path() + "/spill";
 	DuckDatabase db("", options);
 	auto duck = db.Connect();
 	lake::LakeReader::Attach(*duck, state);

@@ -23,7 +23,7 @@ struct LakeSettings {
 	std::string data_path;
 	// The backend's query engine (QueryEngine): memory limit (duckpipe.query_memory_mb, default
 	// 1024), threads (duckpipe.query_threads, default 2), and where it spills
-	// ($PGDATA/pg_duckpipe/tmp/backend_<pid>/).
+	// (a directory of its own under $PGDATA/pg_duckpipe/tmp/).
 	int memory_mb = 1024;
 	int threads = 2;
 	std::string temp_directory;

@@ -39,9 +39,9 @@ LakeSettings LakeSettings::Location() {
 	}
 	settings.memory_mb = QueryMemoryMb();
 	settings.threads = QueryThreads();
-	// One directory per backend: DuckDB's spill file names are not unique across instances. The query
-	// engine removes it when it closes its DuckDB.
-	settings.temp_directory = std::string(DataDir) + "/pg_duckpipe/tmp/backend_" + std::to_string(MyProcPid);
+	// Where the query engine makes its DuckDB's spill directory (one of its own per instance, removed
+	// when it closes): the directory the extension's group workers sweep when they start.
+	settings.temp_directory = std::string(DataDir) + "/pg_duckpipe/tmp";
 	// The lake catalog's database (duckpipe.lake_catalog), else this one (through duckpipe.conninfo
 	// when set), as the worker writes it.
 	settings.catalog_conninfo = Setting("duckpipe.lake_catalog");

@@ -71,13 +71,16 @@ void CloseAtExit(int, Datum) {
 }
 
 // Run with every signal blocked: DuckDB's threads inherit the mask of the thread that creates them.
-std::unique_ptr<DuckDatabase> StartDatabase(int memory_mb, int threads, const std::string &temp) {
-	std::error_code ignored; // DuckDB names the directory if it cannot spill there
-	std::filesystem::create_directories(std::filesystem::path(temp).parent_path(), ignored);
-	return std::make_unique<DuckDatabase>(
+// The spill directory is the instance's own (DuckDB's spill file names are not unique across
+// instances) and locked while it lives, so a sweep tells a dead backend's from a live one's.
+QueryEngine::StartedDatabase StartDatabase(int memory_mb, int threads, const std::string &base,
+                                           const std::string &prefix) {
+	QueryEngine::StartedDatabase started{PrivateDirectory(base, prefix), nullptr};
+	started.db = std::make_unique<DuckDatabase>(
 	    "", std::map<std::string, std::string>{{"threads", std::to_string(threads)},
 	                                           {"memory_limit", std::to_string(memory_mb) + "MB"},
-	                                           {"temp_directory", temp}});
+	                                           {"temp_directory", started.dir.Path() + "/spill"}});
+	return started;
 }
 
 void Debug(const std::string &message) {
@@ -229,7 +232,8 @@ std::shared_ptr<const lake::CatalogState> QueryEngine::Load(const LakeSettings &
 }
 
 QueryEngine::Config QueryEngine::Wanted(const LakeSettings &settings) {
-	return {settings.memory_mb, settings.threads, settings.temp_directory};
+	return {settings.memory_mb, settings.threads, settings.temp_directory,
+	        std::string(kQueryDirPrefix) + "backend_" + std::to_string(MyProcPid) + "-"};
 }
 
 // Starts the backend's DuckDB on a thread of its own (the first read of a backend): the start-up
@@ -242,32 +246,30 @@ void QueryEngine::PrestartInstance(const LakeSettings &settings) {
 	SignalBlock blocked; // the thread, and DuckDB's threads it creates, inherit the mask
 	try {
 		prestarted_ = std::async(std::launch::async, [config = prestarted_config_] {
-			return StartDatabase(config.memory_mb, config.threads, config.temp_directory);
+			return StartDatabase(config.memory_mb, config.threads, config.temp_directory, config.dir_prefix);
 		});
 	} catch (const std::system_error &) {
 		// No thread to spare: EnsureInstance starts it on this one.
 	}
 }
 
-// The DuckDB started by PrestartInstance if it was started as `want` says (else closed), or null.
-std::unique_ptr<DuckDatabase> QueryEngine::TakePrestarted(const Config &want) {
+// The DuckDB started by PrestartInstance if it was started as `want` says (else closed, its spill
+// directory removed), or none.
+QueryEngine::StartedDatabase QueryEngine::TakePrestarted(const Config &want) {
 	if (!prestarted_.valid()) {
-		return nullptr;
+		return {};
 	}
 	SignalBlock blocked;
-	std::unique_ptr<DuckDatabase> db;
+	StartedDatabase started;
 	try {
-		db = prestarted_.get();
+		started = prestarted_.get();
 	} catch (...) {
-		return nullptr; // started again on this thread, which reports the error
+		return {}; // started again on this thread, which reports the error
 	}
 	if (prestarted_config_ == want) {
-		return db;
+		return started;
 	}
-	db.reset();
-	std::error_code ignored;
-	std::filesystem::remove_all(prestarted_config_.temp_directory, ignored);
-	return nullptr;
+	return {};
 }
 
 void QueryEngine::EnsureInstance(const LakeSettings &settings, const lake::CatalogState &state) {
@@ -284,16 +286,18 @@ void QueryEngine::EnsureInstance(const LakeSettings &settings, const lake::Catal
 	CloseInstance();
 	auto started = TakePrestarted(want);
 	SignalBlock blocked;
-	std::string temp = want.temp_directory;
-	if (!started) {
-		started = StartDatabase(want.memory_mb, want.threads, temp);
+	if (!started.db) {
+		started = StartDatabase(want.memory_mb, want.threads, want.temp_directory, want.dir_prefix);
 	}
-	db_ = std::shared_ptr<DuckDatabase>(started.release(), [temp](DuckDatabase *db) {
+	// The directory goes once DuckDB has closed, when the last read holding the instance ends.
+	auto dir = std::make_shared<PrivateDirectory>(std::move(started.dir));
+	std::string temp = dir->Path();
+	db_ = std::shared_ptr<DuckDatabase>(started.db.release(), [dir](DuckDatabase *db) {
 		SignalBlock blocked_here;
 		delete db;
-		std::error_code ignored_here;
-		std::filesystem::remove_all(temp, ignored_here);
+		dir->Remove();
 	});
+	instance_dir_ = temp;
 	try {
 		admin_ = db_->Connect();
 		// Every connection reads and renders timestamps in UTC (set before the sandbox, for all).
@@ -395,15 +399,10 @@ void QueryEngine::AttachViews(const lake::CatalogState &state, const LakeTableNa
 
 void QueryEngine::Close() {
 	TakePrestarted(Config{}); // waits for a start-up still running, and closes that DuckDB
-	std::string temp = config_.temp_directory;
 	statement_reads_.clear();
 	loaded_.clear();
-	CloseInstance();
+	CloseInstance(); // the spill directory goes with the instance
 	catalog_.reset();
-	if (!temp.empty()) {
-		std::error_code ignored;
-		std::filesystem::remove_all(temp, ignored);
-	}
 }
 
 QueryEngine::Status QueryEngine::GetStatus() const {
@@ -412,7 +411,7 @@ QueryEngine::Status QueryEngine::GetStatus() const {
 	status.snapshot_id = db_ ? attached_ : -1;
 	status.memory_mb = config_.memory_mb;
 	status.threads = config_.threads;
-	status.temp_directory = config_.temp_directory;
+	status.temp_directory = db_ ? instance_dir_ : std::string();
 	return status;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/common/private_dir.hpp"
 #include "core/lake/catalog_loader.hpp"
 #include "core/lake/catalog_model.hpp"
 
@@ -35,8 +36,10 @@ struct LakeRead {
 // The backend's query engine, which every lake read of the backend goes through (LakeSession):
 // - one embedded DuckDB, created at the first read with every signal blocked and reused by every
 //   later statement; replaced when duckpipe.query_memory_mb / query_threads, the data path or the
-//   catalog change (once no read holds the old one), closed at backend exit. It spills to
-//   $PGDATA/pg_duckpipe/tmp/backend_<pid>/, removed when it closes. Its start-up (~20 ms: DuckDB
+//   catalog change (once no read holds the old one), closed at backend exit. It spills to a private
+//   directory of its own, $PGDATA/pg_duckpipe/tmp/duckpipe-query-backend_<pid>-XXXXXX/, locked while
+//   it lives and removed when it closes; a backend that dies first (a server crash, the OOM killer)
+//   leaves it to the sweep of the next group worker to start (SweepAbandonedDirectories). Its start-up (~20 ms: DuckDB
 //   builds its catalog of built-in functions) runs on a thread of its own while the first read loads
 //   the lake catalog. Parquet footers are cached across statements (lake files never change in
 //   place: a rewrite is a new file). Sandboxed to the lake's
@@ -82,11 +85,18 @@ public:
 	};
 	Status GetStatus() const;
 
+	// A started DuckDB and its spill directory (destroyed in that order).
+	struct StartedDatabase {
+		PrivateDirectory dir;
+		std::unique_ptr<DuckDatabase> db;
+	};
+
 private:
 	struct Config {
 		int memory_mb = 0;
 		int threads = 0;
-		std::string temp_directory;
+		std::string temp_directory; // where the instance's spill directory is made
+		std::string dir_prefix;     // its name's start (the backend's pid in it, for the administrator)
 		bool operator==(const Config &) const = default;
 	};
 	struct StatementKey {
@@ -103,7 +113,7 @@ private:
 	void EnsureExitHook();
 	static Config Wanted(const LakeSettings &settings);
 	void PrestartInstance(const LakeSettings &settings);
-	std::unique_ptr<DuckDatabase> TakePrestarted(const Config &want);
+	StartedDatabase TakePrestarted(const Config &want);
 	void EnsureInstance(const LakeSettings &settings, const lake::CatalogState &state);
 	void CloseInstance();
 	void AttachViews(const lake::CatalogState &state, const LakeTableNames *tables);
@@ -112,12 +122,13 @@ private:
 	std::shared_ptr<DuckDatabase> db_;
 	std::unique_ptr<DuckConnection> admin_; // creates the views
 	Config config_;
+	std::string instance_dir_; // the running DuckDB's spill directory
 	std::vector<std::string> directories_;
 	int64_t attached_ = -1;                                            // the snapshot of the last views attached
 	bool attached_all_ = false;                                        // and whether every table's view shows it
 	std::map<std::pair<std::string, std::string>, std::string> views_; // (schema, table) -> its SELECT
 	std::set<std::string> schemas_;
-	std::future<std::unique_ptr<DuckDatabase>> prestarted_; // DuckDB starting on its own thread
+	std::future<StartedDatabase> prestarted_; // DuckDB starting on its own thread
 	Config prestarted_config_;
 
 	// The catalog.

@@ -24,8 +24,8 @@ void DefineQueryEngineGucs() {
 	DefineCustomIntVariable(
 	    "duckpipe.query_memory_mb",
 	    "Memory limit of a backend's embedded DuckDB that reads the lake (spills to disk above it).",
-	    "Temporary files go to $PGDATA/pg_duckpipe/tmp/backend_<pid>/.", &query_memory_mb, 1024, 16, INT_MAX, PGC_SUSET,
-	    GUC_UNIT_MB, nullptr, nullptr, nullptr);
+	    "Temporary files go to $PGDATA/pg_duckpipe/tmp/duckpipe-query-backend_<pid>-*/.", &query_memory_mb, 1024, 16,
+	    INT_MAX, PGC_SUSET, GUC_UNIT_MB, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.query_threads", "Threads of a backend's embedded DuckDB that reads the lake.",
 	                        "The backend's own thread counts as one.", &query_threads, 2, 1, 1024, PGC_SUSET, 0,
 	                        nullptr, nullptr, nullptr);

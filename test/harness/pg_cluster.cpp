@@ -4,6 +4,7 @@
 
 #include "harness/process.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
 #include <csignal>
@@ -237,8 +238,18 @@ std::string PgCluster::ServerLog() const {
 }
 
 bool PgCluster::LogHasCrash() const {
-	auto log = ServerLog();
-	return log.find("terminated by signal") != std::string::npos || log.find("PANIC") != std::string::npos;
+	std::istringstream log(ServerLog());
+	for (std::string line; std::getline(log, line);) {
+		if (line.find("PANIC") != std::string::npos) {
+			return true;
+		}
+		if (line.find("terminated by signal") != std::string::npos &&
+		    std::none_of(expected_kills_.begin(), expected_kills_.end(),
+		                 [&](const std::string &pid) { return line.find(pid) != std::string::npos; })) {
+			return true;
+		}
+	}
+	return false;
 }
 
 TempDir::TempDir(const std::string &prefix) {

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 namespace duckpipe::test {
@@ -46,6 +47,8 @@ public:
 	void SetSetting(const std::string &name, const std::string &value);
 	// Server log contents; tests check it for crashes.
 	std::string ServerLog() const;
+	// A backend killed on purpose (kill -9: the server goes through crash recovery) is not a crash.
+	void ExpectKilled(int pid) { expected_kills_.insert("(PID " + std::to_string(pid) + ")"); }
 	bool LogHasCrash() const;
 
 	int Port() const { return port_; }
@@ -61,6 +64,7 @@ private:
 	std::string bin_dir_;
 	int port_ = 0;
 	bool running_ = false;
+	std::set<std::string> expected_kills_;
 };
 
 // A scratch directory removed on destruction (e.g. a lake data path).

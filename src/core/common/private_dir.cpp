@@ -53,7 +53,7 @@ bool StillAt(int fd, const std::string &path) {
 }
 
 bool HasOurPrefix(const std::string &name) {
-	for (const char *prefix : {kBufferDirPrefix, kCopyDirPrefix, kKeyIndexDirPrefix}) {
+	for (const char *prefix : {kBufferDirPrefix, kCopyDirPrefix, kKeyIndexDirPrefix, kQueryDirPrefix}) {
 		if (name.starts_with(prefix)) {
 			return true;
 		}

@@ -39,6 +39,7 @@ private:
 inline constexpr const char *kBufferDirPrefix = "duckpipe-buffer-";
 inline constexpr const char *kCopyDirPrefix = "duckpipe-copy-";
 inline constexpr const char *kKeyIndexDirPrefix = "duckpipe-keyindex-";
+inline constexpr const char *kQueryDirPrefix = "duckpipe-query-";
 
 struct SweepResult {
 	int64_t directories = 0;

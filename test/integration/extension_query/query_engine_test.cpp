@@ -6,9 +6,12 @@
 #include "harness/daemon_lake_fixture.hpp"
 
 #include <csignal>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <sys/file.h>
+#include <unistd.h>
 
 namespace duckpipe::test {
 
@@ -96,7 +99,8 @@ TEST_F(QueryEngineTest, OneDuckDBServesEveryStatementAndFollowsTheLake) {
 	EXPECT_EQ(Status(*reader, "catalog_loads"), "1");
 	EXPECT_EQ(Status(*reader, "memory_mb"), "1024");
 	EXPECT_EQ(Status(*reader, "threads"), "2");
-	EXPECT_EQ(Status(*reader, "temp_directory"), Cluster().DataDir() + "/pg_duckpipe/tmp/backend_" + pid);
+	std::string temp = Status(*reader, "temp_directory");
+	EXPECT_TRUE(temp.starts_with(Cluster().DataDir() + "/pg_duckpipe/tmp/duckpipe-query-backend_" + pid + "-")) << temp;
 	// A join of two lake relations: two scans streaming at once, each on its own connection.
 	EXPECT_EQ(One(*reader, "SELECT count(*) FROM public.orders_ducklake o JOIN public.other_ducklake t USING (id)"),
 	          "3");
@@ -348,9 +352,11 @@ TEST_F(QueryEngineTest, AQueryLargerThanTheMemoryLimitSpillsUnderTheBackendsTemp
 	EXPECT_EQ(daemon->Terminate(), 0);
 	auto reader = Connect();
 	std::string pid = One(*reader, "SELECT pg_backend_pid()");
-	std::string temp = Cluster().DataDir() + "/pg_duckpipe/tmp/backend_" + pid;
 	EXPECT_EQ(One(*reader, "SELECT count(*) FROM public.small_ducklake"), "5");
-	EXPECT_FALSE(std::filesystem::exists(temp)) << "nothing spilled yet";
+	std::string first = Status(*reader, "temp_directory");
+	EXPECT_TRUE(first.starts_with(Cluster().DataDir() + "/pg_duckpipe/tmp/duckpipe-query-backend_" + pid + "-"))
+	    << first;
+	EXPECT_FALSE(std::filesystem::exists(first + "/spill")) << "nothing spilled yet";
 	// A sort of ~90 MB under a 64 MB limit: a new DuckDB with the new limit, spilling under temp.
 	reader->Exec("SET duckpipe.query_memory_mb = '64MB'");
 	auto got = One(*reader, "SELECT (q->>'n') || ',' || (q->>'h') FROM duckpipe.query('SELECT count(*) AS n, "
@@ -358,10 +364,20 @@ TEST_F(QueryEngineTest, AQueryLargerThanTheMemoryLimitSpillsUnderTheBackendsTemp
 	                        "i, md5(CAST(i AS VARCHAR)) || repeat(''x'', 40) AS s FROM range(1000000) t(i)))') q");
 	EXPECT_EQ(got, Scalar("SELECT count(*) || ',' || sum(r * (i % 7)) FROM (SELECT i, row_number() OVER (ORDER BY "
 	                      "md5(i::text) || repeat('x', 40) COLLATE \"C\") AS r FROM generate_series(0, 999999) i) t"));
-	EXPECT_TRUE(std::filesystem::exists(temp)) << "DuckDB spilled elsewhere";
+	std::string temp = Status(*reader, "temp_directory");
+	EXPECT_NE(temp, first);
+	EXPECT_FALSE(std::filesystem::exists(first)) << "the replaced instance's directory stayed";
+	EXPECT_TRUE(std::filesystem::exists(temp + "/spill")) << "DuckDB spilled elsewhere";
 	EXPECT_EQ(Status(*reader, "memory_mb"), "64");
 	EXPECT_EQ(Status(*reader, "instances_created"), "2");
 	EXPECT_EQ(One(*reader, "SELECT count(*) FROM public.small_ducklake"), "5");
+	// Locked while the backend lives: a sweep leaves it alone.
+	{
+		int fd = open(temp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ASSERT_GE(fd, 0) << temp;
+		EXPECT_NE(flock(fd, LOCK_EX | LOCK_NB), 0) << "no process holds " << temp;
+		close(fd);
+	}
 	// The temp directory goes with the backend.
 	reader.reset();
 	EXPECT_TRUE(WaitFor([&] { return !std::filesystem::exists(temp); }, 10s, 50ms)) << temp << " left behind";

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <set>
@@ -152,6 +153,48 @@ TEST_F(ExtensionWorkerTest, RestartRecoveryLosesAndDuplicatesNothing) {
 		ASSERT_TRUE(WaitLakeEqualsSource("public.events")) << LogTail();
 		EXPECT_EQ(Lake("SELECT count(*) = count(DISTINCT id) FROM public.events_ducklake"), Rows({{"true"}}));
 	}
+}
+
+// A backend killed while its lake query has spilled (the OOM killer, kill -9) takes the server through
+// crash recovery and runs no destructor: its spill directory stays, unlocked. The group worker the
+// restarted server brings back sweeps it, and the pipeline goes on with nothing lost.
+TEST_F(ExtensionWorkerTest, AKilledBackendsQuerySpillIsSweptWhenTheWorkerRestarts) {
+	Sql("CREATE TABLE public.spilt (id int PRIMARY KEY, v text)");
+	Sql("INSERT INTO public.spilt SELECT g, 'v' || g FROM generate_series(1, 10) g");
+	AddTable("public.spilt");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.spilt"));
+	std::string dir;
+	std::string pid;
+	{
+		PgConnection reader(Conninfo());
+		pid = reader.Exec("SELECT pg_backend_pid()").Get(0, 0);
+		reader.Exec("SET duckpipe.query_memory_mb = '64MB'");
+		// A sort of ~90 MB under a 64 MB limit spills.
+		auto n = reader.Exec("SELECT q->>'n' FROM duckpipe.query('SELECT count(*) AS n FROM (SELECT i, row_number() "
+		                     "OVER (ORDER BY s) AS r FROM (SELECT i, md5(CAST(i AS VARCHAR)) || repeat(''x'', 40) AS "
+		                     "s FROM range(1000000) t(i)))') q");
+		ASSERT_EQ(std::string(n.Get(0, 0)), "1000000");
+		dir = reader.Exec("SELECT temp_directory FROM duckpipe.query_engine_status()").Get(0, 0);
+		ASSERT_TRUE(std::filesystem::exists(dir + "/spill")) << dir;
+		Cluster().ExpectKilled(std::stoi(pid));
+		ASSERT_EQ(kill(std::stoi(pid), SIGKILL), 0);
+	}
+	// The server restarts every backend, then the launcher the worker.
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    try {
+			    return Workers() == 1 && !std::filesystem::exists(dir);
+		    } catch (const std::exception &) {
+			    return false; // the server is restarting
+		    }
+	    },
+	    90s))
+	    << dir << " outlived its killed backend\n"
+	    << LogTail();
+	EXPECT_NE(Cluster().ServerLog().find("event=temp.swept"), std::string::npos) << LogTail();
+	Sql("INSERT INTO public.spilt SELECT g, 'after' FROM generate_series(11, 20) g");
+	ASSERT_TRUE(WaitLakeEqualsSource("public.spilt")) << LogTail();
+	EXPECT_EQ(Lake("SELECT count(*) = count(DISTINCT id) FROM public.spilt_ducklake"), Rows({{"true"}}));
 }
 
 // SIGTERM to the worker alone (pg_terminate_backend) mid-stream: it stops cleanly, is not restarted

@@ -261,7 +261,10 @@ TEST(QueryCli, ALargerThanMemoryQuerySpillsInsteadOfFailing) {
 	ASSERT_EQ(r.exit_code, 0) << r.output;
 	EXPECT_TRUE(std::filesystem::is_empty(temp)) << "left behind under " << temp;
 	std::filesystem::remove_all(temp);
-	// It works only by spilling: where DuckDB cannot spill, the same query fails, naming the directory.
+	// It works only by spilling: with 1 MB of temp space the same query fails.
+	r = query({"--temp-dir-max-mb", "1"});
+	EXPECT_NE(r.exit_code, 0) << r.output;
+	// A temp dir where no directory can be made: the error names it.
 	r = query({"--temp-dir", "/proc/duckpipe_nowhere"});
 	EXPECT_NE(r.exit_code, 0);
 	EXPECT_NE(r.output.find("/proc/duckpipe_nowhere"), std::string::npos) << r.output;

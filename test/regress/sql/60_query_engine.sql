@@ -19,7 +19,7 @@ SELECT count(*), sum(id) FROM qe.items_ducklake;
 SELECT q->>'n' AS n FROM duckpipe.query('SELECT count(*) AS n FROM qe.items_ducklake') q;
 SELECT count(*) FROM qe.items_ducklake a JOIN qe.items_ducklake b USING (id);
 SELECT running, instances_created, catalog_loads >= 1 AS loaded, snapshot_id IS NOT NULL AS attached, memory_mb,
-       threads, temp_directory LIKE '%/pg_duckpipe/tmp/backend_' || pg_backend_pid() AS own_temp_directory
+       threads, temp_directory LIKE '%/pg_duckpipe/tmp/duckpipe-query-backend_' || pg_backend_pid() || '-%' AS own_temp_directory
 FROM duckpipe.query_engine_status();
 -- New rows reach the lake in a new snapshot: the next statement sees them, with the same DuckDB.
 INSERT INTO qe.items SELECT g, 'v' || g FROM generate_series(1001, 1100) g;

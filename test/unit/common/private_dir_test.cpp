@@ -108,6 +108,7 @@ TEST(PrivateDirectory, SweepRemovesOnlyWhatNoLiveProcessHolds) {
 	auto dead_buffer = leftover(kBufferDirPrefix, 1000);
 	auto dead_copy = leftover(kCopyDirPrefix, 200);
 	auto dead_keys = leftover(kKeyIndexDirPrefix, 30);
+	auto dead_query = leftover(kQueryDirPrefix, 4);
 	auto other_name = leftover("duckpipe-private-dir-test-", 10);
 	PrivateDirectory live(scratch.path, kBufferDirPrefix);
 	std::ofstream(live.Path() + "/rows") << "live";
@@ -115,11 +116,12 @@ TEST(PrivateDirectory, SweepRemovesOnlyWhatNoLiveProcessHolds) {
 	std::ofstream(scratch.path + "/" + kBufferDirPrefix + "file") << "x";
 
 	auto swept = SweepAbandonedDirectories(scratch.path);
-	EXPECT_EQ(swept.directories, 3);
-	EXPECT_EQ(swept.bytes, 1230);
+	EXPECT_EQ(swept.directories, 4);
+	EXPECT_EQ(swept.bytes, 1234);
 	EXPECT_FALSE(fs::exists(dead_buffer));
 	EXPECT_FALSE(fs::exists(dead_copy));
 	EXPECT_FALSE(fs::exists(dead_keys));
+	EXPECT_FALSE(fs::exists(dead_query));
 	EXPECT_TRUE(fs::exists(live.Path() + "/rows"));
 	EXPECT_TRUE(fs::exists(other_name + "/spill/block"));
 	EXPECT_TRUE(fs::is_symlink(scratch.path + "/" + kCopyDirPrefix + "link"));
