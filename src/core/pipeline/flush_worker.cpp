@@ -110,6 +110,7 @@ std::optional<std::chrono::steady_clock::time_point> FlushWorker::OldestPendingS
 void FlushWorker::DropEverything() {
 	buffer_.Clear();
 	ClearStaged();
+	appends_since_flush_ = 0;
 	batch_first_lsn_ = Lsn();
 	batch_first_time_us_ = 0;
 	if (!pending_lake_changes_.empty()) {
@@ -153,25 +154,30 @@ bool FlushWorker::Step() {
 		// With rows staged, what is queued already is taken without a wait; once the queue is empty,
 		// the wait ends when their flush is due.
 		int64_t wait_ms = staged_.empty() ? 100 : queue_drained_ ? StagedWaitMs(Clock::now()) : 0;
-		bool napped = false;
-		if (wait_ms > 0) {
-			// Small transactions in quick succession (an OLTP source) are taken a few at a time:
-			// a wake-up each cost the source's backends more CPU than anything else here.
-			if (auto nap = wake_.NapBeforeWait(); nap > WakeBatcher::Duration::zero()) {
-				std::this_thread::sleep_for(nap);
-				wait_ms = 0;
-				napped = true;
+		// What is queued already is taken at once: a nap or a wait only ever meets an empty queue (a
+		// backlog taken with a nap per item crawled at a few hundred rows a second).
+		auto item = wait_ms > 0 ? route_->queue.Pop(0, hold) : std::optional<QueueItem>{};
+		if (!item) {
+			bool napped = false;
+			if (wait_ms > 0) {
+				// Small transactions in quick succession (an OLTP source) are taken a few at a time:
+				// a wake-up each cost the source's backends more CPU than anything else here.
+				if (auto nap = wake_.NapBeforeWait(); nap > WakeBatcher::Duration::zero()) {
+					std::this_thread::sleep_for(nap);
+					wait_ms = 0;
+					napped = true;
+				}
+			}
+			// Only a blocking wait is timed.
+			auto popped = wait_ms > 0 ? Clock::now() : Clock::time_point{};
+			item = route_->queue.Pop(wait_ms, hold);
+			if (napped) {
+				wake_.Napped(item.has_value());
+			} else if (wait_ms > 0) {
+				wake_.Woke(item.has_value(), std::chrono::duration_cast<WakeBatcher::Duration>(Clock::now() - popped));
 			}
 		}
-		// Only a blocking wait is timed: the loop takes queued items without one while rows are staged.
-		auto popped = wait_ms > 0 ? Clock::now() : Clock::time_point{};
-		auto item = route_->queue.Pop(wait_ms, hold);
 		queue_drained_ = !item.has_value();
-		if (napped) {
-			wake_.Napped(item.has_value());
-		} else if (wait_ms > 0) {
-			wake_.Woke(item.has_value(), std::chrono::duration_cast<WakeBatcher::Duration>(Clock::now() - popped));
-		}
 		if (item) {
 			if (failed_.load()) {
 				if (hold) {
@@ -183,8 +189,13 @@ bool FlushWorker::Step() {
 				Process(std::move(*item));
 			}
 		}
-		if (!staged_.empty() && ((!item && staged_rows_ >= kIdleStageRows) || staged_rows_ >= kStageRows ||
-		                         staged_bytes_ >= kStageBytes || route_->queue.Budget().Full())) {
+		// With the budget full the consumer waits for a batch's worth of room: the stage goes once it
+		// holds that much, or once the queue is empty. Appended per item while a backlog fills the
+		// budget, it made a DuckDB statement per source transaction.
+		const auto &budget = route_->queue.Budget();
+		if (!staged_.empty() && (staged_rows_ >= kStageRows || staged_bytes_ >= kStageBytes ||
+		                         (!item && (staged_rows_ >= kIdleStageRows || budget.Full())) ||
+		                         (staged_bytes_ >= budget.BatchBytes() && budget.Full()))) {
 			AppendStaged();
 		}
 	}
@@ -367,6 +378,7 @@ bool FlushWorker::AppendStaged() {
 	if (!ok) {
 		return false;
 	}
+	appends_since_flush_++;
 	buffered_rows_.store(buffer_.BufferedRows());
 	if (Clock::now() - memory_sampled_at_ >= std::chrono::milliseconds(250)) {
 		memory_sampled_at_ = Clock::now();

@@ -157,17 +157,17 @@ private:
 
 	// Worker-thread state.
 	// Batches taken from the queue and not yet in the buffer: appended together once the stage holds
-	// kStageRows rows or kStageBytes bytes, the group's queue budget is full (the consumer waits),
-	// or before a flush or schema change; and while the queue is empty once it holds
-	// kIdleStageRows, so that little is left to append when the flush is due. Each append is a
-	// DuckDB statement: under an OLTP source (one small transaction after another) appending
-	// whenever the queue ran dry cost more CPU than the rest of the worker, taken from the source's
-	// backends.
+	// kStageRows rows or kStageBytes bytes, or a batch's worth of the group's queue budget while that
+	// is full (the consumer waits for that much room), or before a flush or schema change; and while the queue is empty
+	// once it holds kIdleStageRows, so that little is left to append when the flush is due. Each append is a DuckDB
+	// statement: under an OLTP source (one small transaction after another) appending whenever the queue ran dry cost
+	// more CPU than the rest of the worker, taken from the source's backends.
 	static constexpr uint64_t kIdleStageRows = 2048;
 	static constexpr uint64_t kStageRows = 16384;
 	static constexpr int64_t kStageBytes = 8 << 20;
 	std::vector<std::unique_ptr<flush::ChangeBatch>> staged_;
-	bool queue_drained_ = true; // the last Pop found the queue empty
+	bool queue_drained_ = true;       // the last Pop found the queue empty
+	int64_t appends_since_flush_ = 0; // DuckDB appends of staged batches (the flush line's `appends`)
 	uint64_t staged_rows_ = 0;
 	int64_t staged_bytes_ = 0;   // counted against the group's budget while staged
 	std::deque<QueueItem> held_; // rows that arrived before the snapshot LSN was known

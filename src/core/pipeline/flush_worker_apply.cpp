@@ -105,7 +105,9 @@ void FlushWorker::Flush() {
 	auto phase = [](double v) { return fmt::format("{:.1f}", v); };
 	log::Info("flush.done", "table", mapping_.SourceName(), "rows", rows, "applied_lsn", up_to.ToString(), "ms", ms,
 	          "load_ms", phase(flush_phases_.load_ms), "compact_ms", phase(flush_phases_.compact_ms), "write_ms",
-	          phase(flush_phases_.write_ms), "commit_ms", phase(flush_phases_.commit_ms));
+	          phase(flush_phases_.write_ms), "commit_ms", phase(flush_phases_.commit_ms), "appends",
+	          appends_since_flush_);
+	appends_since_flush_ = 0;
 	if (events_.flushed) {
 		events_.flushed(up_to, static_cast<int64_t>(rows));
 	}

@@ -94,4 +94,35 @@ TEST_F(FlushPhasesTest, ABacklogOfSmallTransactionsGoesIntoOneFlush) {
 	EXPECT_LE(flushes, 2) << restarted->Log();
 }
 
+// A backlog larger than the group's queue budget keeps the budget full while the worker drains it.
+// The worker must still append a batch's worth of transactions at a time (the consumer waits for
+// that much room), not one DuckDB statement per transaction with a nap between them, which crawled
+// at a few hundred rows a second.
+TEST_F(FlushPhasesTest, ABacklogThatFillsTheBudgetIsAppendedABatchAtATime) {
+	Sql("CREATE TABLE public.burst (id bigint PRIMARY KEY, v text)");
+	DuckpipeOk({"add-table", "public.burst"});
+	auto daemon = StartDaemon();
+	ASSERT_TRUE(WaitTableState("public.burst", "STREAMING")) << TableState("public.burst");
+	EXPECT_EQ(daemon->Terminate(), 0);
+	constexpr int kTransactions = 4000;
+	Sql("DO $$ BEGIN FOR i IN 1.." + std::to_string(kTransactions) +
+	    " LOOP INSERT INTO public.burst VALUES (i, repeat('v', 200) || i); COMMIT; END LOOP; END $$");
+	// 256 KB: the backlog's ~1.5 MB of queued transactions fill it many times over.
+	auto restarted = StartDaemon({"--max-queued-bytes", "262144"});
+	ASSERT_TRUE(WaitLakeEqualsSource("public.burst"));
+	EXPECT_EQ(restarted->Terminate(), 0);
+	int64_t appends = 0;
+	int64_t rows = 0;
+	for (const auto &kv : FlushLines(restarted->Log())) {
+		if (kv.at("table") == "public.burst") {
+			appends += std::stoll(kv.at("appends"));
+			rows += std::stoll(kv.at("rows"));
+		}
+	}
+	EXPECT_EQ(rows, kTransactions);
+	EXPECT_GE(appends, 1);
+	// A batch's worth is an eighth of the budget: ~32 KB, over a hundred of these transactions.
+	EXPECT_LE(appends, kTransactions / 20) << restarted->Log();
+}
+
 } // namespace duckpipe::test
