@@ -7,7 +7,17 @@
 
 namespace duckpipe::test {
 
-class FlushPhasesTest : public PipelineTest {};
+class FlushPhasesTest : public PipelineTest {
+protected:
+	// `table` (id bigint, v text) streaming, then the daemon stopped: what is written next is a backlog.
+	void StreamedThenStopped(const std::string &table) {
+		Sql("CREATE TABLE " + table + " (id bigint PRIMARY KEY, v text)");
+		DuckpipeOk({"add-table", table});
+		auto daemon = StartDaemon();
+		ASSERT_TRUE(WaitTableState(table, "STREAMING")) << TableState(table);
+		EXPECT_EQ(daemon->Terminate(), 0);
+	}
+};
 
 namespace {
 
@@ -77,11 +87,7 @@ TEST_F(FlushPhasesTest, FlushLogLineCarriesEachPhase) {
 // waited (or napped) between queued items would take ~200 a second and spread 2000 transactions
 // over a dozen flushes.
 TEST_F(FlushPhasesTest, ABacklogOfSmallTransactionsGoesIntoOneFlush) {
-	Sql("CREATE TABLE public.oltp (id bigint PRIMARY KEY, v text)");
-	DuckpipeOk({"add-table", "public.oltp"});
-	auto daemon = StartDaemon();
-	ASSERT_TRUE(WaitTableState("public.oltp", "STREAMING")) << TableState("public.oltp");
-	EXPECT_EQ(daemon->Terminate(), 0);
+	ASSERT_NO_FATAL_FAILURE(StreamedThenStopped("public.oltp"));
 	Sql("DO $$ BEGIN FOR i IN 1..2000 LOOP INSERT INTO public.oltp VALUES (i, 'v' || i); COMMIT; END LOOP; END $$");
 	auto restarted = StartDaemon({}, {}, 3000);
 	ASSERT_TRUE(WaitLakeEqualsSource("public.oltp"));
@@ -99,11 +105,7 @@ TEST_F(FlushPhasesTest, ABacklogOfSmallTransactionsGoesIntoOneFlush) {
 // that much room), not one DuckDB statement per transaction with a nap between them, which crawled
 // at a few hundred rows a second.
 TEST_F(FlushPhasesTest, ABacklogThatFillsTheBudgetIsAppendedABatchAtATime) {
-	Sql("CREATE TABLE public.burst (id bigint PRIMARY KEY, v text)");
-	DuckpipeOk({"add-table", "public.burst"});
-	auto daemon = StartDaemon();
-	ASSERT_TRUE(WaitTableState("public.burst", "STREAMING")) << TableState("public.burst");
-	EXPECT_EQ(daemon->Terminate(), 0);
+	ASSERT_NO_FATAL_FAILURE(StreamedThenStopped("public.burst"));
 	constexpr int kTransactions = 4000;
 	Sql("DO $$ BEGIN FOR i IN 1.." + std::to_string(kTransactions) +
 	    " LOOP INSERT INTO public.burst VALUES (i, repeat('v', 200) || i); COMMIT; END LOOP; END $$");
