@@ -193,9 +193,9 @@ bool FlushWorker::Step() {
 		// holds that much, or once the queue is empty. Appended per item while a backlog fills the
 		// budget, it made a DuckDB statement per source transaction.
 		const auto &budget = route_->queue.Budget();
-		if (!staged_.empty() && (staged_rows_ >= kStageRows || staged_bytes_ >= kStageBytes ||
-		                         (!item && (staged_rows_ >= kIdleStageRows || budget.Full())) ||
-		                         (staged_bytes_ >= budget.BatchBytes() && budget.Full()))) {
+		if (!staged_.empty() &&
+		    (staged_rows_ >= kStageRows || staged_bytes_ >= kStageBytes || (!item && staged_rows_ >= kIdleStageRows) ||
+		     ((!item || staged_bytes_ >= budget.BatchBytes()) && budget.Full()))) {
 			AppendStaged();
 		}
 	}

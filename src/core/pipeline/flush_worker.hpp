@@ -158,10 +158,11 @@ private:
 	// Worker-thread state.
 	// Batches taken from the queue and not yet in the buffer: appended together once the stage holds
 	// kStageRows rows or kStageBytes bytes, or a batch's worth of the group's queue budget while that
-	// is full (the consumer waits for that much room), or before a flush or schema change; and while the queue is empty
-	// once it holds kIdleStageRows, so that little is left to append when the flush is due. Each append is a DuckDB
-	// statement: under an OLTP source (one small transaction after another) appending whenever the queue ran dry cost
-	// more CPU than the rest of the worker, taken from the source's backends.
+	// is full (the consumer waits for that much room), or before a flush or schema change; and while
+	// the queue is empty once it holds kIdleStageRows (or anything, with the budget full), so that
+	// little is left to append when the flush is due. Each append is a DuckDB statement: under an OLTP
+	// source (one small transaction after another) appending whenever the queue ran dry cost more CPU
+	// than the rest of the worker, taken from the source's backends.
 	static constexpr uint64_t kIdleStageRows = 2048;
 	static constexpr uint64_t kStageRows = 16384;
 	static constexpr int64_t kStageBytes = 8 << 20;
