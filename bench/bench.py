@@ -24,10 +24,12 @@ from benchlib.runners import Runner  # noqa: E402
 
 SIZES = {
     "full": {"narrow_rows": 10000000, "wide_rows": 1000000, "stream_seconds": 30, "stream_backlog_rows": 1000000,
+             "stream_drain_rounds": 3,
              "sysbench_rows": 100000, "sysbench_seconds": 30, "many_tables": 100, "many_seconds": 60,
              "big_txn_rows": 5000000, "steady_seconds": 180, "ud_stages": [1000000, 5000000, 10000000],
              "ud_seconds": 30, "analytics_rows": 10000000},
     "quick": {"narrow_rows": 500000, "wide_rows": 50000, "stream_seconds": 5, "stream_backlog_rows": 50000,
+              "stream_drain_rounds": 2,
               "sysbench_rows": 10000, "sysbench_seconds": 5, "many_tables": 20, "many_seconds": 5,
               "big_txn_rows": 250000, "steady_seconds": 15, "ud_stages": [50000, 100000, 200000],
               "ud_seconds": 5, "analytics_rows": 1000000},

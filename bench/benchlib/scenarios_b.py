@@ -74,7 +74,8 @@ def big_transaction(ctx, kind):
     with Scope(ctx, name, kind) as s:
         s.sql(STREAM_DDL.format(t="big"))
         s.start_and_snapshot(["public.big"], 60)
-        slots = create_baseline_slots(s, ["big"])
+        s.sql("CREATE PUBLICATION bench_pub FOR TABLE big")
+        slots = create_baseline_slots(s)
         ctx.progress(name, f"one transaction of {rows} rows")
         with Sampler(s.runner, None, 0.2) as sampler:
             t_start = time.monotonic()
