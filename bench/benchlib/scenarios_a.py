@@ -159,7 +159,8 @@ def stream_insert(ctx, kind):
                        spilled_bytes=max([sampler.peak_temp] + [x["peak_temp"] for x in rounds]),
                        source_tps=w.rows_per_s(), source_tps_without=without, files=files, avg_file_mb=avg), {
             "live_seconds": dur, "live_rows": w.rows, "live_catchup_s": catchup, "backlog_rows": backlog,
-            "drain_rounds": [{k: v for k, v in x.items() if not k.startswith("peak_")} for x in rounds],
+            "drain_rounds": [{k: x[k] for k in ("ratio", "rows_per_s", "baseline", "daemon_cpu_s", "pg_cpu_s")}
+                             for x in rounds],
             "drain_round_reported": rounds.index(mid) + 1,
             "backlog_drain_s": mid["drain_s"], **mid["base"], **shape, "drain_pg_cpu_s": mid["pg_cpu_s"],
             "drain_daemon_cpu_s": mid["daemon_cpu_s"], "drain_lake_check_s": mid["lake_check_s"],
