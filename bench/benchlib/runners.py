@@ -32,6 +32,14 @@ def wait_for(what, cond, timeout, interval=0.2):
         time.sleep(interval)
 
 
+
+def group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
 class Runner:
     kind = "?"
     # Settings stored globally before each scenario's tables are added (bench.py --setting).
@@ -137,18 +145,28 @@ class DaemonRunner(Runner):
         log = open(self.log_path, "a")
         # DUCKPIPE_BENCH_WRAP runs the daemon under a profiler, e.g. "heaptrack -o /tmp/daemon".
         wrap = os.environ.get("DUCKPIPE_BENCH_WRAP", "").split()
+        # Its own process group: a stop reaches the daemon under a wrapper that does not pass signals on
+        # (`perf stat` dies of the SIGTERM and left its daemon running against a removed cluster).
         self.proc = subprocess.Popen(wrap + [self.binary, "run", "--flush-interval", str(self.flush_ms)], env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT)
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(60)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if self.proc:
+            # Whatever the wrapper left in the group (the daemon itself, when the wrapper died first),
+            # gone before a next start.
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                wait_for("the daemon's process group to exit", lambda: not group_alive(self.proc.pid), 60, 0.05)
+            except ProcessLookupError:
+                pass
         self.proc = None
 
     def check_alive(self):
