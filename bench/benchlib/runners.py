@@ -32,13 +32,21 @@ def wait_for(what, cond, timeout, interval=0.2):
         time.sleep(interval)
 
 
-
 def group_alive(pgid):
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+    """Whether a process of group `pgid` still runs. A zombie does not count: a daemon orphaned by its
+    wrapper is reaped by PID 1, which in some containers never does."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
 
 class Runner:
     kind = "?"
@@ -164,9 +172,9 @@ class DaemonRunner(Runner):
             # gone before a next start.
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
-                wait_for("the daemon's process group to exit", lambda: not group_alive(self.proc.pid), 60, 0.05)
             except ProcessLookupError:
                 pass
+            wait_for("the daemon's process group to exit", lambda: not group_alive(self.proc.pid), 60, 0.05)
         self.proc = None
 
     def check_alive(self):

@@ -5,7 +5,7 @@ import time
 
 from .cluster import proc_cpu_seconds
 from .common import Scope, best_of, figures, ratio
-from .measure import Heartbeat, Sampler, max_rate_inserts, percentile
+from .measure import Heartbeat, Sampler, insert_rows_sql, max_rate_inserts, percentile
 from .runners import flush_times, wait_for
 
 NARROW_DDL = "CREATE TABLE {t} (id bigint PRIMARY KEY, c int, total numeric(12,2), note text, ts timestamptz)"
@@ -148,7 +148,8 @@ def stream_insert(ctx, kind):
         # machine; the median of rounds, each baseline next to its drain, does not.
         s.sql("CREATE PUBLICATION bench_pub FOR TABLE ins")
         rounds = [drain_round(ctx, s, kind, name, backlog, r) for r in range(ctx.size("stream_drain_rounds"))]
-        mid = sorted(rounds, key=lambda x: x["ratio"])[len(rounds) // 2]
+        # The median round; of an even count, the lower middle one.
+        mid = sorted(rounds, key=lambda x: x["ratio"])[(len(rounds) - 1) // 2]
         drain_s = sum(x["drain_s"] for x in rounds)
         files, avg, shape = s.lake_shape(["ins"], (dur + catchup + drain_s) / 60.0)
         ctx.progress(name, "drain ratio by round " + ", ".join(f"{x['ratio']:.2f}" for x in rounds) +
@@ -175,7 +176,6 @@ def drain_round(ctx, s, kind, name, backlog, r):
     slots = create_baseline_slots(s)
     s.runner.stop()
     ctx.progress(name, f"round {r + 1}: backlog of {backlog} inserts (transactions of 1000 rows) while stopped")
-    from .measure import insert_rows_sql
     for i in range(backlog // 1000):
         if i == backlog // 1000 - 1:
             before_last = s.scalar("SELECT pg_current_wal_lsn()::text")
