@@ -1,5 +1,6 @@
 #include "core/pipeline/change_queue.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace duckpipe::pipeline {
@@ -39,6 +40,28 @@ std::optional<QueueItem> ChangeQueue::Pop(int64_t timeout_ms, bool keep_in_budge
 	}
 	if (!keep_in_budget) {
 		budget_.Release(out->bytes);
+	}
+	return out;
+}
+
+std::vector<QueueItem> ChangeQueue::PopWholeTransactions() {
+	std::vector<QueueItem> out;
+	int64_t released = 0;
+	{
+		std::lock_guard guard(mutex_);
+		auto last_commit = std::find_if(items_.rbegin(), items_.rend(),
+		                                [](const QueueItem &item) { return item.kind == QueueItem::Kind::Commit; });
+		auto end = last_commit.base(); // one past the last Commit; begin() when there is none
+		for (auto it = items_.begin(); it != end; ++it) {
+			released += it->bytes;
+			rows_ -= it->batch ? static_cast<int64_t>(it->batch->Rows()) : 0;
+			out.push_back(std::move(*it));
+		}
+		items_.erase(items_.begin(), end);
+		bytes_ -= released;
+	}
+	if (released) {
+		budget_.Release(released);
 	}
 	return out;
 }

@@ -49,6 +49,9 @@ public:
 	// that holds it on (rows waiting for a copy's snapshot LSN) keeps it counted without a gap in
 	// which the consumer could read past the limit, and releases it itself.
 	std::optional<QueueItem> Pop(int64_t timeout_ms, bool keep_in_budget = false);
+	// Everything up to and including the last Commit, without waiting (a final flush takes whole
+	// transactions only; the rest of one still arriving stays queued). The items leave the budget.
+	std::vector<QueueItem> PopWholeTransactions();
 	// Drops everything queued (table removed, errored or resynced).
 	void Discard();
 	void Close(); // wakes a waiting Pop for shutdown

@@ -206,6 +206,9 @@ bool FlushWorker::Step() {
 }
 
 void FlushWorker::Finish() {
+	if (finish_on_stop_.load() && !failed_.load() && copy_done_.load()) {
+		TakeQueuedTransactions();
+	}
 	if (finish_on_stop_.load() && !failed_.load() && copy_done_.load() && at_boundary_ &&
 	    (buffer_.BufferedRows() > 0 || !staged_.empty() || truncate_pending_ || !pending_lake_changes_.empty())) {
 		try {
@@ -224,6 +227,27 @@ void FlushWorker::Finish() {
 	}
 	reset_done_.notify_all();
 	log::Debug("worker.stopped", "table", mapping_.SourceName());
+}
+
+void FlushWorker::TakeQueuedTransactions() {
+	// A copy's rows still held, or a commit whose outcome is unknown: the order must hold, the next
+	// run replays the rest.
+	if (!held_.empty() || unresolved_commit_) {
+		return;
+	}
+	for (auto &item : route_->queue.PopWholeTransactions()) {
+		if (failed_.load()) {
+			return;
+		}
+		if (InCopy(item)) {
+			continue;
+		}
+		auto relation = item.kind == QueueItem::Kind::Schema ? item.relation : nullptr;
+		Process(std::move(item));
+		if (relation && !SchemaChange::Matches(schema_, *relation)) {
+			return; // its lookup gave up for the stop: what follows must not be read with the old columns
+		}
+	}
 }
 
 void FlushWorker::RefreshSettings() {

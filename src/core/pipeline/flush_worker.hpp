@@ -99,6 +99,10 @@ private:
 	// One pass of the worker's loop (false once stopping), and what is done after the last one.
 	bool Step();
 	void Finish();
+	// The consumer stops at a transaction boundary before the workers do, so what it routed here is
+	// queued whole: the final flush takes it. Left to the next run's replay, a worker behind its
+	// queue ended a clean stop with committed transactions missing from the lake.
+	void TakeQueuedTransactions();
 	void Process(QueueItem item);
 	// Source DDL: evolves the buffer now and stages the lake steps for the next flush.
 	void ChangeSchema(const cdc::RelationInfo &relation);

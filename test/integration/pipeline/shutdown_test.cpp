@@ -166,6 +166,52 @@ TEST_F(ShutdownTest, SigtermWhileALargeTransactionIsHalfDecoded) {
 	EXPECT_EQ(daemon->Terminate(), 0);
 }
 
+// Whole transactions the worker has not taken from its queue yet when SIGTERM arrives go into the
+// final flush: a clean stop leaves every committed change it received in the lake. The test holds a
+// lock on the lake catalog's snapshot table, so the worker is stuck in a flush while a second
+// transaction is queued behind it; the lock goes once the group stopped reading.
+TEST_F(ShutdownTest, TransactionsQueuedAtTheStopAreInTheFinalFlush) {
+	Sql("CREATE TABLE public.acct (id bigint PRIMARY KEY, balance bigint NOT NULL, note text)");
+	Sql("INSERT INTO public.acct VALUES (0, 0, 'seed')");
+	DuckpipeOk({"add-table", "public.acct"});
+	ResetFigures();
+	auto daemon = StartDaemon(Flags());
+	ASSERT_TRUE(WaitTableState("public.acct", "STREAMING")) << TableState("public.acct");
+	ASSERT_TRUE(WaitLakeCount("public.acct_ducklake", 1)) << LogTail(20);
+	auto holder = Connect();
+	holder->Exec("BEGIN");
+	holder->Exec("LOCK TABLE ducklake.ducklake_snapshot IN SHARE ROW EXCLUSIVE MODE");
+	Sql("INSERT INTO public.acct VALUES (1, 1, 'first')");
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    return Scalar("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE NOT "
+		                  "l.granted AND c.relname = 'ducklake_snapshot'") != "0";
+	    },
+	    60s, 10ms))
+	    << LogTail(20);
+	Sql("INSERT INTO public.acct SELECT g, g, 'queued' FROM generate_series(2, 3001) g");
+	Sql("UPDATE public.acct SET balance = -1 WHERE id = 1");
+	// Both transactions routed to the table and waiting in its queue behind the stuck flush.
+	ASSERT_TRUE(WaitFor([&] { return BufferedRows("acct") >= 3001; }, 60s)) << LogTail(20);
+	int stopping = CountLog("event=group.stopping");
+	kill(daemon->Pid(), SIGTERM);
+	ASSERT_TRUE(WaitFor([&] { return CountLog("event=group.stopping") > stopping; }, 10s, 5ms)) << LogTail(20);
+	holder->Exec("COMMIT");
+	EXPECT_EQ(daemon->Terminate(30s), 0) << LogTail(30);
+	// Read with no daemon running: only the final flush can have put them there.
+	EXPECT_EQ(LakeQuery("SELECT count(*), sum(balance) FROM public.acct_ducklake"),
+	          (Rows{{"3002", std::to_string(3001L * 3002 / 2 - 1 - 1)}}));
+	EXPECT_TRUE(LakeEqualsSource("public.acct"));
+	// The slot confirmed them: the next run applies nothing twice and goes on from there.
+	int flushes = CountLog("event=flush.done");
+	daemon = StartDaemon(Flags());
+	Sql("UPDATE public.acct SET note = 'after' WHERE id = 2");
+	EXPECT_TRUE(WaitLakeEqualsSource("public.acct")) << LogTail(20);
+	EXPECT_EQ(LakeQuery("SELECT count(*) FROM public.acct_ducklake WHERE note = 'queued'"), (Rows{{"2999"}}));
+	EXPECT_EQ(daemon->Terminate(), 0);
+	EXPECT_EQ(CountLog("event=flush.done"), flushes + 1) << LogTail(20);
+}
+
 // The stream breaks while the workers make their final flush: the consumer used to reset a worker
 // that had left its loop and waited for it forever.
 TEST_F(ShutdownTest, StreamLostDuringTheFinalFlush) {
