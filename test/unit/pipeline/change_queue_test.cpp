@@ -28,6 +28,7 @@ TEST(ChangeQueue, PopWholeTransactionsStopsAtTheLastCommit) {
 
 	auto taken = queue.PopWholeTransactions();
 	std::vector<K> kinds;
+	kinds.reserve(taken.size());
 	for (const auto &item : taken) {
 		kinds.push_back(item.kind);
 	}
