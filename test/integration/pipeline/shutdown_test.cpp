@@ -57,6 +57,23 @@ protected:
 		}
 		return out;
 	}
+	// A transaction holding a lock on the lake catalog's snapshot table: every flush waits for it
+	// (until COMMIT), and the worker stops taking changes from its queue.
+	std::unique_ptr<PgConnection> LockLakeSnapshots() {
+		auto holder = Connect();
+		holder->Exec("BEGIN");
+		holder->Exec("LOCK TABLE ducklake.ducklake_snapshot IN SHARE ROW EXCLUSIVE MODE");
+		return holder;
+	}
+	// A flush is waiting for that lock.
+	bool WaitFlushStuck() {
+		return WaitFor(
+		    [&] {
+			    return Scalar("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE NOT "
+			                  "l.granted AND c.relname = 'ducklake_snapshot'") != "0";
+		    },
+		    60s, 10ms);
+	}
 	void WriteRounds(int from, int to) {
 		auto conn = Connect();
 		for (int r = from; r < to; r++) {
@@ -121,20 +138,12 @@ TEST_F(ShutdownTest, SigtermWhileALargeTransactionIsHalfDecoded) {
 		ASSERT_TRUE(WaitTableState("public.big", "STREAMING")) << TableState("public.big");
 		// The previous iteration's transaction, replayed whole.
 		ASSERT_TRUE(WaitLakeCount("public.big_ducklake", total, 120s)) << LakeCount("public.big_ducklake");
-		auto holder = Connect();
-		holder->Exec("BEGIN");
-		holder->Exec("LOCK TABLE ducklake.ducklake_snapshot IN SHARE ROW EXCLUSIVE MODE");
+		auto holder = LockLakeSnapshots();
 		// One small transaction whose flush then waits for the lock.
 		int64_t small_id = 10000000 + i;
 		Sql("INSERT INTO public.big VALUES (" + std::to_string(small_id) + ", 'small')");
 		total += 1;
-		ASSERT_TRUE(WaitFor(
-		    [&] {
-			    return Scalar("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE NOT "
-			                  "l.granted AND c.relname = 'ducklake_snapshot'") != "0";
-		    },
-		    60s, 10ms))
-		    << LogTail(20);
+		ASSERT_TRUE(WaitFlushStuck()) << LogTail(20);
 		Sql("INSERT INTO public.big SELECT g, repeat('x', 300) || g FROM generate_series(" +
 		    std::to_string(i * 100000 + 1) + ", " + std::to_string((i + 1) * 100000) + ") g");
 		total += 100000;
@@ -178,17 +187,9 @@ TEST_F(ShutdownTest, TransactionsQueuedAtTheStopAreInTheFinalFlush) {
 	auto daemon = StartDaemon(Flags());
 	ASSERT_TRUE(WaitTableState("public.acct", "STREAMING")) << TableState("public.acct");
 	ASSERT_TRUE(WaitLakeCount("public.acct_ducklake", 1)) << LogTail(20);
-	auto holder = Connect();
-	holder->Exec("BEGIN");
-	holder->Exec("LOCK TABLE ducklake.ducklake_snapshot IN SHARE ROW EXCLUSIVE MODE");
+	auto holder = LockLakeSnapshots();
 	Sql("INSERT INTO public.acct VALUES (1, 1, 'first')");
-	ASSERT_TRUE(WaitFor(
-	    [&] {
-		    return Scalar("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE NOT "
-		                  "l.granted AND c.relname = 'ducklake_snapshot'") != "0";
-	    },
-	    60s, 10ms))
-	    << LogTail(20);
+	ASSERT_TRUE(WaitFlushStuck()) << LogTail(20);
 	Sql("INSERT INTO public.acct SELECT g, g, 'queued' FROM generate_series(2, 3001) g");
 	Sql("UPDATE public.acct SET balance = -1 WHERE id = 1");
 	// Both transactions routed to the table and waiting in its queue behind the stuck flush.
