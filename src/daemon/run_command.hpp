@@ -30,12 +30,12 @@ private:
 	const GlobalOptions &global_;
 	CLI::App *sub_ = nullptr;
 	std::vector<std::string> groups_;
-	int64_t flush_interval_ms_ = 5000;
-	int64_t flush_batch_threshold_ = 100000;
-	int64_t max_queued_bytes_ = 64LL << 20;
-	int max_parallel_snapshots_ = 2;
+	int64_t flush_interval_ms_ = meta::defaults::kFlushIntervalMs;
+	int64_t flush_batch_threshold_ = meta::defaults::kFlushBatchThreshold;
+	int64_t max_queued_bytes_ = meta::defaults::kMaxQueuedBytes;
+	int max_parallel_snapshots_ = meta::defaults::kMaxParallelSnapshots;
 	std::string ready_file_;
-	int64_t shutdown_timeout_ms_ = 10000;
+	int64_t shutdown_timeout_ms_ = meta::defaults::kShutdownTimeoutMs;
 };
 
 } // namespace duckpipe::daemon

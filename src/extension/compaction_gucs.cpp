@@ -1,5 +1,5 @@
-// The GUCs of background compaction. Boot values and ranges are the config registry's
-// (src/core/meta/config_registry.cpp), so the GUC and duckpipe.set_config accept the same values.
+// The GUCs of background compaction. Boot values are meta::defaults and ranges the config
+// registry's (src/core/meta/config_registry.cpp), so the GUC and duckpipe.set_config agree.
 #include "extension/compaction_gucs.hpp"
 
 #include <climits>
@@ -16,10 +16,17 @@ namespace duckpipe::ext {
 
 namespace {
 
-bool auto_compact = true;
-int compact_min_files = 20;
-int compact_target_file_size_mb = 128;
-int compact_interval_ms = 60000;
+namespace defaults = meta::defaults;
+
+constexpr bool kAutoCompact = defaults::kAutoCompact != 0;
+constexpr int kCompactMinFiles = defaults::kCompactMinFiles;
+constexpr int kCompactTargetFileSizeMb = defaults::kCompactTargetFileSizeMb;
+constexpr int kCompactIntervalMs = defaults::kCompactIntervalMs;
+
+bool auto_compact = kAutoCompact;
+int compact_min_files = kCompactMinFiles;
+int compact_target_file_size_mb = kCompactTargetFileSizeMb;
+int compact_interval_ms = kCompactIntervalMs;
 
 } // namespace
 
@@ -27,19 +34,19 @@ void DefineCompactionGucs() {
 	DefineCustomBoolVariable("duckpipe.auto_compact",
 	                         "Merges each streaming table's small lake files in the background.",
 	                         "Per group or table: duckpipe.set_group_config / set_table_config('auto_compact', 0).",
-	                         &auto_compact, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	                         &auto_compact, kAutoCompact, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.compact_min_files",
 	                        "Small lake files of a table that start a background compaction.",
-	                        "The smallest files of like size are merged first.", &compact_min_files, 20, 2, INT_MAX,
-	                        PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	                        "The smallest files of like size are merged first.", &compact_min_files, kCompactMinFiles,
+	                        2, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.compact_target_file_size_mb",
 	                        "Size below which a lake file counts as small and is merged; merged files stay below it.",
-	                        nullptr, &compact_target_file_size_mb, 128, 1, 1 << 20, PGC_SIGHUP, GUC_UNIT_MB, nullptr,
-	                        nullptr, nullptr);
+	                        nullptr, &compact_target_file_size_mb, kCompactTargetFileSizeMb, 1, 1 << 20, PGC_SIGHUP,
+	                        GUC_UNIT_MB, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.compact_interval",
 	                        "How often every small lake file of a table is merged into one, whatever their sizes.",
-	                        nullptr, &compact_interval_ms, 60000, 1000, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
-	                        nullptr, nullptr);
+	                        nullptr, &compact_interval_ms, kCompactIntervalMs, 1000, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS,
+	                        nullptr, nullptr, nullptr);
 }
 
 void ApplyCompactionGucs(pipeline::PipelineConfig &config) {

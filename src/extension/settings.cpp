@@ -4,6 +4,8 @@
 
 #include <climits>
 
+#include "core/meta/setting_defaults.hpp"
+
 #include "extension/pg_includes.hpp"
 
 extern "C" {
@@ -15,14 +17,23 @@ namespace duckpipe::ext {
 
 namespace {
 
+namespace defaults = meta::defaults;
+
 bool enabled = true;
 int poll_interval_ms = 1000;
-int flush_interval_ms = 5000;
-int flush_batch_threshold = 100000;
-int max_queued_bytes = 64 * 1024 * 1024;
-int duckdb_buffer_memory_mb = 16;
-int duckdb_flush_memory_mb = 512;
-int duckdb_threads = 1;
+constexpr int kFlushIntervalMs = defaults::kFlushIntervalMs;
+constexpr int kFlushBatchThreshold = defaults::kFlushBatchThreshold;
+constexpr int kMaxQueuedBytes = defaults::kMaxQueuedBytes;
+constexpr int kDuckdbBufferMemoryMb = defaults::kDuckdbBufferMemoryMb;
+constexpr int kDuckdbFlushMemoryMb = defaults::kDuckdbFlushMemoryMb;
+constexpr int kDuckdbThreads = defaults::kDuckdbThreads;
+
+int flush_interval_ms = kFlushIntervalMs;
+int flush_batch_threshold = kFlushBatchThreshold;
+int max_queued_bytes = kMaxQueuedBytes;
+int duckdb_buffer_memory_mb = kDuckdbBufferMemoryMb;
+int duckdb_flush_memory_mb = kDuckdbFlushMemoryMb;
+int duckdb_threads = kDuckdbThreads;
 char *data_path = nullptr;
 char *lake_catalog = nullptr;
 char *conninfo = nullptr;
@@ -43,23 +54,24 @@ void DefineSettings() {
 	                        "Changes made through the duckpipe.* functions wake the worker at once.", &poll_interval_ms,
 	                        1000, 100, 3600000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.flush_interval", "Time between flushes of a table's changes into the lake.",
-	                        nullptr, &flush_interval_ms, 5000, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
-	                        nullptr);
+	                        nullptr, &flush_interval_ms, kFlushIntervalMs, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
+	                        nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.flush_batch_threshold", "Buffered rows of a table that trigger a flush.", nullptr,
-	                        &flush_batch_threshold, 100000, 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	                        &flush_batch_threshold, kFlushBatchThreshold, 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr,
+	                        nullptr);
 	DefineCustomIntVariable("duckpipe.max_queued_bytes",
 	                        "Memory a group's queued changes may use before reading WAL pauses (backpressure).",
-	                        nullptr, &max_queued_bytes, 64 * 1024 * 1024, 1024 * 1024, INT_MAX, PGC_SIGHUP,
+	                        nullptr, &max_queued_bytes, kMaxQueuedBytes, 1024 * 1024, INT_MAX, PGC_SIGHUP,
 	                        GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.duckdb_buffer_memory_mb",
 	                        "Memory limit of each table's embedded DuckDB change buffer (spills to disk above it).",
-	                        nullptr, &duckdb_buffer_memory_mb, 16, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_MB, nullptr,
-	                        nullptr, nullptr);
+	                        nullptr, &duckdb_buffer_memory_mb, kDuckdbBufferMemoryMb, 1, INT_MAX, PGC_SIGHUP,
+	                        GUC_UNIT_MB, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable(
 	    "duckpipe.duckdb_flush_memory_mb", "Memory limit of the embedded DuckDB while flushing to the lake.", nullptr,
-	    &duckdb_flush_memory_mb, 512, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_MB, nullptr, nullptr, nullptr);
-	DefineCustomIntVariable("duckpipe.duckdb_threads", "Threads of each embedded DuckDB.", nullptr, &duckdb_threads, 1,
-	                        1, 1024, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	    &duckdb_flush_memory_mb, kDuckdbFlushMemoryMb, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_MB, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("duckpipe.duckdb_threads", "Threads of each embedded DuckDB.", nullptr, &duckdb_threads,
+	                        kDuckdbThreads, 1, 1024, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomStringVariable(
 	    "duckpipe.data_path", "Where the lake's data files are written (directory or URI).",
 	    "Empty: $PGDATA/pg_duckpipe/lake/<database oid>/. Used when the lake is created. Per database: "

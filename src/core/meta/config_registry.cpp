@@ -1,5 +1,7 @@
 #include "core/meta/config_registry.hpp"
 
+#include "core/meta/setting_defaults.hpp"
+
 #include "core/common/error.hpp"
 #include "core/common/log.hpp"
 
@@ -13,34 +15,36 @@ namespace {
 constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
 
 const std::vector<ConfigKey> kKeys = {
-    {"flush_interval_ms", true, true, true, 1, kNoLimit, 5000, "milliseconds",
+    {"flush_interval_ms", true, true, true, 1, kNoLimit, defaults::kFlushIntervalMs, "milliseconds",
      "How long a table's changes may wait in its buffer before they are flushed to the lake"},
-    {"flush_batch_threshold", true, true, true, 1, kNoLimit, 100000, "rows",
+    {"flush_batch_threshold", true, true, true, 1, kNoLimit, defaults::kFlushBatchThreshold, "rows",
      "Buffered rows of a table that trigger a flush before the interval elapsed"},
-    {"max_queued_bytes", true, true, false, 1 << 20, kNoLimit, 64LL << 20, "bytes",
+    {"max_queued_bytes", true, true, false, 1 << 20, kNoLimit, defaults::kMaxQueuedBytes, "bytes",
      "Bytes of changes a group holds in memory before it stops reading WAL (backpressure)"},
-    {"duckdb_buffer_memory_mb", true, true, true, 1, 1 << 20, 16, "MB",
+    {"duckdb_buffer_memory_mb", true, true, true, 1, 1 << 20, defaults::kDuckdbBufferMemoryMb, "MB",
      "Memory limit of a table's change buffer (beyond it the buffer spills to temp files)"},
-    {"duckdb_flush_memory_mb", true, true, true, 1, 1 << 20, 512, "MB",
+    {"duckdb_flush_memory_mb", true, true, true, 1, 1 << 20, defaults::kDuckdbFlushMemoryMb, "MB",
      "Memory limit of a table's DuckDB while it flushes or copies the table"},
-    {"duckdb_threads", true, true, true, 1, 256, 1, "threads", "Threads of a table's embedded DuckDB"},
-    {"auto_compact", true, true, true, 0, 1, 1, "0 (off) or 1 (on)",
+    {"duckdb_threads", true, true, true, 1, 256, defaults::kDuckdbThreads, "threads",
+     "Threads of a table's embedded DuckDB"},
+    {"auto_compact", true, true, true, 0, 1, defaults::kAutoCompact, "0 (off) or 1 (on)",
      "Merge a table's small lake files in the background while it streams"},
-    {"compact_min_files", true, true, true, 2, kNoLimit, 20, "files",
+    {"compact_min_files", true, true, true, 2, kNoLimit, defaults::kCompactMinFiles, "files",
      "Small files of a table that start a background compaction (the smallest are merged first)"},
-    {"compact_target_file_size_mb", true, true, true, 1, 1 << 20, 128, "MB",
+    {"compact_target_file_size_mb", true, true, true, 1, 1 << 20, defaults::kCompactTargetFileSizeMb, "MB",
      "Size below which a lake file counts as small and is merged; merged files stay below it"},
-    {"compact_interval_ms", true, true, true, 1000, kNoLimit, 60000, "milliseconds",
+    {"compact_interval_ms", true, true, true, 1000, kNoLimit, defaults::kCompactIntervalMs, "milliseconds",
      "How often every small file of a table is merged into one, whatever their sizes"},
-    {"background_flush", true, true, true, 0, 2, 2, "0 (never), 1 (always) or 2 (while the group catches up)",
+    {"background_flush", true, true, true, 0, 2, defaults::kBackgroundFlush,
+     "0 (never), 1 (always) or 2 (while the group catches up)",
      "A table's flush thread at background CPU priority (SCHED_IDLE), behind every other thread of the "
      "machine, so the thread reading the walsender never waits for it: a backlog drains faster on a small "
      "machine. 1: always; 2: while the group's stream trails the server's WAL by "
      "background_flush_backlog_mb. Starved of CPU for 5 s, it runs at normal priority for a minute"},
-    {"background_flush_backlog_mb", true, true, false, 1, 1 << 20, 64, "MB",
+    {"background_flush_backlog_mb", true, true, false, 1, 1 << 20, defaults::kBackgroundFlushBacklogMb, "MB",
      "WAL the group's stream trails the server by that counts as catching up (background_flush = 2); "
      "it is live again once within a quarter of it"},
-    {"stream_in_progress", true, true, false, 0, 1, 1, "0 or 1",
+    {"stream_in_progress", true, true, false, 0, 1, defaults::kStreamInProgress, "0 or 1",
      "1: the server streams large transactions while they run (pgoutput protocol 2), kept until they "
      "commit; 0: it decodes each one whole first (protocol 1). Takes effect when the group reconnects"},
 };

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/meta/metadata_types.hpp"
+#include "core/meta/setting_defaults.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -32,35 +33,35 @@ struct PipelineConfig {
 	// Reloadable (Pipeline::Reload): read through Live() where they are used. The first three and the
 	// duckdb_* ones are also the process layer of the stored settings (meta::ConfigRegistry): a group
 	// and a table run with them resolved over global_config and their own config (ResolveSettings).
-	int64_t flush_interval_ms = 5000;
-	int64_t flush_batch_threshold = 100000; // buffered rows that trigger a flush
-	int64_t max_queued_bytes = 64LL << 20;  // per group; the slot consumer stops reading above it
+	int64_t flush_interval_ms = meta::defaults::kFlushIntervalMs;
+	int64_t flush_batch_threshold = meta::defaults::kFlushBatchThreshold; // buffered rows that trigger a flush
+	int64_t max_queued_bytes = meta::defaults::kMaxQueuedBytes; // per group; the slot consumer stops reading above it
 	int max_retry_backoff_s = 300;
 
-	int64_t duckdb_buffer_memory_mb = 16;
-	int64_t duckdb_flush_memory_mb = 512;
-	int duckdb_threads = 1;
+	int64_t duckdb_buffer_memory_mb = meta::defaults::kDuckdbBufferMemoryMb;
+	int64_t duckdb_flush_memory_mb = meta::defaults::kDuckdbFlushMemoryMb;
+	int duckdb_threads = static_cast<int>(meta::defaults::kDuckdbThreads);
 	// Background compaction of the tables' small lake files (CompactionScheduler).
-	int64_t auto_compact = 1;
-	int64_t compact_min_files = 20;
-	int64_t compact_target_file_size_mb = 128;
-	int64_t compact_interval_ms = 60000;
+	int64_t auto_compact = meta::defaults::kAutoCompact;
+	int64_t compact_min_files = meta::defaults::kCompactMinFiles;
+	int64_t compact_target_file_size_mb = meta::defaults::kCompactTargetFileSizeMb;
+	int64_t compact_interval_ms = meta::defaults::kCompactIntervalMs;
 	// Flush threads at background CPU priority (BackgroundThread): 1 always, 2 while the group
 	// catches up a backlog of at least background_flush_backlog_mb of WAL (CatchUpDetector).
-	int64_t background_flush = 2;
-	int64_t background_flush_backlog_mb = 64;
-	int max_parallel_snapshots = 2;
+	int64_t background_flush = meta::defaults::kBackgroundFlush;
+	int64_t background_flush_backlog_mb = meta::defaults::kBackgroundFlushBacklogMb;
+	int max_parallel_snapshots = meta::defaults::kMaxParallelSnapshots;
 	int64_t status_interval_ms = 10000; // standby status updates to the server
 	int proto_version = 1;
 	// 1: pgoutput protocol 2 with streaming of in-progress transactions (SlotConsumer keeps them
 	// until they commit); 0: protocol `proto_version` without it.
-	int64_t stream_in_progress = 1;
+	int64_t stream_in_progress = meta::defaults::kStreamInProgress;
 	// Metadata is re-read on a notification or a Wake() at once; this is the fallback period (table
 	// retries, state transitions that depend on time).
 	int64_t reconcile_interval_ms = 1000;
 	// How long a stop may take. A group waits up to a quarter of it for a transaction in flight to be
 	// received whole (so it is flushed rather than replayed); the daemon gives up after all of it.
-	int64_t shutdown_timeout_ms = 10000;
+	int64_t shutdown_timeout_ms = meta::defaults::kShutdownTimeoutMs;
 
 	// Set by Pipeline: where Reload() publishes new settings. Components keep the config they were
 	// built with and read the reloadable settings through Live().
