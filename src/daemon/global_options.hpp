@@ -22,11 +22,11 @@ struct GlobalOptions {
 	std::string temp_dir;                 // --temp-dir: DuckDB spill directory (default: DuckDB's)
 	int64_t temp_dir_max_mb = 0;          // --temp-dir-max-mb: spill limit of each embedded DuckDB (0: free space)
 	std::string log_level = "info";       // --log-level: debug, info, warn, error
-	int duckdb_threads = meta::defaults::kDuckdbThreads; // --duckdb-threads
-	int duckdb_buffer_memory_mb =
-	    meta::defaults::kDuckdbBufferMemoryMb; // --duckdb-buffer-memory-mb: memory_limit of the change buffer
-	int duckdb_flush_memory_mb =
-	    meta::defaults::kDuckdbFlushMemoryMb; // --duckdb-flush-memory-mb: memory_limit while flushing
+	// --duckdb-threads, --duckdb-buffer-memory-mb (memory_limit of the change buffer) and
+	// --duckdb-flush-memory-mb (memory_limit while flushing)
+	int duckdb_threads = meta::defaults::kDuckdbThreads;
+	int duckdb_buffer_memory_mb = meta::defaults::kDuckdbBufferMemoryMb;
+	int duckdb_flush_memory_mb = meta::defaults::kDuckdbFlushMemoryMb;
 
 	void Register(CLI::App &app);
 	// Applies process-wide settings (log level). Call once after parsing; throws Error(Config).

@@ -18,15 +18,10 @@ namespace {
 
 namespace defaults = meta::defaults;
 
-constexpr bool kAutoCompact = defaults::kAutoCompact != 0;
-constexpr int kCompactMinFiles = defaults::kCompactMinFiles;
-constexpr int kCompactTargetFileSizeMb = defaults::kCompactTargetFileSizeMb;
-constexpr int kCompactIntervalMs = defaults::kCompactIntervalMs;
-
-bool auto_compact = kAutoCompact;
-int compact_min_files = kCompactMinFiles;
-int compact_target_file_size_mb = kCompactTargetFileSizeMb;
-int compact_interval_ms = kCompactIntervalMs;
+bool auto_compact = defaults::kAutoCompact != 0;
+int compact_min_files = defaults::kCompactMinFiles;
+int compact_target_file_size_mb = defaults::kCompactTargetFileSizeMb;
+int compact_interval_ms = defaults::kCompactIntervalMs;
 
 } // namespace
 
@@ -34,19 +29,19 @@ void DefineCompactionGucs() {
 	DefineCustomBoolVariable("duckpipe.auto_compact",
 	                         "Merges each streaming table's small lake files in the background.",
 	                         "Per group or table: duckpipe.set_group_config / set_table_config('auto_compact', 0).",
-	                         &auto_compact, kAutoCompact, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	                         &auto_compact, defaults::kAutoCompact != 0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.compact_min_files",
 	                        "Small lake files of a table that start a background compaction.",
-	                        "The smallest files of like size are merged first.", &compact_min_files, kCompactMinFiles,
-	                        2, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	                        "The smallest files of like size are merged first.", &compact_min_files,
+	                        defaults::kCompactMinFiles, 2, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.compact_target_file_size_mb",
 	                        "Size below which a lake file counts as small and is merged; merged files stay below it.",
-	                        nullptr, &compact_target_file_size_mb, kCompactTargetFileSizeMb, 1, 1 << 20, PGC_SIGHUP,
-	                        GUC_UNIT_MB, nullptr, nullptr, nullptr);
+	                        nullptr, &compact_target_file_size_mb, defaults::kCompactTargetFileSizeMb, 1, 1 << 20,
+	                        PGC_SIGHUP, GUC_UNIT_MB, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.compact_interval",
 	                        "How often every small lake file of a table is merged into one, whatever their sizes.",
-	                        nullptr, &compact_interval_ms, kCompactIntervalMs, 1000, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS,
-	                        nullptr, nullptr, nullptr);
+	                        nullptr, &compact_interval_ms, defaults::kCompactIntervalMs, 1000, INT_MAX, PGC_SIGHUP,
+	                        GUC_UNIT_MS, nullptr, nullptr, nullptr);
 }
 
 void ApplyCompactionGucs(pipeline::PipelineConfig &config) {

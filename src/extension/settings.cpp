@@ -21,19 +21,12 @@ namespace defaults = meta::defaults;
 
 bool enabled = true;
 int poll_interval_ms = 1000;
-constexpr int kFlushIntervalMs = defaults::kFlushIntervalMs;
-constexpr int kFlushBatchThreshold = defaults::kFlushBatchThreshold;
-constexpr int kMaxQueuedBytes = defaults::kMaxQueuedBytes;
-constexpr int kDuckdbBufferMemoryMb = defaults::kDuckdbBufferMemoryMb;
-constexpr int kDuckdbFlushMemoryMb = defaults::kDuckdbFlushMemoryMb;
-constexpr int kDuckdbThreads = defaults::kDuckdbThreads;
-
-int flush_interval_ms = kFlushIntervalMs;
-int flush_batch_threshold = kFlushBatchThreshold;
-int max_queued_bytes = kMaxQueuedBytes;
-int duckdb_buffer_memory_mb = kDuckdbBufferMemoryMb;
-int duckdb_flush_memory_mb = kDuckdbFlushMemoryMb;
-int duckdb_threads = kDuckdbThreads;
+int flush_interval_ms = defaults::kFlushIntervalMs;
+int flush_batch_threshold = defaults::kFlushBatchThreshold;
+int max_queued_bytes = defaults::kMaxQueuedBytes;
+int duckdb_buffer_memory_mb = defaults::kDuckdbBufferMemoryMb;
+int duckdb_flush_memory_mb = defaults::kDuckdbFlushMemoryMb;
+int duckdb_threads = defaults::kDuckdbThreads;
 char *data_path = nullptr;
 char *lake_catalog = nullptr;
 char *conninfo = nullptr;
@@ -54,24 +47,25 @@ void DefineSettings() {
 	                        "Changes made through the duckpipe.* functions wake the worker at once.", &poll_interval_ms,
 	                        1000, 100, 3600000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.flush_interval", "Time between flushes of a table's changes into the lake.",
-	                        nullptr, &flush_interval_ms, kFlushIntervalMs, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
-	                        nullptr, nullptr);
+	                        nullptr, &flush_interval_ms, defaults::kFlushIntervalMs, 1, INT_MAX, PGC_SIGHUP,
+	                        GUC_UNIT_MS, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.flush_batch_threshold", "Buffered rows of a table that trigger a flush.", nullptr,
-	                        &flush_batch_threshold, kFlushBatchThreshold, 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr,
-	                        nullptr);
+	                        &flush_batch_threshold, defaults::kFlushBatchThreshold, 1, INT_MAX, PGC_SIGHUP, 0, nullptr,
+	                        nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.max_queued_bytes",
 	                        "Memory a group's queued changes may use before reading WAL pauses (backpressure).",
-	                        nullptr, &max_queued_bytes, kMaxQueuedBytes, 1024 * 1024, INT_MAX, PGC_SIGHUP,
+	                        nullptr, &max_queued_bytes, defaults::kMaxQueuedBytes, 1024 * 1024, INT_MAX, PGC_SIGHUP,
 	                        GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.duckdb_buffer_memory_mb",
 	                        "Memory limit of each table's embedded DuckDB change buffer (spills to disk above it).",
-	                        nullptr, &duckdb_buffer_memory_mb, kDuckdbBufferMemoryMb, 1, INT_MAX, PGC_SIGHUP,
+	                        nullptr, &duckdb_buffer_memory_mb, defaults::kDuckdbBufferMemoryMb, 1, INT_MAX, PGC_SIGHUP,
 	                        GUC_UNIT_MB, nullptr, nullptr, nullptr);
-	DefineCustomIntVariable(
-	    "duckpipe.duckdb_flush_memory_mb", "Memory limit of the embedded DuckDB while flushing to the lake.", nullptr,
-	    &duckdb_flush_memory_mb, kDuckdbFlushMemoryMb, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_MB, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("duckpipe.duckdb_flush_memory_mb",
+	                        "Memory limit of the embedded DuckDB while flushing to the lake.", nullptr,
+	                        &duckdb_flush_memory_mb, defaults::kDuckdbFlushMemoryMb, 1, INT_MAX, PGC_SIGHUP,
+	                        GUC_UNIT_MB, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("duckpipe.duckdb_threads", "Threads of each embedded DuckDB.", nullptr, &duckdb_threads,
-	                        kDuckdbThreads, 1, 1024, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	                        defaults::kDuckdbThreads, 1, 1024, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomStringVariable(
 	    "duckpipe.data_path", "Where the lake's data files are written (directory or URI).",
 	    "Empty: $PGDATA/pg_duckpipe/lake/<database oid>/. Used when the lake is created. Per database: "

@@ -206,10 +206,11 @@ bool FlushWorker::Step() {
 }
 
 void FlushWorker::Finish() {
-	if (finish_on_stop_.load() && !failed_.load() && copy_done_.load()) {
+	bool finishing = finish_on_stop_.load() && !failed_.load() && copy_done_.load();
+	if (finishing) {
 		TakeQueuedTransactions();
 	}
-	if (finish_on_stop_.load() && !failed_.load() && copy_done_.load() && at_boundary_ &&
+	if (finishing && !failed_.load() && at_boundary_ &&
 	    (buffer_.BufferedRows() > 0 || !staged_.empty() || truncate_pending_ || !pending_lake_changes_.empty())) {
 		try {
 			Flush();
