@@ -16,8 +16,10 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# On a failure, the failed cases and their messages again at the end (scripts/failed-tests.sh).
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) || \
+		{ bash $(CURDIR)/scripts/failed-tests.sh Testing/Temporary/LastTest.log; exit 1; }
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -R unit

@@ -8,6 +8,7 @@
 #include "core/pg/pg_connection.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -69,12 +70,19 @@ void PipelineTest::TearDown() {
 			                              << LogTail(20);
 		}
 	}
+	// The whole log outlives the test's temp dir, for a look after the run: a failed test's always,
+	// every test's when DUCKPIPE_TEST_KEEP_LOGS names a directory (e.g. to see how long a passing
+	// test's flushes took on a slow host).
+	const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
+	std::string name = std::string(info->test_suite_name()) + "." + info->name() + ".log";
+	std::error_code ec;
+	if (const char *keep_dir = std::getenv("DUCKPIPE_TEST_KEEP_LOGS"); keep_dir != nullptr && *keep_dir != '\0') {
+		std::filesystem::create_directories(keep_dir, ec);
+		std::filesystem::copy_file(log_path_, std::string(keep_dir) + "/" + name,
+		                           std::filesystem::copy_options::overwrite_existing, ec);
+	}
 	if (HasFailure()) {
-		// The whole log outlives the test's temp dir, for a look after the run.
-		const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
-		std::string keep = std::filesystem::temp_directory_path().string() + "/duckpipe-failed-" +
-		                   info->test_suite_name() + "." + info->name() + ".log";
-		std::error_code ec;
+		std::string keep = std::filesystem::temp_directory_path().string() + "/duckpipe-failed-" + name;
 		std::filesystem::copy_file(log_path_, keep, std::filesystem::copy_options::overwrite_existing, ec);
 		std::printf("---- daemon log (tail; whole log in %s) ----\n%s\n", keep.c_str(), LogTail(40).c_str());
 	}

@@ -244,9 +244,26 @@ void ReplicationStream::DrainResults(bool throw_errors) {
 }
 
 void ReplicationStream::Stop(int timeout_ms) {
+	if (!EndCopy(timeout_ms)) {
+		throw Error(ErrorKind::Connection,
+		            "server did not end the replication stream on slot " + options_.slot_name + " in time",
+		            {.hint = "close the connection; the server will notice and release the slot"});
+	}
+}
+
+bool ReplicationStream::StopOrAbandon(int timeout_ms) {
+	bool ended = EndCopy(timeout_ms);
+	if (!ended) {
+		log::Info("replication.stop_abandoned", "slot", options_.slot_name, "timeout_ms", timeout_ms, "flush",
+		          flush_.ToString());
+	}
+	return ended;
+}
+
+bool ReplicationStream::EndCopy(int timeout_ms) {
 	ReleaseBuffer();
 	if (!active_) {
-		return;
+		return true;
 	}
 	active_ = false;
 	conn_.streaming_ = false;
@@ -274,9 +291,8 @@ void ReplicationStream::Stop(int timeout_ms) {
 			conn_.conn_.ThrowConnectionError("replication stream on slot " + options_.slot_name + " broke on stop");
 		}
 		if (now >= deadline) {
-			throw Error(ErrorKind::Connection,
-			            "server did not end the replication stream on slot " + options_.slot_name + " in time",
-			            {.hint = "close the connection; the server will notice and release the slot"});
+			conn_.streaming_ = true; // still in the COPY: the connection runs nothing more, closing it ends it
+			return false;
 		}
 		auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
 		pollfd pfd{.fd = PQsocket(pg), .events = POLLIN, .revents = 0};
@@ -286,6 +302,7 @@ void ReplicationStream::Stop(int timeout_ms) {
 	}
 	DrainResults(false);
 	log::Info("replication.stopped", "slot", options_.slot_name, "flush", flush_.ToString());
+	return true;
 }
 
 } // namespace duckpipe

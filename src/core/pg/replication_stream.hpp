@@ -63,8 +63,13 @@ public:
 	void SendStatus(Lsn write, Lsn flush, Lsn apply, bool reply_requested);
 
 	// Ends the COPY (CopyDone), discards data still in flight and waits for the server to finish
-	// the command, so the connection can run commands again. Idempotent.
+	// the command, so the connection can run commands again. Idempotent. Throws Error(Connection)
+	// when the server has not finished it within timeout_ms.
 	void Stop(int timeout_ms = 10000);
+	// Stop() for a connection that is closed next: a server still sending after timeout_ms (the
+	// rest of a large transaction, which the next stream sends again from its start) is left to
+	// notice the close. Returns whether the server finished the command.
+	bool StopOrAbandon(int timeout_ms);
 
 	bool Active() const { return active_; }
 	Lsn WritePosition() const { return write_; }
@@ -76,6 +81,7 @@ private:
 	using Clock = std::chrono::steady_clock;
 
 	void ReleaseBuffer();
+	bool EndCopy(int timeout_ms);
 	void MaybeSendStatus();
 	ReplicationEvent Parse(int len);
 	// The server ended the COPY: collect its final result; throws its error.

@@ -174,7 +174,7 @@ void SlotConsumer::Run(const std::atomic<bool> &stop) {
 	stream.SendStatus();
 	PublishConfirmed(stream.FlushPosition());
 	// The walsender may be in the middle of sending a large transaction: do not wait for all of it.
-	stream.Stop(2000);
+	stream.StopOrAbandon(options_.stop_drain_ms);
 	log::Info("slot.stopped", "slot", options_.slot_name, "confirmed_lsn", Confirmed().ToString());
 }
 

@@ -34,6 +34,9 @@ struct SlotConsumerOptions {
 	int status_interval_ms = 10000;
 	size_t rows_per_batch = 8192; // rows a batch collects before it is queued mid-transaction
 	std::string application_name = "pg_duckpipe";
+	// At a stop, how long the rest of a transaction still arriving is read and thrown away while the
+	// server ends the stream; past it the connection is closed (the next stream sends it again).
+	int stop_drain_ms = 2000;
 	// When set, also receives every confirmed position (the group reads it without a poller thread).
 	std::atomic<uint64_t> *confirmed_out = nullptr;
 };

@@ -15,6 +15,7 @@
 #include "core/pipeline/settings_resolver.hpp"
 #include "core/pipeline/snapshot_copier.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -390,6 +391,9 @@ void SyncGroup::ConsumerLoop() {
 		options.stream_memory_bytes = budget_.BatchBytes();
 		options.status_interval_ms = static_cast<int>(config_.status_interval_ms);
 		options.application_name = "pg_duckpipe " + group_.name;
+		// A stop waits up to a quarter of its timeout for a transaction boundary, and up to another
+		// quarter for the server to end the stream: the workers' final flushes keep the rest.
+		options.stop_drain_ms = static_cast<int>(std::clamp<int64_t>(config_.shutdown_timeout_ms / 4, 1, 2000));
 		options.confirmed_out = &confirmed_;
 		SlotConsumer *consumer = nullptr;
 		{

@@ -3,6 +3,8 @@
 
 #include "core/common/error.hpp"
 
+#include <variant>
+
 using namespace duckpipe;
 using namespace duckpipe::test;
 
@@ -100,6 +102,77 @@ TEST(ReplicationConnection, CommandsAreRefusedWhileStreaming) {
 	stream.Stop();
 	EXPECT_FALSE(repl.Streaming());
 	repl.IdentifySystem();
+}
+
+// A stop while the server is still sending a large transaction: StopOrAbandon gives up at its
+// deadline instead of reading all of it, the connection refuses commands until it is closed, and
+// once it is the slot is free and the next stream sends the transaction again from its start.
+TEST(ReplicationConnection, StopOrAbandonLeavesALargeTransactionToTheNextStream) {
+	auto &cluster = PgCluster::Shared();
+	auto db = cluster.CreateDatabase("abandon");
+	PgConnection sql(cluster.Conninfo(db));
+	sql.Exec("CREATE TABLE t (id int PRIMARY KEY, v text); CREATE PUBLICATION pub FOR TABLE t");
+	StreamOptions o;
+	o.slot_name = "abandon_slot";
+	o.publications = {"pub"};
+	o.proto_version = 1;
+	o.streaming = false;
+	{
+		ReplicationConnection repl(cluster.Conninfo(db));
+		repl.CreateSlot(o.slot_name, false, SlotSnapshot::Nothing);
+		// Idle: the server ends the command, the connection runs commands again.
+		ReplicationStream idle(repl, o);
+		EXPECT_TRUE(idle.StopOrAbandon(5000));
+		EXPECT_FALSE(repl.Streaming());
+		repl.IdentifySystem();
+	}
+	// 13 MB of pgoutput: far more than the socket buffers hold, so the server is still sending when
+	// the stop comes.
+	constexpr int kRows = 100000;
+	sql.Exec("INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1, " + std::to_string(kRows) + ") g");
+	auto begin_of_transaction = [&](ReplicationStream &stream) {
+		auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+		while (std::chrono::steady_clock::now() < deadline) {
+			auto event = stream.Next(200);
+			if (auto *data = std::get_if<XLogData>(&event); data && data->payload.at(0) == 'B') {
+				return true;
+			}
+		}
+		return false;
+	};
+	{
+		ReplicationConnection repl(cluster.Conninfo(db));
+		ReplicationStream stream(repl, o);
+		ASSERT_TRUE(begin_of_transaction(stream));
+		// A deadline already past: how fast the server answers the CopyDone does not matter.
+		EXPECT_FALSE(stream.StopOrAbandon(0));
+		EXPECT_FALSE(stream.Active());
+		EXPECT_TRUE(repl.Streaming()); // still in the COPY: nothing else may run on it
+		EXPECT_EQ(Expect([&] { repl.IdentifySystem(); }).Kind(), ErrorKind::Internal);
+	}
+	ReplicationConnection repl(cluster.Conninfo(db));
+	ASSERT_TRUE(WaitFor(
+	    [&] {
+		    auto slot = repl.QuerySlot(o.slot_name);
+		    return slot && !slot->active;
+	    },
+	    std::chrono::seconds(30), std::chrono::milliseconds(50)));
+	ReplicationStream stream(repl, o);
+	ASSERT_TRUE(begin_of_transaction(stream));
+	int inserts = 0;
+	bool committed = false;
+	auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+	while (!committed && std::chrono::steady_clock::now() < deadline) {
+		auto event = stream.Next(200);
+		if (auto *data = std::get_if<XLogData>(&event)) {
+			inserts += data->payload.at(0) == 'I' ? 1 : 0;
+			committed = data->payload.at(0) == 'C';
+		}
+	}
+	EXPECT_TRUE(committed);
+	EXPECT_EQ(inserts, kRows);
+	stream.Stop();
+	repl.DropSlot(o.slot_name);
 }
 
 TEST(ReplicationConnection, RoleWithoutReplicationPrivilege) {
