@@ -116,8 +116,10 @@ std::unique_ptr<PgConnection> PipelineTest::Connect() const {
 Rows PipelineTest::Sql(const std::string &sql) {
 	auto r = conn_->Exec(sql);
 	Rows out;
+	out.reserve(r.Rows());
 	for (int i = 0; i < r.Rows(); i++) {
 		std::vector<std::string> row;
+		row.reserve(r.Columns());
 		for (int j = 0; j < r.Columns(); j++) {
 			row.push_back(r.IsNull(i, j) ? kNull : std::string(r.Get(i, j)));
 		}
@@ -226,6 +228,7 @@ std::vector<std::string> PipelineTest::Columns(const std::string &table) {
 	                     "NOT attisdropped ORDER BY attnum",
 	                     {table});
 	std::vector<std::string> out;
+	out.reserve(r.Rows());
 	for (int i = 0; i < r.Rows(); i++) {
 		out.emplace_back(r.Get(i, 0));
 	}
